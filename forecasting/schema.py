@@ -1,0 +1,239 @@
+"""Every column name, dtype and value set of every frame riskcast reads or writes.
+
+Nobody spells a column name as a bare string elsewhere: import the constant from here.
+Frames, in data-flow order: raw sources (landing) -> bronze -> panel -> forecasts /
+sample paths -> backtest -> reserves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# --------------------------------------------------------------------------- value sets
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+REPORT_STATUSES = ("confirmed", "unconfirmed", "false_alarm")
+REPORT_CATEGORIES = ("theft", "burglary", "fraud", "vandalism", "other")
+REASON_CODES = ("UNEXPLAINED", "DAMAGE", "MISCOUNT", "FOUND", "TRANSFER")
+EVENT_SCOPES = ("all", "region", "country", "warehouse")
+EVENT_TYPES = ("product_launch", "peak", "holiday")
+TARGETS = ("reported_incidents", "unexplained_losses", "estimated_thefts")
+
+# --------------------------------------------------------------------------- shared columns
+WAREHOUSE_ID = "warehouse_id"
+SKU = "sku"
+IS_HVG = "is_hvg"
+REGION = "region"
+COUNTRY = "country"
+REASON = "reason"  # quarantine: why a row was rejected
+SOURCE_FILE = "source_file"  # lineage: landing file a row came from
+SOURCE_ROW = "source_row"  # lineage: 1-based data row in that file
+INGEST_DATE = "ingest_date"  # the logical date of the drop
+
+# --------------------------------------------------------------------------- security_reports
+REPORT_ID = "report_id"
+INCIDENT_AT = "incident_at"
+REPORTED_AT = "reported_at"
+SEVERITY = "severity"
+CATEGORY = "category"
+UNITS = "units"
+LOSS_VALUE_EUR = "loss_value_eur"
+STATUS = "status"
+REPORTER_ID = "reporter_id"  # PII: pseudonymised at ingest
+NOTES = "notes"  # free text, may hold PII: dropped at ingest
+REPORTER_PSEUDONYM = "reporter_pseudonym"  # keyed hash of reporter_id (bronze)
+HAS_NOTES = "has_notes"  # whether the dropped notes field was filled (bronze)
+
+# --------------------------------------------------------------------------- reconciliation_logs
+RECON_ID = "recon_id"
+COUNT_DATE = "count_date"
+EXPECTED_UNITS = "expected_units"
+COUNTED_UNITS = "counted_units"
+UNIT_VALUE_EUR = "unit_value_eur"
+REASON_CODE = "reason_code"
+
+# --------------------------------------------------------------------------- warehouses, events
+SQFT = "sqft"
+OPENED_ON = "opened_on"
+WAREHOUSE_NAME = "name"
+EVENT_DATE = "date"
+SCOPE = "scope"
+SCOPE_ID = "scope_id"
+EVENT_TYPE = "event_type"
+EVENT_NAME = "name"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The data contract of one landing source.
+
+    ``columns`` maps every required column to its logical type: ``str``, ``int``,
+    ``float``, ``bool``, ``date`` (calendar day) or ``datetime`` (UTC instant).
+    ``key`` is the business key used for deduplication; ``pii`` columns are replaced by a
+    keyed hash, ``free_text`` columns are dropped (only whether they were filled is kept).
+    ``optional`` columns may be absent or empty.
+    """
+
+    name: str
+    columns: dict[str, str]
+    key: tuple[str, ...]
+    pii: dict[str, str] = field(default_factory=dict)  # raw column -> pseudonym column
+    free_text: dict[str, str] = field(default_factory=dict)  # raw column -> flag column
+    optional: tuple[str, ...] = ()
+    daily: bool = True  # one drop per day (False: a reference snapshot)
+
+    @property
+    def bronze_columns(self) -> list[str]:
+        """Columns of the bronze table, in order (PII replaced, free text flagged)."""
+        out = []
+        for col in self.columns:
+            if col in self.pii:
+                out.append(self.pii[col])
+            elif col in self.free_text:
+                out.append(self.free_text[col])
+            else:
+                out.append(col)
+        return out + [SOURCE_FILE, SOURCE_ROW, INGEST_DATE]
+
+
+SECURITY_REPORTS = Contract(
+    name="security_reports",
+    columns={
+        REPORT_ID: "str",
+        WAREHOUSE_ID: "str",
+        INCIDENT_AT: "datetime",
+        REPORTED_AT: "datetime",
+        SEVERITY: "str",
+        CATEGORY: "str",
+        SKU: "str",
+        IS_HVG: "bool",
+        UNITS: "int",
+        LOSS_VALUE_EUR: "float",
+        STATUS: "str",
+        REPORTER_ID: "str",
+        NOTES: "str",
+    },
+    key=(REPORT_ID,),
+    pii={REPORTER_ID: REPORTER_PSEUDONYM},
+    free_text={NOTES: HAS_NOTES},
+    optional=(SKU, NOTES, REPORTER_ID),
+)
+
+RECONCILIATION_LOGS = Contract(
+    name="reconciliation_logs",
+    columns={
+        RECON_ID: "str",
+        WAREHOUSE_ID: "str",
+        COUNT_DATE: "date",
+        SKU: "str",
+        IS_HVG: "bool",
+        EXPECTED_UNITS: "int",
+        COUNTED_UNITS: "int",
+        UNIT_VALUE_EUR: "float",
+        REASON_CODE: "str",
+    },
+    key=(RECON_ID,),
+)
+
+WAREHOUSES = Contract(
+    name="warehouses",
+    columns={
+        WAREHOUSE_ID: "str",
+        WAREHOUSE_NAME: "str",
+        COUNTRY: "str",
+        REGION: "str",
+        SQFT: "float",
+        OPENED_ON: "date",
+    },
+    key=(WAREHOUSE_ID,),
+    optional=(WAREHOUSE_NAME,),
+    daily=False,
+)
+
+EVENTS = Contract(
+    name="events",
+    columns={
+        EVENT_DATE: "date",
+        SCOPE: "str",
+        SCOPE_ID: "str",
+        EVENT_TYPE: "str",
+        EVENT_NAME: "str",
+    },
+    key=(EVENT_DATE, SCOPE, SCOPE_ID, EVENT_TYPE),
+    optional=(SCOPE_ID, EVENT_NAME),
+    daily=False,
+)
+
+CONTRACTS: dict[str, Contract] = {
+    c.name: c for c in (SECURITY_REPORTS, RECONCILIATION_LOGS, WAREHOUSES, EVENTS)
+}
+DAILY_SOURCES = tuple(name for name, c in CONTRACTS.items() if c.daily)
+REFERENCE_SOURCES = tuple(name for name, c in CONTRACTS.items() if not c.daily)
+
+# --------------------------------------------------------------------------- audit
+REPORTED_LOSSES = "reported_losses"  # unexplained HVG losses matched to a report
+UNEXPLAINED_LOSSES_N = "unexplained_losses"  # unexplained HVG loss events
+REPORTING_RATE = "reporting_rate"
+REPORTING_RATE_LO = "reporting_rate_lo"
+REPORTING_RATE_HI = "reporting_rate_hi"
+AUDIT_LEVEL = "level"  # "warehouse" | "region" | "network"
+AUDIT_ID = "id"
+
+# --------------------------------------------------------------------------- panel (long)
+UNIQUE_ID = "unique_id"
+DS = "ds"
+Y = "y"
+REPORTED_INCIDENTS = "reported_incidents"
+UNEXPLAINED_LOSSES = "unexplained_losses"
+ESTIMATED_THEFTS = "estimated_thefts"
+SQFT_LOG = "sqft_log"
+SITE_AGE_YEARS = "site_age_years"
+IS_LAUNCH = "is_launch"
+IS_PEAK = "is_peak"
+IS_HOLIDAY = "is_holiday"
+IS_FUTURE = "is_future"  # covariate-only rows over the forecast horizon (y missing)
+
+PANEL_STATIC_REAL = (SQFT_LOG,)
+PANEL_STATIC_CAT = (REGION, COUNTRY)
+PANEL_DYNAMIC_REAL = (IS_LAUNCH, IS_PEAK, IS_HOLIDAY, SITE_AGE_YEARS)
+
+# severity table: empirical loss per incident
+SEVERITY_LOSS_EUR = "loss_eur"
+
+# --------------------------------------------------------------------------- forecasts
+STEP = "step"  # 1-based horizon step
+MEAN = "mean"
+SAMPLE = "sample"  # sample path index
+VALUE = "value"
+MODEL_VERSION = "model_version"
+QUANTILE_LEVELS = (0.05, 0.5, 0.9, 0.95)
+
+
+def quantile_col(q: float) -> str:
+    """Column holding the q-quantile forecast, e.g. ``q0.95``."""
+    return f"q{q:g}"
+
+
+# --------------------------------------------------------------------------- backtest
+MODEL = "model"
+CUTOFF = "cutoff"
+COLD_START = "cold_start"
+METRIC = "metric"
+METRIC_VALUE = "value"
+SEGMENT = "segment"
+
+# --------------------------------------------------------------------------- reserves
+AS_OF_DATE = "as_of_date"
+PERIOD_START = "period_start"
+PERIOD_END = "period_end"
+INCIDENTS_P50, INCIDENTS_P90, INCIDENTS_P95 = "incidents_p50", "incidents_p90", "incidents_p95"
+LOSS_EUR_P50, LOSS_EUR_P90, LOSS_EUR_P95 = "loss_eur_p50", "loss_eur_p90", "loss_eur_p95"
+LOSS_EUR_MEAN = "loss_eur_mean"
+BACKTEST_COVERAGE_P95 = "backtest_coverage_p95"
+CALIBRATION_METHOD = "calibration_method"
+ESCALATION_LEVEL = "escalation_level"
+RUN_ID = "run_id"
+SNAPSHOT_ID = "snapshot_id"
+CODE_VERSION = "code_version"
+PUBLISHED_AT = "published_at"
+TOTAL_LEVEL = "level"  # reserves_totals: "region" | "network"
+TOTAL_ID = "id"
