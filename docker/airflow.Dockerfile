@@ -1,0 +1,18 @@
+# Airflow 3 image with riskcast installed: scheduler, API server, DAG processor, triggerer
+# and workers all run from it. Build from the repository root:
+#   docker build -f docker/airflow.Dockerfile -t riskcast-airflow .
+FROM apache/airflow:3.3.2-python3.11
+
+# The base image runs as the unprivileged `airflow` user; every wheel we need is manylinux.
+WORKDIR /opt/riskcast
+COPY --chown=airflow:root pyproject.toml constraints.txt README.md ./
+COPY --chown=airflow:root forecasting ./forecasting
+COPY --chown=airflow:root plugins ./plugins
+COPY --chown=airflow:root expectations ./expectations
+# CPU torch first (the CUDA build is for the Ray GPU workers only), then the pinned set.
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+ && pip install --no-cache-dir -c constraints.txt "apache-airflow==3.3.2" .
+
+COPY --chown=airflow:root dags /opt/airflow/dags
+ENV RISKCAST_EXPECTATIONS_DIR=/opt/riskcast/expectations \
+    AIRFLOW__CORE__LOAD_EXAMPLES=False
