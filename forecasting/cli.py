@@ -43,8 +43,13 @@ def _run(fn: Callable[[], Any]) -> Any:
 
 
 def _print(summary: Any) -> None:
+    """Pretty JSON on a terminal; one JSON line otherwise (logs, Ray Jobs parse the last)."""
     data = summary.to_dict() if hasattr(summary, "to_dict") else summary
-    out.print_json(json.dumps(data, default=str))
+    text = json.dumps(data, default=str, sort_keys=True)
+    if out.is_terminal:
+        out.print_json(text)
+    else:
+        print(text, flush=True)
 
 
 @app.command("demo-data")

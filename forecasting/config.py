@@ -27,6 +27,9 @@ class RaySettings(BaseModel):
     """Ray Train scaling; ``address`` None starts local Ray, else joins that cluster."""
 
     address: str | None = None
+    jobs_address: str | None = Field(
+        None, description="Ray Jobs API (http://head:8265): train as a Ray Job there"
+    )
     num_workers: int = Field(1, ge=1)
     use_gpu: bool = False
     cpus_per_worker: float = Field(1.0, gt=0)
@@ -81,6 +84,23 @@ class ValidationSettings(BaseModel):
     sqft_max: float = 5_000_000
 
 
+class ReservesSettings(BaseModel):
+    """Monte Carlo of compound losses (incident paths x empirical loss severity)."""
+
+    draws_per_path: int = Field(4, ge=1, description="severity draws per incident sample path")
+    seed: int = Field(0, description="mixed with the as-of date, so reruns are identical")
+    min_region_losses: int = Field(30, ge=1, description="fewer: pool the network's losses")
+
+
+class EscalationSettings(BaseModel):
+    """Per-warehouse thresholds on a period's P95; absent sites default from their history."""
+
+    incidents_p95: dict[str, float] = Field(default_factory=dict, description="warehouse -> count")
+    loss_eur_p95: dict[str, float] = Field(default_factory=dict, description="warehouse -> EUR")
+    severe_factor: float = Field(2.0, gt=1, description="P95 above factor x threshold: severe")
+    min_history_periods: int = Field(8, ge=1, description="fewer: no history default")
+
+
 class Settings(BaseSettings):
     """All of riskcast's settings. Invalid values fail at load, naming the field."""
 
@@ -99,6 +119,7 @@ class Settings(BaseSettings):
         "estimated_thefts"
     )
     match_window_days: int = Field(14, ge=0)
+    estimated_thefts_method: Literal["union", "rate"] = "union"  # see forecasting.targets
     backtest_windows: int = Field(3, ge=1)
     refit_every_window: bool = True
     calibration_tolerance: float = Field(0.025, ge=0, lt=0.5)
@@ -108,6 +129,8 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     alerts: AlertSettings = AlertSettings()
     validation: ValidationSettings = ValidationSettings()
+    reserves: ReservesSettings = ReservesSettings()
+    escalation: EscalationSettings = EscalationSettings()
 
     @field_validator("quantiles")
     @classmethod

@@ -177,6 +177,10 @@ REPORTING_RATE_LO = "reporting_rate_lo"
 REPORTING_RATE_HI = "reporting_rate_hi"
 AUDIT_LEVEL = "level"  # "warehouse" | "region" | "network"
 AUDIT_ID = "id"
+AUDIT_LEVELS = ("warehouse", "region", "network")
+REPORTING_RATE_RAW = "reporting_rate_raw"  # reported / unexplained before shrinkage (NaN if none)
+CONFIRMED_REPORTS_N = "confirmed_reports"  # confirmed HVG reports in the audit window
+UNMATCHED_REPORTS_N = "unmatched_reports"  # of those, matched to no unexplained loss line
 
 # --------------------------------------------------------------------------- panel (long)
 UNIQUE_ID = "unique_id"
@@ -198,6 +202,7 @@ PANEL_DYNAMIC_REAL = (IS_LAUNCH, IS_PEAK, IS_HOLIDAY, SITE_AGE_YEARS)
 
 # severity table: empirical loss per incident
 SEVERITY_LOSS_EUR = "loss_eur"
+SEVERITY_EVIDENCE = "evidence"  # "report" | "matched" | "unexplained_loss": where the amount comes from
 
 # --------------------------------------------------------------------------- forecasts
 STEP = "step"  # 1-based horizon step
@@ -220,6 +225,11 @@ COLD_START = "cold_start"
 METRIC = "metric"
 METRIC_VALUE = "value"
 SEGMENT = "segment"
+PIT_LO = "pit_lo"  # predictive CDF just below the actual, F(y-1), from sample paths
+PIT_HI = "pit_hi"  # predictive CDF at the actual, F(y), from sample paths
+MASE_SCALE = "mase_scale"  # in-sample seasonal-naive MAE of the series before the cutoff
+WINDOW = "window"  # 0-based index of the backtest cutoff (calibration-only windows < 0)
+EVAL_QUANTILES = (0.5, 0.9, 0.95)  # quantiles scored by wQL and coverage, and gated
 
 # --------------------------------------------------------------------------- reserves
 AS_OF_DATE = "as_of_date"
@@ -237,3 +247,34 @@ CODE_VERSION = "code_version"
 PUBLISHED_AT = "published_at"
 TOTAL_LEVEL = "level"  # reserves_totals: "region" | "network"
 TOTAL_ID = "id"
+TOTAL_LEVELS = ("region", "network")
+NETWORK_ID = "network"  # reserves_totals id of the network row
+IS_CURRENT = "is_current"  # publications: the run finance reads for that as_of_date
+CONTENT_DIGEST = "content_digest"  # publications: sha256 of the published figures
+N_ROWS = "n_rows"  # publications: reserves rows in that run
+# escalation: level 0 none, 1 elevated (P95 > threshold), 2 severe (P95 > factor x threshold)
+ESCALATION_LEVELS = ("none", "elevated", "severe")
+INCIDENTS_THRESHOLD = "incidents_threshold"
+LOSS_EUR_THRESHOLD = "loss_eur_threshold"
+THRESHOLD_SOURCE = "threshold_source"  # "setting" | "history" | "none"
+
+# --------------------------------------------------------------------------- sample network truth
+# Files under <landing>/_truth/ written by demo_data (never read by the pipeline itself).
+TRUTH_DATE = "date"
+TRUE_MU = "mu"  # NB mean of the day's thefts
+TRUE_DISPERSION = "dispersion"  # NB dispersion k: Var = mu + mu^2 / k
+TRUE_THEFTS = "thefts"
+TRUE_HVG_THEFTS = "hvg_thefts"
+TRUE_REPORTED = "reported"  # thefts that were reported (counted by incident date)
+RISK_FACTOR = "risk_factor"
+THEFT_ID = "theft_id"
+PRODUCT_CATEGORY = "product_category"
+INCIDENTS_MEAN = "incidents_mean"
+DAYS_OPEN = "days_open"
+# keys of each record in _truth/faults.json
+FAULT_NAME = "fault"
+FAULT_DATE = "date"
+FAULT_SOURCE = "source"
+FAULT_FILE = "file"
+FAULT_IDS = "ids"
+FAULT_DETAIL = "detail"
