@@ -97,6 +97,9 @@ class EscalationSettings(BaseModel):
 
     incidents_p95: dict[str, float] = Field(default_factory=dict, description="warehouse -> count")
     loss_eur_p95: dict[str, float] = Field(default_factory=dict, description="warehouse -> EUR")
+    history_margin: float = Field(
+        1.25, ge=1, description="history default: margin x the history quantile, so noise does not escalate"
+    )
     severe_factor: float = Field(2.0, gt=1, description="P95 above factor x threshold: severe")
     min_history_periods: int = Field(8, ge=1, description="fewer: no history default")
 
