@@ -220,6 +220,30 @@ def escalate(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
     _print(_run(lambda: escalate_reserves(settings, parse_date(as_of, "--as-of"))))
 
 
+@app.command()
+def show(
+    as_of: AsOfOpt,
+    rows: Annotated[int, typer.Option(min=1, help="rows of reserves_latest to print")] = 15,
+    config: ConfigOpt = None,
+) -> None:
+    """Print the published reserves (reserves_latest) and where the run's artefacts are."""
+    from rich.table import Table
+
+    from forecasting.overview import SHOWN_COLUMNS, describe_run
+
+    settings = _settings(config)
+    view = _run(lambda: describe_run(settings, parse_date(as_of, "--as-of")))
+    cols = [c for c in SHOWN_COLUMNS if c in view.latest.columns]
+    table = Table(title=f"reserves_latest: {view.reserves_rows} rows, {view.warehouses} warehouses")
+    for col in cols:
+        table.add_column(col, justify="right" if view.latest[col].dtype.kind in "if" else "left")
+    for _, row in view.latest.head(rows).iterrows():
+        table.add_row(*[f"{row[c]:,.1f}" if isinstance(row[c], float) else str(row[c]) for c in cols])
+    out.print(table)
+    for name, path in view.paths.items():
+        out.print(f"[bold]{name}[/]: {path}", highlight=False, soft_wrap=True)
+
+
 def _days(date: str | None, start: str | None, end: str | None) -> list:
     from datetime import timedelta
 

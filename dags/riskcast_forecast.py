@@ -1,0 +1,122 @@
+"""riskcast_forecast: bronze -> audit -> panel -> DeepAR on Ray -> backtest + gate ->
+forecast -> reserves -> publish -> escalation alerts.
+
+Scheduled weekly by default; set ``RISKCAST_FORECAST_SCHEDULE=assets`` to run whenever both
+bronze Assets were updated, or any cron expression. Training runs in-process on local Ray
+(embedded default) or as a Ray Job on the cluster named by ``RISKCAST_RAY__JOBS_ADDRESS``.
+A miscalibrated model fails the gate, so nothing is published.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from airflow.sdk import Asset, Param, dag, task
+from riskcast_airflow.notifiers import RiskcastAlertNotifier
+from riskcast_airflow.ray_launcher import RayTrainOperator
+from riskcast_airflow.runtime import DEFAULT_ARGS
+
+BRONZE = [
+    Asset(name=f"riskcast.bronze.{s}", uri=f"riskcast://lake/bronze/{s}")
+    for s in ("security_reports", "reconciliation_logs")
+]
+RESERVES = Asset(name="riskcast.reserves", uri="riskcast://reserves/reserves_latest")
+
+
+def _schedule():
+    value = os.environ.get("RISKCAST_FORECAST_SCHEDULE", "@weekly")
+    return (BRONZE[0] & BRONZE[1]) if value == "assets" else value
+
+
+@dag(
+    dag_id="riskcast_forecast",
+    description="Audit, panel, DeepAR (NB) on Ray, backtest gate, reserves published for finance",
+    schedule=_schedule(),
+    start_date=datetime(2023, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["riskcast", "forecast", "reserves"],
+    params={
+        "as_of": Param(None, type=["null", "string"], format="date", description="override the logical date"),
+        "workers": Param(None, type=["null", "integer"], minimum=1, description="Ray Train workers"),
+        "gpu": Param(None, type=["null", "boolean"], description="one GPU per Ray worker"),
+    },
+    on_failure_callback=RiskcastAlertNotifier(kind="infrastructure"),
+    doc_md=__doc__,
+)
+def riskcast_forecast():
+    data_alert = RiskcastAlertNotifier(kind="data_quality")
+
+    @task(on_failure_callback=data_alert)
+    def audit(**context) -> dict:
+        from forecasting.audit import run_audit
+        from riskcast_airflow import runtime
+
+        return runtime.summary(run_audit(runtime.settings(context), runtime.as_of(context)))
+
+    @task(on_failure_callback=data_alert)
+    def panel(audited: dict, **context) -> dict:
+        from forecasting.panel import build_panel
+        from riskcast_airflow import runtime
+
+        return runtime.summary(build_panel(runtime.settings(context), runtime.as_of(context)))
+
+    @task(on_failure_callback=data_alert)
+    def validate_panel(built: dict, **context) -> dict:
+        from forecasting.panel import validate_lake_panel
+        from riskcast_airflow import runtime
+
+        return runtime.summary(validate_lake_panel(runtime.settings(context), runtime.as_of(context)))
+
+    train = RayTrainOperator(task_id="train", as_of="{{ params.as_of or ds }}")
+
+    @task(on_failure_callback=RiskcastAlertNotifier(kind="gate"))
+    def backtest_gate(trained: dict, **context) -> dict:
+        from forecasting.backtest import backtest_lake
+        from riskcast_airflow import runtime
+
+        return runtime.summary(
+            backtest_lake(runtime.settings(context), runtime.as_of(context), trained["model_version"])
+        )
+
+    @task
+    def forecast(trained: dict, gate: dict, **context) -> dict:
+        from forecasting.forecast import forecast_panel
+        from riskcast_airflow import runtime
+
+        return runtime.summary(
+            forecast_panel(runtime.settings(context), runtime.as_of(context), trained["model_version"])
+        )
+
+    @task
+    def reserves(forecasted: dict, **context) -> dict:
+        from forecasting.reserves import compute_reserves
+        from riskcast_airflow import runtime
+
+        return runtime.summary(compute_reserves(runtime.settings(context), runtime.as_of(context)))
+
+    @task(outlets=[RESERVES])
+    def publish(computed: dict, **context) -> dict:
+        from forecasting.publish import publish_reserves
+        from riskcast_airflow import runtime
+
+        # run_id None: derived from as_of + model + data snapshot, so a rerun is idempotent
+        return runtime.summary(publish_reserves(runtime.settings(context), runtime.as_of(context), None))
+
+    @task
+    def escalate(published: dict, **context) -> dict:
+        from forecasting.alerts import escalate_reserves
+        from riskcast_airflow import runtime
+
+        return runtime.summary(escalate_reserves(runtime.settings(context), runtime.as_of(context)))
+
+    built = panel(audit())
+    checked = validate_panel(built)
+    checked >> train
+    gate = backtest_gate(train.output)
+    escalate(publish(reserves(forecast(train.output, gate))))
+
+
+riskcast_forecast()

@@ -1,0 +1,86 @@
+"""Where to look after a run: the published reserves and the artefacts of a date.
+
+``riskcast show --as-of DATE`` prints this; ``make demo`` ends with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from forecasting import schema
+from forecasting.config import Settings
+from forecasting.errors import PublishError
+from forecasting.lake import Lake, join
+
+SHOWN_COLUMNS = (
+    schema.AS_OF_DATE,
+    schema.WAREHOUSE_ID,
+    schema.REGION,
+    schema.PERIOD_START,
+    schema.STEP,
+    schema.INCIDENTS_P50,
+    schema.INCIDENTS_P95,
+    schema.LOSS_EUR_P50,
+    schema.LOSS_EUR_P90,
+    schema.LOSS_EUR_P95,
+    schema.ESCALATION_LEVEL,
+)
+
+
+@dataclass
+class RunOverview:
+    """The published figures and the artefact locations of one as-of date."""
+
+    as_of: str
+    reserves_rows: int
+    warehouses: int
+    latest: pd.DataFrame = field(repr=False)
+    paths: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("latest")
+        return data
+
+
+def read_latest(settings: Settings) -> pd.DataFrame:
+    """All rows of the ``reserves_latest`` view, ordered by warehouse and period."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = create_engine(settings.reserves_url)
+    try:
+        with engine.connect() as conn:
+            df = pd.read_sql(text("SELECT * FROM reserves_latest"), conn)
+    except SQLAlchemyError as exc:
+        safe = engine.url.render_as_string(hide_password=True)
+        raise PublishError(f"cannot read reserves_latest from {safe}: {exc.__class__.__name__}: {exc}") from exc
+    finally:
+        engine.dispose()
+    keys = [c for c in (schema.WAREHOUSE_ID, schema.PERIOD_START) if c in df.columns]
+    return df.sort_values(keys).reset_index(drop=True) if keys else df
+
+
+def describe_run(settings: Settings, as_of: date) -> RunOverview:
+    """Read ``reserves_latest`` and list where Data Docs, reports and alerts are."""
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    latest = read_latest(settings)
+    paths = {
+        "reserves_db": settings.reserves_url,
+        "data_docs": join(lake.data_docs, "index.html"),
+        "backtest_report": join(lake.stage("backtests", as_of), "report.html"),
+        "reserves_report": join(lake.stage("reports", as_of), "reserves.html"),
+        "audit_report": join(lake.stage("audit", as_of), "report.html"),
+        "alert_outbox": settings.alerts.outbox_path or lake.outbox,
+    }
+    return RunOverview(
+        as_of=as_of.isoformat(),
+        reserves_rows=len(latest),
+        warehouses=int(latest[schema.WAREHOUSE_ID].nunique()) if schema.WAREHOUSE_ID in latest else 0,
+        latest=latest,
+        paths={k: v for k, v in paths.items() if "://" in v or not k.endswith("report") or lake.exists(v)},
+    )

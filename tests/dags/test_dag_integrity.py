@@ -1,0 +1,109 @@
+"""DAG integrity: both DAGs parse without errors, fast, without heavy imports, with the
+expected wiring, tags, retries and retry policy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+HEAVY = ("torch", "gluonts", "ray", "great_expectations", "statsforecast", "lightning")
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert {"riskcast_ingest", "riskcast_forecast"} <= set(dagbag.dag_ids)
+
+
+def test_parsing_imports_nothing_heavy_and_is_fast():
+    # A fresh interpreter, so modules imported by other tests do not count.
+    code = f"""
+import json, sys, time
+t = time.perf_counter()
+from airflow.dag_processing.dagbag import DagBag
+t_airflow = time.perf_counter()
+bag = DagBag(dag_folder={str(DAGS)!r})
+t_parse = time.perf_counter()
+heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))
+print(json.dumps({{"errors": list(bag.import_errors), "heavy": heavy, "parse_s": t_parse - t_airflow}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["errors"] == []
+    assert report["heavy"] == [], f"DAG files import heavy modules at parse time: {report['heavy']}"
+    # Measured, not a speed test: parsing our two files costs well under Airflow's 30 s limit.
+    assert report["parse_s"] < 30
+
+
+@pytest.mark.parametrize("dag_id", ["riskcast_ingest", "riskcast_forecast"])
+def test_tags_owner_retries_and_policy(dagbag, dag_id):
+    dag = dagbag.get_dag(dag_id)
+    assert "riskcast" in dag.tags
+    assert dag.catchup is False and dag.max_active_runs == 1
+    for t in dag.tasks:
+        assert t.retries >= 1, f"{t.task_id} has no retries"
+        assert t.retry_exponential_backoff
+        assert t.retry_policy is not None, f"{t.task_id} would retry data-contract failures"
+        assert t.on_failure_callback, f"{t.task_id} alerts nobody on failure"
+
+
+def test_retry_policy_fails_fast_on_data_errors_and_retries_infrastructure():
+    from airflow.sdk import RetryAction
+
+    from forecasting.errors import CalibrationGateError, DataContractError, InputError, StorageError
+    from riskcast_airflow.runtime import RETRY_POLICY
+
+    for exc in (DataContractError("x"), InputError("x"), CalibrationGateError("x")):
+        assert RETRY_POLICY.evaluate(exc, 1, 3).action == RetryAction.FAIL
+    assert RETRY_POLICY.evaluate(StorageError("s3 down"), 1, 3).action == RetryAction.DEFAULT
+    assert RETRY_POLICY.evaluate(ConnectionError("x"), 1, 3).action == RetryAction.DEFAULT
+
+
+def test_ingest_structure(dagbag):
+    dag = dagbag.get_dag("riskcast_ingest")
+    ids = set(dag.task_ids)
+    assert ids == {
+        "ingest_reference",
+        "ingest_security_reports",
+        "validate_security_reports",
+        "ingest_reconciliation_logs",
+        "validate_reconciliation_logs",
+    }
+    for source in ("security_reports", "reconciliation_logs"):
+        assert dag.get_task(f"ingest_{source}").upstream_task_ids == {"ingest_reference"}
+        validate = dag.get_task(f"validate_{source}")
+        assert validate.upstream_task_ids == {f"ingest_{source}"}
+        assert [a.name for a in validate.outlets] == [f"riskcast.bronze.{source}"]
+    assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
+
+
+def test_forecast_structure(dagbag):
+    dag = dagbag.get_dag("riskcast_forecast")
+    chain = ["audit", "panel", "validate_panel", "train", "backtest_gate", "forecast", "reserves", "publish", "escalate"]
+    assert set(chain) == set(dag.task_ids)
+    for up, down in zip(chain, chain[1:]):
+        assert up in dag.get_task(down).upstream_task_ids, f"{up} must run before {down}"
+    assert {p for p in dag.params} >= {"as_of", "workers", "gpu"}
+    assert [a.name for a in dag.get_task("publish").outlets] == ["riskcast.reserves"]
+
+
+def test_forecast_can_be_asset_triggered(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("RISKCAST_FORECAST_SCHEDULE", "assets")
+    bag = DagBag(dag_folder=str(DAGS / "riskcast_forecast.py"))
+    dag = bag.get_dag("riskcast_forecast")
+    names = {a.name for a in dag.timetable.asset_condition.iter_assets().__iter__() for a in [a[1] if isinstance(a, tuple) else a]}
+    assert names == {"riskcast.bronze.security_reports", "riskcast.bronze.reconciliation_logs"}
