@@ -218,6 +218,11 @@ def quantile_col(q: float) -> str:
     return f"q{q:g}"
 
 
+# --------------------------------------------------------------------------- model registry
+GATE_PASSED = "gate_passed"  # list_models: calibration gate verdict (None until backtested)
+MODEL_URI = "uri"  # list_models: where the model version's files lie
+
+
 # --------------------------------------------------------------------------- backtest
 MODEL = "model"
 CUTOFF = "cutoff"
