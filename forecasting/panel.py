@@ -8,8 +8,26 @@ missing, never silently zero), then the static and dynamic covariates named by t
 
 from __future__ import annotations
 
+import hashlib
+import io
+import logging
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting import schema
+from forecasting.calendar import EVENT_COLUMNS, event_shares, series_grid
+from forecasting.config import Settings
+from forecasting.errors import DataContractError, InputError
+from forecasting.history import read_snapshot
+from forecasting.lake import Lake, join
+from forecasting.matching import Evidence, gather_evidence
+from forecasting.targets import TARGET_COLUMNS
+
+log = logging.getLogger(__name__)
 
 # Settings / CLI frequency -> pandas offset alias used for ``ds``.
 FREQ_ALIASES = {"D": "D", "W": "W-MON", "M": "MS"}
@@ -48,3 +66,246 @@ class PanelSpec:
 def freq_alias(freq: str) -> str:
     """Map ``D`` / ``W`` / ``M`` (settings, CLI) to the pandas alias; pass aliases through."""
     return FREQ_ALIASES.get(freq, freq)
+
+
+PANEL_STAGE = "panel"
+PANEL_FILE, SEVERITY_FILE, SUMMARY_FILE = "panel.parquet", "severity.parquet", "summary.json"
+SUITE = "panel"  # expectations/panel.json
+PANEL_COLUMNS = [
+    schema.UNIQUE_ID,
+    schema.DS,
+    schema.Y,
+    *TARGET_COLUMNS,
+    *schema.PANEL_STATIC_REAL,
+    *schema.PANEL_STATIC_CAT,
+    *schema.PANEL_DYNAMIC_REAL,
+    schema.IS_FUTURE,
+]
+_UNKNOWN = "unknown"
+
+
+@dataclass
+class PanelSummary:
+    """What ``build_panel`` wrote (JSON-able via ``to_dict``; also saved as summary.json)."""
+
+    as_of: str
+    panel_uri: str
+    severity_uri: str
+    summary_uri: str
+    spec: dict[str, Any]
+    snapshot_id: str
+    target: str
+    estimated_thefts_method: str
+    n_series: int
+    n_rows: int
+    n_history_rows: int
+    n_future_rows: int
+    history_start: str | None
+    history_end: str
+    future_end: str
+    cold_start: list[str]
+    not_yet_open: list[str]
+    severity_rows: int
+    skipped_unknown_warehouse: dict[str, int]
+    validation: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_panel(settings: Settings, as_of: date) -> PanelSummary:
+    """Build, validate and write the panel, severity table and summary for ``as_of``.
+
+    Raises DataContractError when the panel breaks a critical expectation of the panel
+    suite (nothing is written then).
+    """
+    from forecasting.targets import severity_table
+
+    freq = freq_alias(settings.freq)
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    evidence = gather_evidence(lake, as_of, settings.match_window_days)
+    events = read_snapshot(lake, schema.EVENTS.name, as_of, required=False)
+    panel, grid_info = assemble_panel(evidence, events, settings, as_of)
+    severity = severity_table(evidence, freq)
+    validation = validate_panel(panel)
+    out = lake.stage(PANEL_STAGE, as_of)
+    spec = PanelSpec(
+        freq=freq,
+        static_real=schema.PANEL_STATIC_REAL,
+        static_cat=schema.PANEL_STATIC_CAT,
+        dynamic_real=schema.PANEL_DYNAMIC_REAL,
+        target=settings.target,
+    )
+    data = _parquet_bytes(panel)
+    hist = panel.loc[~panel[schema.IS_FUTURE]]
+    summary = PanelSummary(
+        as_of=str(as_of),
+        panel_uri=join(out, PANEL_FILE),
+        severity_uri=join(out, SEVERITY_FILE),
+        summary_uri=join(out, SUMMARY_FILE),
+        spec=spec.to_dict(),
+        snapshot_id=hashlib.sha256(data).hexdigest(),
+        target=settings.target,
+        estimated_thefts_method=settings.estimated_thefts_method,
+        n_series=int(panel[schema.UNIQUE_ID].nunique()),
+        n_rows=len(panel),
+        n_history_rows=len(hist),
+        n_future_rows=int(panel[schema.IS_FUTURE].sum()),
+        history_start=str(hist[schema.DS].min().date()) if len(hist) else None,
+        history_end=str(grid_info["history_end"].date()),
+        future_end=str(grid_info["future_end"].date()),
+        cold_start=grid_info["cold_start"],
+        not_yet_open=grid_info["not_yet_open"],
+        severity_rows=len(severity),
+        skipped_unknown_warehouse=evidence.skipped,
+        validation=validation,
+    )
+    lake.write_bytes(summary.panel_uri, data)
+    lake.write_bytes(summary.severity_uri, _parquet_bytes(severity))
+    lake.write_json(summary.summary_uri, summary.to_dict())
+    log.info(
+        "panel %s: %d series, %d rows (%d future), cold start %s",
+        as_of,
+        summary.n_series,
+        summary.n_rows,
+        summary.n_future_rows,
+        summary.cold_start,
+    )
+    return summary
+
+
+def read_panel(settings: Settings, as_of: date) -> tuple[pd.DataFrame, PanelSpec]:
+    """The panel ``build_panel`` wrote for ``as_of`` (columns ``PANEL_COLUMNS``) and its spec."""
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    out = lake.stage(PANEL_STAGE, as_of)
+    if not lake.exists(join(out, SUMMARY_FILE)):
+        raise InputError(f"no panel at {out}: run `riskcast panel --as-of {as_of}` first")
+    spec = PanelSpec.from_dict(lake.read_json(join(out, SUMMARY_FILE))["spec"])
+    return lake.read_parquet(join(out, PANEL_FILE)), spec
+
+
+def load_panel(
+    path: str,
+    id_col: str = schema.UNIQUE_ID,
+    time_col: str = schema.DS,
+    target_col: str = schema.Y,
+    static_real: tuple[str, ...] | list[str] = (),
+    static_cat: tuple[str, ...] | list[str] = (),
+    dynamic_real: tuple[str, ...] | list[str] = (),
+    freq: str | None = None,
+) -> tuple[pd.DataFrame, PanelSpec]:
+    """Read a user's long-format CSV / Parquet panel into the panel contract.
+
+    See ``forecasting.user_panel.read_user_panel`` for the checks and errors (InputError).
+    """
+    from forecasting.user_panel import read_user_panel
+
+    return read_user_panel(
+        path,
+        id_col,
+        time_col,
+        target_col,
+        tuple(static_real),
+        tuple(static_cat),
+        tuple(dynamic_real),
+        freq,
+    )
+
+
+def validate_panel(panel: pd.DataFrame) -> dict[str, Any]:
+    """Run the panel suite (``expectations/panel.json``); raise DataContractError on failure.
+
+    Suite parameters computed here: ``n_series`` (every series must have future rows) and
+    ``n_future_rows``. Returns a JSON-able digest of the result.
+    """
+    from forecasting.validation import validate_frame
+
+    future = panel.loc[panel[schema.IS_FUTURE]]
+    params = {
+        "n_series": int(panel[schema.UNIQUE_ID].nunique()),
+        "n_future_rows": len(future),
+    }
+    result = validate_frame(panel, SUITE, params)
+    digest = result.to_dict() if hasattr(result, "to_dict") else {"success": bool(result.success)}
+    if not result.success:
+        raise DataContractError(
+            f"the panel breaks its contract (expectations/panel.json): {digest}"
+        )
+    return digest
+
+
+def assemble_panel(
+    evidence: Evidence, events: pd.DataFrame, settings: Settings, as_of: date
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The panel frame (``PANEL_COLUMNS``, sorted by unique_id, ds) and grid facts.
+
+    Grid facts: history_end, future_end (Timestamps), cold_start (sites with future rows
+    only), not_yet_open (sites opening after the horizon: no rows).
+    """
+    from forecasting.audit import audit_table, audit_window
+    from forecasting.targets import target_counts
+
+    freq = freq_alias(settings.freq)
+    sites = _sites(evidence.warehouses)
+    grid, info = series_grid(sites, evidence.first_day, as_of, freq, settings.horizon)
+    rates = None
+    if settings.estimated_thefts_method == "rate":
+        table = audit_table(
+            evidence, *audit_window(evidence.first_day, as_of, settings.match_window_days)
+        )
+        site_rows = table.loc[table[schema.AUDIT_LEVEL] == schema.AUDIT_LEVELS[0]]
+        rates = site_rows.set_index(schema.AUDIT_ID)[schema.REPORTING_RATE]
+    counts = target_counts(evidence, freq, settings.estimated_thefts_method, rates)
+    counts = counts.rename(columns={schema.WAREHOUSE_ID: schema.UNIQUE_ID})
+    counts[schema.DS] = pd.to_datetime(counts[schema.DS]).astype("datetime64[ns]")
+    panel = grid.merge(counts, on=[schema.UNIQUE_ID, schema.DS], how="left")
+    hist = ~panel[schema.IS_FUTURE]
+    for col in TARGET_COLUMNS:
+        # zero where the site was open and nothing happened; unknown over the horizon
+        panel[col] = panel[col].where(~hist, panel[col].fillna(0.0)).where(hist).astype("float64")
+    panel[schema.Y] = panel[settings.target]
+    static = sites.rename(columns={schema.WAREHOUSE_ID: schema.UNIQUE_ID})
+    panel = panel.merge(static, on=schema.UNIQUE_ID, how="left")
+    shares = event_shares(events, sites, freq).rename(
+        columns={schema.WAREHOUSE_ID: schema.UNIQUE_ID}
+    )
+    panel = panel.merge(shares, on=[schema.UNIQUE_ID, schema.DS], how="left")
+    for col in EVENT_COLUMNS.values():
+        panel[col] = panel[col].fillna(0.0).astype("float64")
+    # a site without an opening date counts its age from its first period
+    opened = panel["_opened"].fillna(panel.groupby(schema.UNIQUE_ID)[schema.DS].transform("min"))
+    age = (panel[schema.DS] - opened).dt.days / 365.25
+    panel[schema.SITE_AGE_YEARS] = age.clip(lower=0).astype("float64")
+    panel = panel[PANEL_COLUMNS].sort_values([schema.UNIQUE_ID, schema.DS], kind="stable")
+    return panel.reset_index(drop=True), info
+
+
+def _sites(warehouses: pd.DataFrame) -> pd.DataFrame:
+    """Static covariates per site: warehouse_id, sqft_log, region, country, ``_opened``.
+
+    A missing or non-positive sqft takes its region's median (the network's if none), a
+    missing region or country becomes ``unknown``: covariates are never null.
+    """
+    w = warehouses.drop_duplicates(schema.WAREHOUSE_ID, keep="last")
+    out = pd.DataFrame({schema.WAREHOUSE_ID: w[schema.WAREHOUSE_ID].astype(str).to_numpy()})
+    for col in schema.PANEL_STATIC_CAT:
+        vals = w[col].astype(object).to_numpy()
+        out[col] = [
+            str(v) if v is not None and not pd.isna(v) and str(v) else _UNKNOWN for v in vals
+        ]
+    sqft = pd.to_numeric(w[schema.SQFT], errors="coerce").to_numpy(dtype=float)
+    sqft = pd.Series(np.where(sqft > 0, sqft, np.nan))
+    fill = sqft.groupby(out[schema.REGION]).transform("median").fillna(sqft.median())
+    if sqft.isna().any():
+        log.warning(
+            "%d site(s) without a usable sqft: using the region median", int(sqft.isna().sum())
+        )
+    out[schema.SQFT_LOG] = np.log(sqft.fillna(fill).fillna(1.0)).astype("float64")
+    out["_opened"] = pd.to_datetime(w[schema.OPENED_ON]).astype("datetime64[ns]").to_numpy()
+    return out.sort_values(schema.WAREHOUSE_ID, kind="stable").reset_index(drop=True)
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False, engine="pyarrow")
+    return buf.getvalue()
