@@ -188,7 +188,12 @@ def filesystem(uri: str, aws_conn_id: str = "aws_default") -> fsspec.AbstractFil
     """The fsspec filesystem for ``uri`` (``file``, ``s3`` or any installed protocol)."""
     protocol = uri.split("://", 1)[0] if "://" in uri else "file"
     try:
-        return fsspec.filesystem(protocol, **storage_options(uri, aws_conn_id))
+        # A fresh instance per Lake: fsspec's instance cache would hand back a filesystem
+        # that kept the credentials (or their absence) and the directory listings of an
+        # earlier call, so new landing files or fixed credentials would go unseen.
+        return fsspec.filesystem(
+            protocol, skip_instance_cache=protocol != "file", **storage_options(uri, aws_conn_id)
+        )
     except ImportError as exc:
         raise StorageError(f"no filesystem for {uri!r}: install the package for '{protocol}'") from exc
 

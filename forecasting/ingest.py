@@ -1,0 +1,326 @@
+"""Ingest: a day's landing drop -> bronze (typed, pseudonymised, deduplicated) + quarantine.
+
+Reads ``<landing>/<source>/date=D/*.{csv,parquet,jsonl}`` (reference sources, which are
+not daily, come from that folder when present, else ``<landing>/<source>.{csv,...}``),
+casts every column to the contract (``forecasting.coercion``), replaces PII by a keyed hash
+and free text by a filled/empty flag, drops exact duplicates, and writes
+
+- ``bronze/<source>/date=D/part.parquet``: ``Contract.bronze_columns``, sorted by the
+  business key then ``source_file``/``source_row`` (so reruns give identical bytes);
+- ``quarantine/<source>/date=D/ingest.parquet``: rejected rows, every value column as
+  the raw string (PII pseudonymised, free text flagged) plus ``reason``, ``source_file``,
+  ``source_row``, ``ingest_date``. Written only when a row was rejected.
+
+Every row read lands in exactly one of the two: ``read == accepted + quarantined``.
+A rerun resets the day: it replaces bronze and clears the quarantine partition
+(including the validation stage's ``validation.parquet``, which described the old bronze).
+
+Duplicates: a row with the same business key AND the same content as an earlier one (a
+re-delivered row or file) is quarantined as ``duplicate of <file> row <n>``. Rows that
+share a key but differ in content are both kept: which one is right is a business rule,
+and the validation stage's uniqueness expectation quarantines them by name.
+Duplicates are found within one source and day only.
+
+File-level problems (not the claimed format, a required column missing, unreadable) fail
+the source for that day: InputError naming the file and column, nothing left in bronze.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from forecasting.bronze import (
+    bronze_frame,
+    empty_typed,
+    find_duplicates,
+    quarantine_frame,
+    quarantine_part,
+    sort_by_key,
+)
+from forecasting.coercion import coerce_table, raw_strings
+from forecasting.config import Settings
+from forecasting.errors import ConfigError, RiskcastError, StorageError
+from forecasting.lake import Lake, join
+from forecasting.pii import resolve_pii_key
+from forecasting.progress import progress_task
+from forecasting.reader import RawFile, file_format, read_file
+from forecasting.schema import CONTRACTS, DAILY_SOURCES, SOURCE_FILE, SOURCE_ROW, Contract
+
+log = logging.getLogger(__name__)
+
+BRONZE_FILE = "part.parquet"
+QUARANTINE_FILE = "ingest.parquet"
+_FILE_IDX, _LOCAL_ROW = "_file_idx", "_local_row"  # where a bronze row came from (dropped)
+
+
+@dataclass
+class IngestResult:
+    """What ingesting one source for one day did. ``read == accepted + quarantined``;
+    ``duplicates`` are part of ``quarantined``; ``error`` is set when the source failed."""
+
+    source: str
+    date: date
+    files: list[str] = field(default_factory=list)
+    read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    bronze_uri: str | None = None
+    quarantine_uri: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["date"] = self.date.isoformat()
+        return data
+
+
+def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
+    """Ingest one source's drop for ``day``; raise InputError / StorageError when it fails.
+
+    On failure the day's bronze and quarantine partitions of the source are removed, so
+    nothing half-ingested is left behind.
+    """
+    contract = CONTRACTS.get(source)
+    if contract is None:
+        raise ConfigError(f"unknown source {source!r}: use one of {sorted(CONTRACTS)}")
+    landing = Lake(settings.landing_uri, settings.aws_conn_id)
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    result = IngestResult(source, day)
+    try:
+        files, result.warnings = _landing_files(landing, contract, day)
+        result.files = [name for name, _ in files]
+        key = resolve_pii_key(settings) if contract.pii else None
+        raws = _read_all(landing, files, contract, source, day)
+        bronze, quarantine, result.duplicates = _split(raws, contract, key, day)
+    except RiskcastError:
+        _clear(lake, source, day, keep_bronze=False)
+        raise
+    for raw in raws:
+        result.warnings.extend(raw.warnings)
+    result.read = sum(raw.read for raw in raws)
+    result.accepted, result.quarantined = len(bronze), len(quarantine)
+    assert result.read == result.accepted + result.quarantined, "ingest lost rows"
+    _clear(lake, source, day, keep_bronze=True)
+    result.bronze_uri = lake.write_parquet(bronze, join(lake.bronze(source, day), BRONZE_FILE))
+    if len(quarantine):
+        uri = join(lake.quarantine(source, day), QUARANTINE_FILE)
+        result.quarantine_uri = lake.write_parquet(quarantine, uri)
+    for warning in result.warnings:
+        log.warning("%s", warning)
+    log.info(
+        "%s %s: read %d, accepted %d, quarantined %d (duplicates %d)",
+        source,
+        day,
+        result.read,
+        result.accepted,
+        result.quarantined,
+        result.duplicates,
+    )
+    return result
+
+
+def ingest_date(settings: Settings, day: date) -> list[IngestResult]:
+    """Ingest every source of ``schema.CONTRACTS`` for ``day``.
+
+    Raises StorageError when no daily source has a landing folder for ``day`` (the drop is
+    missing); otherwise a failing source is recorded in its result's ``error``.
+    """
+    landing = Lake(settings.landing_uri, settings.aws_conn_id)
+    folders = [_day_folder(landing, name, day) for name in DAILY_SOURCES]
+    if not any(landing.exists(f) for f in folders):
+        raise StorageError(
+            f"no landing drop for {day}: none of {folders} exists; check --date and "
+            "RISKCAST_LANDING_URI, or wait for the drop to arrive"
+        )
+    results = []
+    for source in CONTRACTS:
+        try:
+            results.append(ingest_source(settings, source, day))
+        except RiskcastError as exc:
+            log.error("%s %s: %s", source, day, exc)
+            results.append(IngestResult(source, day, error=str(exc)))
+    return results
+
+
+def ingest_dates(
+    settings: Settings, days: list[date], validate: bool = False
+) -> list[dict[str, Any]]:
+    """Ingest (and with ``validate`` also validate) each day in order; one dict per day.
+
+    Each dict: ``date``, ``sources`` (source -> ``IngestResult.to_dict()``), totals
+    ``read``/``accepted``/``quarantined``/``duplicates``, ``errors`` and ``exit_code``
+    (0, or 2 when a source or the day failed). A single day that cannot be ingested at all
+    raises; in a backfill such a day is recorded and the next day goes on.
+    """
+    out = []
+    with progress_task("ingest days", len(days)) as advance:
+        for day in days:
+            try:
+                out.append(_one_day(settings, day, validate))
+            except RiskcastError as exc:
+                if len(days) == 1:
+                    raise
+                log.error("%s: %s", day, exc)
+                out.append(
+                    {
+                        "date": day.isoformat(),
+                        "sources": {},
+                        "errors": [str(exc)],
+                        "exit_code": exc.exit_code,
+                    }
+                )
+            advance()
+    return out
+
+
+def _one_day(settings: Settings, day: date, validate: bool) -> dict[str, Any]:
+    if validate:
+        from forecasting.validation import ingest_and_validate
+
+        summary = ingest_and_validate(settings, day)
+        return summary if isinstance(summary, dict) else summary.to_dict()
+    results = ingest_date(settings, day)
+    errors = [f"{r.source}: {r.error}" for r in results if r.error]
+    totals = {
+        k: sum(getattr(r, k) for r in results)
+        for k in ("read", "accepted", "quarantined", "duplicates")
+    }
+    return {
+        "date": day.isoformat(),
+        "sources": {r.source: r.to_dict() for r in results},
+        **totals,
+        "errors": errors,
+        "exit_code": 2 if errors else 0,
+    }
+
+
+# ---------------------------------------------------------------------------- landing
+def _day_folder(landing: Lake, source: str, day: date) -> str:
+    return join(landing.uri, source, f"date={day}")
+
+
+def _landing_files(
+    landing: Lake, contract: Contract, day: date
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """[(landing-relative name, uri)] of the source's files for ``day``, sorted, and warnings."""
+    folder = _day_folder(landing, contract.name, day)
+    if landing.exists(folder):
+        rel = f"{contract.name}/date={day}"
+        names = [n for n in landing.ls(folder) if not n.startswith((".", "_"))]
+        skipped = [n for n in names if file_format(n) is None]
+        files = [(f"{rel}/{n}", join(folder, n)) for n in names if file_format(n) is not None]
+        warnings = [f"{rel}: skipped {skipped}: not .csv, .parquet or .jsonl"] if skipped else []
+        if not files:
+            warnings.append(f"{rel}: no data files, 0 rows")
+        return files, warnings
+    if contract.daily:
+        raise StorageError(
+            f"no landing drop for {contract.name} on {day}: {folder} does not exist; check the "
+            "date and RISKCAST_LANDING_URI, or wait for the drop to arrive"
+        )
+    names = [
+        n for n in landing.ls(landing.uri) if n.startswith(contract.name + ".") and file_format(n)
+    ]
+    if not names:
+        raise StorageError(
+            f"no {contract.name} reference data: neither {folder}/ nor "
+            f"{join(landing.uri, contract.name)}.csv (or .parquet, .jsonl) exists"
+        )
+    if len(names) > 1:
+        raise StorageError(
+            f"{contract.name}: several reference files {names} in {landing.uri}; keep one"
+        )
+    return [(names[0], join(landing.uri, names[0]))], []
+
+
+def _read_all(
+    landing: Lake, files: list[tuple[str, str]], contract: Contract, source: str, day: date
+) -> list[RawFile]:
+    raws = []
+    with progress_task(f"{source} {day}", len(files)) as advance:
+        for name, uri in files:
+            raws.append(read_file(name, landing.read_bytes(uri), contract))
+            advance()
+    return raws
+
+
+# ---------------------------------------------------------------------------- rows
+def _split(raws: list[RawFile], contract: Contract, key: bytes | None, day: date):
+    """(bronze DataFrame, quarantine DataFrame, number of duplicates) from the files read."""
+    goods, parts = [], []
+    for i, raw in enumerate(raws):
+        co = coerce_table(raw.table, contract, raw.marker)
+        ok = ~co.bad
+        good = co.table.filter(pa.array(ok))
+        good = good.append_column(SOURCE_FILE, pa.array([raw.name] * len(good), pa.string()))
+        good = good.append_column(SOURCE_ROW, pa.array(raw.rows[ok]))
+        good = good.append_column(_FILE_IDX, pa.array(np.full(len(good), i, np.int64)))
+        good = good.append_column(_LOCAL_ROW, pa.array(np.flatnonzero(ok)))
+        goods.append(good)
+        bad_idx = np.flatnonzero(co.bad)
+        if len(bad_idx):
+            values = raw_strings(
+                raw.table.take(pa.array(bad_idx)), list(contract.columns), raw.marker
+            )
+            parts.append(
+                quarantine_part(
+                    values, [co.reasons[j] for j in bad_idx], raw.name, raw.rows[bad_idx]
+                )
+            )
+        if raw.rejects:
+            parts.append(_rejects_part(raw, contract))
+    good = pa.concat_tables(goods) if goods else empty_typed(contract, [_FILE_IDX, _LOCAL_ROW])
+    good = sort_by_key(good, contract)
+    dup, dup_reasons = find_duplicates(good, contract)
+    if dup.any():
+        parts.extend(_duplicates_parts(good.filter(pa.array(dup)), dup_reasons, raws, contract))
+    bronze = bronze_frame(
+        good.filter(pa.array(~dup)).drop_columns([_FILE_IDX, _LOCAL_ROW]), contract, key, day
+    )
+    return bronze, quarantine_frame(parts, contract, key, day), int(dup.sum())
+
+
+def _rejects_part(raw: RawFile, contract: Contract) -> pa.Table:
+    cols = {
+        c: pa.array([r.values.get(c) for r in raw.rejects], pa.string()) for c in contract.columns
+    }
+    values = raw_strings(pa.table(cols), list(contract.columns), raw.marker)
+    rows = np.array([r.row for r in raw.rejects], np.int64)
+    return quarantine_part(values, [r.reason for r in raw.rejects], raw.name, rows)
+
+
+def _duplicates_parts(
+    dups: pa.Table, reasons: list[str], raws: list[RawFile], contract: Contract
+) -> list[pa.Table]:
+    """Quarantine rows for duplicates, with their raw (as landed) values."""
+    parts = []
+    file_idx = dups[_FILE_IDX].to_numpy()
+    local = dups[_LOCAL_ROW].to_numpy()
+    for i in np.unique(file_idx):
+        sel = np.flatnonzero(file_idx == i)
+        raw = raws[int(i)]
+        values = raw_strings(
+            raw.table.take(pa.array(local[sel])), list(contract.columns), raw.marker
+        )
+        parts.append(
+            quarantine_part(values, [reasons[j] for j in sel], raw.name, raw.rows[local[sel]])
+        )
+    return parts
+
+
+def _clear(lake: Lake, source: str, day: date, keep_bronze: bool) -> None:
+    """Remove the day's quarantine partition (and bronze, unless it is about to be replaced)."""
+    targets = [lake.quarantine(source, day)] + ([] if keep_bronze else [lake.bronze(source, day)])
+    for uri in targets:
+        try:
+            lake.remove(uri)
+        except RiskcastError as exc:  # the lake itself is unreachable: report the first error
+            log.error("could not clear %s: %s", uri, exc)
