@@ -4,7 +4,7 @@ Thresholds (``thresholds.parquet`` of the reserves stage; columns ``warehouse_id
 incidents_threshold, loss_eur_threshold, threshold_source``): a warehouse's setting
 (``escalation.incidents_p95`` / ``escalation.loss_eur_p95``) wins; otherwise the default
 comes from its history: ``escalation.history_margin`` x the ``escalation_quantile_history``
-quantile of its observed per-period incidents (at least 1), and of per-period losses
+quantile of its observed per-period incidents (at least 1, rounded up to whole incidents), and of per-period losses
 simulated from those observed counts with the reserves' own severity pool (at least one
 mean incident loss). The margin keeps a site whose risk has not changed from escalating on
 sampling noise alone (its forecast P95 sits near its historical quantile). No threshold
@@ -61,7 +61,8 @@ def resolve_thresholds(
         hist_inc = hist_loss = np.nan
         if len(observed) >= esc.min_history_periods:
             q = settings.escalation_quantile_history
-            hist_inc = max(float(np.quantile(observed, q, method="higher")), 1.0) * esc.history_margin
+            # whole incidents: a P95 of 3 against a margin-ed 2.5 is no real change
+            hist_inc = float(np.ceil(esc.history_margin * max(np.quantile(observed, q, method="higher"), 1.0)))
             hist_loss = esc.history_margin * max(
                 _historical_loss(observed, pools.pool_of(region), q, rng), pools.mean_of(region)
             )
