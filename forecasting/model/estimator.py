@@ -1,0 +1,114 @@
+"""The DeepAR (negative binomial) configuration: one flat JSON dict, and the estimator it builds.
+
+The same dict drives the in-process fit, every Ray Train worker and the registry, so a
+model is always rebuilt with exactly the network it was trained with. Nothing here forks
+GluonTS: the estimator's ``create_*`` hooks build transformation, module and loaders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forecasting.config import Settings
+from forecasting.model.dataset import Encoders
+from forecasting.panel import PanelSpec, freq_alias
+
+
+def gluonts_freq(panel_freq: str) -> str:
+    """Panel offset alias -> the period frequency GluonTS indexes by.
+
+    ``W-MON`` labels weeks by their Monday, which as a pandas Period is the week ending
+    Sunday (``W``); ``MS`` month starts are the period ``M``.
+    """
+    alias = freq_alias(panel_freq)
+    if alias.startswith("W"):
+        return "W"
+    return {"MS": "M", "QS": "Q", "YS": "Y", "AS": "Y"}.get(alias, alias)
+
+
+def model_config(
+    settings: Settings,
+    spec: PanelSpec,
+    encoders: Encoders,
+    *,
+    horizon: int | None = None,
+    longest_series: int | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """The flat, JSON-able config of one DeepAR model.
+
+    ``horizon`` defaults to ``settings.horizon``; lags longer than ``longest_series`` are
+    dropped (they would only ever see padding).
+    """
+    from gluonts.time_feature import get_lags_for_frequency
+
+    m = settings.model
+    freq = gluonts_freq(spec.freq)
+    prediction_length = horizon or settings.horizon
+    lags = get_lags_for_frequency(freq)
+    if longest_series:
+        lags = [lag for lag in lags if lag < longest_series] or lags[:1]
+    return {
+        "panel_freq": freq_alias(spec.freq),
+        "freq": freq,
+        "prediction_length": prediction_length,
+        "context_length": m.context_length or max(12, 4 * prediction_length),
+        "num_layers": m.num_layers,
+        "hidden_size": m.hidden_size,
+        "dropout_rate": m.dropout_rate,
+        "lr": m.lr,
+        "weight_decay": m.weight_decay,
+        "batch_size": m.batch_size,
+        "num_batches_per_epoch": m.batches_per_epoch,
+        "max_epochs": m.max_epochs,
+        "patience": m.patience,
+        "gradient_clip_val": m.gradient_clip_val,
+        "num_samples": m.num_samples,
+        "seed": m.seed if seed is None else seed,
+        "num_feat_static_real": len(spec.static_real),
+        "num_feat_static_cat": len(spec.static_cat),
+        "cardinality": encoders.cardinality(spec),
+        "num_feat_dynamic_real": len(spec.dynamic_real),
+        "lags_seq": lags,
+        "default_scale": encoders.default_scale,
+    }
+
+
+def build_estimator(config: dict[str, Any], num_batches_per_epoch: int | None = None):
+    """A GluonTS torch ``DeepAREstimator`` with ``NegativeBinomialOutput`` from ``config``.
+
+    ``num_batches_per_epoch`` overrides the config (a Ray worker runs its share).
+    """
+    from gluonts.torch.distributions import NegativeBinomialOutput
+    from gluonts.torch.model.deepar import DeepAREstimator
+
+    return DeepAREstimator(
+        freq=config["freq"],
+        prediction_length=config["prediction_length"],
+        context_length=config["context_length"],
+        num_layers=config["num_layers"],
+        hidden_size=config["hidden_size"],
+        dropout_rate=config["dropout_rate"],
+        lr=config["lr"],
+        weight_decay=config["weight_decay"],
+        # the LR scheduler must get to act before early stopping ends the fit
+        patience=max(1, config["patience"] // 2),
+        num_feat_static_real=config["num_feat_static_real"],
+        num_feat_static_cat=config["num_feat_static_cat"],
+        cardinality=config["cardinality"] or None,
+        num_feat_dynamic_real=config["num_feat_dynamic_real"],
+        distr_output=NegativeBinomialOutput(),
+        scaling=True,
+        # cold-start and all-zero contexts get the network's typical level, not the
+        # batch mean (which would make a forecast depend on its batch neighbours)
+        default_scale=config["default_scale"],
+        lags_seq=config["lags_seq"],
+        num_parallel_samples=config["num_samples"],
+        batch_size=config["batch_size"],
+        num_batches_per_epoch=num_batches_per_epoch or config["num_batches_per_epoch"],
+        trainer_kwargs={
+            "max_epochs": config["max_epochs"],
+            "gradient_clip_val": config["gradient_clip_val"],
+        },
+        nonnegative_pred_samples=True,
+    )

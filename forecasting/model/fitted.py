@@ -1,0 +1,161 @@
+"""A trained DeepAR: GluonTS predictor + encoders + config, forecasting straight from a panel.
+
+On disk (``save``/``load``, any lake URI)::
+
+    predictor/       GluonTS serialisation of the PyTorchPredictor
+    encoders.json    categorical value -> index (0 = unseen), real-covariate statistics
+    model.json       the flat model config, the panel spec and training metrics
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import ModelError
+from forecasting.lake import Lake, join
+from forecasting.model.dataset import Encoders, check_panel, prediction_entries
+from forecasting.model.estimator import build_estimator
+from forecasting.model.samples import ForecastSamples
+from forecasting.panel import PanelSpec
+
+# Sample values above CAP_FACTOR x max(largest observed value of the series, 1) are cut
+# to that bound and counted in ``ForecastSamples.capped``; if a series' median exceeds
+# it the model has diverged and predict raises ModelError. Series without history use
+# the training panel's largest value.
+CAP_FACTOR = 50.0
+
+
+@dataclass
+class FittedModel:
+    """A trained model: ``predictor`` is the GluonTS ``PyTorchPredictor``."""
+
+    config: dict[str, Any]
+    spec: PanelSpec
+    encoders: Encoders
+    predictor: Any
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def horizon(self) -> int:
+        return int(self.config["prediction_length"])
+
+    @classmethod
+    def from_state_dict(
+        cls, config: dict, spec: PanelSpec, encoders: Encoders, state_dict: dict, metrics: dict
+    ) -> FittedModel:
+        """Rebuild the network from ``config`` and load trained weights into it."""
+        estimator = build_estimator(config)
+        module = estimator.create_lightning_module()
+        module.load_state_dict(state_dict)
+        predictor = estimator.create_predictor(estimator.create_transformation(), module)
+        return cls(config, spec, encoders, predictor, dict(metrics))
+
+    def predict(
+        self,
+        df: pd.DataFrame,
+        num_samples: int | None = None,
+        *,
+        future_df: pd.DataFrame | None = None,
+        seed: int | None = None,
+    ) -> ForecastSamples:
+        """Sample ``num_samples`` paths over the horizon after each series' last history row.
+
+        ``df`` is a panel (history rows, plus ``is_future`` rows carrying the horizon's
+        dynamic features); ``future_df`` adds covariate rows when ``df`` has none. Series
+        with no observed target (cold start) forecast from their static features. Seeded
+        (``seed``, else the config's), so the same inputs give the same paths.
+        """
+        import torch
+
+        from forecasting.model.fitting import quiet
+
+        check_panel(df, self.spec, "forecast input")
+        n = int(num_samples or self.config["num_samples"])
+        entries, starts, maxima = prediction_entries(
+            df, self.spec, self.encoders, self.config["freq"], self.horizon,
+            self.config["context_length"], future_df,
+        )
+        net = self.predictor.prediction_net
+        net.model.num_parallel_samples = n
+        devices = list(range(torch.cuda.device_count()))
+        with quiet(), torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.config["seed"] if seed is None else seed)
+            forecasts = list(self.predictor.predict(entries, num_samples=n))
+        ids = [e["item_id"] for e in entries]
+        if [f.item_id for f in forecasts] != ids:
+            raise ModelError("GluonTS returned forecasts out of order: refusing to publish them")
+        samples = np.stack([f.samples for f in forecasts]).astype("float32")
+        samples, capped = _bounded(samples, ids, maxima, self.encoders.y_max)
+        cold = tuple(i for i, m in zip(ids, maxima, strict=True) if np.isnan(m))
+        return ForecastSamples(ids, starts, samples, self.config["panel_freq"], capped, cold)
+
+    # ------------------------------------------------------------------ storage
+    def save(self, lake: Lake, uri: str) -> str:
+        """Write ``predictor/``, ``encoders.json`` and ``model.json`` under ``uri``."""
+        lake.remove(join(uri, "predictor"))
+        with tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
+            self.predictor.serialize(Path(tmp))
+            for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
+                lake.write_bytes(join(uri, "predictor", path.relative_to(tmp).as_posix()),
+                                 path.read_bytes())
+        lake.write_json(join(uri, "encoders.json"), self.encoders.to_dict())
+        lake.write_json(
+            join(uri, "model.json"),
+            {"config": self.config, "spec": self.spec.to_dict(), "metrics": self.metrics},
+        )
+        return uri
+
+    @classmethod
+    def load(cls, lake: Lake, uri: str) -> FittedModel:
+        """Read a model written by ``save``; ModelError if any part is missing or unreadable."""
+        from gluonts.model.predictor import Predictor
+
+        try:
+            meta = lake.read_json(join(uri, "model.json"))
+            encoders = Encoders.from_dict(lake.read_json(join(uri, "encoders.json")))
+            with tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
+                base = join(uri, "predictor")
+                names = lake.ls(base)
+                if not names:
+                    raise FileNotFoundError(base)
+                for name in names:
+                    (Path(tmp) / name).write_bytes(lake.read_bytes(join(base, name)))
+                predictor = Predictor.deserialize(Path(tmp))
+        except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
+            raise ModelError(
+                f"model at {uri} cannot be loaded ({type(exc).__name__}: {exc}): "
+                "retrain it with `riskcast train`"
+            ) from exc
+        return cls(meta["config"], PanelSpec.from_dict(meta["spec"]), encoders, predictor,
+                   meta.get("metrics", {}))
+
+
+def _bounded(
+    samples: np.ndarray, ids: list[str], maxima: np.ndarray, y_max: float
+) -> tuple[np.ndarray, int]:
+    """Check forecasts are finite and sane; cut stray samples to the bound (see CAP_FACTOR)."""
+    if not np.isfinite(samples).all():
+        bad = ids[int(np.argwhere(~np.isfinite(samples))[0][0])]
+        raise ModelError(
+            f"forecast for series {bad!r} holds NaN/inf samples: the model diverged; "
+            "retrain (lower model.lr, longer model.context_length) before publishing"
+        )
+    scale = np.where(np.isnan(maxima), y_max, maxima)
+    bound = (CAP_FACTOR * np.maximum(scale, 1.0)).astype("float32")[:, None, None]
+    median = np.median(samples, axis=1)
+    over = median > bound[:, :, 0]
+    if over.any():
+        i = int(np.argwhere(over)[0][0])
+        raise ModelError(
+            f"forecast for series {ids[i]!r} has a median of {float(median[i].max()):.3g}, over "
+            f"{CAP_FACTOR:g}x its largest observed value ({float(scale[i]):.3g}): the model "
+            "diverged; retrain (lower model.lr, longer model.context_length) before publishing"
+        )
+    capped = int((samples > bound).sum())
+    return np.minimum(samples, bound), capped
