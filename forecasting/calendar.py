@@ -100,13 +100,27 @@ def series_grid(
     grid = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(cols)
     grid[schema.DS] = grid[schema.DS].astype("datetime64[ns]")
     grid[schema.IS_FUTURE] = grid[schema.DS] > history_end
+    # what the suite checks the finished panel against (merges must neither drop nor add)
+    expected_future = sum(
+        min(horizon, horizon - _periods_between(future_start, start, offset)) for start in starts
+    )
     facts = {
+        "expected_series": len(ids),
+        "expected_future_rows": int(expected_future),
         "history_end": history_end,
         "future_end": future_end,
         "cold_start": sorted(cold),
         "not_yet_open": sorted(not_open),
     }
     return grid, facts
+
+
+def _periods_between(first: pd.Timestamp, later: pd.Timestamp, offset: pd.DateOffset) -> int:
+    """Whole periods from ``first`` up to ``later`` (0 when ``later <= first``)."""
+    n = 0
+    while later > first + n * offset:
+        n += 1
+    return n
 
 
 def event_shares(events: pd.DataFrame, sites: pd.DataFrame, freq: str) -> pd.DataFrame:

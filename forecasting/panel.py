@@ -127,7 +127,9 @@ def build_panel(settings: Settings, as_of: date) -> PanelSummary:
     events = read_snapshot(lake, schema.EVENTS.name, as_of, required=False)
     panel, grid_info = assemble_panel(evidence, events, settings, as_of)
     severity = severity_table(evidence, freq)
-    validation = validate_panel(panel)
+    validation = validate_panel(
+        panel, grid_info["expected_series"], grid_info["expected_future_rows"]
+    )
     out = lake.stage(PANEL_STAGE, as_of)
     spec = PanelSpec(
         freq=freq,
@@ -212,24 +214,25 @@ def load_panel(
     )
 
 
-def validate_panel(panel: pd.DataFrame) -> dict[str, Any]:
+def validate_panel(panel: pd.DataFrame, n_series: int, n_future_rows: int) -> dict[str, Any]:
     """Run the panel suite (``expectations/panel.json``); raise DataContractError on failure.
 
-    Suite parameters computed here: ``n_series`` (every series must have future rows) and
-    ``n_future_rows``. Returns a JSON-able digest of the result.
+    ``n_series`` (sites open by the end of the horizon) and ``n_future_rows`` (horizon rows
+    they must have) come from the warehouses and the calendar, not from the panel itself.
+    Returns the JSON-able digest of the suite result.
     """
-    from forecasting.validation import validate_frame
+    from forecasting.suites import validate_frame
 
-    future = panel.loc[panel[schema.IS_FUTURE]]
-    params = {
-        "n_series": int(panel[schema.UNIQUE_ID].nunique()),
-        "n_future_rows": len(future),
-    }
-    result = validate_frame(panel, SUITE, params)
-    digest = result.to_dict() if hasattr(result, "to_dict") else {"success": bool(result.success)}
+    result = validate_frame(panel, SUITE, {"n_series": n_series, "n_future_rows": n_future_rows})
+    digest = result.to_dict()
     if not result.success:
+        failed = "; ".join(
+            f"{e.name} (observed {e.observed_value!r}, {e.unexpected_count or 0} bad rows)"
+            for e in result.failed
+        )
         raise DataContractError(
-            f"the panel breaks its contract (expectations/panel.json): {digest}"
+            f"the panel breaks its contract expectations/{SUITE}.json: {failed}: "
+            "nothing was written; fix the bronze inputs or the panel builder"
         )
     return digest
 
