@@ -1,0 +1,238 @@
+"""Self-contained HTML reports: inline CSS and inline SVG figures, nothing fetched.
+
+``render_report(sections, title)`` joins ``Section``s into one page; other stages add
+their own sections (the reserves engineer adds a reserves section the same way).
+``backtest_sections(result, by_step)`` builds the backtest's: verdict, metrics against
+baselines, reliability diagram, PIT histogram, coverage by horizon step, fan charts.
+Figures are deterministic (fixed SVG ids, no dates), so reruns give identical bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting import metrics as mt
+from forecasting.schema import (
+    CUTOFF,
+    DS,
+    EVAL_QUANTILES,
+    METRIC,
+    METRIC_VALUE,
+    MODEL,
+    PIT_HI,
+    PIT_LO,
+    SEGMENT,
+    STEP,
+    UNIQUE_ID,
+    Y,
+    quantile_col,
+)
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2733;max-width:1200px}
+h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:right}
+th:first-child,td:first-child{text-align:left}th{background:#f3f5f7}.best{font-weight:700;background:#e6f4ea}
+.pass{color:#137333;font-weight:700}.fail{color:#b3261e;font-weight:700}.note{color:#57606a;font-size:.85rem}
+figure{margin:1rem 0}figure svg{max-width:100%;height:auto}.grid{display:flex;flex-wrap:wrap;gap:.5rem}
+"""
+FAN_RISKIEST, FAN_SAMPLE = 4, 4
+
+
+@dataclass(frozen=True)
+class Section:
+    """One report section: a heading and its HTML body (already escaped where needed)."""
+
+    title: str
+    body: str
+
+
+def render_report(sections: list[Section], title: str = "riskcast report") -> str:
+    """One self-contained HTML page with ``sections`` in order."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for sec in sections:
+        parts.append(f"<section><h2>{html.escape(sec.title)}</h2>\n{sec.body}\n</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def figure_svg(fig, caption: str = "") -> str:
+    """A matplotlib figure as an inline ``<figure><svg>`` (deterministic; closes the figure)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    with plt.rc_context({"svg.hashsalt": "riskcast", "svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype: inline SVG needs neither
+    cap = f"<figcaption class='note'>{html.escape(caption)}</figcaption>" if caption else ""
+    return f"<figure>{svg}{cap}</figure>"
+
+
+def table_html(df: pd.DataFrame, best: dict[str, str] | None = None, digits: int = 3) -> str:
+    """An HTML table; ``best`` maps column -> ``min``/``max`` to bold the best cell."""
+    best = best or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [df.index.name or "", *df.columns])
+    rows = []
+    for idx, row in df.iterrows():
+        cells = [f"<td>{html.escape(str(idx))}</td>"]
+        for col, val in row.items():
+            cls = ""
+            if col in best and pd.notna(val):
+                target = df[col].min() if best[col] == "min" else df[col].max()
+                cls = " class='best'" if val == target else ""
+            text = f"{val:.{digits}f}" if isinstance(val, float | np.floating) else html.escape(str(val))
+            cells.append(f"<td{cls}>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def backtest_sections(result, by_step: pd.DataFrame) -> list[Section]:
+    """The backtest report's sections, from a ``BacktestResult`` and its per-step metrics."""
+    _matplotlib()
+    return [
+        _verdict(result),
+        _metrics(result.metrics),
+        Section("Reliability diagram", _reliability(result.frame)),
+        Section("Coverage by horizon step", _by_step(by_step)),
+        Section("Fan charts", _fans(result.frame)),
+    ]
+
+
+def _matplotlib() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+
+
+def _verdict(result) -> Section:
+    gate = result.gate
+    word = "<span class='pass'>PASSED</span>" if gate.passed else "<span class='fail'>FAILED</span>"
+    figs = pd.DataFrame(gate.figures).T[["coverage_strict", "upper", "coverage", "lower"]]
+    figs.index.name = "quantile"
+    figs["ok"] = [str(v) for v in pd.DataFrame(gate.figures).T["ok"]]
+    levels = ", ".join(f"q{q:g} &rarr; {v:.3f}" for q, v in sorted(result.calibration.levels.items()))
+    checks = result.checks.to_dict()
+    body = (
+        f"<p>Calibration gate: {word} ({html.escape(gate.model)}, held-out windows "
+        f"{html.escape(', '.join(gate.windows) or 'none')}, n={gate.n}, tolerance {gate.tolerance:g}). "
+        "A calibrated q-quantile of counts needs coverage_strict &le; q + tol and coverage &ge; q &minus; tol.</p>"
+        + table_html(figs.astype({c: float for c in ["coverage_strict", "upper", "coverage", "lower"]}))
+        + f"<p>Cutoffs (evaluated): {', '.join(str(c.date()) for c in result.plan.cutoffs)}; "
+        f"calibration-only: {', '.join(str(c.date()) for c in result.plan.calibration) or 'none'}; "
+        f"horizon {result.plan.horizon}, step {result.plan.step}; {result.n_series} series; "
+        f"cold start {len(result.cold_start)}.</p>"
+        f"<p>Production calibration levels (applied to sample paths): {levels}.</p>"
+        f"<p class='note'>Left out: {checks['all_missing']['count']} all-missing series, "
+        f"{checks['missing_in_windows']['count']} with missing actuals inside the evaluated windows. "
+        f"Capped sample values: {result.capped}.</p>"
+    )
+    return Section("Verdict", body)
+
+
+def _metrics(metrics: pd.DataFrame) -> str | Section:
+    cols = [mt.MEAN_WQL, *[mt.wql_name(q) for q in EVAL_QUANTILES], mt.INTERVAL_COVERAGE]
+    cols += [mt.coverage_name(q) for q in EVAL_QUANTILES] + [mt.coverage_name(q, True) for q in EVAL_QUANTILES]
+    cols += [mt.MASE, mt.BIAS]
+    best = {c: "min" for c in [mt.MEAN_WQL, *[mt.wql_name(q) for q in EVAL_QUANTILES], mt.MASE]}
+    out = []
+    for seg in metrics[SEGMENT].unique():
+        wide = metrics[metrics[SEGMENT] == seg].pivot(index=MODEL, columns=METRIC, values=METRIC_VALUE)
+        wide = wide.reindex(index=list(dict.fromkeys(metrics[MODEL])), columns=cols)
+        wide.index.name = "model"
+        out.append(f"<h3>Segment: {html.escape(str(seg))}</h3>" + table_html(wide, best))
+    note = (
+        "<p class='note'>wQL = 2 &Sigma; pinball / &Sigma; |y| (GluonTS); coverage_q = share(y &le; q&#770;), "
+        "coverage_strict_q = share(y &lt; q&#770;); interval_coverage_0.90 = share(q0.05 &le; y &le; q0.95). "
+        "riskcast = DeepAR with levels recalibrated on earlier windows only; deepar_raw = the same samples uncalibrated.</p>"
+    )
+    return Section("Metrics against baselines", note + "".join(out))
+
+
+def _reliability(frame: pd.DataFrame) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, (ax, hx) = plt.subplots(1, 2, figsize=(10, 4.2))
+    ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="ideal")
+    raw = frame[frame[PIT_LO].notna()]
+    if len(raw):
+        grid = np.linspace(0, 1, 101)
+        first = raw[raw[MODEL] == raw[MODEL].iloc[0]]
+        ax.plot(grid, mt.pit_cdf(first[PIT_LO], first[PIT_HI], grid), color="#8c6d1f", lw=1.5,
+                label=f"{first[MODEL].iloc[0]} (PIT CDF)")
+        edges = np.linspace(0, 1, 11)
+        mass = np.diff(mt.pit_cdf(first[PIT_LO], first[PIT_HI], edges))
+        hx.bar(edges[:-1], mass * 10, width=0.1, align="edge", color="#8c6d1f", alpha=0.7, edgecolor="white")
+        hx.axhline(1.0, color="#999", ls="--", lw=1)
+        hx.set_title("Non-randomised PIT histogram (Czado et al. 2009)", fontsize=9)
+        hx.set_xlabel("PIT"), hx.set_ylabel("density")
+    palette = plt.get_cmap("tab10")
+    for i, (model, g) in enumerate(frame.groupby(MODEL, sort=False)):
+        qs = [q for q in (0.05, *EVAL_QUANTILES)]
+        lo = [mt.coverage(g, q, strict=True) for q in qs]
+        hi = [mt.coverage(g, q) for q in qs]
+        x = np.array(qs) + (i - 3) * 0.004
+        ax.vlines(x, lo, hi, color=palette(i), lw=2)
+        ax.scatter(x, hi, color=palette(i), s=14, label=model)
+    ax.set_xlabel("nominal level q"), ax.set_ylabel("observed coverage")
+    ax.set_title("Observed coverage: bar from share(y<q̂) to share(y≤q̂)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    caption = ("Left: for counts a calibrated model's bar crosses the diagonal. "
+               "Right: flat means calibrated, U-shaped too narrow, hump-shaped too wide.")
+    return figure_svg(fig, caption)
+
+
+def _by_step(by_step: pd.DataFrame) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(EVAL_QUANTILES), figsize=(12, 3.4), sharey=False)
+    palette = plt.get_cmap("tab10")
+    for ax, q in zip(np.atleast_1d(axes), EVAL_QUANTILES, strict=True):
+        for i, model in enumerate(dict.fromkeys(by_step[MODEL])):
+            g = by_step[(by_step[MODEL] == model) & (by_step[METRIC] == mt.coverage_name(q))]
+            ax.plot(g[STEP], g[METRIC_VALUE], marker="o", ms=3, color=palette(i), label=model)
+        ax.axhline(q, color="#999", ls="--", lw=1)
+        ax.set_title(f"coverage_{q:g} by step", fontsize=9)
+        ax.set_xlabel("horizon step")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    return figure_svg(fig, "Share of actuals at or below the forecast quantile per horizon step (dashed: nominal).")
+
+
+def _fans(frame: pd.DataFrame) -> str:
+    """Fan charts of the calibrated model: the riskiest series (highest mean P95) and a sample."""
+    import matplotlib.pyplot as plt
+
+    model = frame[MODEL].iloc[0]
+    fc = frame[frame[MODEL] == model]
+    risk = fc.groupby(UNIQUE_ID)[quantile_col(0.95)].mean().sort_values(ascending=False, kind="stable")
+    riskiest = list(risk.index[:FAN_RISKIEST])
+    rest = sorted(set(risk.index) - set(riskiest))
+    sample = list(np.random.default_rng(0).choice(rest, size=min(FAN_SAMPLE, len(rest)), replace=False)) if rest else []
+    out = []
+    for label, ids in (("riskiest", riskiest), ("sample", sample)):
+        if not ids:
+            continue
+        fig, axes = plt.subplots(1, len(ids), figsize=(3.2 * len(ids), 2.8), squeeze=False)
+        for ax, uid in zip(axes[0], ids, strict=True):
+            g = fc[fc[UNIQUE_ID] == uid].sort_values([CUTOFF, DS])
+            for _, w in g.groupby(CUTOFF):
+                ax.fill_between(w[DS], w[quantile_col(0.05)], w[quantile_col(0.95)], color="#1f77b4", alpha=0.18, lw=0)
+                ax.fill_between(w[DS], w[quantile_col(0.05)], w[quantile_col(0.9)], color="#1f77b4", alpha=0.22, lw=0)
+                ax.plot(w[DS], w[quantile_col(0.5)], color="#1f77b4", lw=1.2)
+            ax.plot(g[DS], g[Y], "o", color="#d62728", ms=3)
+            ax.set_title(str(uid), fontsize=8)
+            ax.tick_params(labelsize=6, axis="x", rotation=45)
+        out.append(figure_svg(fig, f"{label.capitalize()} series ({model}): P50 line, P90 and P95 bands "
+                                   "per cutoff; red dots are actuals."))
+    return "".join(out)
