@@ -1,7 +1,7 @@
 """Positive-unlabeled audit: which share of unexplained HVG losses was ever reported?
 
 Security reports are positives only; most thefts surface only as UNEXPLAINED shrinkage in
-reconciliation counts. Matching confirmed HVG reports to those loss lines
+reconciliation counts. Matching HVG reports (any but false alarms) to those loss lines
 (``forecasting.matching``) gives, per warehouse, ``k`` reported out of ``n`` unexplained
 losses; the reporting rate is ``k / n`` with an empirical-Bayes interval per site (shrunk
 towards the region, ``forecasting.rates``) and Jeffreys intervals for pooled regions and
@@ -54,7 +54,7 @@ AUDIT_COLUMNS = [
     schema.REPORTING_RATE_LO,
     schema.REPORTING_RATE_HI,
     schema.REPORTING_RATE_RAW,
-    schema.CONFIRMED_REPORTS_N,
+    schema.HVG_REPORTS_N,
     schema.UNMATCHED_REPORTS_N,
 ]
 WAREHOUSE, REGION_LEVEL, NETWORK = schema.AUDIT_LEVELS
@@ -74,7 +74,7 @@ class AuditSummary:
     warehouses: int
     unexplained_losses: int
     reported_losses: int
-    confirmed_reports: int
+    hvg_reports: int
     network_rate: float | None
     network_rate_lo: float | None
     network_rate_hi: float | None
@@ -109,7 +109,7 @@ def run_audit(settings: Settings, as_of: date) -> AuditSummary:
         warehouses=int((table[schema.AUDIT_LEVEL] == WAREHOUSE).sum()),
         unexplained_losses=int(net[schema.UNEXPLAINED_LOSSES_N]),
         reported_losses=int(net[schema.REPORTED_LOSSES]),
-        confirmed_reports=int(net[schema.CONFIRMED_REPORTS_N]),
+        hvg_reports=int(net[schema.HVG_REPORTS_N]),
         network_rate=_num(net[schema.REPORTING_RATE]),
         network_rate_lo=_num(net[schema.REPORTING_RATE_LO]),
         network_rate_hi=_num(net[schema.REPORTING_RATE_HI]),
@@ -142,7 +142,7 @@ def audit_window(
 def audit_table(evidence: Evidence, start: date | None, end: date | None) -> pd.DataFrame:
     """Reporting rates per warehouse (empirical Bayes), region and network (Jeffreys).
 
-    Counts only HVG unexplained losses counted in ``[start, end]`` and confirmed reports
+    Counts only HVG unexplained losses counted in ``[start, end]`` and HVG reports (not false alarms)
     with an incident in that range. Columns ``AUDIT_COLUMNS``; every warehouse of the
     snapshot has a row (``n = 0`` gives the region's prior and a wide interval).
     """
@@ -165,7 +165,7 @@ def audit_table(evidence: Evidence, start: date | None, end: date | None) -> pd.
             .isin(matched_losses)
             .groupby(losses[schema.WAREHOUSE_ID])
             .sum(),
-            schema.CONFIRMED_REPORTS_N: reports.groupby(schema.WAREHOUSE_ID).size(),
+            schema.HVG_REPORTS_N: reports.groupby(schema.WAREHOUSE_ID).size(),
             schema.UNMATCHED_REPORTS_N: (~reports[schema.REPORT_ID].isin(matched_reports))
             .groupby(reports[schema.WAREHOUSE_ID])
             .sum(),

@@ -26,7 +26,7 @@ def render_markdown(table: pd.DataFrame, summary: Any, lags: pd.Series) -> str:
         "",
         "## Method",
         "",
-        f"A confirmed HVG security report and an UNEXPLAINED reconciliation loss line are the "
+        f"An HVG security report (any status but false alarm) and an UNEXPLAINED reconciliation loss line are the "
         f"same theft when warehouse and sku match and the count falls 0-{summary.match_window_days} "
         "days after the incident; matching is one-to-one, closest pairs first. The reporting "
         "rate is the share of unexplained HVG loss lines matched to a report. Only losses "
@@ -101,7 +101,7 @@ def _pct(value: Any) -> str:
 
 
 def _notes(summary: Any, lags: pd.Series) -> list[str]:
-    notes = [f"- Confirmed HVG reports in the window: {summary.confirmed_reports}."]
+    notes = [f"- HVG reports (not false alarms) in the window: {summary.hvg_reports}."]
     if len(lags):
         notes.append(
             f"- Days from incident to the count that found it (matched pairs): median "

@@ -1,11 +1,18 @@
 """Positive-unlabeled evidence: security reports (positives) matched to unexplained losses.
 
-A confirmed security report and an UNEXPLAINED reconciliation line are the same theft
-when they share warehouse and sku and the count date lies ``0..window`` days after the
-incident's (UTC) date: the count is what discovers the loss, so it never precedes the
-incident. Matching is one-to-one (a report explains at most one loss line and vice versa);
-candidate pairs are taken greedily by time distance, then report id, then recon id, so the
-result is deterministic. Reports without a sku cannot be matched (they stay unmatched).
+A security report and an UNEXPLAINED reconciliation line are the same theft when they share
+warehouse and sku and the count date lies ``0..window`` days after the incident's (UTC)
+date: the count is what discovers the loss, so it never precedes the incident. Matching is
+one-to-one (a report explains at most one loss line and vice versa); candidate pairs are
+taken greedily by time distance, then report id, then recon id, so the result is
+deterministic. Reports without a sku cannot be matched (they stay unmatched).
+
+Which reports take part: every report that is not a ``false_alarm``. The audit asks whether
+a theft was *reported*, not how an investigation ended; an ``unconfirmed`` report whose sku
+turns up missing at the next count is corroborated by that count. (Counting confirmed
+reports only would understate the reporting rate by the share still under investigation,
+about 10% on the sample network.) Targets that must rest on confirmed reports alone
+(``reported_incidents``) filter on ``status`` themselves.
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ from forecasting.lake import Lake
 
 log = logging.getLogger(__name__)
 
-# Panel target ``reported_incidents`` and its severity rows: the severe, confirmed HVG reports.
+# Panel target ``reported_incidents``: the severe, confirmed HVG reports.
 INCIDENT_SEVERITIES = ("SEV1", "SEV2")
 LOSS_REASON = "UNEXPLAINED"
 CONFIRMED = "confirmed"
+FALSE_ALARM = "false_alarm"
 
 # Derived columns of the frames below (internal to the audit and panel stages).
 INCIDENT_DATE = "incident_date"  # UTC calendar day of incident_at, datetime64[ns]
@@ -38,7 +46,7 @@ LAG_DAYS = "lag_days"  # count_date - incident_date of a matched pair
 class Evidence:
     """Everything the audit and the panel derive from bronze as of one logical date.
 
-    ``reports``: ``confirmed_reports`` (all severities, HVG and not, flag kept); ``losses``:
+    ``reports``: ``filed_reports`` (all severities, HVG and not, flag kept); ``losses``:
     ``unexplained_losses`` (HVG and not); ``matches``: ``match_reports`` of the two; all restricted to
     warehouses in the ``warehouses`` snapshot. ``first_day``: the first daily drop in the
     lake (None when there is none); ``skipped``: rows at unknown warehouses, per source.
@@ -53,7 +61,7 @@ class Evidence:
 
 
 def gather_evidence(lake: Lake, as_of: date, window_days: int) -> Evidence:
-    """Read bronze as of ``as_of`` and match confirmed reports to unexplained losses.
+    """Read bronze as of ``as_of`` and match filed reports to unexplained losses.
 
     Rows at a warehouse missing from the ``warehouses`` snapshot (quarantined or not yet
     registered) are skipped and counted, never fatal.
@@ -76,7 +84,7 @@ def gather_evidence(lake: Lake, as_of: date, window_days: int) -> Evidence:
                 ", ".join(ids[:10]),
             )
         frames[source] = df.loc[~unknown]
-    reports = confirmed_reports(frames[schema.SECURITY_REPORTS.name])
+    reports = filed_reports(frames[schema.SECURITY_REPORTS.name])
     losses = unexplained_losses(frames[schema.RECONCILIATION_LOGS.name], hvg_only=False)
     firsts = [d for s in schema.DAILY_SOURCES for d in partition_dates(lake, s, as_of)[:1]]
     return Evidence(
@@ -89,17 +97,18 @@ def gather_evidence(lake: Lake, as_of: date, window_days: int) -> Evidence:
     )
 
 
-def confirmed_reports(
+def filed_reports(
     reports: pd.DataFrame, severities: tuple[str, ...] | None = None, hvg_only: bool = False
 ) -> pd.DataFrame:
-    """Confirmed reports (optionally only ``severities`` / HVG), one row per report.
+    """Reports that are not false alarms (optionally only ``severities`` / HVG), one per report.
 
     In: bronze ``security_reports``. Out columns: report_id, warehouse_id, sku (may be
-    missing), is_hvg, incident_date, severity, category, units, loss_eur; sorted by report_id.
+    missing), is_hvg, status, incident_date, severity, category, units, loss_eur; sorted
+    by report_id.
     """
     r = reports
     hvg = r[schema.IS_HVG].fillna(False).astype(bool)
-    keep = r[schema.STATUS] == CONFIRMED
+    keep = r[schema.STATUS].notna() & (r[schema.STATUS] != FALSE_ALARM)
     if hvg_only:
         keep &= hvg
     if severities is not None:
@@ -112,6 +121,7 @@ def confirmed_reports(
             schema.WAREHOUSE_ID: r[schema.WAREHOUSE_ID].astype(str),
             schema.SKU: r[schema.SKU].astype("string"),
             schema.IS_HVG: hvg,
+            schema.STATUS: r[schema.STATUS].astype(str),
             INCIDENT_DATE: _utc_day(r[schema.INCIDENT_AT]),
             schema.SEVERITY: r[schema.SEVERITY].astype(str),
             schema.CATEGORY: r[schema.CATEGORY].astype(str),
@@ -150,7 +160,7 @@ def unexplained_losses(recon: pd.DataFrame, hvg_only: bool = True) -> pd.DataFra
 
 
 def match_reports(reports: pd.DataFrame, losses: pd.DataFrame, window_days: int) -> pd.DataFrame:
-    """One-to-one matches between ``confirmed_reports`` rows and ``unexplained_losses`` rows.
+    """One-to-one matches between ``filed_reports`` rows and ``unexplained_losses`` rows.
 
     A pair qualifies when warehouse_id and sku are equal and ``0 <= count_date -
     incident_date <= window_days``. Out columns: report_id, recon_id, lag_days (int);

@@ -126,7 +126,7 @@ def build_panel(settings: Settings, as_of: date) -> PanelSummary:
     evidence = gather_evidence(lake, as_of, settings.match_window_days)
     events = read_snapshot(lake, schema.EVENTS.name, as_of, required=False)
     panel, grid_info = assemble_panel(evidence, events, settings, as_of)
-    severity = severity_table(evidence, freq)
+    severity = severity_table(evidence, freq, settings.target)
     validation = validate_panel(
         panel, grid_info["expected_series"], grid_info["expected_future_rows"]
     )

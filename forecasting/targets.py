@@ -1,23 +1,28 @@
-"""The panel's three targets per warehouse and period, and the severity table.
+"""The panel's three targets per warehouse and period, and the matching severity table.
 
-All three count high-value-goods (HVG) thefts, the population the audit measures:
+- ``reported_incidents``: confirmed SEV1/SEV2 HVG reports, by incident day. What security
+  sees; it learns each site's reporting habit as much as its theft risk.
+- ``unexplained_losses``: UNEXPLAINED reconciliation lines that lost units (all goods), by
+  count day.
+- ``estimated_thefts``: the positive-unlabeled estimate of thefts (all goods), by
+  ``settings.estimated_thefts_method``:
 
-- ``reported_incidents``: confirmed SEV1/SEV2 HVG reports, by incident day;
-- ``unexplained_losses``: UNEXPLAINED HVG reconciliation lines that lost units, by count day;
-- ``estimated_thefts``: the positive-unlabeled estimate of HVG thefts (``ESTIMATORS``).
+  - ``union`` (default): one theft per piece of evidence, each theft counted once: a report
+    matched to a loss line (dated by the incident), an unmatched unexplained loss line
+    (dated by its count moved back by the median incident-to-count lag of matched pairs of
+    its kind, HVG or not), an unmatched confirmed theft/burglary/fraud report (by incident).
+  - ``rate``: filed (not false-alarm) theft/burglary/fraud reports, each weighted by
+    1 / the site's estimated HVG reporting rate (the audit's empirical-Bayes rate), by
+    incident day. It needs no reconciliation data but inherits the noise of small counts.
 
-``estimated_thefts`` estimators (``settings.estimated_thefts_method``):
+  On the 60-site sample network ``union`` tracks the true weekly thefts far better (see
+  ``bench/README.md``, section audit), so it is the default.
 
-- ``union`` (default): one theft per piece of evidence, each theft counted once: a report
-  matched to a loss line (dated by the incident), an unmatched unexplained loss line (dated
-  by its count, moved back by the median report-to-count lag seen in matched pairs), an
-  unmatched confirmed HVG theft report (dated by the incident).
-- ``rate``: confirmed HVG theft reports divided by the site's estimated reporting rate
-  (the audit's empirical-Bayes rate), by incident day.
-
-On the sample network ``union`` tracks the true weekly theft counts more closely (see
-``bench/README.md``, section audit); ``rate`` needs no reconciliation data at prediction
-time but inherits the noise of small report counts.
+Severity (``severity.parquet``): one row per incident *of the configured target*, so that
+reserves compound counts and losses of the same population: confirmed SEV1/SEV2 HVG
+reports' ``loss_value_eur``; unexplained lines' units lost x unit value; or, for
+estimated thefts, the report's amount for a matched pair or a lone report and the count's
+valuation for a lone loss line.
 """
 
 from __future__ import annotations
@@ -27,14 +32,31 @@ import pandas as pd
 
 from forecasting import schema
 from forecasting.calendar import period_start
-from forecasting.matching import INCIDENT_DATE, INCIDENT_SEVERITIES, LAG_DAYS, LOSS_EUR, Evidence
+from forecasting.matching import (
+    CONFIRMED,
+    INCIDENT_DATE,
+    INCIDENT_SEVERITIES,
+    LAG_DAYS,
+    LOSS_EUR,
+    Evidence,
+)
 
 ESTIMATORS = ("union", "rate")
-THEFT_CATEGORIES = ("theft", "burglary")  # report categories that take goods away
+THEFT_CATEGORIES = ("theft", "burglary", "fraud")  # report categories where goods go missing
 TARGET_COLUMNS = [schema.REPORTED_INCIDENTS, schema.UNEXPLAINED_LOSSES, schema.ESTIMATED_THEFTS]
+_MIN_RATE = 0.05  # the rate estimator never multiplies a report by more than 20
 
-# severity.parquet: which evidence a loss amount comes from
+# severity.parquet ``evidence``: where a loss amount comes from
 EVIDENCE_REPORT, EVIDENCE_MATCHED, EVIDENCE_LOSS = "report", "matched", "unexplained_loss"
+SEVERITY_COLUMNS = [
+    schema.REGION,
+    schema.CATEGORY,
+    schema.SEVERITY_LOSS_EUR,
+    schema.SEVERITY_EVIDENCE,
+    schema.IS_HVG,
+    schema.WAREHOUSE_ID,
+    schema.DS,
+]
 
 
 def target_counts(
@@ -47,127 +69,121 @@ def target_counts(
     evidence are absent (the caller fills zeros where the site was open). ``rates``
     (index warehouse_id, 0..1) is required for ``method="rate"``.
     """
-    rep = _hvg(evidence.reports)
-    loss = _hvg(evidence.losses)
+    thefts, weight = _estimated(evidence, method, rates)
     parts = [
-        _count(rep.loc[rep[schema.SEVERITY].isin(INCIDENT_SEVERITIES)], INCIDENT_DATE, freq).rename(
-            schema.REPORTED_INCIDENTS
-        ),
-        _count(loss, schema.COUNT_DATE, freq).rename(schema.UNEXPLAINED_LOSSES),
-        _estimated(evidence, rep, loss, freq, method, rates).rename(schema.ESTIMATED_THEFTS),
+        _count(reported_incidents(evidence), INCIDENT_DATE, freq).rename(schema.REPORTED_INCIDENTS),
+        _count(evidence.losses, schema.COUNT_DATE, freq).rename(schema.UNEXPLAINED_LOSSES),
+        _count(thefts, INCIDENT_DATE, freq, weight).rename(schema.ESTIMATED_THEFTS),
     ]
     out = pd.concat(parts, axis=1).fillna(0.0).astype("float64")
     out.index = out.index.set_names([schema.WAREHOUSE_ID, schema.DS])
     return out.reset_index().sort_values([schema.WAREHOUSE_ID, schema.DS], kind="stable")
 
 
-def severity_table(evidence: Evidence, freq: str) -> pd.DataFrame:
-    """One row per HVG theft with a known loss in EUR: the empirical loss per incident.
+def reported_incidents(evidence: Evidence) -> pd.DataFrame:
+    """The reports behind ``reported_incidents``: confirmed, SEV1/SEV2, HVG."""
+    r = evidence.reports
+    keep = (
+        r[schema.IS_HVG]
+        & (r[schema.STATUS] == CONFIRMED)
+        & r[schema.SEVERITY].isin(INCIDENT_SEVERITIES)
+    )
+    return r.loc[keep]
 
-    Rows: matched and unmatched confirmed HVG theft reports (their ``loss_value_eur``,
-    category from the report) and unmatched unexplained HVG loss lines (units lost x unit
-    value, category ``theft``). Columns: region, category, loss_eur, evidence ("report",
-    "matched", "unexplained_loss"), severity (SEV1..4 or missing), warehouse_id, ds (period
-    of the incident). Sorted; zero or missing amounts are dropped.
-    """
-    rep = _hvg(evidence.reports)
-    rep = rep.loc[rep[schema.CATEGORY].isin(THEFT_CATEGORIES)]
-    loss = _hvg(evidence.losses)
-    matched_r = rep[schema.REPORT_ID].isin(set(evidence.matches[schema.REPORT_ID]))
-    matched_l = loss[schema.RECON_ID].isin(set(evidence.matches[schema.RECON_ID]))
-    from_reports = pd.DataFrame(
-        {
-            schema.WAREHOUSE_ID: rep[schema.WAREHOUSE_ID],
-            schema.CATEGORY: rep[schema.CATEGORY],
-            schema.SEVERITY_LOSS_EUR: rep[LOSS_EUR],
-            schema.SEVERITY_EVIDENCE: np.where(matched_r, EVIDENCE_MATCHED, EVIDENCE_REPORT),
-            schema.SEVERITY: rep[schema.SEVERITY].astype(object),
-            "_day": rep[INCIDENT_DATE],
-        }
+
+def theft_evidence(evidence: Evidence) -> pd.DataFrame:
+    """One row per estimated theft (``union``): warehouse_id, incident_date, loss_eur, is_hvg,
+    category, evidence (matched / report / unexplained_loss)."""
+    rep, loss, m = evidence.reports, evidence.losses, evidence.matches
+    matched_r = rep[schema.REPORT_ID].isin(set(m[schema.REPORT_ID]))
+    matched_l = loss[schema.RECON_ID].isin(set(m[schema.RECON_ID]))
+    # a matched pair counts once, dated by the report's incident; any matched report counts
+    # (the count corroborates it), a lone report only when confirmed and about lost goods
+    lone_rep = (
+        (~matched_r)
+        & (rep[schema.STATUS] == CONFIRMED)
+        & rep[schema.CATEGORY].isin(THEFT_CATEGORIES)
     )
-    loss = loss.loc[~matched_l]
-    from_losses = pd.DataFrame(
-        {
-            schema.WAREHOUSE_ID: loss[schema.WAREHOUSE_ID],
-            schema.CATEGORY: THEFT_CATEGORIES[0],
-            schema.SEVERITY_LOSS_EUR: loss[LOSS_EUR],
-            schema.SEVERITY_EVIDENCE: EVIDENCE_LOSS,
-            schema.SEVERITY: None,
-            "_day": loss[schema.COUNT_DATE],
-        }
-    )
-    sev = pd.concat([from_reports, from_losses], ignore_index=True)
-    sev = sev.loc[sev[schema.SEVERITY_LOSS_EUR].fillna(0) > 0]
-    regions = evidence.warehouses.set_index(schema.WAREHOUSE_ID)[schema.REGION].astype(str)
-    sev[schema.REGION] = sev[schema.WAREHOUSE_ID].map(regions)
-    sev[schema.DS] = period_start(sev["_day"], freq).to_numpy()
-    cols = [
-        schema.REGION,
-        schema.CATEGORY,
-        schema.SEVERITY_LOSS_EUR,
-        schema.SEVERITY_EVIDENCE,
-        schema.SEVERITY,
-        schema.WAREHOUSE_ID,
-        schema.DS,
+    lone_loss = loss.loc[~matched_l]
+    lags = _median_lags(evidence)
+    shift = lone_loss[schema.IS_HVG].map(lags).fillna(0).astype(int)
+    cols = [schema.WAREHOUSE_ID, INCIDENT_DATE, LOSS_EUR, schema.IS_HVG, schema.CATEGORY]
+    frames = [
+        rep.loc[matched_r, cols].assign(**{schema.SEVERITY_EVIDENCE: EVIDENCE_MATCHED}),
+        rep.loc[lone_rep, cols].assign(**{schema.SEVERITY_EVIDENCE: EVIDENCE_REPORT}),
+        lone_loss.assign(
+            **{
+                INCIDENT_DATE: lone_loss[schema.COUNT_DATE] - pd.to_timedelta(shift, unit="D"),
+                schema.CATEGORY: THEFT_CATEGORIES[0],
+                schema.SEVERITY_EVIDENCE: EVIDENCE_LOSS,
+            }
+        )[[*cols, schema.SEVERITY_EVIDENCE]],
     ]
-    sev = sev[cols].astype({schema.SEVERITY_LOSS_EUR: "float64"})
+    return pd.concat(frames, ignore_index=True)
+
+
+def severity_table(evidence: Evidence, freq: str, target: str) -> pd.DataFrame:
+    """One row per incident of ``target`` with a positive loss in EUR (``SEVERITY_COLUMNS``).
+
+    region comes from the site, ds is the incident's period; sorted, deterministic.
+    """
+    if target == schema.REPORTED_INCIDENTS:
+        rows = reported_incidents(evidence).assign(**{schema.SEVERITY_EVIDENCE: EVIDENCE_REPORT})
+        day = INCIDENT_DATE
+    elif target == schema.UNEXPLAINED_LOSSES:
+        rows = evidence.losses.assign(
+            **{schema.CATEGORY: THEFT_CATEGORIES[0], schema.SEVERITY_EVIDENCE: EVIDENCE_LOSS}
+        )
+        day = schema.COUNT_DATE
+    else:
+        rows, day = theft_evidence(evidence), INCIDENT_DATE
+    regions = evidence.warehouses.set_index(schema.WAREHOUSE_ID)[schema.REGION].astype(str)
+    sev = pd.DataFrame(
+        {
+            schema.REGION: rows[schema.WAREHOUSE_ID].map(regions).to_numpy(),
+            schema.CATEGORY: rows[schema.CATEGORY].astype(str).to_numpy(),
+            schema.SEVERITY_LOSS_EUR: rows[LOSS_EUR].astype("float64").to_numpy(),
+            schema.SEVERITY_EVIDENCE: rows[schema.SEVERITY_EVIDENCE].to_numpy(),
+            schema.IS_HVG: rows[schema.IS_HVG].astype(bool).to_numpy(),
+            schema.WAREHOUSE_ID: rows[schema.WAREHOUSE_ID].astype(str).to_numpy(),
+            schema.DS: period_start(rows[day], freq).to_numpy(),
+        }
+    )
+    sev = sev.loc[sev[schema.SEVERITY_LOSS_EUR].fillna(0) > 0]
     order = [
         schema.REGION,
-        schema.CATEGORY,
         schema.WAREHOUSE_ID,
         schema.DS,
         schema.SEVERITY_LOSS_EUR,
+        schema.CATEGORY,
     ]
-    return sev.sort_values(order, kind="stable").reset_index(drop=True)
+    return sev.sort_values(order, kind="stable").reset_index(drop=True)[SEVERITY_COLUMNS]
 
 
-def median_lag_days(evidence: Evidence) -> int:
-    """Median days from incident to the count that found it, over matched HVG pairs (0 if none)."""
-    hvg = set(_hvg(evidence.losses)[schema.RECON_ID])
-    lags = evidence.matches.loc[evidence.matches[schema.RECON_ID].isin(hvg), LAG_DAYS]
-    return int(np.floor(lags.median())) if len(lags) else 0
+def _median_lags(evidence: Evidence) -> pd.Series:
+    """Median incident-to-count days of matched pairs, by the loss line's is_hvg (floored)."""
+    m = evidence.matches.merge(
+        evidence.losses[[schema.RECON_ID, schema.IS_HVG]], on=schema.RECON_ID
+    )
+    return (
+        np.floor(m.groupby(schema.IS_HVG)[LAG_DAYS].median()) if len(m) else pd.Series(dtype=float)
+    )
 
 
 def _estimated(
-    evidence: Evidence,
-    rep: pd.DataFrame,
-    loss: pd.DataFrame,
-    freq: str,
-    method: str,
-    rates: pd.Series | None,
-) -> pd.Series:
-    thefts = rep.loc[rep[schema.CATEGORY].isin(THEFT_CATEGORIES)]
-    if method == "rate":
-        if rates is None:
-            raise ValueError("method='rate' needs the audit's reporting rates")
-        rate = thefts[schema.WAREHOUSE_ID].map(rates).clip(lower=0.05).fillna(1.0)
-        return _count(thefts, INCIDENT_DATE, freq, weight=1.0 / rate)
-    if method != "union":
+    evidence: Evidence, method: str, rates: pd.Series | None
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The thefts (by incident_date) and their weights (None: one each)."""
+    if method == "union":
+        return theft_evidence(evidence), None
+    if method != "rate":
         raise ValueError(f"unknown estimated_thefts method {method!r}: use one of {ESTIMATORS}")
-    matched_l = loss[schema.RECON_ID].isin(set(evidence.matches[schema.RECON_ID]))
-    matched_r = rep[schema.REPORT_ID].isin(set(evidence.matches[schema.REPORT_ID]))
-    # a matched pair counts once, at the report's incident day; any matched report counts
-    # (its category may say fraud while the count says the goods are gone)
-    lone_losses = loss.loc[~matched_l].copy()
-    lone_losses[INCIDENT_DATE] = lone_losses[schema.COUNT_DATE] - pd.Timedelta(
-        days=median_lag_days(evidence)
-    )
-    evidence_days = pd.concat(
-        [
-            rep.loc[matched_r, [schema.WAREHOUSE_ID, INCIDENT_DATE]],
-            thefts.loc[
-                ~thefts[schema.REPORT_ID].isin(set(evidence.matches[schema.REPORT_ID])),
-                [schema.WAREHOUSE_ID, INCIDENT_DATE],
-            ],
-            lone_losses[[schema.WAREHOUSE_ID, INCIDENT_DATE]],
-        ],
-        ignore_index=True,
-    )
-    return _count(evidence_days, INCIDENT_DATE, freq)
-
-
-def _hvg(df: pd.DataFrame) -> pd.DataFrame:
-    return df.loc[df[schema.IS_HVG].astype(bool)]
+    if rates is None:
+        raise ValueError("method='rate' needs the audit's reporting rates")
+    rep = evidence.reports
+    thefts = rep.loc[rep[schema.CATEGORY].isin(THEFT_CATEGORIES)]
+    rate = thefts[schema.WAREHOUSE_ID].map(rates).clip(lower=_MIN_RATE).fillna(1.0)
+    return thefts, 1.0 / rate
 
 
 def _count(df: pd.DataFrame, day_col: str, freq: str, weight: pd.Series | None = None) -> pd.Series:

@@ -15,7 +15,7 @@ from forecasting.audit import run_audit
 from forecasting.lake import Lake
 from forecasting.matching import (
     LAG_DAYS,
-    confirmed_reports,
+    filed_reports,
     match_reports,
     unexplained_losses,
 )
@@ -25,7 +25,7 @@ D0 = date(2024, 3, 4)
 
 
 def _match(reports: list[dict], losses: list[dict], window: int = 7) -> pd.DataFrame:
-    rep = confirmed_reports(bronze_frame("security_reports", reports, D0))
+    rep = filed_reports(bronze_frame("security_reports", reports, D0))
     loss = unexplained_losses(bronze_frame("reconciliation_logs", losses, D0))
     return match_reports(rep, loss, window)
 
@@ -85,24 +85,31 @@ def test_match_ties_break_by_ids_whatever_the_input_order() -> None:
     assert _match(reports, losses).equals(first)
 
 
-def test_only_confirmed_reports_and_unexplained_losing_lines_count() -> None:
+def test_false_alarms_and_explained_lines_never_match() -> None:
     reports = [
         report("R1", "A", "S1", D0),
-        report("R2", "A", "S1", D0, status="unconfirmed"),
-        report("R3", "A", "S1", D0, status="false_alarm"),
-        report("R4", "A", "S1", D0, hvg=False),
+        report("R2", "A", "S2", D0, status="unconfirmed"),  # filed: the count corroborates it
+        report("R3", "A", "S3", D0, status="false_alarm"),
+        report("R4", "A", "S4", D0, hvg=False),
     ]
     losses = [
         recon("G1", "A", "S1", D0),
-        recon("G2", "A", "S1", D0, reason="DAMAGE"),
-        recon("G3", "A", "S1", D0, lost=0),
-        recon("G4", "A", "S1", D0, lost=-2),  # a surplus is not a loss
+        recon("G2", "A", "S2", D0),
+        recon("G3", "A", "S3", D0),
+        recon("G4", "A", "S4", D0, hvg=False),
+        recon("G5", "A", "S1", D0, reason="DAMAGE"),
+        recon("G6", "A", "S2", D0, lost=0),
+        recon("G7", "A", "S4", D0, lost=-2),  # a surplus is not a loss
     ]
-    rep = confirmed_reports(bronze_frame("security_reports", reports, D0), hvg_only=True)
-    assert rep[s.REPORT_ID].tolist() == ["R1"]
+    rep = filed_reports(bronze_frame("security_reports", reports, D0))
+    assert rep[s.REPORT_ID].tolist() == ["R1", "R2", "R4"]
+    hvg = filed_reports(bronze_frame("security_reports", reports, D0), hvg_only=True)
+    assert hvg[s.REPORT_ID].tolist() == ["R1", "R2"]
     loss = unexplained_losses(bronze_frame("reconciliation_logs", losses, D0))
-    assert loss[s.RECON_ID].tolist() == ["G1"]
-    assert _pairs(match_reports(rep, loss, 7)) == {("R1", "G1")}
+    assert loss[s.RECON_ID].tolist() == ["G1", "G2", "G3"]  # HVG lines by default
+    everything = unexplained_losses(bronze_frame("reconciliation_logs", losses, D0), hvg_only=False)
+    assert everything[s.RECON_ID].tolist() == ["G1", "G2", "G3", "G4"]
+    assert _pairs(match_reports(rep, everything, 7)) == {("R1", "G1"), ("R2", "G2"), ("R4", "G4")}
 
 
 # --------------------------------------------------------------------------- intervals
