@@ -206,7 +206,7 @@ def _check(frame: pd.DataFrame, uri: str, as_of: date) -> None:
 
     for col in _REQUIRED_NUMBERS:
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-        fail(~np.isfinite(values), f"column {col} is {frame[col].iloc[int(np.argmax(~np.isfinite(values)))]!r}, not a number")
+        fail(~np.isfinite(values), f"column {col} is NaN, infinite or missing, not a number")
         fail(values < 0, f"column {col} is negative")
     for cols in (INCIDENT_COLUMNS, LOSS_COLUMNS):
         values = frame[cols].to_numpy(dtype=float)
