@@ -89,8 +89,11 @@ class BacktestSummary:
         return asdict(self)
 
 
-def backtest_cli(settings: Settings, opts: BacktestOptions) -> BacktestSummary:
-    """``riskcast backtest``: a user panel (``--panel``) or the lake panel of ``--as-of``."""
+def backtest_cli(settings: Settings, opts: BacktestOptions, **engine: Any) -> BacktestSummary:
+    """``riskcast backtest``: a user panel (``--panel``) or the lake panel of ``--as-of``.
+
+    ``engine``: extra ``run_backtest`` arguments (``fit``, ``models``, ``num_samples``).
+    """
     if opts.panel_path:
         from forecasting.panel import load_panel
 
@@ -114,7 +117,7 @@ def backtest_cli(settings: Settings, opts: BacktestOptions) -> BacktestSummary:
     return backtest_panel(
         settings, df, spec, lake, out, source=source,
         horizon=opts.horizon or settings.horizon, windows=opts.windows or settings.backtest_windows,
-        cold_start_share=opts.cold_start_share, seed=opts.seed, alert_date=opts.as_of,
+        cold_start_share=opts.cold_start_share, seed=opts.seed, alert_date=opts.as_of, **engine,
     )
 
 
@@ -166,10 +169,15 @@ def backtest_panel(
         set_gate_status(settings, model_version, result.gate.passed, result.gate.to_dict())
     if not result.gate.passed:
         day = alert_date or result.plan.periods[-1].date()
-        _alert_gate(settings, result, day, files)
+        try:
+            _alert_gate(settings, result, day, files)
+            alerted = "alert sent"
+        except Exception as exc:  # noqa: BLE001 - a dead alert route must not hide the verdict
+            log.error("calibration gate alert could not be sent: %s", exc)
+            alerted = f"the alert could not be sent ({type(exc).__name__}: {exc})"
         raise CalibrationGateError(
             f"calibration gate failed, nothing may publish: {result.gate.describe()} "
-            f"(tolerance {result.gate.tolerance:g}); evidence in {files['report']}"
+            f"(tolerance {result.gate.tolerance:g}); evidence in {files['report']}; {alerted}"
         )
     log.info("backtest %s: gate passed; mean_wQL %s", source, summary.mean_wql)
     return summary
