@@ -68,7 +68,9 @@ class AlertSettings(BaseModel):
     smtp_to: list[str] = []
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
     webhook_url: SecretStr | None = None
+    timeout_s: float = Field(15.0, gt=0, description="per-route network timeout (SMTP, webhook)")
     sns_topic_arn: str | None = None
     aws_conn_id: str = "aws_default"
 

@@ -33,3 +33,11 @@ class CalibrationGateError(RiskcastError):
 
 class PublishError(RiskcastError):
     """The reserves table refused the publish (bad values, unreachable database)."""
+
+
+class AlertError(RiskcastError):
+    """An alert route (outbox, SMTP, webhook, SNS) failed; ``delivered`` lists the routes that worked."""
+
+    def __init__(self, message: str, delivered: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.delivered = list(delivered or [])
