@@ -282,6 +282,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         EpochGuard,
         early_stopping,
         make_loaders,
+        nan_loss_not_raise,
         quiet,
         trainer_kwargs,
     )
@@ -307,7 +308,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         use_distributed_sampler=False,
     )))
     checkpoint = ray.train.get_checkpoint()
-    with quiet():
+    with quiet(), nan_loss_not_raise():
         if checkpoint is None:
             trainer.fit(module, train_loader, val_loader)
             return

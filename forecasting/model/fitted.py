@@ -116,6 +116,8 @@ class FittedModel:
         """Read a model written by ``save``; ModelError if any part is missing or unreadable."""
         from gluonts.model.predictor import Predictor
 
+        from forecasting.model.fitting import quiet
+
         try:
             meta = lake.read_json(join(uri, "model.json"))
             encoders = Encoders.from_dict(lake.read_json(join(uri, "encoders.json")))
@@ -126,7 +128,8 @@ class FittedModel:
                     raise FileNotFoundError(base)
                 for name in names:
                     (Path(tmp) / name).write_bytes(lake.read_bytes(join(base, name)))
-                predictor = Predictor.deserialize(Path(tmp))
+                with quiet():
+                    predictor = Predictor.deserialize(Path(tmp))
         except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
             raise ModelError(
                 f"model at {uri} cannot be loaded ({type(exc).__name__}: {exc}): "

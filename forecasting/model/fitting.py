@@ -45,6 +45,24 @@ def quiet() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def nan_loss_not_raise() -> Iterator[None]:
+    """Let diverged distribution parameters give a NaN loss instead of a ValueError.
+
+    torch validates distribution arguments by default, so a diverged network raises in
+    the forward pass of one rank, leaving the other DDP ranks waiting in all-reduce. As a
+    NaN loss it reaches ``EpochGuard`` on every rank, which stops all of them together.
+    """
+    import torch
+
+    previous = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(previous)
+
+
 def monitor_metric(has_validation: bool) -> str:
     return MONITOR_VAL if has_validation else MONITOR_TRAIN
 
@@ -176,7 +194,7 @@ def fit_local(
     train_loader, val_loader = make_loaders(estimator, module, train_entries, val_entries)
     monitor = monitor_metric(val_loader is not None)
     guard, best = EpochGuard(config["batch_size"]), BestWeights(monitor)
-    with quiet(), tempfile.TemporaryDirectory(prefix="riskcast-fit-") as tmp:
+    with quiet(), nan_loss_not_raise(), tempfile.TemporaryDirectory(prefix="riskcast-fit-") as tmp:
         trainer = pl.Trainer(**trainer_kwargs(
             config, [guard, best, early_stopping(config, monitor)],
             accelerator="gpu" if use_gpu else "cpu", devices=1, default_root_dir=tmp,

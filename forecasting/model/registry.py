@@ -107,7 +107,7 @@ def resolve_version(settings: Settings, version: str = LATEST) -> str:
                 "pick one from list_models or run `riskcast train`"
             )
         return version
-    passed = models[models[GATE_PASSED].fillna(False).astype(bool)]
+    passed = models[models[GATE_PASSED].map(lambda v: v is True)]
     if passed.empty:
         raise ModelError(
             f"no model under {_lake(settings).models()} has passed the calibration gate "

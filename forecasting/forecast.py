@@ -1,0 +1,84 @@
+"""Forecast stage: sample paths and quantiles for every series of the panel.
+
+Writes under ``<lake>/forecasts/as_of=D/``:
+
+- ``quantiles.parquet``: ``unique_id, ds, step, mean, q0.05, q0.5, q0.9, q0.95`` (plus any
+  other ``settings.quantiles``), ``model_version``; one row per series and horizon step.
+- ``samples.parquet``: ``unique_id, step, ds, sample, value`` (int32 step/sample, float32
+  value); ``settings.model.num_samples`` paths per series, what the reserves stage
+  compounds with loss severities.
+
+Cold-start sites (no observed history) are forecast from their static features. Paths are
+seeded (``settings.model.seed``), so a rerun writes byte-identical files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from forecasting.config import Settings
+from forecasting.lake import Lake, join
+from forecasting.schema import MODEL_VERSION, QUANTILE_LEVELS
+
+FORECAST_STAGE = "forecasts"
+QUANTILES_FILE = "quantiles.parquet"
+SAMPLES_FILE = "samples.parquet"
+
+
+@dataclass
+class ForecastSummary:
+    """What ``riskcast forecast`` prints and Airflow passes on (JSON-able)."""
+
+    as_of: str
+    model_version: str
+    series: int
+    cold_start: list[str]
+    horizon: int
+    num_samples: int
+    first_period: str
+    last_period: str
+    capped_values: int
+    quantiles_uri: str
+    samples_uri: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def forecast_panel(settings: Settings, as_of: date, model_version: str = "latest") -> ForecastSummary:
+    """Forecast every series of the ``as_of`` panel with a registered model; write both files.
+
+    ``model_version`` ``latest`` is the newest model that passed the calibration gate.
+    Raises ModelError when no such model exists or the forecasts are not sane (nothing is
+    written then), InputError when the panel lacks the model's covariates.
+    """
+    from forecasting.model.registry import load_predictor
+    from forecasting.panel import read_panel
+
+    df, _ = read_panel(settings, as_of)
+    model = load_predictor(settings, model_version)
+    version = model.metrics["model_version"]
+    fs = model.predict(df, num_samples=settings.model.num_samples, seed=settings.model.seed)
+    levels = tuple(sorted(set(QUANTILE_LEVELS) | set(settings.quantiles)))
+    quantiles = fs.to_frame(levels).assign(**{MODEL_VERSION: version})
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    out = lake.stage(FORECAST_STAGE, as_of)
+    periods = fs.periods()
+    summary = ForecastSummary(
+        as_of=str(as_of),
+        model_version=version,
+        series=len(fs.ids),
+        cold_start=list(fs.cold_start),
+        horizon=fs.horizon,
+        num_samples=fs.num_samples,
+        first_period=str(periods.min().date()),
+        last_period=str(periods.max().date()),
+        capped_values=fs.capped,
+        quantiles_uri=join(out, QUANTILES_FILE),
+        samples_uri=join(out, SAMPLES_FILE),
+    )
+    lake.write_parquet(fs.to_samples_frame(), summary.samples_uri)
+    lake.write_parquet(quantiles, summary.quantiles_uri)
+    return summary
