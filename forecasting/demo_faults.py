@@ -177,13 +177,16 @@ def _format_mismatch(ctx: FaultContext, day: int) -> dict[str, Any]:
 
 # ----------------------------------------------------------------- day-level (reports)
 def _volume_spike(ctx: FaultContext, day: int) -> dict[str, Any]:
-    usual = sum(f.rows for f in ctx.drops[REPORTS][day])
-    extra = 9 * max(usual, 1)
+    # 10x extra over a usual day: the median of the 14 days before (a volume check's
+    # window), not this day's own, maybe quiet, count
+    history = [sum(f.rows for f in ctx.drops[REPORTS][d]) for d in range(max(0, day - 14), day)]
+    usual = max(1, int(np.ceil(np.median(history)))) if history else 1
+    extra = 10 * usual
     name, ids = _append(ctx, REPORTS, day, ctx.fresh(REPORTS, day, extra))
     return {
         FAULT_FILE: name,
         FAULT_IDS: ids,
-        FAULT_DETAIL: f"{usual} usual rows + {extra} extra rows",
+        FAULT_DETAIL: f"{extra} extra rows (a usual day has {usual})",
     }
 
 
