@@ -158,7 +158,7 @@ def run_backtest(
             samples[cutoff] = fs
             raw.append(_decorate(_sample_rows(fs, spec.freq, win.actuals, cutoff), scales, cold, window))
         if cutoff in plan.cutoffs:
-            fcs = clock.time("baselines", lambda w=win: _baselines(w, spec, horizon, seed, models, n))
+            fcs = clock.time("baselines", lambda w=win: _baselines(w, spec, settings, horizon, seed, models, n))
             for name, fc in fcs.items():
                 frames.append(_decorate(_scored(fc, name, win.actuals, cutoff), scales, cold, window))
     raw_all = pd.concat(raw, ignore_index=True) if raw else pd.DataFrame(columns=FRAME_COLUMNS)
@@ -179,7 +179,10 @@ def run_backtest(
     )
 
 
-def _baselines(win, spec: PanelSpec, horizon: int, seed: int, models: tuple[str, ...], n: int) -> dict[str, pd.DataFrame]:
+def _baselines(
+    win, spec: PanelSpec, settings: Settings, horizon: int, seed: int, models: tuple[str, ...], n: int
+) -> dict[str, pd.DataFrame]:
+    """Every baseline in ``models`` on this window's history (plain GluonTS: same budget)."""
     out: dict[str, pd.DataFrame] = {}
     if bl.SEASONAL_NAIVE in models:
         out[bl.SEASONAL_NAIVE] = bl.seasonal_naive(win.history, horizon, spec.freq)
@@ -187,7 +190,10 @@ def _baselines(win, spec: PanelSpec, horizon: int, seed: int, models: tuple[str,
     if stats:
         out.update(bl.statsforecast_baselines(win.history, horizon, spec.freq, stats))
     if bl.GLUONTS_DEEPAR in models:
-        out[bl.GLUONTS_DEEPAR] = bl.gluonts_deepar(win.history, horizon, spec.freq, seed=seed, num_samples=n)
+        out[bl.GLUONTS_DEEPAR] = bl.gluonts_deepar(
+            win.history, horizon, spec.freq, seed=seed, num_samples=n,
+            epochs=settings.model.max_epochs, batches=settings.model.batches_per_epoch,
+        )
     return out
 
 

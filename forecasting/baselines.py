@@ -33,7 +33,7 @@ GLUONTS_DEEPAR = "gluonts_deepar"
 STATS_BASELINES = (CROSTON_SBA, TSB, ADIDA)
 TSB_ALPHAS = (0.1, 0.1)  # (alpha_d, alpha_p): the measured carparts anchor (STACK.md)
 CONFORMAL_WINDOWS = 2
-GLUONTS_EPOCHS = 25  # epochs x 50 batches: the budget of the measured anchor (STACK.md)
+GLUONTS_EPOCHS = 25  # x 50 batches: the budget of the measured anchor (STACK.md)
 SEASON_LENGTHS = {"D": 7, "W-MON": 52, "W": 52, "MS": 12, "M": 12}
 # GluonTS indexes by pandas Period: a month is "M"; a Monday-start week is the period
 # ending on Sunday ("W-MON" as a Period would be the week ending on Monday).
@@ -183,10 +183,12 @@ def gluonts_deepar(
     seed: int = 0,
     num_samples: int = 200,
     epochs: int = GLUONTS_EPOCHS,
+    batches: int = 50,
 ) -> pd.DataFrame:
     """Plain GluonTS DeepAR (negative binomial, defaults) trained on ``train`` and forecast.
 
-    No covariates, no guards: this is the reference a user would get out of the box.
+    No covariates, no guards, no early stopping: the reference a user would get out of the
+    box, trained for ``epochs`` x ``batches`` batches (the backtest gives it riskcast's budget).
     """
     import lightning.pytorch as pl
     from gluonts.dataset.common import ListDataset
@@ -212,6 +214,7 @@ def gluonts_deepar(
             prediction_length=horizon,
             distr_output=NegativeBinomialOutput(),
             num_parallel_samples=num_samples,
+            num_batches_per_epoch=batches,
             trainer_kwargs={
                 "max_epochs": epochs,
                 "enable_progress_bar": False,

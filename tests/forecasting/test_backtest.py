@@ -8,75 +8,24 @@ are the real ones). The real DeepAR path runs in ``test_backtest_cli_runs_real_d
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
+from backtest_toys import FAST, SPEC, toy_fit, toy_panel
 
 from forecasting.backtest import BacktestOptions, backtest_cli, backtest_panel
-from forecasting.backtest_engine import DEEPAR_RAW, MODELS, RISKCAST, run_backtest
+from forecasting.backtest_engine import DEEPAR_RAW, RISKCAST, run_backtest
 from forecasting.errors import CalibrationGateError, InputError
 from forecasting.lake import Lake
-from forecasting.panel import PanelSpec
-from forecasting.schema import CUTOFF, DS, IS_FUTURE, METRIC, MODEL, REGION, SEGMENT, UNIQUE_ID, Y
-
-FAST = tuple(m for m in MODELS if m != "gluonts_deepar")  # plain GluonTS trains: slow test only
-RATES = [0.2, 0.5, 1.0, 3.0, 6.0, 0.1, 2.0, 4.0]
-
-
-def _panel(n_periods: int = 40, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i, lam in enumerate(RATES):
-        for d in pd.date_range("2020-01-01", periods=n_periods, freq="MS"):
-            rows.append((f"s{i}", d, float(rng.negative_binomial(2, 2 / (2 + lam))), "north" if i % 2 else "south"))
-    return pd.DataFrame(rows, columns=[UNIQUE_ID, DS, Y, REGION])
-
-
-SPEC = PanelSpec(freq="MS", static_cat=(REGION,))
-
-
-@dataclass
-class _Samples:
-    ids: list
-    starts: list
-    samples: np.ndarray
-    capped: int = 0
-
-
-class _NegBinModel:
-    """Per-series negative binomial at the training mean; records what it was shown."""
-
-    def __init__(self, train: pd.DataFrame, log: list, spread: float = 2.0, scale: float = 1.0) -> None:
-        log.append(("fit", train[DS].max(), set(train[UNIQUE_ID])))
-        self.rate = train.groupby(UNIQUE_ID)[Y].mean() * scale
-        self.log, self.spread = log, spread
-
-    def predict(self, ctx: pd.DataFrame, num_samples: int) -> _Samples:
-        hist = ctx[~ctx[IS_FUTURE]]
-        self.log.append(("predict", hist.loc[hist[Y].notna(), DS].max(), None))
-        ids = sorted(hist[UNIQUE_ID].unique())
-        last = hist.groupby(UNIQUE_ID)[DS].max()
-        lam = np.array([self.rate.get(i, self.rate.mean()) for i in ids]) + 1e-3
-        rng = np.random.default_rng(0)
-        k = self.spread
-        draws = rng.negative_binomial(k, k / (k + lam[:, None, None]), size=(len(ids), num_samples, 6))
-        return _Samples(ids, [last[i] + pd.offsets.MonthBegin() for i in ids], draws.astype(float))
-
-
-def _fit(log: list, spread: float = 2.0, scale: float = 1.0):
-    def fit(train, spec, settings, *, seed, horizon):
-        return _NegBinModel(train, log, spread, scale)
-
-    return fit
+from forecasting.schema import CUTOFF, DS, METRIC, MODEL, REGION, SEGMENT, UNIQUE_ID, Y
 
 
 def _run(settings, df=None, **kw):
     log: list = []
-    kw.setdefault("fit", _fit(log))
+    kw.setdefault("fit", toy_fit(log))
     kw.setdefault("models", FAST)
-    res = run_backtest(df if df is not None else _panel(), SPEC, settings, horizon=6, num_samples=200, **kw)
+    res = run_backtest(df if df is not None else toy_panel(), SPEC, settings, horizon=6, num_samples=200, **kw)
     return res, log
 
 
@@ -98,7 +47,7 @@ def test_cutoffs_frame_and_metrics(settings_factory):
 
 def test_no_future_data_reaches_a_fit_or_forecast(settings_factory):
     settings = settings_factory()
-    base = _panel()
+    base = toy_panel()
     spiked = base.copy()
     last = spiked[DS].max()
     spiked.loc[spiked[DS] == last, Y] = 1e6  # only the final period changes
@@ -115,13 +64,13 @@ def test_no_future_data_reaches_a_fit_or_forecast(settings_factory):
     assert (b.loc[b[DS] == last, Y] == 1e6).all()
 
 
-def test_refit_setting_reuses_one_fit(settings_factory):
+def test_refit_setting_reuses_onetoy_fit(settings_factory):
     _, log = _run(settings_factory(refit_every_window=False), windows=2)
     assert sum(1 for e in log if e[0] == "fit") == 1
     assert sum(1 for e in log if e[0] == "predict") == 3
 
 
-def test_cold_start_series_never_reach_a_fit(settings_factory):
+def test_cold_start_series_never_reach_atoy_fit(settings_factory):
     res, log = _run(settings_factory(), windows=2, cold_start_share=0.25, seed=3)
     assert len(res.cold_start) == 2
     for kind, _, ids in log:
@@ -135,11 +84,11 @@ def test_too_short_panel_names_the_maximum_windows(settings_factory):
     with pytest.raises(InputError, match=r"maximum is --windows 4"):
         _run(settings_factory(), windows=9)  # 40 periods, 13 training + 6 per window
     with pytest.raises(InputError, match="horizon .* longer than the history"):
-        run_backtest(_panel(5), SPEC, settings_factory(), horizon=6, windows=1, fit=_fit([]), models=FAST)
+        run_backtest(toy_panel(5), SPEC, settings_factory(), horizon=6, windows=1, fit=toy_fit([]), models=FAST)
 
 
 def test_all_missing_and_gappy_series_are_skipped_and_listed(settings_factory):
-    df = _panel()
+    df = toy_panel()
     df.loc[df[UNIQUE_ID] == "s1", Y] = np.nan
     df.loc[(df[UNIQUE_ID] == "s2") & (df[DS] == df[DS].max()), Y] = np.nan
     res, _ = _run(settings_factory(), df, windows=2)
@@ -169,7 +118,7 @@ def _opts(path, out, **kw) -> BacktestOptions:
     ids=["missing-id", "string-target"],
 )
 def test_bad_user_panels_raise_input_errors(tmp_path, settings_factory, mutate, match):
-    raw = _panel().rename(columns={UNIQUE_ID: "part", DS: "month", Y: "sales"})
+    raw = toy_panel().rename(columns={UNIQUE_ID: "part", DS: "month", Y: "sales"})
     path = tmp_path / "bad.csv"
     mutate(raw).to_csv(path, index=False)
     with pytest.raises(InputError, match=match):
@@ -180,9 +129,9 @@ def test_gate_blocks_a_miscalibrated_model_after_writing_the_evidence(tmp_path, 
     settings = settings_factory()
     out = str(tmp_path / "bt")
     # a nearly Poisson forecast at a tenth of the real level: no choice of levels fixes it
-    miscalibrated = _fit([], spread=500.0, scale=0.1)
+    miscalibrated = toy_fit([], spread=500.0, scale=0.1)
     with pytest.raises(CalibrationGateError, match=r"q=0\.95: coverage_strict .* FAIL") as err:
-        backtest_panel(settings, _panel(), SPEC, Lake(out), out, source="toy", horizon=6, windows=3,
+        backtest_panel(settings, toy_panel(), SPEC, Lake(out), out, source="toy", horizon=6, windows=3,
                        fit=miscalibrated, models=FAST)
     assert "FAIL" in str(err.value)
     gate = json.loads((tmp_path / "bt" / "gate.json").read_text())
@@ -191,12 +140,12 @@ def test_gate_blocks_a_miscalibrated_model_after_writing_the_evidence(tmp_path, 
         assert (tmp_path / "bt" / name).exists()
 
 
-def test_backtest_cli_writes_the_files_for_a_user_panel(tmp_path, settings_factory):
+def test_backtest_cli_writes_the_files_for_a_usertoy_panel(tmp_path, settings_factory):
     log: list = []
-    path = _csv(tmp_path, _panel())
+    path = _csv(tmp_path, toy_panel())
     opts = _opts(path, tmp_path / "out", static_cat=(REGION,))
     try:
-        summary = backtest_cli(settings_factory(), opts, fit=_fit(log), models=FAST).to_dict()
+        summary = backtest_cli(settings_factory(), opts, fit=toy_fit(log), models=FAST).to_dict()
     except CalibrationGateError:  # the toy model need not pass; the files must exist anyway
         summary = None
     metrics = pd.read_csv(tmp_path / "out" / "metrics.csv")
