@@ -1,45 +1,78 @@
-"""Bronze and quarantine frames: key order, exact-duplicate detection, PII protection, dtypes.
+"""Raw files -> the bronze and quarantine tables: typing, exact duplicates, PII, key order.
 
-Arrow tables in, pandas frames out (what ``Lake.write_parquet`` takes). Bronze dtypes:
-str -> ``string``, int -> ``Int64``, float -> ``float64``, bool -> ``boolean``, date ->
-``datetime64[ns]``, datetime -> ``datetime64[ns, UTC]``; lineage ``source_file``
-(``string``), ``source_row`` (``Int64``), ``ingest_date`` (``datetime64[ns]``).
+Both tables stay in Arrow (no pandas round trip: that alone would cost more than the
+rest of ingest) and are written with pandas metadata, so ``pd.read_parquet`` /
+``Lake.read_parquet`` give these dtypes: str -> ``string``, int -> ``Int64``, float ->
+``float64``, bool -> ``boolean``, date -> ``datetime64[ns]``, datetime ->
+``datetime64[ns, UTC]``; lineage ``source_file`` (``string``), ``source_row`` (``Int64``),
+``ingest_date`` (``datetime64[ns]``).
 """
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from forecasting.coercion import ARROW_TYPES
+from forecasting.coercion import ARROW_TYPES, coerce_table, raw_strings
 from forecasting.pii import pseudonymise_array
+from forecasting.reader import RawFile
 from forecasting.schema import INGEST_DATE, REASON, SOURCE_FILE, SOURCE_ROW, Contract
 
-_PANDAS_TYPES = {
-    pa.string(): pd.StringDtype("pyarrow"),
-    pa.large_string(): pd.StringDtype("pyarrow"),
-    pa.int64(): pd.Int64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
+_PANDAS_DTYPES = {
+    pa.string(): "string",
+    pa.int64(): "Int64",
+    pa.float64(): "float64",
+    pa.bool_(): "boolean",
+    pa.timestamp("ns"): "datetime64[ns]",
+    pa.timestamp("ns", "UTC"): "datetime64[ns, UTC]",
 }
 
 
-def empty_typed(contract: Contract, extra_int_columns: list[str] = ()) -> pa.Table:
-    """Zero rows with the typed contract columns, lineage and ``extra_int_columns``."""
-    cols = {c: pa.array([], ARROW_TYPES[k]) for c, k in contract.columns.items()}
-    cols[SOURCE_FILE] = pa.array([], pa.string())
-    cols[SOURCE_ROW] = pa.array([], pa.int64())
-    cols.update({c: pa.array([], pa.int64()) for c in extra_int_columns})
-    return pa.table(cols)
+@dataclass
+class Split:
+    """Where the rows read went: ``bronze`` (``contract.bronze_columns``, key-sorted),
+    ``quarantine`` (bronze value columns as raw strings + ``reason`` and lineage, sorted
+    by file and row) and how many quarantined rows are exact duplicates."""
+
+    bronze: pa.Table
+    quarantine: pa.Table
+    duplicates: int
 
 
-def sort_by_key(table: pa.Table, contract: Contract) -> pa.Table:
-    """Rows ordered by business key, then ``source_file``, ``source_row`` (nulls last)."""
-    keys = [(c, "ascending", "at_end") for c in (*contract.key, SOURCE_FILE, SOURCE_ROW)]
-    return table.take(pc.sort_indices(table, sort_keys=keys))
+def split_rows(raws: list[RawFile], contract: Contract, key: bytes | None, day: date) -> Split:
+    """Type every file's rows, quarantine bad rows and exact duplicates, protect PII.
+
+    ``raws`` must be in file-name order: rows are then already in (file, row) order and a
+    stable sort on the business key alone gives key, file, row order.
+    """
+    goods, parts = [], []
+    for raw in raws:
+        co = coerce_table(raw.table, contract, raw.marker)
+        good = co.table if not co.bad.any() else co.table.filter(pa.array(~co.bad))
+        good = good.append_column(SOURCE_FILE, pa.repeat(pa.scalar(raw.name), len(good)))
+        goods.append(good.append_column(SOURCE_ROW, pa.array(raw.rows[~co.bad])))
+        bad = np.flatnonzero(co.bad)
+        if len(bad):
+            parts.append(_raw_part(raw, bad, [co.reasons[j] for j in bad], contract))
+        if raw.rejects:
+            parts.append(_rejects_part(raw, contract))
+    good = _sorted(pa.concat_tables(goods) if goods else _empty_typed(contract), contract)
+    dup, reasons = find_duplicates(good, contract)
+    if dup.any():
+        parts.extend(_duplicate_parts(good.filter(pa.array(dup)), reasons, raws, contract))
+        good = good.filter(pa.array(~dup))
+    bronze = _protect(good, contract, key)
+    bronze[SOURCE_FILE], bronze[SOURCE_ROW] = good[SOURCE_FILE], good[SOURCE_ROW]
+    bronze[INGEST_DATE] = _day_column(day, good.num_rows)
+    return Split(pa.table(bronze), _quarantine(parts, contract, key, day), int(dup.sum()))
 
 
 def find_duplicates(table: pa.Table, contract: Contract) -> tuple[np.ndarray, list[str]]:
@@ -83,58 +116,94 @@ def find_duplicates(table: pa.Table, contract: Contract) -> tuple[np.ndarray, li
     return dup, reasons
 
 
-def quarantine_part(
-    values: pa.Table, reasons: list[str], source_file: str, rows: np.ndarray
-) -> pa.Table:
+def parquet_bytes(table: pa.Table) -> bytes:
+    """Parquet bytes of ``table`` with the pandas metadata its dtypes map to (see module doc)."""
+    empty = pd.DataFrame(
+        {f.name: pd.Series([], dtype=_PANDAS_DTYPES[f.type]) for f in table.schema}
+    )
+    meta = pa.Table.from_pandas(empty, preserve_index=False).schema.metadata
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), buf)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------- helpers
+def _sorted(table: pa.Table, contract: Contract) -> pa.Table:
+    order = pc.sort_indices(table, sort_keys=[(c, "ascending", "at_end") for c in contract.key])
+    if np.array_equal(order.to_numpy(), np.arange(len(order))):
+        return table  # already in key order (typical for exports): skip the gather
+    return table.take(order)
+
+
+def _empty_typed(contract: Contract) -> pa.Table:
+    cols = {c: pa.array([], ARROW_TYPES[k]) for c, k in contract.columns.items()}
+    cols[SOURCE_FILE] = pa.array([], pa.string())
+    cols[SOURCE_ROW] = pa.array([], pa.int64())
+    return pa.table(cols)
+
+
+def _part(values: pa.Table, reasons: list[str], source_file: str, rows: np.ndarray) -> pa.Table:
     """Rejected rows of one file: raw string contract columns + reason and lineage."""
     n = values.num_rows
     return (
         values.append_column(REASON, pa.array(reasons, pa.string()))
-        .append_column(SOURCE_FILE, pa.array([source_file] * n, pa.string()))
+        .append_column(SOURCE_FILE, pa.repeat(pa.scalar(source_file), n))
         .append_column(SOURCE_ROW, pa.array(np.asarray(rows, dtype=np.int64)))
     )
 
 
-def bronze_frame(table: pa.Table, contract: Contract, key: bytes | None, day: date) -> pd.DataFrame:
-    """Typed, key-sorted rows -> the bronze frame (``contract.bronze_columns``)."""
-    cols = _protect(table, contract, key)
-    cols[SOURCE_FILE] = table[SOURCE_FILE]
-    cols[SOURCE_ROW] = table[SOURCE_ROW]
-    cols[INGEST_DATE] = _day_column(day, table.num_rows)
-    return pa.table(cols).to_pandas(types_mapper=_PANDAS_TYPES.get)
+def _raw_part(raw: RawFile, idx: np.ndarray, reasons: list[str], contract: Contract) -> pa.Table:
+    values = raw_strings(raw.table.take(pa.array(idx)), list(contract.columns), raw.marker)
+    return _part(values, reasons, raw.name, raw.rows[idx])
 
 
-def quarantine_frame(
+def _rejects_part(raw: RawFile, contract: Contract) -> pa.Table:
+    cols = {
+        c: pa.array([r.values.get(c) for r in raw.rejects], pa.string()) for c in contract.columns
+    }
+    values = raw_strings(pa.table(cols), list(contract.columns), raw.marker)
+    rows = np.array([r.row for r in raw.rejects], np.int64)
+    return _part(values, [r.reason for r in raw.rejects], raw.name, rows)
+
+
+def _duplicate_parts(
+    dups: pa.Table, reasons: list[str], raws: list[RawFile], contract: Contract
+) -> list[pa.Table]:
+    """Quarantine rows for duplicates, with their values as they landed."""
+    by_name = {raw.name: raw for raw in raws}
+    files = np.asarray(dups[SOURCE_FILE].to_pylist(), dtype=object)
+    rows = dups[SOURCE_ROW].to_numpy()
+    parts = []
+    for name in sorted(set(files)):
+        sel = np.flatnonzero(files == name)
+        raw = by_name[name]
+        local = np.searchsorted(raw.rows, rows[sel])  # raw.rows is ascending
+        parts.append(_raw_part(raw, local, [reasons[j] for j in sel], contract))
+    return parts
+
+
+def _quarantine(
     parts: list[pa.Table], contract: Contract, key: bytes | None, day: date
-) -> pd.DataFrame:
-    """Quarantine parts -> one frame sorted by ``source_file``, ``source_row``.
-
-    Columns: the bronze value columns as raw strings (pseudonym for PII, flag for free
-    text), ``reason``, ``source_file``, ``source_row``, ``ingest_date``.
-    """
+) -> pa.Table:
     if parts:
         table = pa.concat_tables(parts)
     else:
-        table = quarantine_part(
-            pa.table({c: pa.array([], pa.string()) for c in contract.columns}), [], "", np.zeros(0)
-        )
+        empty = pa.table({c: pa.array([], pa.string()) for c in contract.columns})
+        table = _part(empty, [], "", np.zeros(0))
     order = pc.sort_indices(
         table, sort_keys=[(SOURCE_FILE, "ascending"), (SOURCE_ROW, "ascending")]
     )
     table = table.take(order)
-    cols = _protect(table, contract, key)
-    cols[REASON] = table[REASON]
-    cols[SOURCE_FILE] = table[SOURCE_FILE]
-    cols[SOURCE_ROW] = table[SOURCE_ROW]
-    cols[INGEST_DATE] = _day_column(day, table.num_rows)
-    return pa.table(cols).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    out = _protect(table, contract, key)
+    for col in (REASON, SOURCE_FILE, SOURCE_ROW):
+        out[col] = table[col]
+    out[INGEST_DATE] = _day_column(day, table.num_rows)
+    return pa.table(out)
 
 
-def _protect(
-    table: pa.Table, contract: Contract, key: bytes | None
-) -> dict[str, pa.ChunkedArray | pa.Array]:
+def _protect(table: pa.Table, contract: Contract, key: bytes | None) -> dict[str, Any]:
     """Value columns in bronze order: PII -> pseudonym, free text -> filled flag."""
-    out: dict[str, pa.ChunkedArray | pa.Array] = {}
+    out: dict[str, Any] = {}
     for col in contract.columns:
         arr = table[col]
         if col in contract.pii:
@@ -150,4 +219,4 @@ def _protect(
 
 
 def _day_column(day: date, n: int) -> pa.Array:
-    return pa.array(np.full(n, np.datetime64(day.isoformat(), "ns")), pa.timestamp("ns"))
+    return pa.repeat(pa.scalar(np.datetime64(day.isoformat(), "ns"), pa.timestamp("ns")), n)

@@ -48,6 +48,7 @@ _EXPECTED = {
     "datetime": "an ISO 8601 timestamp",
 }
 _MAX_EXACT_INT = 2**53
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 
 
 @dataclass
@@ -76,7 +77,7 @@ def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None)
     private = set(contract.pii) | set(contract.free_text)
     columns = []
     for col, kind in contract.columns.items():
-        arr = table[col].combine_chunks() if n else pa.array([], table[col].type)
+        arr = table[col]  # chunked (CSV blocks, row groups): compute kernels take it as is
         if marker is not None and pa.types.is_string(arr.type):
             mangled = _mask(pc.match_substring(arr, marker))
             if mangled.any():
@@ -127,12 +128,12 @@ def _cast(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray | None]:
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), target), None
     if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
+        arr = arr.cast(arr.type.value_type)
     if kind == "str":
         arr = arr if pa.types.is_string(arr.type) else _to_string(arr)
         return _blank_to_null(arr), None
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        return _from_text(_blank_to_null(pc.utf8_trim_whitespace(arr.cast(pa.string()))), kind)
+        return _from_text(_blank_to_null(arr.cast(pa.string())), kind)
     typed = _from_typed(arr, kind)
     if typed is not None:
         return typed
@@ -142,14 +143,15 @@ def _cast(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray | None]:
 def _from_text(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray | None]:
     target = ARROW_TYPES[kind]
     if kind == "bool":
+        arr = _blank_to_null(pc.utf8_trim_whitespace(arr))
         lower = pc.utf8_lower(arr)
         is_true, is_false = pc.is_in(lower, pa.array(_TRUE)), pc.is_in(lower, pa.array(_FALSE))
         typed = pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
         return typed, _mask(arr.is_valid()) & ~_mask(pc.or_(is_true, is_false))
-    try:  # fast path: the whole column casts cleanly
-        typed = arr.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        typed = None
+    typed = _try_cast(arr, target)  # fast path: the whole column casts cleanly
+    if typed is None:  # padded values are fine: try again without the blanks around them
+        arr = _blank_to_null(pc.utf8_trim_whitespace(arr))
+        typed = _try_cast(arr, target)
     if typed is not None and kind in ("int", "datetime"):
         return typed, None
     if typed is not None and kind == "float":
@@ -172,7 +174,13 @@ def _slow_parse(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:
         else:
             typed = pa.array(num, mask=~ok)
         return typed, present & ~ok
-    ts = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+    # pandas applies the first offset it meets to naive strings in the same call: parse
+    # strings with an offset and naive ones (read as UTC) separately
+    aware = values.str.contains(_OFFSET, regex=True, na=False)
+    ts = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    for part in (aware, ~aware & values.notna()):
+        if part.any():
+            ts[part] = pd.to_datetime(values[part], utc=True, format="ISO8601", errors="coerce")
     ok = ts.notna().to_numpy()
     if kind == "date":
         ok &= (ts == ts.dt.normalize()).to_numpy()
@@ -203,7 +211,7 @@ def _from_typed(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray | None] 
         if pa.types.is_timestamp(t) and t.tz is not None:
             arr = arr.cast(pa.timestamp("ns", "UTC")).cast(pa.timestamp("ns"))
         ts = arr.cast(pa.timestamp("ns"))  # naive timestamps are read as UTC
-        return ts.cast(ARROW_TYPES[kind]) if kind == "datetime" else _midnight_only(ts)
+        return (ts.cast(ARROW_TYPES[kind]), None) if kind == "datetime" else _midnight_only(ts)
     return None
 
 
@@ -228,8 +236,18 @@ def _unsafe_ids(arr: pa.Array) -> np.ndarray:
     return _mask(arr.is_valid()) & ~_mask(ok)
 
 
+def _try_cast(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
+    try:
+        return arr.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def _blank_to_null(arr: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    empty = pc.equal(arr, "")
+    if not pc.any(empty).as_py():
+        return arr
+    return pc.if_else(empty, pa.scalar(None, arr.type), arr)
 
 
 def _to_string(arr: pa.Array) -> pa.Array:

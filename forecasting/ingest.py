@@ -32,31 +32,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
-from forecasting.bronze import (
-    bronze_frame,
-    empty_typed,
-    find_duplicates,
-    quarantine_frame,
-    quarantine_part,
-    sort_by_key,
-)
-from forecasting.coercion import coerce_table, raw_strings
+from forecasting.bronze import parquet_bytes, split_rows
 from forecasting.config import Settings
 from forecasting.errors import ConfigError, RiskcastError, StorageError
 from forecasting.lake import Lake, join
 from forecasting.pii import resolve_pii_key
 from forecasting.progress import progress_task
 from forecasting.reader import RawFile, file_format, read_file
-from forecasting.schema import CONTRACTS, DAILY_SOURCES, SOURCE_FILE, SOURCE_ROW, Contract
+from forecasting.schema import CONTRACTS, DAILY_SOURCES, Contract
 
 log = logging.getLogger(__name__)
 
 BRONZE_FILE = "part.parquet"
 QUARANTINE_FILE = "ingest.parquet"
-_FILE_IDX, _LOCAL_ROW = "_file_idx", "_local_row"  # where a bronze row came from (dropped)
 
 
 @dataclass
@@ -99,20 +87,22 @@ def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
         result.files = [name for name, _ in files]
         key = resolve_pii_key(settings) if contract.pii else None
         raws = _read_all(landing, files, contract, source, day)
-        bronze, quarantine, result.duplicates = _split(raws, contract, key, day)
+        split = split_rows(raws, contract, key, day)
     except RiskcastError:
         _clear(lake, source, day, keep_bronze=False)
         raise
     for raw in raws:
         result.warnings.extend(raw.warnings)
     result.read = sum(raw.read for raw in raws)
-    result.accepted, result.quarantined = len(bronze), len(quarantine)
+    result.accepted, result.quarantined = split.bronze.num_rows, split.quarantine.num_rows
+    result.duplicates = split.duplicates
     assert result.read == result.accepted + result.quarantined, "ingest lost rows"
     _clear(lake, source, day, keep_bronze=True)
-    result.bronze_uri = lake.write_parquet(bronze, join(lake.bronze(source, day), BRONZE_FILE))
-    if len(quarantine):
+    bronze_uri = join(lake.bronze(source, day), BRONZE_FILE)
+    result.bronze_uri = lake.write_bytes(bronze_uri, parquet_bytes(split.bronze))
+    if split.quarantine.num_rows:
         uri = join(lake.quarantine(source, day), QUARANTINE_FILE)
-        result.quarantine_uri = lake.write_parquet(quarantine, uri)
+        result.quarantine_uri = lake.write_bytes(uri, parquet_bytes(split.quarantine))
     for warning in result.warnings:
         log.warning("%s", warning)
     log.info(
@@ -250,70 +240,6 @@ def _read_all(
             raws.append(read_file(name, landing.read_bytes(uri), contract))
             advance()
     return raws
-
-
-# ---------------------------------------------------------------------------- rows
-def _split(raws: list[RawFile], contract: Contract, key: bytes | None, day: date):
-    """(bronze DataFrame, quarantine DataFrame, number of duplicates) from the files read."""
-    goods, parts = [], []
-    for i, raw in enumerate(raws):
-        co = coerce_table(raw.table, contract, raw.marker)
-        ok = ~co.bad
-        good = co.table.filter(pa.array(ok))
-        good = good.append_column(SOURCE_FILE, pa.array([raw.name] * len(good), pa.string()))
-        good = good.append_column(SOURCE_ROW, pa.array(raw.rows[ok]))
-        good = good.append_column(_FILE_IDX, pa.array(np.full(len(good), i, np.int64)))
-        good = good.append_column(_LOCAL_ROW, pa.array(np.flatnonzero(ok)))
-        goods.append(good)
-        bad_idx = np.flatnonzero(co.bad)
-        if len(bad_idx):
-            values = raw_strings(
-                raw.table.take(pa.array(bad_idx)), list(contract.columns), raw.marker
-            )
-            parts.append(
-                quarantine_part(
-                    values, [co.reasons[j] for j in bad_idx], raw.name, raw.rows[bad_idx]
-                )
-            )
-        if raw.rejects:
-            parts.append(_rejects_part(raw, contract))
-    good = pa.concat_tables(goods) if goods else empty_typed(contract, [_FILE_IDX, _LOCAL_ROW])
-    good = sort_by_key(good, contract)
-    dup, dup_reasons = find_duplicates(good, contract)
-    if dup.any():
-        parts.extend(_duplicates_parts(good.filter(pa.array(dup)), dup_reasons, raws, contract))
-    bronze = bronze_frame(
-        good.filter(pa.array(~dup)).drop_columns([_FILE_IDX, _LOCAL_ROW]), contract, key, day
-    )
-    return bronze, quarantine_frame(parts, contract, key, day), int(dup.sum())
-
-
-def _rejects_part(raw: RawFile, contract: Contract) -> pa.Table:
-    cols = {
-        c: pa.array([r.values.get(c) for r in raw.rejects], pa.string()) for c in contract.columns
-    }
-    values = raw_strings(pa.table(cols), list(contract.columns), raw.marker)
-    rows = np.array([r.row for r in raw.rejects], np.int64)
-    return quarantine_part(values, [r.reason for r in raw.rejects], raw.name, rows)
-
-
-def _duplicates_parts(
-    dups: pa.Table, reasons: list[str], raws: list[RawFile], contract: Contract
-) -> list[pa.Table]:
-    """Quarantine rows for duplicates, with their raw (as landed) values."""
-    parts = []
-    file_idx = dups[_FILE_IDX].to_numpy()
-    local = dups[_LOCAL_ROW].to_numpy()
-    for i in np.unique(file_idx):
-        sel = np.flatnonzero(file_idx == i)
-        raw = raws[int(i)]
-        values = raw_strings(
-            raw.table.take(pa.array(local[sel])), list(contract.columns), raw.marker
-        )
-        parts.append(
-            quarantine_part(values, [reasons[j] for j in sel], raw.name, raw.rows[local[sel]])
-        )
-    return parts
 
 
 def _clear(lake: Lake, source: str, day: date, keep_bronze: bool) -> None:

@@ -186,7 +186,8 @@ def _read_csv(name: str, data: bytes, contract: Contract) -> RawFile:
             convert_options=pa_csv.ConvertOptions(
                 column_types={c: pa.string() for c in header},
                 include_columns=keep,
-                strings_can_be_null=False,
+                strings_can_be_null=True,  # empty cells are missing values
+                null_values=[""],
             ),
         )
     except (pa.ArrowInvalid, ValueError) as exc:
