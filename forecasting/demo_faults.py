@@ -159,7 +159,8 @@ def _extra_column(ctx: FaultContext, day: int) -> dict[str, Any]:
     main = _main(ctx, REPORTS, day)
     n = len(main.frame)
     main.frame[EXTRA_COLUMN] = np.array(["A", "B", "N"], dtype=object)[ctx.rng.integers(3, size=n)]
-    return {FAULT_FILE: main.name, FAULT_IDS: [], FAULT_DETAIL: f"extra column {EXTRA_COLUMN!r}"}
+    ids = main.frame[REPORT_ID].tolist()
+    return {FAULT_FILE: main.name, FAULT_IDS: ids, FAULT_DETAIL: f"extra column {EXTRA_COLUMN!r}"}
 
 
 def _format_mismatch(ctx: FaultContext, day: int) -> dict[str, Any]:
