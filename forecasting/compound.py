@@ -66,7 +66,9 @@ def build_pools(
     fallback = []
     by_region = losses.groupby(severity[schema.REGION].astype(str), sort=True)
     for region in sorted(set(regions)):
-        own = by_region.get_group(region).to_numpy(dtype=float) if region in by_region.groups else []
+        own = (
+            by_region.get_group(region).to_numpy(dtype=float) if region in by_region.groups else []
+        )
         if len(own) >= min_losses:
             pools[region] = np.sort(own)
         else:
@@ -105,7 +107,9 @@ def _chunks(cells: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     if len(cells) == 0:
         return []
     cum = np.cumsum(counts[cells])
-    cuts = np.searchsorted(cum, np.arange(MAX_DRAWS_PER_CHUNK, cum[-1], MAX_DRAWS_PER_CHUNK), "right")
+    cuts = np.searchsorted(
+        cum, np.arange(MAX_DRAWS_PER_CHUNK, cum[-1], MAX_DRAWS_PER_CHUNK), "right"
+    )
     return [c for c in np.split(cells, cuts) if len(c)]
 
 

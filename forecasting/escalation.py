@@ -62,19 +62,30 @@ def resolve_thresholds(
         if len(observed) >= esc.min_history_periods:
             q = settings.escalation_quantile_history
             # whole incidents: a P95 of 3 against a margin-ed 2.5 is no real change
-            hist_inc = float(np.ceil(esc.history_margin * max(np.quantile(observed, q, method="higher"), 1.0)))
+            hist_inc = float(
+                np.ceil(esc.history_margin * max(np.quantile(observed, q, method="higher"), 1.0))
+            )
             hist_loss = esc.history_margin * max(
                 _historical_loss(observed, pools.pool_of(region), q, rng), pools.mean_of(region)
             )
         inc, loss = esc.incidents_p95.get(wid, hist_inc), esc.loss_eur_p95.get(wid, hist_loss)
-        rows.append((wid, inc, loss, _source(wid in esc.incidents_p95, wid in esc.loss_eur_p95, hist_inc)))
-    cols = [schema.WAREHOUSE_ID, schema.INCIDENTS_THRESHOLD, schema.LOSS_EUR_THRESHOLD, schema.THRESHOLD_SOURCE]
+        rows.append(
+            (wid, inc, loss, _source(wid in esc.incidents_p95, wid in esc.loss_eur_p95, hist_inc))
+        )
+    cols = [
+        schema.WAREHOUSE_ID,
+        schema.INCIDENTS_THRESHOLD,
+        schema.LOSS_EUR_THRESHOLD,
+        schema.THRESHOLD_SOURCE,
+    ]
     out = pd.DataFrame(rows, columns=cols)
     out[schema.LOSS_EUR_THRESHOLD] = out[schema.LOSS_EUR_THRESHOLD].astype(float).round(2)
     return out
 
 
-def _historical_loss(observed: np.ndarray, pool: np.ndarray, q: float, rng: np.random.Generator) -> float:
+def _historical_loss(
+    observed: np.ndarray, pool: np.ndarray, q: float, rng: np.random.Generator
+) -> float:
     """q-quantile of per-period losses simulated from the observed counts (same severity)."""
     counts = np.repeat(np.rint(observed).astype(np.int64), _HISTORY_DRAWS)
     losses = compound.simulate_losses(counts, np.zeros(len(counts), int), [pool], rng)
@@ -89,7 +100,9 @@ def _source(inc_set: bool, loss_set: bool, hist: float) -> str:
     return "history" if np.isfinite(hist) else "none"
 
 
-def escalation_levels(reserves: pd.DataFrame, thresholds: pd.DataFrame, severe_factor: float) -> np.ndarray:
+def escalation_levels(
+    reserves: pd.DataFrame, thresholds: pd.DataFrame, severe_factor: float
+) -> np.ndarray:
     """Level (int64, 0..2) of each reserves row: the worse of incidents and loss P95."""
     merged = reserves[[schema.WAREHOUSE_ID]].merge(thresholds, on=schema.WAREHOUSE_ID, how="left")
     level = np.zeros(len(reserves), dtype=np.int64)
@@ -98,7 +111,9 @@ def escalation_levels(reserves: pd.DataFrame, thresholds: pd.DataFrame, severe_f
         thr = merged[thr_col].to_numpy(dtype=float)
         has = np.isfinite(thr)
         with np.errstate(invalid="ignore"):
-            lvl = np.where(has & (value > severe_factor * thr), 2, np.where(has & (value > thr), 1, 0))
+            lvl = np.where(
+                has & (value > severe_factor * thr), 2, np.where(has & (value > thr), 1, 0)
+            )
         level = np.maximum(level, lvl)
     return level
 
@@ -111,7 +126,8 @@ def escalating_sites(reserves: pd.DataFrame, thresholds: pd.DataFrame) -> pd.Dat
     """
     hot = reserves[reserves[schema.ESCALATION_LEVEL] > 0]
     hot = hot.sort_values(
-        [schema.WAREHOUSE_ID, schema.ESCALATION_LEVEL, schema.PERIOD_START], ascending=[True, False, True]
+        [schema.WAREHOUSE_ID, schema.ESCALATION_LEVEL, schema.PERIOD_START],
+        ascending=[True, False, True],
     ).drop_duplicates(schema.WAREHOUSE_ID)
     cols = [
         schema.WAREHOUSE_ID, schema.REGION, schema.COUNTRY, schema.ESCALATION_LEVEL,
@@ -119,7 +135,8 @@ def escalating_sites(reserves: pd.DataFrame, thresholds: pd.DataFrame) -> pd.Dat
     ]  # fmt: skip
     out = hot[cols].merge(thresholds, on=schema.WAREHOUSE_ID, how="left")
     return out.sort_values(
-        [schema.ESCALATION_LEVEL, schema.LOSS_EUR_P95, schema.WAREHOUSE_ID], ascending=[False, False, True]
+        [schema.ESCALATION_LEVEL, schema.LOSS_EUR_P95, schema.WAREHOUSE_ID],
+        ascending=[False, False, True],
     ).reset_index(drop=True)
 
 
@@ -150,7 +167,9 @@ def escalate_reserves(settings: Settings, as_of: date) -> EscalationSummary:
     uri = join(base, "reserves.parquet")
     if not lake.exists(uri):
         raise InputError(f"{uri} does not exist: run `riskcast reserves --as-of {as_of}` first")
-    sites = escalating_sites(lake.read_parquet(uri), lake.read_parquet(join(base, "thresholds.parquet")))
+    sites = escalating_sites(
+        lake.read_parquet(uri), lake.read_parquet(join(base, "thresholds.parquet"))
+    )
     rows = _jsonable(sites)
     summary = EscalationSummary(
         as_of=as_of,
@@ -186,7 +205,11 @@ def build_escalation_alert(as_of: date, sites: pd.DataFrame, lake: Lake) -> Any:
         date=as_of,
         source="reserves",
         summary=summary,
-        details={"as_of": as_of.isoformat(), "escalating": len(sites), "levels": list(schema.ESCALATION_LEVELS)},
+        details={
+            "as_of": as_of.isoformat(),
+            "escalating": len(sites),
+            "levels": list(schema.ESCALATION_LEVELS),
+        },
         rows=_jsonable(sites),
         links={"reserve report": join(lake.stage("reports", as_of), "reserves.html")},
     )
@@ -197,4 +220,7 @@ def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if schema.PERIOD_START in out:
         out[schema.PERIOD_START] = pd.to_datetime(out[schema.PERIOD_START]).dt.strftime("%Y-%m-%d")
     out = out.astype(object).where(out.notna(), None)
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in out.to_dict("records")]
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+        for r in out.to_dict("records")
+    ]

@@ -34,8 +34,13 @@ from forecasting.config import Settings
 from forecasting.errors import InputError, PublishError
 from forecasting.lake import Lake, join, validate_identifier
 from forecasting.reserves import (
-    INCIDENT_COLUMNS, LOSS_COLUMNS, RESERVE_COLUMNS, RESERVES_FILE, TOTAL_COLUMNS, TOTALS_FILE,
-)  # fmt: skip
+    INCIDENT_COLUMNS,
+    LOSS_COLUMNS,
+    RESERVE_COLUMNS,
+    RESERVES_FILE,
+    TOTAL_COLUMNS,
+    TOTALS_FILE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,8 @@ def publish_reserves(settings: Settings, as_of: date, run_id: str | None = None)
     digest = content_digest(site_rows, total_rows)
     first = site_rows[0]
     run_id = validate_identifier(
-        run_id or default_run_id(as_of, first[schema.MODEL_VERSION], first[schema.SNAPSHOT_ID], digest),
+        run_id
+        or default_run_id(as_of, first[schema.MODEL_VERSION], first[schema.SNAPSHOT_ID], digest),
         "--run-id",
     )
     engine = db.connect(settings.reserves_url)
@@ -82,7 +88,9 @@ def publish_reserves(settings: Settings, as_of: date, run_id: str | None = None)
         version = db.ensure_schema(engine)
         with engine.begin() as conn:
             db.lock(conn, f"publish:{as_of}")
-            status, replaced, published_at = _swap(conn, as_of, run_id, digest, site_rows, total_rows)
+            status, replaced, published_at = _swap(
+                conn, as_of, run_id, digest, site_rows, total_rows
+            )
     except DBAPIError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise PublishError(
@@ -128,8 +136,14 @@ def _swap(
     """Insert the run (unless present) and make it current; caller holds lock + transaction."""
     pub = db.publications.c
     same_date = pub[schema.AS_OF_DATE] == as_of
-    existing = conn.execute(select(db.publications).where(same_date, pub[schema.RUN_ID] == run_id)).mappings().first()
-    current = conn.execute(select(pub[schema.RUN_ID]).where(same_date, pub[schema.IS_CURRENT])).scalar()
+    existing = (
+        conn.execute(select(db.publications).where(same_date, pub[schema.RUN_ID] == run_id))
+        .mappings()
+        .first()
+    )
+    current = conn.execute(
+        select(pub[schema.RUN_ID]).where(same_date, pub[schema.IS_CURRENT])
+    ).scalar()
     if existing is not None:
         if existing[schema.CONTENT_DIGEST] != digest:
             raise PublishError(
@@ -142,14 +156,28 @@ def _swap(
             return "unchanged", None, published_at
         _make_current(conn, as_of, run_id)
         return "restored", current, published_at
-    published_at = datetime.now(UTC).replace(microsecond=0)  # when it was published: a fact, not an input
+    published_at = datetime.now(UTC).replace(
+        microsecond=0
+    )  # when it was published: a fact, not an input
     stamp = {schema.RUN_ID: run_id, schema.PUBLISHED_AT: published_at}
     first = site_rows[0]
     conn.execute(
         db.publications.insert().values(
-            **{k: first[k] for k in (schema.AS_OF_DATE, schema.MODEL_VERSION, schema.SNAPSHOT_ID, schema.CODE_VERSION)},
+            **{
+                k: first[k]
+                for k in (
+                    schema.AS_OF_DATE,
+                    schema.MODEL_VERSION,
+                    schema.SNAPSHOT_ID,
+                    schema.CODE_VERSION,
+                )
+            },
             **stamp,
-            **{schema.CONTENT_DIGEST: digest, schema.N_ROWS: len(site_rows), schema.IS_CURRENT: False},
+            **{
+                schema.CONTENT_DIGEST: digest,
+                schema.N_ROWS: len(site_rows),
+                schema.IS_CURRENT: False,
+            },
         )
     )
     _insert_rows(conn, db.reserves, [{**r, **stamp} for r in site_rows])
@@ -162,9 +190,15 @@ def _make_current(conn: Connection, as_of: date, run_id: str) -> None:
     pub = db.publications.c
     same_date = pub[schema.AS_OF_DATE] == as_of
     # clear first: the partial unique index allows one current run per date at any moment
-    conn.execute(update(db.publications).where(same_date, pub[schema.IS_CURRENT]).values({schema.IS_CURRENT: False}))
     conn.execute(
-        update(db.publications).where(same_date, pub[schema.RUN_ID] == run_id).values({schema.IS_CURRENT: True})
+        update(db.publications)
+        .where(same_date, pub[schema.IS_CURRENT])
+        .values({schema.IS_CURRENT: False})
+    )
+    conn.execute(
+        update(db.publications)
+        .where(same_date, pub[schema.RUN_ID] == run_id)
+        .values({schema.IS_CURRENT: True})
     )
 
 
@@ -181,7 +215,9 @@ def _load(lake: Lake, uri: str, columns: list[str], as_of: date) -> list[dict[st
     frame = lake.read_parquet(uri)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise PublishError(f"{uri} lacks columns {missing}: re-run `riskcast reserves --as-of {as_of}`")
+        raise PublishError(
+            f"{uri} lacks columns {missing}: re-run `riskcast reserves --as-of {as_of}`"
+        )
     if frame.empty:
         raise PublishError(f"{uri} has no rows: nothing to publish; re-run the reserves stage")
     frame = frame[columns].copy()
@@ -210,13 +246,20 @@ def _check(frame: pd.DataFrame, uri: str, as_of: date) -> None:
         fail(values < 0, f"column {col} is negative")
     for cols in (INCIDENT_COLUMNS, LOSS_COLUMNS):
         values = frame[cols].to_numpy(dtype=float)
-        fail((np.diff(values, axis=1) < 0).any(axis=1), f"quantiles {cols} are not P50 <= P90 <= P95")
-    fail((frame[schema.AS_OF_DATE] != as_of).to_numpy(), f"column {schema.AS_OF_DATE} is not {as_of}")
+        fail(
+            (np.diff(values, axis=1) < 0).any(axis=1), f"quantiles {cols} are not P50 <= P90 <= P95"
+        )
+    fail(
+        (frame[schema.AS_OF_DATE] != as_of).to_numpy(), f"column {schema.AS_OF_DATE} is not {as_of}"
+    )
     key = [ident, schema.PERIOD_START] + ([schema.TOTAL_LEVEL] if ident == schema.TOTAL_ID else [])
     fail(frame.duplicated(key).to_numpy(), f"duplicate ({', '.join(key)})")
     if schema.ESCALATION_LEVEL in frame:
         levels = pd.to_numeric(frame[schema.ESCALATION_LEVEL], errors="coerce")
-        fail(~levels.isin(range(len(schema.ESCALATION_LEVELS))).to_numpy(), "escalation_level is not 0, 1 or 2")
+        fail(
+            ~levels.isin(range(len(schema.ESCALATION_LEVELS))).to_numpy(),
+            "escalation_level is not 0, 1 or 2",
+        )
 
 
 def _utc(stamp: datetime) -> datetime:

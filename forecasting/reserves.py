@@ -54,7 +54,11 @@ TOTAL_COLUMNS = (
     + [schema.BACKTEST_COVERAGE_P95, schema.CALIBRATION_METHOD]
     + [schema.MODEL_VERSION, schema.SNAPSHOT_ID, schema.CODE_VERSION]
 )
-RESERVES_FILE, TOTALS_FILE, THRESHOLDS_FILE = "reserves.parquet", "totals.parquet", "thresholds.parquet"
+RESERVES_FILE, TOTALS_FILE, THRESHOLDS_FILE = (
+    "reserves.parquet",
+    "totals.parquet",
+    "thresholds.parquet",
+)
 
 
 @dataclass
@@ -91,7 +95,9 @@ def compute_reserves(settings: Settings, as_of: date) -> ReservesSummary:
     counts = np.repeat(inputs.counts, settings.reserves.draws_per_path, axis=-1).astype(float)
     reserves = _site_frame(inputs, counts, losses)
     totals = _total_frame(inputs, counts, losses)
-    thresholds = escalation.resolve_thresholds(settings, inputs.sites, inputs.history, inputs.pools, as_of)
+    thresholds = escalation.resolve_thresholds(
+        settings, inputs.sites, inputs.history, inputs.pools, as_of
+    )
     reserves[schema.ESCALATION_LEVEL] = escalation.escalation_levels(
         reserves, thresholds, settings.escalation.severe_factor
     )
@@ -146,7 +152,9 @@ def _simulate(inputs: ReserveInputs, draws: int, rng: np.random.Generator) -> np
     return compound.simulate_losses(counts.ravel(), pool_index, pools, rng).reshape(counts.shape)
 
 
-def _figures(counts: np.ndarray, losses: np.ndarray, levels: dict[float, float]) -> dict[str, np.ndarray]:
+def _figures(
+    counts: np.ndarray, losses: np.ndarray, levels: dict[float, float]
+) -> dict[str, np.ndarray]:
     """Calibrated quantile columns and mean loss for arrays of shape (..., samples)."""
     # the backtest's own level map (inverted CDF: a calibrated P95 is an actual path value)
     wanted = {q: levels[q] for q in LEVEL_COLUMNS}

@@ -16,9 +16,23 @@ from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Engine, Float, Integer, MetaData, Numeric, String, Table,
-    create_engine, event, inspect, make_url, text,
-)  # fmt: skip
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -55,7 +69,9 @@ def migrations() -> list[Migration]:
         m = _MIGRATION_FILE.match(path.name)
         if m:
             found.append(Migration(int(m.group(1)), m.group(2), _statements(path.read_text())))
-    assert [m.version for m in found] == list(range(1, len(found) + 1)), "migration versions have gaps"
+    assert [m.version for m in found] == list(range(1, len(found) + 1)), (
+        "migration versions have gaps"
+    )
     return found
 
 
@@ -87,7 +103,9 @@ def connect(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(parsed)
         else:
-            connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+            connect_args = (
+                {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+            )
             engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
         with engine.connect():
             pass
@@ -128,7 +146,9 @@ def lock(conn: Connection, name: str) -> None:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':riskcast:' || :name))"),
+            text(
+                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':riskcast:' || :name))"
+            ),
             {"name": name},
         )
 
@@ -177,7 +197,8 @@ def _current_version(conn: Connection) -> int:
 
 def _record(conn: Connection, version: int, name: str) -> None:
     conn.execute(
-        text(f"INSERT INTO {SCHEMA_VERSION} (version, name) VALUES (:v, :n)"), {"v": version, "n": name}
+        text(f"INSERT INTO {SCHEMA_VERSION} (version, name) VALUES (:v, :n)"),
+        {"v": version, "n": name},
     )
 
 

@@ -55,10 +55,16 @@ def load_inputs(lake: Lake, as_of: date, settings: Settings) -> ReserveInputs:
     fc_dir, panel_dir = lake.stage("forecasts", as_of), lake.stage("panel", as_of)
     samples_uri = join(fc_dir, "samples.parquet")
     samples = _read(lake, samples_uri, f"riskcast forecast --as-of {as_of}")
-    _require(samples, [schema.UNIQUE_ID, schema.STEP, schema.DS, schema.SAMPLE, schema.VALUE], samples_uri)
+    _require(
+        samples,
+        [schema.UNIQUE_ID, schema.STEP, schema.DS, schema.SAMPLE, schema.VALUE],
+        samples_uri,
+    )
     panel_uri = join(panel_dir, "panel.parquet")
     panel = _read(lake, panel_uri, f"riskcast panel --as-of {as_of}")
-    _require(panel, [schema.UNIQUE_ID, schema.DS, schema.Y, schema.REGION, schema.COUNTRY], panel_uri)
+    _require(
+        panel, [schema.UNIQUE_ID, schema.DS, schema.Y, schema.REGION, schema.COUNTRY], panel_uri
+    )
     severity_uri = join(panel_dir, "severity.parquet")
     severity = _read(lake, severity_uri, f"riskcast panel --as-of {as_of}")
     _require(severity, [schema.REGION, schema.SEVERITY_LOSS_EUR], severity_uri)
@@ -73,7 +79,9 @@ def load_inputs(lake: Lake, as_of: date, settings: Settings) -> ReserveInputs:
     model_version = _model_version(lake, fc_dir, samples)
     manifest_uri = join(lake.models(model_version), "manifest.json")
     manifest = lake.read_json(manifest_uri) if lake.exists(manifest_uri) else {}
-    method, levels, coverage = _calibration(lake, join(lake.stage("backtests", as_of), "calibration.json"))
+    method, levels, coverage = _calibration(
+        lake, join(lake.stage("backtests", as_of), "calibration.json")
+    )
     return ReserveInputs(
         as_of=as_of,
         sites=sites,
@@ -177,7 +185,9 @@ def _history(panel: pd.DataFrame, as_of: date) -> pd.DataFrame:
     if schema.IS_FUTURE in panel.columns:
         observed &= ~panel[schema.IS_FUTURE].fillna(False).astype(bool)
     hist = panel.loc[observed, [schema.UNIQUE_ID, schema.DS, schema.Y]]
-    return hist.assign(**{schema.UNIQUE_ID: hist[schema.UNIQUE_ID].astype(str)}).reset_index(drop=True)
+    return hist.assign(**{schema.UNIQUE_ID: hist[schema.UNIQUE_ID].astype(str)}).reset_index(
+        drop=True
+    )
 
 
 def _model_version(lake: Lake, fc_dir: str, samples: pd.DataFrame) -> str:
@@ -187,14 +197,18 @@ def _model_version(lake: Lake, fc_dir: str, samples: pd.DataFrame) -> str:
         return UNKNOWN
     versions = sorted(source[schema.MODEL_VERSION].dropna().astype(str).unique())
     if len(versions) != 1:
-        raise InputError(f"{uri}: expected one {schema.MODEL_VERSION}, found {versions}: re-run the forecast")
+        raise InputError(
+            f"{uri}: expected one {schema.MODEL_VERSION}, found {versions}: re-run the forecast"
+        )
     return versions[0]
 
 
 def _calibration(lake: Lake, uri: str) -> tuple[str, dict[float, float], float]:
     """(method, nominal -> calibrated level, held-out coverage of P95); identity without a file."""
     if not lake.exists(uri):
-        log.warning("%s is absent: reserves use uncalibrated levels (method %r)", uri, NO_CALIBRATION)
+        log.warning(
+            "%s is absent: reserves use uncalibrated levels (method %r)", uri, NO_CALIBRATION
+        )
         return NO_CALIBRATION, {q: q for q in _NOMINAL}, float("nan")
     data = lake.read_json(uri)
     levels = {}

@@ -80,7 +80,9 @@ def write_inputs(
     panel_dir, fc_dir = lake.stage("panel", as_of), lake.stage("forecasts", as_of)
     lake.write_parquet(panel, join(panel_dir, "panel.parquet"))
     lake.write_parquet(severity, join(panel_dir, "severity.parquet"))
-    lake.write_json(join(panel_dir, "summary.json"), {"snapshot_id": "snap-1", "spec": {"freq": "W-MON"}})
+    lake.write_json(
+        join(panel_dir, "summary.json"), {"snapshot_id": "snap-1", "spec": {"freq": "W-MON"}}
+    )
     lake.write_parquet(samples, join(fc_dir, "samples.parquet"))
     lake.write_parquet(quantiles, join(fc_dir, "quantiles.parquet"))
     lake.write_json(

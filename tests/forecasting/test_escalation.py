@@ -17,31 +17,61 @@ from forecasting.reserves import compute_reserves
 
 def _pools():
     severity = pd.DataFrame(
-        {schema.REGION: ["north"] * 40, schema.CATEGORY: ["theft"] * 40, schema.SEVERITY_LOSS_EUR: np.linspace(100, 4000, 40)}
+        {
+            schema.REGION: ["north"] * 40,
+            schema.CATEGORY: ["theft"] * 40,
+            schema.SEVERITY_LOSS_EUR: np.linspace(100, 4000, 40),
+        }
     )
     return compound.build_pools(severity, ["north"], 30, "severity.parquet")
 
 
 def _history(values: dict[str, list[float]]) -> pd.DataFrame:
-    rows = [(wid, pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=i), y) for wid, ys in values.items() for i, y in enumerate(ys)]
+    rows = [
+        (wid, pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=i), y)
+        for wid, ys in values.items()
+        for i, y in enumerate(ys)
+    ]
     return pd.DataFrame(rows, columns=[schema.UNIQUE_ID, schema.DS, schema.Y])
 
 
 def test_settings_win_history_is_the_default_and_short_history_has_none(settings_factory):
-    settings = settings_factory(escalation={"incidents_p95": {"W1": 4.0}, "loss_eur_p95": {"W1": 9000.0, "W2": 5000.0}})
-    sites = pd.DataFrame({schema.WAREHOUSE_ID: ["W1", "W2", "W3", "W4"], schema.REGION: ["north"] * 4})
-    history = _history({"W1": [1.0] * 20, "W2": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 2, "W3": [0.0] * 20, "W4": [5.0] * 3})
-    thr = escalation.resolve_thresholds(settings, sites, history, _pools(), AS_OF).set_index(schema.WAREHOUSE_ID)
-    assert thr.loc["W1", schema.INCIDENTS_THRESHOLD] == 4.0 and thr.loc["W1", schema.LOSS_EUR_THRESHOLD] == 9000.0
+    settings = settings_factory(
+        escalation={"incidents_p95": {"W1": 4.0}, "loss_eur_p95": {"W1": 9000.0, "W2": 5000.0}}
+    )
+    sites = pd.DataFrame(
+        {schema.WAREHOUSE_ID: ["W1", "W2", "W3", "W4"], schema.REGION: ["north"] * 4}
+    )
+    history = _history(
+        {
+            "W1": [1.0] * 20,
+            "W2": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 2,
+            "W3": [0.0] * 20,
+            "W4": [5.0] * 3,
+        }
+    )
+    thr = escalation.resolve_thresholds(settings, sites, history, _pools(), AS_OF).set_index(
+        schema.WAREHOUSE_ID
+    )
+    assert (
+        thr.loc["W1", schema.INCIDENTS_THRESHOLD] == 4.0
+        and thr.loc["W1", schema.LOSS_EUR_THRESHOLD] == 9000.0
+    )
     assert thr.loc["W1", schema.THRESHOLD_SOURCE] == "setting"
     # W2: q95 of its history is 9 (method "higher"); x 1.25 margin = 11.25 -> 12 whole incidents
-    assert thr.loc["W2", schema.INCIDENTS_THRESHOLD] == 12.0 and thr.loc["W2", schema.LOSS_EUR_THRESHOLD] == 5000.0
+    assert (
+        thr.loc["W2", schema.INCIDENTS_THRESHOLD] == 12.0
+        and thr.loc["W2", schema.LOSS_EUR_THRESHOLD] == 5000.0
+    )
     assert thr.loc["W2", schema.THRESHOLD_SOURCE] == "setting+history"
     # W3 never had an incident: at least one incident, at least one mean loss (x margin)
     assert thr.loc["W3", schema.INCIDENTS_THRESHOLD] == 2.0  # ceil(1.25 x 1)
     assert thr.loc["W3", schema.LOSS_EUR_THRESHOLD] == pytest.approx(1.25 * 2050.0)
     assert thr.loc["W3", schema.THRESHOLD_SOURCE] == "history"
-    assert np.isnan(thr.loc["W4", schema.INCIDENTS_THRESHOLD]) and thr.loc["W4", schema.THRESHOLD_SOURCE] == "none"
+    assert (
+        np.isnan(thr.loc["W4", schema.INCIDENTS_THRESHOLD])
+        and thr.loc["W4", schema.THRESHOLD_SOURCE] == "none"
+    )
 
 
 def test_levels_take_the_worse_metric_and_ignore_missing_thresholds():
@@ -69,7 +99,9 @@ def test_a_surge_escalates_and_the_alert_reaches_security(settings_factory):
     write_inputs(settings.lake_uri, rate_factor=4.0)  # forecasts 4x the sites' history
     summary = compute_reserves(settings, AS_OF)
     assert summary.escalating_warehouses == ["WH-A", "WH-B", "WH-C"]
-    alerts = pytest.importorskip("forecasting.alerts", reason="alerts.py (validation issue) not merged yet")
+    alerts = pytest.importorskip(
+        "forecasting.alerts", reason="alerts.py (validation issue) not merged yet"
+    )
     result = escalation.escalate_reserves(settings, AS_OF)
     assert result.escalating == 3 and result.severe >= 1 and result.sent
     assert result.sites[0][schema.ESCALATION_LEVEL] == 2  # worst first
@@ -84,7 +116,10 @@ def test_a_surge_escalates_and_the_alert_reaches_security(settings_factory):
 
 def test_quiet_sites_send_nothing(settings_factory):
     settings = settings_factory(
-        escalation={"incidents_p95": {w: 99.0 for w in ("WH-A", "WH-B", "WH-C")}, "loss_eur_p95": {w: 1e9 for w in ("WH-A", "WH-B", "WH-C")}}
+        escalation={
+            "incidents_p95": {w: 99.0 for w in ("WH-A", "WH-B", "WH-C")},
+            "loss_eur_p95": {w: 1e9 for w in ("WH-A", "WH-B", "WH-C")},
+        }
     )
     write_inputs(settings.lake_uri)
     compute_reserves(settings, AS_OF)
@@ -92,7 +127,9 @@ def test_quiet_sites_send_nothing(settings_factory):
     assert result.escalating == 0 and result.sent == [] and result.to_dict()["as_of"] == str(AS_OF)
     lake = Lake(settings.lake_uri)
     assert not lake.exists(lake.outbox)
-    levels = lake.read_parquet(join(lake.stage("reserves", AS_OF), "reserves.parquet"))[schema.ESCALATION_LEVEL]
+    levels = lake.read_parquet(join(lake.stage("reserves", AS_OF), "reserves.parquet"))[
+        schema.ESCALATION_LEVEL
+    ]
     assert (levels == 0).all()
 
 

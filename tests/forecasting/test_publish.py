@@ -7,12 +7,11 @@ same server never see each other's tables.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +68,11 @@ def _dump(url: str) -> dict[str, list[tuple]]:
     try:
         with engine.connect() as conn:
             names = set(inspect(conn).get_table_names())
-            return {t: sorted(map(tuple, conn.exec_driver_sql(f"SELECT * FROM {t}").all()), key=repr) for t in TABLES if t in names}
+            return {
+                t: sorted(map(tuple, conn.exec_driver_sql(f"SELECT * FROM {t}").all()), key=repr)
+                for t in TABLES
+                if t in names
+            }
     finally:
         engine.dispose()
 
@@ -85,7 +88,9 @@ def _query(url: str, sql: str) -> pd.DataFrame:
 
 def test_latest_view_has_one_ordered_row_per_warehouse_and_period(staged):
     summary = publish_reserves(staged, AS_OF)
-    assert summary.status == "published" and summary.reserves_rows == 9 and summary.schema_version == 3
+    assert (
+        summary.status == "published" and summary.reserves_rows == 9 and summary.schema_version == 3
+    )
     latest = _query(staged.reserves_url, "SELECT * FROM reserves_latest")
     assert len(latest) == 9 and not latest.duplicated(["warehouse_id", "period_start"]).any()
     for kind in ("incidents", "loss_eur"):
@@ -110,13 +115,22 @@ def test_a_new_run_replaces_the_current_one_and_history_is_kept(staged):
     first = publish_reserves(staged, AS_OF)
     second = publish_reserves(staged, AS_OF, run_id="rerun-2")
     assert second.status == "published" and second.replaced_run_id == first.run_id
-    pubs = _query(staged.reserves_url, "SELECT run_id, is_current FROM publications ORDER BY run_id")
-    assert dict(zip(pubs["run_id"], pubs["is_current"].astype(bool), strict=True)) == {first.run_id: False, "rerun-2": True}
-    assert set(_query(staged.reserves_url, "SELECT run_id FROM reserves_latest")["run_id"]) == {"rerun-2"}
+    pubs = _query(
+        staged.reserves_url, "SELECT run_id, is_current FROM publications ORDER BY run_id"
+    )
+    assert dict(zip(pubs["run_id"], pubs["is_current"].astype(bool), strict=True)) == {
+        first.run_id: False,
+        "rerun-2": True,
+    }
+    assert set(_query(staged.reserves_url, "SELECT run_id FROM reserves_latest")["run_id"]) == {
+        "rerun-2"
+    }
     assert len(_query(staged.reserves_url, "SELECT * FROM reserves")) == 18  # both runs kept
     back = publish_reserves(staged, AS_OF)  # the first run again: current again, nothing rewritten
     assert back.status == "restored" and back.replaced_run_id == "rerun-2"
-    assert set(_query(staged.reserves_url, "SELECT run_id FROM reserves_latest")["run_id"]) == {first.run_id}
+    assert set(_query(staged.reserves_url, "SELECT run_id FROM reserves_latest")["run_id"]) == {
+        first.run_id
+    }
 
 
 def test_same_run_id_with_other_figures_is_refused(staged):
@@ -126,7 +140,9 @@ def test_same_run_id_with_other_figures_is_refused(staged):
     res = lake.read_parquet(uri)
     res["loss_eur_p95"] += 1.0
     lake.write_parquet(res, uri)
-    with pytest.raises(PublishError, match="run r1 of 2024-06-02 was already published with different figures"):
+    with pytest.raises(
+        PublishError, match="run r1 of 2024-06-02 was already published with different figures"
+    ):
         publish_reserves(staged, AS_OF, run_id="r1")
 
 
@@ -148,7 +164,11 @@ def test_a_warehouse_new_to_the_table_is_inserted(staged):
     [
         ("loss_eur_p90", np.nan, "column loss_eur_p90 is NaN, infinite or missing"),
         ("incidents_p50", -1.0, "column incidents_p50 is negative"),
-        ("loss_eur_p50", 1e9, r"quantiles \['loss_eur_p50', 'loss_eur_p90', 'loss_eur_p95'\] are not P50 <= P90 <= P95"),
+        (
+            "loss_eur_p50",
+            1e9,
+            r"quantiles \['loss_eur_p50', 'loss_eur_p90', 'loss_eur_p95'\] are not P50 <= P90 <= P95",
+        ),
     ],
 )
 def test_bad_figures_are_refused_and_nothing_is_written(staged, column, value, message):
@@ -159,7 +179,9 @@ def test_bad_figures_are_refused_and_nothing_is_written(staged, column, value, m
     res = lake.read_parquet(uri)
     res.loc[4, column] = value
     lake.write_parquet(res, uri)
-    with pytest.raises(PublishError, match=rf"reserves\.parquet row 4 \(warehouse_id='WH-B'.*{message}"):
+    with pytest.raises(
+        PublishError, match=rf"reserves\.parquet row 4 \(warehouse_id='WH-B'.*{message}"
+    ):
         publish_reserves(staged, AS_OF, run_id="bad")
     assert _dump(staged.reserves_url) == before
 
@@ -205,9 +227,20 @@ print(publish.publish_reserves(settings, parse_date(day), None if run_id == "-" 
 def _child(tmp_path: Path, settings, run_id: str, mode: str) -> subprocess.Popen:
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
-    args = [sys.executable, str(script), settings.lake_uri, settings.reserves_url, str(AS_OF), run_id, mode, str(tmp_path / "barrier" / "go")]
+    args = [
+        sys.executable,
+        str(script),
+        settings.lake_uri,
+        settings.reserves_url,
+        str(AS_OF),
+        run_id,
+        mode,
+        str(tmp_path / "barrier" / "go"),
+    ]
     (tmp_path / "barrier").mkdir(exist_ok=True)
-    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.mark.slow
@@ -219,8 +252,12 @@ def test_a_crash_mid_publish_leaves_the_previous_version(staged, tmp_path):
     _, err = proc.communicate(timeout=100)
     assert proc.returncode == -signal.SIGKILL, err
     assert _dump(staged.reserves_url) == before
-    assert set(_query(staged.reserves_url, "SELECT run_id FROM reserves_latest")["run_id"]) == {"previous"}
-    assert publish_reserves(staged, AS_OF, run_id="crashing").status == "published"  # nothing left locked
+    assert set(_query(staged.reserves_url, "SELECT run_id FROM reserves_latest")["run_id"]) == {
+        "previous"
+    }
+    assert (
+        publish_reserves(staged, AS_OF, run_id="crashing").status == "published"
+    )  # nothing left locked
 
 
 @pytest.mark.slow
@@ -260,9 +297,17 @@ def test_a_v1_table_from_an_older_version_is_migrated(staged):
     assert summary.schema_version == reserves_db.latest_version() == 3
     versions = _query(staged.reserves_url, "SELECT version FROM schema_version ORDER BY version")
     assert versions["version"].tolist() == [1, 2, 3]
-    old = _query(staged.reserves_url, "SELECT * FROM reserves_current WHERE warehouse_id = 'WH-OLD'")
-    assert len(old) == 1 and old["run_id"].iloc[0] == "legacy-v1" and float(old["loss_eur_p95"].iloc[0]) == 300
-    assert set(_query(staged.reserves_url, "SELECT warehouse_id FROM reserves_latest")["warehouse_id"]) == {"WH-A", "WH-B", "WH-C"}
+    old = _query(
+        staged.reserves_url, "SELECT * FROM reserves_current WHERE warehouse_id = 'WH-OLD'"
+    )
+    assert (
+        len(old) == 1
+        and old["run_id"].iloc[0] == "legacy-v1"
+        and float(old["loss_eur_p95"].iloc[0]) == 300
+    )
+    assert set(
+        _query(staged.reserves_url, "SELECT warehouse_id FROM reserves_latest")["warehouse_id"]
+    ) == {"WH-A", "WH-B", "WH-C"}
 
 
 def test_an_unknown_table_layout_is_not_touched(staged):
@@ -281,7 +326,9 @@ def test_unreachable_database_names_the_url_without_its_password(settings_factor
     compute_reserves(settings, AS_OF)
     with pytest.raises(PublishError) as info:
         publish_reserves(settings, AS_OF)
-    assert "postgresql+psycopg://finance:***@127.0.0.1:1/reserves cannot be reached" in str(info.value)
+    assert "postgresql+psycopg://finance:***@127.0.0.1:1/reserves cannot be reached" in str(
+        info.value
+    )
     assert "s3cret-pw" not in str(info.value)
 
 
@@ -313,7 +360,9 @@ def test_finance_reads_but_cannot_write_and_publisher_publishes(settings_factory
     as_publisher = make_url(pg_schema_url).update_query_dict(
         {"options": make_url(pg_schema_url).query["options"] + " -crole=riskcast_publisher"}
     )
-    pub_settings = settings_factory(lake_uri=settings.lake_uri, reserves_url=as_publisher.render_as_string(False))
+    pub_settings = settings_factory(
+        lake_uri=settings.lake_uri, reserves_url=as_publisher.render_as_string(False)
+    )
     assert publish_reserves(pub_settings, AS_OF, run_id="by-publisher").status == "published"
     with engine.connect() as conn:
         conn.exec_driver_sql("SET ROLE riskcast_finance")

@@ -40,10 +40,16 @@ def test_one_row_per_warehouse_and_period_with_ordered_quantiles(settings_factor
     first = res[res[schema.STEP] == 1].iloc[0]
     assert first[schema.PERIOD_START] == pd.Timestamp("2024-06-03")  # the Monday after as_of
     assert first[schema.PERIOD_END] == pd.Timestamp("2024-06-09")  # W-MON: start + 6 days
-    assert set(res[schema.REGION]) == {"north", "south"} and set(res[schema.COUNTRY]) == {"DE", "NL", "ES"}
+    assert set(res[schema.REGION]) == {"north", "south"} and set(res[schema.COUNTRY]) == {
+        "DE",
+        "NL",
+        "ES",
+    }
     assert (res[schema.CALIBRATION_METHOD] == CALIBRATION["method"]).all()
     assert (res[schema.BACKTEST_COVERAGE_P95] == 0.947).all()
-    assert (res[schema.MODEL_VERSION] == "m-test-1").all() and (res[schema.SNAPSHOT_ID] == "snap-1").all()
+    assert (res[schema.MODEL_VERSION] == "m-test-1").all() and (
+        res[schema.SNAPSHOT_ID] == "snap-1"
+    ).all()
     assert (res[schema.CODE_VERSION] == "abc123").all()
     assert summary.severity_fallback_regions == ["south"]  # 5 losses < min_region_losses
 
@@ -97,7 +103,11 @@ def test_calibration_levels_move_the_quantiles_and_its_absence_is_recorded(setti
 
 
 def test_crossing_calibrated_levels_are_made_monotone():
-    assert compound.monotone_levels({0.5: 0.52, 0.9: 0.96, 0.95: 0.94}) == {0.5: 0.52, 0.9: 0.96, 0.95: 0.96}
+    assert compound.monotone_levels({0.5: 0.52, 0.9: 0.96, 0.95: 0.94}) == {
+        0.5: 0.52,
+        0.9: 0.96,
+        0.95: 0.96,
+    }
 
 
 def test_unknown_warehouse_is_kept_not_dropped(settings_factory):
@@ -113,7 +123,10 @@ def test_unknown_warehouse_is_kept_not_dropped(settings_factory):
 def test_daily_periods_end_on_their_start(settings_factory):
     settings = settings_factory()
     lake = write_inputs(settings.lake_uri)
-    lake.write_json(join(lake.stage("panel", AS_OF), "summary.json"), {"snapshot_id": "s", "spec": {"freq": "D"}})
+    lake.write_json(
+        join(lake.stage("panel", AS_OF), "summary.json"),
+        {"snapshot_id": "s", "spec": {"freq": "D"}},
+    )
     compute_reserves(settings, AS_OF)
     res = _read(settings, "reserves.parquet")
     assert (res[schema.PERIOD_END] == res[schema.PERIOD_START]).all()
@@ -121,9 +134,13 @@ def test_daily_periods_end_on_their_start(settings_factory):
 
 def test_compound_sums_draws_exactly():
     counts = np.array([0, 1, 3, 10])
-    out = compound.simulate_losses(counts, np.zeros(4, int), [np.array([250.0])], np.random.default_rng(0))
+    out = compound.simulate_losses(
+        counts, np.zeros(4, int), [np.array([250.0])], np.random.default_rng(0)
+    )
     assert out.tolist() == [0.0, 250.0, 750.0, 2500.0]
-    two = compound.simulate_losses(counts, np.array([0, 0, 1, 1]), [np.array([1.0]), np.array([5.0])], np.random.default_rng(0))
+    two = compound.simulate_losses(
+        counts, np.array([0, 0, 1, 1]), [np.array([1.0]), np.array([5.0])], np.random.default_rng(0)
+    )
     assert two.tolist() == [0.0, 1.0, 15.0, 50.0]
 
 
@@ -134,7 +151,9 @@ def test_compound_is_chunk_invariant_and_survives_diverged_counts(monkeypatch):
     monkeypatch.setattr(compound, "MAX_DRAWS_PER_CHUNK", 997)
     b = compound.simulate_losses(counts, np.zeros(len(counts), int), pool, np.random.default_rng(3))
     assert np.array_equal(a, b)
-    huge = compound.simulate_losses(np.array([10**8]), np.zeros(1, int), pool, np.random.default_rng(0))
+    huge = compound.simulate_losses(
+        np.array([10**8]), np.zeros(1, int), pool, np.random.default_rng(0)
+    )
     assert huge[0] == pytest.approx(50.5e8, rel=1e-3)  # CLT path: no 1e8-element allocation
 
 
@@ -173,7 +192,9 @@ def test_negative_severity_is_refused(settings_factory):
 
 
 def test_report_page_lists_escalating_sites_totals_and_table(settings_factory):
-    settings = settings_factory(escalation={"incidents_p95": {"WH-A": 1.0, "WH-B": 99.0, "WH-C": 99.0}})
+    settings = settings_factory(
+        escalation={"incidents_p95": {"WH-A": 1.0, "WH-B": 99.0, "WH-C": 99.0}}
+    )
     write_inputs(settings.lake_uri)
     summary = compute_reserves(settings, AS_OF)
     page = Lake(settings.lake_uri).read_text(summary.uris["report"])
@@ -193,7 +214,9 @@ def test_seed_comes_from_the_date(settings_factory):
     compute_reserves(settings, AS_OF + timedelta(days=7))
     lake = Lake(settings.lake_uri)
     a = lake.read_parquet(join(lake.stage("reserves", AS_OF), "reserves.parquet"))
-    b = lake.read_parquet(join(lake.stage("reserves", AS_OF + timedelta(days=7)), "reserves.parquet"))
+    b = lake.read_parquet(
+        join(lake.stage("reserves", AS_OF + timedelta(days=7)), "reserves.parquet")
+    )
     # same incident paths (same synthetic seed), another date: other severity draws
     assert len(a) == len(b) == 3 * len(SITES)
     assert np.array_equal(a[INCIDENT_COLUMNS].to_numpy(), b[INCIDENT_COLUMNS].to_numpy())
