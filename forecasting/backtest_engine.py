@@ -42,6 +42,7 @@ from forecasting.calibration import (
     evaluate_gate,
     expanding_levels,
     fit_levels,
+    recalibrate_pit,
 )
 from forecasting.config import Settings
 from forecasting.metrics import metrics_table, pit_bounds
@@ -166,10 +167,7 @@ def run_backtest(
     if raw:
         frames.append(raw_all[raw_all[CUTOFF].isin(plan.cutoffs)].assign(**{MODEL: DEEPAR_RAW}))
         for cutoff in plan.cutoffs:
-            cal = _sample_rows(samples[cutoff], spec.freq, None, cutoff, levels[cutoff][0])
-            base = raw_all[raw_all[CUTOFF] == cutoff].drop(columns=[quantile_col(q) for q in QUANTILE_LEVELS])
-            frames.append(base.merge(cal[[UNIQUE_ID, DS, *[quantile_col(q) for q in QUANTILE_LEVELS]]],
-                                     on=[UNIQUE_ID, DS], how="left").assign(**{MODEL: RISKCAST}))
+            frames.append(_calibrated_rows(raw_all, samples[cutoff], spec.freq, cutoff, levels[cutoff][0]))
     frame = _finish(frames, df, models)
     metrics = clock.time("metrics", lambda: metrics_table(frame))
     calibration, gate = _calibrate(raw_all, frame, plan, levels, settings.calibration_tolerance)
@@ -177,6 +175,19 @@ def run_backtest(
         frame, metrics, calibration, gate, plan, checks, cold, len(ids), clock.seconds,
         {str(c.date()): lv for c, (lv, _) in levels.items()}, capped,
     )
+
+
+def _calibrated_rows(raw_all: pd.DataFrame, fs, freq: str, cutoff, levels) -> pd.DataFrame:
+    """The calibrated model's rows of one window: quantiles at the levels fitted on the
+    past, PIT bounds mapped through the past's PIT CDF (actuals up to the cutoff only)."""
+    qcols = [quantile_col(q) for q in QUANTILE_LEVELS]
+    cal = _sample_rows(fs, freq, None, cutoff, levels)
+    base = raw_all[raw_all[CUTOFF] == cutoff].drop(columns=qcols)
+    out = base.merge(cal[[UNIQUE_ID, DS, *qcols]], on=[UNIQUE_ID, DS], how="left")
+    past = raw_all[raw_all[DS] <= cutoff]
+    for col in (PIT_LO, PIT_HI):
+        out[col] = recalibrate_pit(past[PIT_LO], past[PIT_HI], out[col].to_numpy())
+    return out.assign(**{MODEL: RISKCAST})
 
 
 def _baselines(

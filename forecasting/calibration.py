@@ -89,6 +89,28 @@ def fit_levels(
     return levels
 
 
+def recalibrate_pit(
+    past_lo: np.ndarray, past_hi: np.ndarray, values: np.ndarray, grid_size: int = 1001
+) -> np.ndarray:
+    """``G(values)``: the past's non-randomised PIT CDF at ``values`` (PITs of new forecasts).
+
+    The recalibrated forecast's CDF is ``G(F(y))`` (Kuleshov et al. 2018), so its PIT
+    bounds are ``G(F(y-1))``, ``G(F(y))``. G is tabulated on a grid (chunked: the past may
+    hold many actuals) and interpolated. No past: identity.
+    """
+    lo, hi = np.ravel(past_lo).astype(float), np.ravel(past_hi).astype(float)
+    keep = np.isfinite(lo) & np.isfinite(hi)
+    lo, hi = lo[keep], hi[keep]
+    values = np.asarray(values, dtype=float)
+    if lo.size == 0:
+        return values
+    grid = np.linspace(0.0, 1.0, grid_size)
+    total = np.zeros(grid_size)
+    for start in range(0, lo.size, 20_000):
+        total += pit_cdf(lo[start : start + 20_000], hi[start : start + 20_000], grid) * min(20_000, lo.size - start)
+    return np.interp(values, grid, total / lo.size)
+
+
 def apply_levels(
     samples: np.ndarray,
     levels: Mapping[float | str, float],

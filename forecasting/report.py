@@ -165,31 +165,30 @@ def _reliability(frame: pd.DataFrame) -> str:
 
     fig, (ax, hx) = plt.subplots(1, 2, figsize=(10, 4.2))
     ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="ideal")
-    raw = frame[frame[PIT_LO].notna()]
-    if len(raw):
-        grid = np.linspace(0, 1, 101)
-        first = raw[raw[MODEL] == raw[MODEL].iloc[0]]
-        ax.plot(grid, mt.pit_cdf(first[PIT_LO], first[PIT_HI], grid), color="#8c6d1f", lw=1.5,
-                label=f"{first[MODEL].iloc[0]} (PIT CDF)")
-        edges = np.linspace(0, 1, 11)
-        mass = np.diff(mt.pit_cdf(first[PIT_LO], first[PIT_HI], edges))
-        hx.bar(edges[:-1], mass * 10, width=0.1, align="edge", color="#8c6d1f", alpha=0.7, edgecolor="white")
-        hx.axhline(1.0, color="#999", ls="--", lw=1)
-        hx.set_title("Non-randomised PIT histogram (Czado et al. 2009)", fontsize=9)
-        hx.set_xlabel("PIT"), hx.set_ylabel("density")
     palette = plt.get_cmap("tab10")
-    for i, (model, g) in enumerate(frame.groupby(MODEL, sort=False)):
-        qs = [q for q in (0.05, *EVAL_QUANTILES)]
+    models = list(dict.fromkeys(frame[MODEL]))
+    grid, edges = np.linspace(0, 1, 101), np.linspace(0, 1, 11)
+    for i, model in enumerate(models):
+        g = frame[frame[MODEL] == model]
+        pit = g[g[PIT_LO].notna()]
+        if len(pit):  # sample models: the whole PIT CDF and histogram
+            ax.plot(grid, mt.pit_cdf(pit[PIT_LO], pit[PIT_HI], grid), color=palette(i), lw=1.2, alpha=0.8)
+            mass = np.diff(mt.pit_cdf(pit[PIT_LO], pit[PIT_HI], edges)) * 10
+            hx.step(edges, np.append(mass, mass[-1]), where="post", color=palette(i), lw=1.5, label=model)
+        qs = [0.05, *EVAL_QUANTILES]
         lo = [mt.coverage(g, q, strict=True) for q in qs]
         hi = [mt.coverage(g, q) for q in qs]
-        x = np.array(qs) + (i - 3) * 0.004
+        x = np.array(qs) + (i - len(models) / 2) * 0.005
         ax.vlines(x, lo, hi, color=palette(i), lw=2)
         ax.scatter(x, hi, color=palette(i), s=14, label=model)
+    hx.axhline(1.0, color="#999", ls="--", lw=1)
+    hx.set_title("Non-randomised PIT histogram (Czado et al. 2009)", fontsize=9)
+    hx.set_xlabel("PIT"), hx.set_ylabel("density"), hx.legend(fontsize=7)
     ax.set_xlabel("nominal level q"), ax.set_ylabel("observed coverage")
-    ax.set_title("Observed coverage: bar from share(y<q̂) to share(y≤q̂)", fontsize=9)
+    ax.set_title("Coverage: bars from share(y<q̂) to share(y≤q̂); lines: PIT CDF", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
-    caption = ("Left: for counts a calibrated model's bar crosses the diagonal. "
-               "Right: flat means calibrated, U-shaped too narrow, hump-shaped too wide.")
+    caption = ("Left: for counts a calibrated model's bar crosses the diagonal, and its PIT CDF "
+               "follows it. Right: flat means calibrated, U-shaped too narrow, hump-shaped too wide.")
     return figure_svg(fig, caption)
 
 
