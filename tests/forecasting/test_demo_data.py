@@ -1,24 +1,30 @@
-"""Sample network generator: layout, determinism, truth consistency, faults, CLI."""
+"""Sample network generator: layout, values, determinism, truth consistency, events, CLI."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+from demo_landing import (
+    DAYS,
+    N_WH,
+    SEED,
+    START,
+    THEFT_CATEGORIES,
+    files_of,
+    make_network,
+    read_source,
+    read_truth,
+)
 from typer.testing import CliRunner
 
 from forecasting.cli import app
 from forecasting.demo_calendar import black_friday, easter_sunday
 from forecasting.demo_data import HORIZON_DAYS, generate_network
-from forecasting.demo_faults import CLEAN_TAIL_DAYS, EXTRA_COLUMN, FAULT_NAMES, PATH_LIKE_ID
-from forecasting.demo_truth import true_period_quantiles
 from forecasting.errors import ConfigError
 from forecasting.schema import (
     CATEGORY,
@@ -26,33 +32,25 @@ from forecasting.schema import (
     COUNT_DATE,
     COUNTED_UNITS,
     COUNTRY,
-    DAYS_OPEN,
     EVENT_DATE,
     EVENT_TYPE,
     EVENTS,
     EXPECTED_UNITS,
     FAULT_DATE,
-    FAULT_FILE,
-    FAULT_IDS,
-    FAULT_NAME,
     INCIDENT_AT,
-    INCIDENTS_MEAN,
     NOTES,
     OPENED_ON,
-    PERIOD_START,
     REASON_CODE,
     RECON_ID,
     RECONCILIATION_LOGS,
     REGION,
     REPORT_ID,
     REPORTED_AT,
-    REPORTING_RATE,
     SCOPE,
     SCOPE_ID,
     SECURITY_REPORTS,
     SEVERITY,
     STATUS,
-    TRUE_MU,
     TRUE_REPORTED,
     TRUE_THEFTS,
     TRUTH_DATE,
@@ -61,55 +59,17 @@ from forecasting.schema import (
     WAREHOUSES,
 )
 
-START, DAYS, N_WH, SEED = date(2024, 10, 7), 60, 5, 11  # Black Friday week in range
 SOURCES = (SECURITY_REPORTS, RECONCILIATION_LOGS)
-THEFT_CATEGORIES = ("theft", "burglary", "fraud")
 
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("clean")
-    generate_network(str(out), N_WH, START, DAYS, SEED, False)
-    return out
+    return make_network(tmp_path_factory, "clean", False)
 
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("faulty")
-    generate_network(str(out), N_WH, START, DAYS, SEED, True)
-    return out
-
-
-def _truth(root: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(root / "_truth" / name, keep_default_na=False, na_values=[""])
-
-
-def _read_source(root: Path, source: str) -> pd.DataFrame:
-    """Every row of a clean source's drops as strings, with the drop date in ``_drop``."""
-    parts = []
-    for folder in sorted((root / source).iterdir()):
-        for f in sorted(folder.iterdir()):
-            if f.suffix == ".csv":
-                df = pd.read_csv(f, dtype=str, keep_default_na=False)
-            else:
-                df = (
-                    pd.read_json(f, lines=True, dtype=False)
-                    if f.suffix == ".jsonl"
-                    else pd.read_parquet(f)
-                )
-                for col in df.select_dtypes("datetimetz").columns:
-                    df[col] = df[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-                for col in df.select_dtypes(bool).columns:
-                    df[col] = df[col].map({True: "true", False: "false"})
-                df = df.astype(object).where(df.notna(), "").astype(str)
-            parts.append(df.assign(_drop=folder.name.removeprefix("date=")))
-    return pd.concat(parts, ignore_index=True)
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return make_network(tmp_path_factory, "faulty", True)
 
 
 # ----------------------------------------------------------------------------- layout
@@ -136,8 +96,8 @@ def test_every_day_has_a_drop_whose_columns_match_the_contract(clean: Path) -> N
 
 
 def test_values_are_spelled_as_the_contract_says(clean: Path) -> None:
-    reports = _read_source(clean, SECURITY_REPORTS.name)
-    recon = _read_source(clean, RECONCILIATION_LOGS.name)
+    reports = read_source(clean, SECURITY_REPORTS.name)
+    recon = read_source(clean, RECONCILIATION_LOGS.name)
     stamp = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00Z$")
     assert (
         reports[INCIDENT_AT].str.match(stamp).all() and reports[REPORTED_AT].str.match(stamp).all()
@@ -174,12 +134,12 @@ def test_rerun_is_byte_identical_and_faults_change_only_the_fault_days(
 ) -> None:
     again = tmp_path / "again"
     generate_network(str(again), N_WH, START, DAYS, SEED, True)
-    assert _files(again) == _files(faulty)
+    assert files_of(again) == files_of(faulty)
     generate_network(str(again), N_WH, START, DAYS, SEED, False)  # rerun over an earlier run
-    assert _files(again) == _files(clean)
+    assert files_of(again) == files_of(clean)
 
     fault_dates = {r[FAULT_DATE] for r in json.loads((faulty / "_truth/faults.json").read_text())}
-    a, b = _files(clean), _files(faulty)
+    a, b = files_of(clean), files_of(faulty)
     differ = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
     assert {k for k in differ if not k.startswith("_truth/")} and all(
         k.split("/")[1].removeprefix("date=") in fault_dates for k in differ if "date=" in k
@@ -199,17 +159,17 @@ def test_a_different_seed_gives_a_different_network(tmp_path: Path, clean: Path)
 def test_one_cold_start_site_opens_days_before_the_end_and_nothing_happens_before_opening(
     clean: Path,
 ) -> None:
-    sites = _truth(clean, "warehouses.csv")
+    sites = read_truth(clean, "warehouses.csv")
     last = START + timedelta(days=DAYS - 1)
     cold = sites[sites[COLD_START]]
     assert len(cold) == 1
     assert 3 <= (last - date.fromisoformat(cold[OPENED_ON].iloc[0])).days <= 7
     opened = dict(zip(sites[WAREHOUSE_ID], sites[OPENED_ON], strict=True))
-    reports = _read_source(clean, SECURITY_REPORTS.name)
-    recon = _read_source(clean, RECONCILIATION_LOGS.name)
+    reports = read_source(clean, SECURITY_REPORTS.name)
+    recon = read_source(clean, RECONCILIATION_LOGS.name)
     assert (reports[INCIDENT_AT].str[:10] >= reports[WAREHOUSE_ID].map(opened)).all()
     assert (recon[COUNT_DATE] >= recon[WAREHOUSE_ID].map(opened)).all()
-    daily = _truth(clean, "daily.csv")
+    daily = read_truth(clean, "daily.csv")
     assert (daily[TRUTH_DATE] >= daily[WAREHOUSE_ID].map(opened)).all()
     assert daily.groupby(WAREHOUSE_ID)[TRUTH_DATE].min().to_dict() == {
         w: max(o, str(START)) for w, o in opened.items()
@@ -217,13 +177,13 @@ def test_one_cold_start_site_opens_days_before_the_end_and_nothing_happens_befor
 
 
 def test_reports_and_unexplained_lines_agree_exactly_with_the_true_thefts(clean: Path) -> None:
-    daily, thefts = _truth(clean, "daily.csv"), _truth(clean, "thefts.csv")
+    daily, thefts = read_truth(clean, "daily.csv"), read_truth(clean, "thefts.csv")
     assert (daily[TRUE_REPORTED] <= daily[TRUE_THEFTS]).all()
     assert daily[TRUE_THEFTS].sum() == len(thefts) > 0
     assert daily[TRUE_REPORTED].sum() == thefts[TRUE_REPORTED].sum()
 
     last = str(START + timedelta(days=DAYS - 1))
-    recon = _read_source(clean, RECONCILIATION_LOGS.name)
+    recon = read_source(clean, RECONCILIATION_LOGS.name)
     unexplained = recon[recon[REASON_CODE] == "UNEXPLAINED"]
     counted = thefts[thefts[COUNT_DATE] <= last]
     assert sorted(unexplained[RECON_ID]) == sorted(counted[RECON_ID])
@@ -231,7 +191,7 @@ def test_reports_and_unexplained_lines_agree_exactly_with_the_true_thefts(clean:
     lost = unexplained[EXPECTED_UNITS].astype(int) - unexplained[COUNTED_UNITS].astype(int)
     assert lost.sum() == counted[UNITS].sum()
 
-    reports = _read_source(clean, SECURITY_REPORTS.name)
+    reports = read_source(clean, SECURITY_REPORTS.name)
     is_theft = reports[CATEGORY].isin(THEFT_CATEGORIES) & (reports[STATUS] != "false_alarm")
     landed = thefts[thefts[TRUE_REPORTED] & (thefts[REPORTED_AT].str[:10] <= last)]
     assert sorted(reports.loc[is_theft, REPORT_ID]) == sorted(landed[REPORT_ID])
@@ -253,136 +213,8 @@ def test_events_cover_the_forecast_horizon_with_every_kind(clean: Path) -> None:
     assert (black_friday(2024), black_friday(2025)) == (date(2024, 11, 29), date(2025, 11, 28))
     peaks = events[events[EVENT_TYPE] == "peak"]
     assert {"2024-11-29", "2024-12-20"} <= set(peaks[EVENT_DATE]) and set(peaks[SCOPE]) == {"all"}
-    horizon = _truth(clean, "horizon.csv")
+    horizon = read_truth(clean, "horizon.csv")
     assert horizon[TRUTH_DATE].max() == str(START + timedelta(days=DAYS - 1 + HORIZON_DAYS))
-
-
-def test_true_period_quantiles_match_the_nb_truth(clean: Path) -> None:
-    from scipy.stats import nbinom
-
-    weekly = true_period_quantiles(str(clean), "W", (0.5, 0.9, 0.95), n_sims=4000, seed=1)
-    assert {"incidents_p50", "incidents_p90", "incidents_p95", "loss_eur_p95"} <= set(
-        weekly.columns
-    )
-    assert (pd.to_datetime(weekly[PERIOD_START]).dt.dayofweek == 0).all()
-    assert (weekly["incidents_p50"] <= weekly["incidents_p90"]).all()
-    assert (weekly["incidents_p90"] <= weekly["incidents_p95"]).all()
-    assert (weekly["loss_eur_p90"] <= weekly["loss_eur_p95"]).all()
-    assert pd.to_datetime(weekly[PERIOD_START]).max().date() > START + timedelta(days=DAYS)
-
-    days = pd.concat([_truth(clean, "daily.csv"), _truth(clean, "horizon.csv")])
-    assert weekly[DAYS_OPEN].sum() == len(days)
-    assert weekly[INCIDENTS_MEAN].sum() == pytest.approx(days[TRUE_MU].sum(), rel=0.03)
-    # one day: the simulated quantile is the NB's own quantile (up to sampling at a step)
-    daily = true_period_quantiles(str(clean / "_truth"), "D", (0.95,), n_sims=4000, seed=2)
-    row = days.iloc[0]
-    k = float(row["dispersion"])
-    exact = nbinom.ppf(0.95, k, k / (k + row[TRUE_MU]))
-    at = pd.Timestamp(row[TRUTH_DATE])
-    got = daily[(daily[WAREHOUSE_ID] == row[WAREHOUSE_ID]) & (daily[PERIOD_START] == at)]
-    assert abs(got["incidents_p95"].iloc[0] - exact) <= 1
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_empirical_reporting_rate_recovers_the_true_rate(tmp_path: Path) -> None:
-    """What the PU audit computes from the landing files: theft reports / UNEXPLAINED lines."""
-    days = 730
-    generate_network(str(tmp_path), 20, START, days, 5, False)
-    sites = _truth(tmp_path, "warehouses.csv").set_index(WAREHOUSE_ID)
-    cutoff = str(START + timedelta(days=days - 12))  # both report and count line have landed
-    reports = _read_source(tmp_path, SECURITY_REPORTS.name)
-    recon = _read_source(tmp_path, RECONCILIATION_LOGS.name)
-    reported = reports[reports[CATEGORY].isin(THEFT_CATEGORIES) & (reports[STATUS] != "false_alarm")
-                       & (reports[INCIDENT_AT].str[:10] < cutoff)].groupby(WAREHOUSE_ID).size()  # fmt: skip
-    thefts = _truth(tmp_path, "thefts.csv")
-    lines = recon[recon[REASON_CODE] == "UNEXPLAINED"].merge(
-        thefts[[RECON_ID, INCIDENT_AT]], on=RECON_ID
-    )
-    losses = lines[lines[INCIDENT_AT].str[:10] < cutoff].groupby(WAREHOUSE_ID).size()
-    losses = losses[losses >= 30]  # the cold-start and late sites have too few to judge
-    rate = reported.reindex(losses.index, fill_value=0) / losses
-    truth = sites.loc[losses.index, REPORTING_RATE]
-    se = np.sqrt(truth * (1 - truth) / losses)
-    assert (np.abs(rate - truth) < 4 * se).all(), pd.DataFrame({"got": rate, "true": truth})
-    pooled = reported.reindex(losses.index, fill_value=0).sum() / losses.sum()
-    assert pooled == pytest.approx((truth * losses).sum() / losses.sum(), abs=0.03)
-
-
-# ----------------------------------------------------------------------------- faults
-def _day_files(root: Path, record: dict) -> list[Path]:
-    return sorted((root / record[FAULT_FILE]).parent.iterdir())
-
-
-def _csv_rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace"))))
-
-
-def test_every_fault_is_recorded_on_its_own_day_and_visible_in_the_files(faulty: Path) -> None:
-    records = json.loads((faulty / "_truth/faults.json").read_text())
-    assert sorted(r[FAULT_NAME] for r in records) == sorted(FAULT_NAMES)
-    dates = [r[FAULT_DATE] for r in records]
-    assert len(set(dates)) == len(dates)
-    first, last_ok = (
-        START + timedelta(days=DAYS // 2),
-        START + timedelta(days=DAYS - 1 - CLEAN_TAIL_DAYS),
-    )
-    assert all(str(first) <= d <= str(last_ok) for d in dates)
-    by = {r[FAULT_NAME]: r for r in records}
-    sites = set(pd.read_csv(faulty / "warehouses.csv")[WAREHOUSE_ID])
-
-    def rows_of(name: str) -> tuple[list[str], list[list[str]]]:
-        rows = _csv_rows((faulty / by[name][FAULT_FILE]).read_bytes())
-        return rows[0], [r for r in rows[1:] if r and r[0] in by[name][FAULT_IDS]]
-
-    header, rows = rows_of("unknown_warehouse")
-    assert rows and all(r[header.index(WAREHOUSE_ID)] not in sites for r in rows)
-    header, rows = rows_of("negative_units")
-    assert rows and all(int(r[header.index(UNITS)]) < 0 for r in rows)
-    header, rows = rows_of("future_timestamp")
-    assert rows and all(
-        r[header.index(REPORTED_AT)][:10] > by["future_timestamp"][FAULT_DATE] for r in rows
-    )
-    header, rows = rows_of("reported_before_incident")
-    assert rows and all(r[header.index(REPORTED_AT)] < r[header.index(INCIDENT_AT)] for r in rows)
-    header, rows = rows_of("duplicate_report_id")
-    assert len(rows) == 2 * len(by["duplicate_report_id"][FAULT_IDS]) and len(
-        {tuple(r) for r in rows}
-    ) == len(rows)
-    header, rows = rows_of("severity_out_of_set")
-    assert rows and all(r[header.index(SEVERITY)] == "SEV9" for r in rows)
-    header, rows = rows_of("wrong_type")
-    assert [r[header.index(UNITS)] for r in rows] == ["twelve"]
-
-    raw = (faulty / by["non_utf8_bytes"][FAULT_FILE]).read_bytes()
-    with pytest.raises(UnicodeDecodeError):
-        raw.decode("utf-8")
-    assert EXTRA_COLUMN in _csv_rows((faulty / by["extra_column"][FAULT_FILE]).read_bytes())[0]
-    fake = faulty / by["format_mismatch"][FAULT_FILE]
-    assert fake.suffix == ".parquet" and fake.read_bytes().startswith(b"report_id,")
-
-    spike = date.fromisoformat(by["volume_spike"][FAULT_DATE])
-    before = [spike - timedelta(days=i) for i in range(1, 15)]
-    usual = np.median(
-        [len(_read_day(faulty / SECURITY_REPORTS.name / f"date={d}")) for d in before]
-    )
-    assert len(_read_day(faulty / SECURITY_REPORTS.name / f"date={spike}")) >= 8 * usual
-    empty = _day_files(faulty, by["empty_day"])
-    assert [f.name for f in empty] == ["part-000.csv"] and len(
-        _csv_rows(empty[0].read_bytes())
-    ) == 1
-
-    recon_rows = _csv_rows((faulty / by["path_like_id"][FAULT_FILE]).read_bytes())
-    assert sum(PATH_LIKE_ID in r for r in recon_rows) == 2
-    cut = (faulty / by["truncated_file"][FAULT_FILE]).read_bytes()
-    assert not cut.endswith(b"\n") and len(_csv_rows(cut)[-1]) < len(RECONCILIATION_LOGS.columns)
-    assert (faulty / by["empty_file"][FAULT_FILE]).stat().st_size == 0
-    header = _csv_rows((faulty / by["missing_column"][FAULT_FILE]).read_bytes())[0]
-    assert REASON_CODE not in header and len(header) == len(RECONCILIATION_LOGS.columns) - 1
-
-
-def _read_day(folder: Path) -> list[list[str]]:
-    return [r for f in sorted(folder.glob("*.csv")) for r in _csv_rows(f.read_bytes())[1:]]
 
 
 # ----------------------------------------------------------------------------- errors, CLI
