@@ -1,7 +1,8 @@
 """Publish the reserves stage to the reserves database finance reads (``riskcast publish``).
 
 ``publish_reserves(settings, as_of, run_id)`` reads ``reserves/as_of=D/reserves.parquet`` and
-``totals.parquet``, refuses bad figures before touching the database, migrates the schema
+``totals.parquet``, refuses bad figures (and those of a model whose manifest records a
+failed calibration gate) before touching the database, migrates the schema
 (``forecasting.reserves_db``), then in ONE transaction under a per-date lock inserts the
 run into ``publications``, ``reserves`` and ``reserves_totals`` and makes it the current
 run of its date. So:
@@ -31,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from forecasting import reserves_db as db
 from forecasting import schema
 from forecasting.config import Settings
-from forecasting.errors import InputError, PublishError
+from forecasting.errors import CalibrationGateError, InputError, PublishError
 from forecasting.lake import Lake, join, validate_identifier
 from forecasting.reserves import (
     INCIDENT_COLUMNS,
@@ -78,6 +79,7 @@ def publish_reserves(settings: Settings, as_of: date, run_id: str | None = None)
     total_rows = _load(lake, join(base, TOTALS_FILE), TOTAL_COLUMNS, as_of)
     digest = content_digest(site_rows, total_rows)
     first = site_rows[0]
+    _check_gate(lake, first[schema.MODEL_VERSION])
     run_id = validate_identifier(
         run_id
         or default_run_id(as_of, first[schema.MODEL_VERSION], first[schema.SNAPSHOT_ID], digest),
@@ -123,6 +125,17 @@ def content_digest(site_rows: list[dict[str, Any]], total_rows: list[dict[str, A
     """sha256 of the figures and provenance (not run_id, not published_at)."""
     payload = json.dumps([site_rows, total_rows], sort_keys=True, default=str, allow_nan=False)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _check_gate(lake: Lake, model_version: str) -> None:
+    """Refuse figures of a model whose backtest failed the calibration gate (its manifest says so)."""
+    uri = join(lake.models(validate_identifier(model_version, "model_version")), "manifest.json")
+    gate = (lake.read_json(uri) if lake.exists(uri) else {}).get("gate") or {}
+    if gate.get("passed") is False:
+        raise CalibrationGateError(
+            f"model {model_version} failed the calibration gate ({uri}): its reserves may not be "
+            "published; retrain or fix the calibration, then run backtest, forecast and reserves again"
+        )
 
 
 def _swap(

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from forecasting import publish, reserves_db
 from forecasting.cli import app
-from forecasting.errors import PublishError
+from forecasting.errors import CalibrationGateError, PublishError
 from forecasting.lake import Lake, join
 from forecasting.publish import publish_reserves
 from forecasting.reserves import compute_reserves
@@ -380,3 +380,16 @@ def test_finance_reads_but_cannot_write_and_publisher_publishes(settings_factory
             conn.exec_driver_sql(statement)
         assert info.value.orig.sqlstate == "42501", statement  # insufficient_privilege
     engine.dispose()
+
+
+def test_a_model_that_failed_the_calibration_gate_is_not_published(settings_factory, tmp_path):
+    settings = settings_factory()
+    lake = write_inputs(settings.lake_uri)
+    compute_reserves(settings, AS_OF)
+    manifest = join(lake.models("m-test-1"), "manifest.json")
+    lake.write_json(
+        manifest, {**lake.read_json(manifest), "gate": {"passed": False, "figures": {}}}
+    )
+    with pytest.raises(CalibrationGateError, match="model m-test-1 failed the calibration gate"):
+        publish_reserves(settings, AS_OF)
+    assert not (tmp_path / "reserves.db").exists()  # refused before the database was touched
