@@ -175,10 +175,12 @@ def backtest_panel(
         except Exception as exc:  # noqa: BLE001 - a dead alert route must not hide the verdict
             log.error("calibration gate alert could not be sent: %s", exc)
             alerted = f"the alert could not be sent ({type(exc).__name__}: {exc})"
-        raise CalibrationGateError(
+        error = CalibrationGateError(
             f"calibration gate failed, nothing may publish: {result.gate.describe()} "
             f"(tolerance {result.gate.tolerance:g}); evidence in {files['report']}; {alerted}"
         )
+        error.summary = summary  # what was written, for callers that report on failures
+        raise error
     log.info("backtest %s: gate passed; mean_wQL %s", source, summary.mean_wql)
     return summary
 

@@ -270,9 +270,20 @@ def _calibrate(raw, frame, plan, levels, tolerance) -> tuple[Calibration, GateRe
         fitted_on_windows=fitted_on,
         n_pit=int(raw[PIT_LO].notna().sum()) if len(raw) else 0,
         held_out={"windows": names, "n": gate.n, "passed": gate.passed, "figures": gate.figures,
-                  "tolerance": tolerance},
+                  "tolerance": tolerance, **_flat_coverage(rows)},
     )
     return calibration, gate
+
+
+def _flat_coverage(rows: pd.DataFrame) -> dict[str, float]:
+    """``coverage_<q>`` / ``coverage_strict_<q>`` of the held-out rows, for readers of the JSON."""
+    from forecasting.metrics import coverage, coverage_name
+
+    out = {}
+    for q in QUANTILE_LEVELS:
+        for strict in (False, True):
+            out[coverage_name(q, strict)] = coverage(rows, q, strict) if len(rows) else float("nan")
+    return out
 
 
 def summary_headline(metrics: pd.DataFrame) -> dict[str, float]:

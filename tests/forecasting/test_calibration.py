@@ -13,8 +13,9 @@ from forecasting.calibration import (
     expanding_levels,
     fit_levels,
     identity_levels,
+    recalibrate_pit,
 )
-from forecasting.metrics import coverage, pit_bounds
+from forecasting.metrics import coverage, pit_bounds, pit_cdf
 from forecasting.schema import CUTOFF, DS, PIT_HI, PIT_LO, Y, quantile_col
 
 GATED = (0.5, 0.9, 0.95)
@@ -52,6 +53,18 @@ def test_fitted_levels_restore_coverage_on_fresh_data():
     for q in GATED:
         assert coverage(cal, q, strict=True) <= q + TOL
         assert coverage(cal, q) >= q - TOL
+
+
+def test_recalibrated_pit_is_uniform_on_fresh_data():
+    rng = np.random.default_rng(4)
+    past_lo, past_hi = pit_bounds(*reversed(_too_narrow_forecast(rng, 4000)))
+    new_lo, new_hi = pit_bounds(*reversed(_too_narrow_forecast(rng, 4000)))
+    grid = np.array([0.1, 0.5, 0.9, 0.95])
+    raw = pit_cdf(new_lo, new_hi, grid)
+    cal = pit_cdf(recalibrate_pit(past_lo, past_hi, new_lo), recalibrate_pit(past_lo, past_hi, new_hi), grid)
+    assert np.abs(raw - grid).max() > 0.05  # the raw PIT is far from uniform
+    np.testing.assert_allclose(cal, grid, atol=0.02)
+    assert np.array_equal(recalibrate_pit([], [], np.array([0.3])), np.array([0.3]))
 
 
 def test_levels_of_a_calibrated_forecast_stay_near_nominal():

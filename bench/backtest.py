@@ -1,0 +1,94 @@
+"""Backtest benchmark: wall time, peak memory and where the time goes, on carparts.
+
+Runs the real backtest stage (``forecasting.backtest.backtest_panel``: riskcast DeepAR
+with calibration, plain GluonTS DeepAR, seasonal naive, CrostonSBA, TSB, ADIDA) on the
+carparts protocol of the backtest issue (H=6, K=3, cutoffs after months 33, 39, 45) and
+prints the time spent in training, forecasting, baselines, metrics and the report, the
+peak resident memory, and the mean_wQL table.
+
+    .venv/bin/python bench/backtest.py                          # full protocol
+    .venv/bin/python bench/backtest.py --series 300 --windows 1  # quick look
+
+The panel is read from ../shared/data/carparts (never copied into the repo). Files go to
+``--out`` (default bench/out/backtest). A failed calibration gate is reported, not raised.
+Figures go to bench/README.md (## backtest). Timings never fail anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+CARPARTS = ROOT.parent / "shared" / "data" / "carparts" / "carparts.csv.gz"
+
+
+def main() -> None:
+    args = _args()
+    import numpy as np
+    import pandas as pd
+
+    from forecasting.backtest import backtest_panel
+    from forecasting.backtest_engine import MODELS
+    from forecasting.config import load_settings
+    from forecasting.errors import CalibrationGateError
+    from forecasting.lake import Lake
+    from forecasting.panel import load_panel
+    from forecasting.schema import METRIC, METRIC_VALUE, MODEL, SEGMENT, UNIQUE_ID
+
+    out = str(Path(args.out).resolve())
+    settings = load_settings(None, lake_uri=str(Path(out) / "lake"), landing_uri=str(Path(out) / "landing"))
+    t0 = time.perf_counter()
+    df, spec = load_panel(str(args.panel), id_col="series_id", freq="M")
+    t_read = time.perf_counter() - t0
+    if args.series:
+        ids = sorted(df[UNIQUE_ID].unique())
+        keep = np.random.default_rng(0).choice(ids, size=min(args.series, len(ids)), replace=False)
+        df = df[df[UNIQUE_ID].isin(keep)]
+    models = tuple(m for m in MODELS if m != "gluonts_deepar") if args.no_gluonts else MODELS
+    gate = "passed"
+    t1 = time.perf_counter()
+    try:
+        summary = backtest_panel(settings, df, spec, Lake(out), out, source="carparts",
+                                 horizon=args.horizon, windows=args.windows, seed=args.seed, models=models)
+        timings = summary.timings
+    except CalibrationGateError as exc:
+        gate, timings = f"FAILED: {exc}", exc.summary.timings
+    wall = time.perf_counter() - t1
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
+    metrics = pd.read_csv(Path(out) / "metrics.csv")
+    print(f"carparts backtest: {df[UNIQUE_ID].nunique()} series, H={args.horizon}, K={args.windows}, "
+          f"models {', '.join(models)}")
+    print(f"read panel {t_read:.1f} s; backtest wall {wall:.1f} s; peak RSS {peak:.2f} GiB")
+    print(f"{'phase':<12}{'seconds':>10}{'share':>8}")
+    for phase in ("train", "forecast", "baselines", "metrics", "report"):
+        sec = timings.get(phase, 0.0)
+        print(f"{phase:<12}{sec:>10.1f}{sec / wall:>8.1%}")
+    print(f"gate: {gate}")
+    sel = metrics[metrics[SEGMENT] == "all"].pivot(index=MODEL, columns=METRIC, values=METRIC_VALUE)
+    cols = ["mean_wQL", "wQL_0.5", "wQL_0.9", "wQL_0.95", "coverage_0.95", "coverage_strict_0.95",
+            "coverage_0.9", "coverage_strict_0.9", "coverage_0.5", "coverage_strict_0.5", "MASE"]
+    print(sel.reindex(index=[m for m in models if m in sel.index], columns=cols).round(3).to_string())
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--panel", default=str(CARPARTS))
+    p.add_argument("--horizon", type=int, default=6)
+    p.add_argument("--windows", type=int, default=3)
+    p.add_argument("--series", type=int, default=0, help="random subset of series (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-gluonts", action="store_true", help="skip the plain GluonTS baseline")
+    p.add_argument("--out", default=str(ROOT / "bench" / "out" / "backtest"))
+    return p.parse_args()
+
+
+if __name__ == "__main__":
+    main()
