@@ -27,43 +27,24 @@ import pandas as pd
 
 from forecasting import demo_activity as act
 from forecasting.demo_calendar import build_events, event_flags
-from forecasting.demo_drops import build_drops, format_frame, iso_days, iso_seconds, write_drops
+from forecasting.demo_drops import build_drops, format_frame, write_drops
 from forecasting.demo_faults import FaultContext, fault_days, inject_faults, min_days_for_faults
 from forecasting.demo_network import TrueProcess, build_catalog, build_warehouses, log_mu
 from forecasting.demo_text import ReporterPool
-from forecasting.demo_truth import PARAMS_FILE, TRUTH_DIR, write_truth
+from forecasting.demo_truth import PARAMS_FILE, TRUTH_DIR, daily_truth, thefts_truth, write_truth
 from forecasting.errors import ConfigError
 from forecasting.lake import Lake, join
 from forecasting.schema import (
-    CATEGORY,
-    COUNT_DATE,
     EVENT_DATE,
     EVENTS,
     INCIDENT_AT,
-    IS_HOLIDAY,
-    IS_HVG,
-    IS_LAUNCH,
-    IS_PEAK,
-    LOSS_VALUE_EUR,
     OPENED_ON,
     RECON_ID,
     RECONCILIATION_LOGS,
     REPORT_ID,
     REPORTED_AT,
     SECURITY_REPORTS,
-    SEVERITY,
-    SEVERITY_LOSS_EUR,
     SQFT,
-    STATUS,
-    THEFT_ID,
-    TRUE_DISPERSION,
-    TRUE_HVG_THEFTS,
-    TRUE_MU,
-    TRUE_REPORTED,
-    TRUE_THEFTS,
-    TRUTH_DATE,
-    UNITS,
-    WAREHOUSE_ID,
     WAREHOUSES,
 )  # fmt: skip
 
@@ -162,9 +143,9 @@ def generate_network(
     rows[EVENTS.name] = _write_reference(lake, "events.csv", _events_file(events))
     truth = {
         "warehouses": wh,
-        "daily": _daily_truth(wh, dates[:days], mu[:, :days], k, flags, counts, is_open[:, :days], thefts),
-        "horizon": _daily_truth(wh, dates[days:], mu[:, days:], k, flags, None, is_open[:, days:], None, days),
-        "thefts": _thefts_truth(thefts, reports, recon, epoch0),
+        "daily": daily_truth(wh, dates[:days], mu[:, :days], k, flags, counts, is_open[:, :days], thefts),
+        "horizon": daily_truth(wh, dates[days:], mu[:, days:], k, flags, None, is_open[:, days:], None, days),
+        "thefts": thefts_truth(thefts, reports, recon, epoch0),
         "skus": catalog,
     }  # fmt: skip
     params = {"seed": seed, "start": str(start), "end": str(end), "days": days,
@@ -204,7 +185,18 @@ def _clear_previous(lake: Lake) -> None:
 class _FreshRows:
     """Fresh realistic noise rows with fresh ids on a given day (for fault injection)."""
 
-    def __init__(self, rng, wh, catalog, process, pool, is_open, epoch0, next_report, next_recon):
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        wh: pd.DataFrame,
+        catalog: pd.DataFrame,
+        process: TrueProcess,
+        pool: ReporterPool,
+        is_open: np.ndarray,
+        epoch0: int,
+        next_report: int,
+        next_recon: int,
+    ) -> None:
         self.rng, self.wh, self.catalog, self.process, self.pool = rng, wh, catalog, process, pool
         self.is_open, self.epoch0 = is_open, epoch0
         self.next = {SECURITY_REPORTS.name: next_report, RECONCILIATION_LOGS.name: next_recon}
@@ -242,45 +234,4 @@ def _warehouses_file(wh: pd.DataFrame) -> pd.DataFrame:
 def _events_file(events: pd.DataFrame) -> pd.DataFrame:
     df = events[list(EVENTS.columns)].copy()
     df[EVENT_DATE] = [str(d) for d in df[EVENT_DATE]]
-    return df
-
-
-def _daily_truth(wh, dates, mu, k, flags, counts, is_open, thefts, offset=0) -> pd.DataFrame:
-    """One row per open warehouse-day; with ``counts`` also the realised thefts."""
-    w, d = np.nonzero(is_open)
-    df = pd.DataFrame({
-        WAREHOUSE_ID: wh[WAREHOUSE_ID].to_numpy()[w], TRUTH_DATE: dates[d].strftime("%Y-%m-%d"),
-        TRUE_MU: mu[w, d], TRUE_DISPERSION: k,
-        **{col: flags[col][w, d + offset] for col in (IS_LAUNCH, IS_PEAK, IS_HOLIDAY)},
-    })  # fmt: skip
-    if counts is not None:
-        cell = thefts[act.W].to_numpy() * counts.shape[1] + thefts[act.DAY].to_numpy()
-        per_cell = counts.size
-        hvg = np.bincount(cell, weights=thefts[IS_HVG].to_numpy(), minlength=per_cell)
-        loss = np.bincount(cell, weights=thefts[LOSS_VALUE_EUR].to_numpy(), minlength=per_cell)
-        rep = np.bincount(cell, weights=thefts[TRUE_REPORTED].to_numpy(), minlength=per_cell)
-        flat = w * counts.shape[1] + d
-        df[TRUE_THEFTS] = counts[w, d]
-        df[TRUE_HVG_THEFTS] = hvg[flat].astype(np.int64)
-        df[SEVERITY_LOSS_EUR] = np.round(loss[flat], 2)
-        df[TRUE_REPORTED] = rep[flat].astype(np.int64)
-    return df
-
-
-def _thefts_truth(
-    thefts: pd.DataFrame, reports: pd.DataFrame, recon: pd.DataFrame, epoch0: int
-) -> pd.DataFrame:
-    """thefts.csv: each true theft with the ids of its report (if reported) and count line."""
-    df = thefts.drop(columns=[act.W, act.DAY]).copy()
-    report_of = reports.dropna(subset=[act.THEFT]).set_index(act.THEFT)[REPORT_ID]
-    recon_of = recon.dropna(subset=[act.THEFT]).set_index(act.THEFT)[RECON_ID]
-    df[REPORT_ID] = df[THEFT_ID].map(report_of)
-    df[RECON_ID] = df[THEFT_ID].map(recon_of)
-    df[INCIDENT_AT] = iso_seconds(df[INCIDENT_AT].to_numpy())
-    reported = df[TRUE_REPORTED].to_numpy()
-    df[REPORTED_AT] = iso_seconds(df[REPORTED_AT].to_numpy())
-    for col in (REPORTED_AT, CATEGORY, STATUS, SEVERITY):  # only a filed report has them
-        df[col] = np.where(reported, df[col].to_numpy(), None)
-    df[COUNT_DATE] = iso_days(df[COUNT_DATE].to_numpy(), epoch0)
-    df[UNITS] = df[UNITS].astype(np.int64)
     return df

@@ -24,20 +24,41 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting import demo_activity as act
 from forecasting.demo_activity import draw_losses
+from forecasting.demo_drops import iso_days, iso_seconds
 from forecasting.demo_network import TrueProcess
 from forecasting.errors import ConfigError, InputError
 from forecasting.lake import Lake, join
 from forecasting.panel import freq_alias
 from forecasting.schema import (
+    CATEGORY,
+    COUNT_DATE,
     DAYS_OPEN,
+    INCIDENT_AT,
     INCIDENTS_MEAN,
+    IS_HOLIDAY,
+    IS_HVG,
+    IS_LAUNCH,
+    IS_PEAK,
     LOSS_EUR_MEAN,
+    LOSS_VALUE_EUR,
     PERIOD_START,
+    RECON_ID,
     REGION,
+    REPORT_ID,
+    REPORTED_AT,
+    SEVERITY,
+    SEVERITY_LOSS_EUR,
+    STATUS,
+    THEFT_ID,
     TRUE_DISPERSION,
+    TRUE_HVG_THEFTS,
     TRUE_MU,
+    TRUE_REPORTED,
+    TRUE_THEFTS,
     TRUTH_DATE,
+    UNITS,
     WAREHOUSE_ID,
 )
 
@@ -59,6 +80,58 @@ def write_truth(
         lake.write_text(join(root, f"{stem}.csv"), text)
     lake.write_json(join(root, PARAMS_FILE), params)
     lake.write_json(join(root, "faults.json"), faults)
+
+
+def daily_truth(
+    wh: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    mu: np.ndarray,
+    k: float,
+    flags: dict[str, np.ndarray],
+    counts: np.ndarray | None,
+    is_open: np.ndarray,
+    thefts: pd.DataFrame | None,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """One row per open warehouse-day of ``dates`` (``mu``, ``is_open``: (W, len(dates));
+    ``flags`` start ``offset`` days earlier); with ``counts`` also the realised thefts."""
+    w, d = np.nonzero(is_open)
+    df = pd.DataFrame({
+        WAREHOUSE_ID: wh[WAREHOUSE_ID].to_numpy()[w], TRUTH_DATE: dates[d].strftime("%Y-%m-%d"),
+        TRUE_MU: mu[w, d], TRUE_DISPERSION: k,
+        **{col: flags[col][w, d + offset] for col in (IS_LAUNCH, IS_PEAK, IS_HOLIDAY)},
+    })  # fmt: skip
+    if counts is not None:
+        cell = thefts[act.W].to_numpy() * counts.shape[1] + thefts[act.DAY].to_numpy()
+        per_cell = counts.size
+        hvg = np.bincount(cell, weights=thefts[IS_HVG].to_numpy(), minlength=per_cell)
+        loss = np.bincount(cell, weights=thefts[LOSS_VALUE_EUR].to_numpy(), minlength=per_cell)
+        rep = np.bincount(cell, weights=thefts[TRUE_REPORTED].to_numpy(), minlength=per_cell)
+        flat = w * counts.shape[1] + d
+        df[TRUE_THEFTS] = counts[w, d]
+        df[TRUE_HVG_THEFTS] = hvg[flat].astype(np.int64)
+        df[SEVERITY_LOSS_EUR] = np.round(loss[flat], 2)
+        df[TRUE_REPORTED] = rep[flat].astype(np.int64)
+    return df
+
+
+def thefts_truth(
+    thefts: pd.DataFrame, reports: pd.DataFrame, recon: pd.DataFrame, epoch0: int
+) -> pd.DataFrame:
+    """thefts.csv: each true theft with the ids of its report (if reported) and count line."""
+    df = thefts.drop(columns=[act.W, act.DAY]).copy()
+    report_of = reports.dropna(subset=[act.THEFT]).set_index(act.THEFT)[REPORT_ID]
+    recon_of = recon.dropna(subset=[act.THEFT]).set_index(act.THEFT)[RECON_ID]
+    df[REPORT_ID] = df[THEFT_ID].map(report_of)
+    df[RECON_ID] = df[THEFT_ID].map(recon_of)
+    df[INCIDENT_AT] = iso_seconds(df[INCIDENT_AT].to_numpy())
+    reported = df[TRUE_REPORTED].to_numpy()
+    df[REPORTED_AT] = iso_seconds(df[REPORTED_AT].to_numpy())
+    for col in (REPORTED_AT, CATEGORY, STATUS, SEVERITY):  # only a filed report has them
+        df[col] = np.where(reported, df[col].to_numpy(), None)
+    df[COUNT_DATE] = iso_days(df[COUNT_DATE].to_numpy(), epoch0)
+    df[UNITS] = df[UNITS].astype(np.int64)
+    return df
 
 
 def quantile_name(prefix: str, q: float) -> str:
@@ -131,8 +204,20 @@ def true_period_quantiles(
     return out
 
 
-def _simulate_block(rng, mu, k, price, group, n_groups, n_sims, catalog, process):
-    """Counts and losses of ``n_sims`` draws, summed per group: two (n_sims, n_groups) arrays."""
+def _simulate_block(
+    rng: np.random.Generator,
+    mu: np.ndarray,
+    k: np.ndarray,
+    price: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    n_sims: int,
+    catalog: pd.DataFrame,
+    process: TrueProcess,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and losses of ``n_sims`` draws per row (rows: warehouse-days with NB ``mu``,
+    ``k``, region ``price`` level, 0-based ``group``), summed per group: two
+    (n_sims, n_groups) arrays."""
     n_rows = len(mu)
     draws = rng.negative_binomial(k, k / (k + mu), size=(n_sims, n_rows))
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
