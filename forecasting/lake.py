@@ -71,7 +71,16 @@ def storage_options(uri: str, aws_conn_id: str = "aws_default") -> dict[str, Any
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         opts["client_kwargs"] = {"endpoint_url": endpoint}
-    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"):
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        # explicit, so fsspec's instance cache (keyed by these options) never hands back a
+        # filesystem that resolved other credentials, or none, earlier in this process
+        opts.update(
+            key=os.environ["AWS_ACCESS_KEY_ID"],
+            secret=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            token=os.environ.get("AWS_SESSION_TOKEN"),
+        )
+        return opts
+    if os.environ.get("AWS_PROFILE"):
         return opts
     try:  # inside Airflow: the connection named by the settings
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -125,6 +134,8 @@ class Lake:
         return self._fs
 
     def exists(self, uri: str) -> bool:
+        # drop cached listings: files may have landed since (fsspec caches S3 listings)
+        self.fs.invalidate_cache(uri)
         return _guard(uri, self.aws_conn_id, lambda: self.fs.exists(uri))
 
     def ls(self, uri: str) -> list[str]:
@@ -188,12 +199,7 @@ def filesystem(uri: str, aws_conn_id: str = "aws_default") -> fsspec.AbstractFil
     """The fsspec filesystem for ``uri`` (``file``, ``s3`` or any installed protocol)."""
     protocol = uri.split("://", 1)[0] if "://" in uri else "file"
     try:
-        # A fresh instance per Lake: fsspec's instance cache would hand back a filesystem
-        # that kept the credentials (or their absence) and the directory listings of an
-        # earlier call, so new landing files or fixed credentials would go unseen.
-        return fsspec.filesystem(
-            protocol, skip_instance_cache=protocol != "file", **storage_options(uri, aws_conn_id)
-        )
+        return fsspec.filesystem(protocol, **storage_options(uri, aws_conn_id))
     except ImportError as exc:
         raise StorageError(f"no filesystem for {uri!r}: install the package for '{protocol}'") from exc
 
