@@ -516,3 +516,59 @@ def test_cli_ingest_exit_codes(settings, landing, monkeypatch):
     assert ok.exit_code == 0, ok.output
     day = json.loads(ok.stdout)[0]
     assert (day["read"], day["accepted"], day["quarantined"]) == (6, 5, 1)
+
+
+# ---------------------------------------------------------------------------- sample network
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sample_network_with_faults_end_to_end(settings_factory, tmp_path):
+    """The demo generator's drops (every fault injected once) through a backfill."""
+    from datetime import timedelta
+
+    from forecasting.demo_data import generate_network
+    from forecasting.demo_faults import min_days_for_faults
+
+    out, start, n_days = tmp_path / "land", date(2024, 1, 1), min_days_for_faults()
+    generate_network(str(out), 3, start, n_days, 7, True)
+    faults = {f[s.FAULT_NAME]: f for f in json.loads((out / "_truth" / "faults.json").read_text())}
+    settings = settings_factory(landing_uri=str(out))
+    days = [start + timedelta(days=d) for d in range(n_days)]
+    summary = {d["date"]: d for d in ingest_dates(settings, days)}
+
+    for day in summary.values():
+        for r in day["sources"].values():
+            assert r["error"] or r["read"] == r["accepted"] + r["quarantined"], (day["date"], r)
+
+    def outcome(name: str) -> tuple[dict, dict]:
+        fault = faults[name]
+        return fault, summary[fault[s.FAULT_DATE]]["sources"][fault[s.FAULT_SOURCE]]
+
+    def quarantined(name: str) -> pd.DataFrame:
+        fault, _ = outcome(name)
+        return quarantine(settings, fault[s.FAULT_SOURCE], date.fromisoformat(fault[s.FAULT_DATE]))
+
+    for name, reason in [
+        ("wrong_type", "units: 'twelve' is not an integer"),
+        ("non_utf8_bytes", "non-UTF-8 bytes in column 'notes'"),
+    ]:
+        q = quarantined(name)
+        assert set(faults[name][s.FAULT_IDS]) <= set(q[s.REPORT_ID]) and reason in set(q[s.REASON])
+    q = quarantined("path_like_id")
+    assert q[s.REASON].str.contains("is not a safe identifier").sum() == 2
+    assert quarantined("truncated_file")[s.REASON].str.startswith("truncated row").sum() == 1
+    for name, text in [
+        ("missing_column", "'reason_code' is missing"),
+        ("format_mismatch", "is not a Parquet file"),
+    ]:
+        fault, result = outcome(name)
+        assert text in result["error"] and fault[s.FAULT_FILE] in result["error"]
+    assert any("empty file" in w for w in outcome("empty_file")[1]["warnings"])
+    assert any("shift_code" in w for w in outcome("extra_column")[1]["warnings"])
+    fault, result = outcome("duplicate_report_id")  # same key, other content: for validation
+    df = bronze(settings, REPORTS, date.fromisoformat(fault[s.FAULT_DATE]))
+    assert df[s.REPORT_ID].isin(fault[s.FAULT_IDS]).sum() == 2 * len(fault[s.FAULT_IDS])
+    assert outcome("empty_day")[1]["read"] == 0
+
+    before = lake_files(settings)
+    ingest_date(settings, date.fromisoformat(faults["wrong_type"][s.FAULT_DATE]))
+    assert lake_files(settings) == before
