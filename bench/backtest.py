@@ -8,6 +8,13 @@ peak resident memory, and the mean_wQL table.
 
     .venv/bin/python bench/backtest.py                          # full protocol
     .venv/bin/python bench/backtest.py --series 300 --windows 1  # quick look
+    .venv/bin/python bench/backtest.py --truth LANDING --backtest-dir DIR  # sample network
+
+``--truth`` compares an existing backtest of the sample network (``backtest.parquet`` in
+``--backtest-dir``) with the true theft-count quantiles simulated from ``_truth/``
+(``forecasting.demo_truth.true_period_quantiles``): the ratio of forecast to true
+quantiles, the share of true quantiles inside the forecast P05-P95 band, and the wQL of
+the true quantiles themselves on the same actuals (the floor no model can beat on average).
 
 The panel is read from ../shared/data/carparts (never copied into the repo). Files go to
 ``--out`` (default bench/out/backtest). A failed calibration gate is reported, not raised.
@@ -32,6 +39,9 @@ CARPARTS = ROOT.parent / "shared" / "data" / "carparts" / "carparts.csv.gz"
 
 def main() -> None:
     args = _args()
+    if args.truth:
+        compare_truth(args.truth, args.backtest_dir, args.freq)
+        return
     import numpy as np
     import pandas as pd
 
@@ -78,6 +88,39 @@ def main() -> None:
     print(sel.reindex(index=[m for m in models if m in sel.index], columns=cols).round(3).to_string())
 
 
+def compare_truth(truth: str, backtest_dir: str, freq: str) -> None:
+    """Print forecast vs true quantiles per model for a sample-network backtest."""
+    import pandas as pd
+
+    from forecasting.demo_truth import quantile_name, true_period_quantiles
+    from forecasting.metrics import summarize
+    from forecasting.schema import DS, MODEL, PERIOD_START, UNIQUE_ID, WAREHOUSE_ID, quantile_col
+
+    qs = (0.05, 0.5, 0.9, 0.95)
+    bt = pd.read_parquet(Path(backtest_dir) / "backtest.parquet")
+    true = true_period_quantiles(truth, freq=freq, quantiles=qs, n_sims=2000)
+    true = true.rename(columns={WAREHOUSE_ID: UNIQUE_ID, PERIOD_START: DS})
+    joined = bt.merge(true, on=[UNIQUE_ID, DS], how="inner")
+    print(f"{len(joined)} of {len(bt)} backtest rows matched to true quantiles")
+    rows = []
+    for model, g in joined.groupby(MODEL, sort=False):
+        row = {"model": model}
+        for q in (0.5, 0.9, 0.95):
+            t, f = g[quantile_name("incidents", q)], g[quantile_col(q)]
+            row[f"mean f/t q{q:g}"] = f.sum() / max(t.sum(), 1e-9)
+            row[f"mean |f-t| q{q:g}"] = (f - t).abs().mean()
+        inside = (g[quantile_name("incidents", 0.95)] <= g[quantile_col(0.95)] + 0.5) & (
+            g[quantile_name("incidents", 0.05)] >= g[quantile_col(0.05)] - 0.5)
+        row["true P05-P95 inside band"] = inside.mean()
+        row["mean_wQL"] = summarize(g)["mean_wQL"]
+        rows.append(row)
+    oracle = joined[joined[MODEL] == joined[MODEL].iloc[0]].copy()
+    for q in qs:
+        oracle[quantile_col(q)] = oracle[quantile_name("incidents", q)]
+    rows.append({"model": "truth (oracle)", "mean_wQL": summarize(oracle)["mean_wQL"]})
+    print(pd.DataFrame(rows).set_index("model").round(3).to_string())
+
+
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--panel", default=str(CARPARTS))
@@ -87,6 +130,9 @@ def _args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-gluonts", action="store_true", help="skip the plain GluonTS baseline")
     p.add_argument("--out", default=str(ROOT / "bench" / "out" / "backtest"))
+    p.add_argument("--truth", help="sample-network landing folder (holds _truth/): compare mode")
+    p.add_argument("--backtest-dir", help="folder with the sample network's backtest.parquet")
+    p.add_argument("--freq", default="W", help="panel frequency of that backtest (truth periods)")
     return p.parse_args()
 
 
