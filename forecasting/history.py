@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
 import pandas as pd
 from fsspec.core import strip_protocol
@@ -103,7 +104,14 @@ def _read_files(lake: Lake, files: list[str]) -> pd.DataFrame:
 
         tables = [pq.read_table(p, filesystem=fs) for p in files]
         table = pa.concat_tables(tables, promote_options="permissive")
-    return table.to_pandas()
+    # Arrow-backed strings: the default python-object strings cost ~1 s per 100k rows here
+    return table.to_pandas(types_mapper=_arrow_strings)
+
+
+def _arrow_strings(dtype: Any) -> Any:
+    import pyarrow as pa
+
+    return pd.StringDtype("pyarrow") if dtype in (pa.string(), pa.large_string()) else None
 
 
 def _empty(contract: schema.Contract) -> pd.DataFrame:

@@ -3,10 +3,16 @@
 A site's reporting rate is ``k`` reported out of ``n`` unexplained losses. Small sites give
 wild raw shares (0/2, 3/3), so per-site estimates are shrunk towards their group (region):
 a beta-binomial whose prior ``Beta(a, b)`` is fitted to the group by the method of moments
-(Kleinman 1973). The prior's strength ``a + b`` is capped at the group's median ``n``: the
-premise of the audit is that sites differ in reporting habit, so a site's own data always
-keeps at least about half the weight. Groups with fewer than ``MIN_GROUP_SITES`` sites
-borrow the prior fitted on all sites. Intervals are equal-tailed posterior intervals.
+(Kleinman 1973). The prior's strength ``a + b`` is capped at ``PRIOR_WEIGHT_CAP`` times the
+group's median ``n``: the premise of the audit is that sites differ in reporting habit, and
+moment estimates from a handful of sites per region understate that spread, so a site's own
+data keeps most of the weight. Groups with fewer than ``MIN_GROUP_SITES`` sites borrow the
+prior fitted on all sites. Intervals are equal-tailed posterior intervals.
+
+Why 0.25: on the 60-site sample network (true rates known, 300 binomial redraws) a cap of
+1x the median n covered the truth 92% of the time at a nominal 95%, 0.25x covered 94.4%
+with a lower mean absolute error than the raw shares (0.040 vs 0.043); with 8x fewer
+losses per site it covered 95.4% and cut the error from 0.127 to 0.098.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import pandas as pd
 
 LEVEL = 0.95  # two-sided interval level of every rate interval
 MIN_GROUP_SITES = 3
+PRIOR_WEIGHT_CAP = 0.25  # prior strength a + b <= this x the group's median n
 _MIN_RHO = 1e-6  # below this the sites are treated as exchangeable (strongest pooling)
 
 RATE_RAW, RATE, RATE_LO, RATE_HI, PRIOR_A, PRIOR_B = "raw", "rate", "lo", "hi", "prior_a", "prior_b"
@@ -29,12 +36,11 @@ def jeffreys_interval(
     ``k`` and ``n`` are arrays of the same shape; ``n == 0`` gives the whole [0, 1].
     By convention the bound at k = 0 (k = n) is exactly 0 (1).
     """
-    from scipy.stats import beta
-
     k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
     tail = (1 - level) / 2
-    lo = np.where(k > 0, beta.ppf(tail, k + 0.5, n - k + 0.5), 0.0)
-    hi = np.where(k < n, beta.ppf(1 - tail, k + 0.5, n - k + 0.5), 1.0)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(k > 0, _beta_ppf(tail, k + 0.5, n - k + 0.5), 0.0)
+        hi = np.where(k < n, _beta_ppf(1 - tail, k + 0.5, n - k + 0.5), 1.0)
     return np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0)
 
 
@@ -51,7 +57,7 @@ def fit_beta_prior(k: np.ndarray, n: np.ndarray) -> tuple[float, float]:
     # keep the mean off 0 and 1 so the prior stays proper
     mean = float(np.clip((k.sum() + 0.5) / (total + 1.0), 1e-3, 1 - 1e-3))
     m = len(n)
-    strength_cap = max(float(np.median(n)), 1.0)
+    strength_cap = max(PRIOR_WEIGHT_CAP * float(np.median(n)), 1.0)
     if m < 2:
         strength = strength_cap
     else:
@@ -73,8 +79,6 @@ def shrink_rates(
     same index with columns raw (k/n, NaN when n = 0), rate (posterior mean), lo, hi
     (equal-tailed ``level`` posterior interval), prior_a, prior_b.
     """
-    from scipy.stats import beta
-
     k = k.astype(float)
     n = n.astype(float)
     a_all, b_all = fit_beta_prior(k.to_numpy(), n.to_numpy())
@@ -92,10 +96,19 @@ def shrink_rates(
         {
             RATE_RAW: (k / n).where(n > 0),
             RATE: post_a / (post_a + post_b),
-            RATE_LO: beta.ppf(tail, post_a, post_b),
-            RATE_HI: beta.ppf(1 - tail, post_a, post_b),
+            RATE_LO: _beta_ppf(tail, post_a.to_numpy(), post_b.to_numpy()),
+            RATE_HI: _beta_ppf(1 - tail, post_a.to_numpy(), post_b.to_numpy()),
             PRIOR_A: prior_a,
             PRIOR_B: prior_b,
         },
         index=k.index,
     )
+
+
+def _beta_ppf(q: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Quantile ``q`` of Beta(a, b) (NaN where a or b <= 0); scipy.special imports fast."""
+    from scipy.special import betaincinv
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ok = (a > 0) & (b > 0)
+    return np.where(ok, betaincinv(np.where(ok, a, 1.0), np.where(ok, b, 1.0), q), np.nan)

@@ -118,7 +118,9 @@ def write_bronze(lake: Lake, source: str, day: date, rows: list[dict]) -> str:
     return lake.write_parquet(bronze_frame(source, rows, day), uri)
 
 
-def write_days(lake: Lake, source: str, first: date, last: date, rows: list[dict], key: str) -> None:
+def write_days(
+    lake: Lake, source: str, first: date, last: date, rows: list[dict], key: str
+) -> None:
     """Partitions for ``first``, ``last`` and every day in between that has rows (by ``key`` day).
 
     Quiet days without a drop are legal in the lake (nothing arrived); skipping them keeps
