@@ -94,7 +94,7 @@ def validate(
     from forecasting.validation import validate_date
 
     settings = _settings(config)
-    summary = _run(lambda: validate_date(settings, parse_date(date, "--date")))
+    summary = _run(lambda: validate_date(settings, parse_date(date, "--date"), alert=True))
     _print(summary)
     raise typer.Exit(summary.exit_code)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from functools import cache
 from typing import Any
 
@@ -22,12 +22,14 @@ from forecasting.suites import SuiteResult, default_suites_dir, load_suite, sile
 
 SITE_NAME = "lake"
 RESULTS_DIR = "_results"
-INDEX_LIMIT = 120  # validation runs listed on the index page (newest logical dates first)
+INDEX_LIMIT = 40  # validation runs listed on the index page (newest logical dates first)
 STORED_VALUES = 20  # offending values / row indices kept per expectation in stored results
 # GX appends "?d=<now>" (and the context id) to asset URLs; it would change every build.
 _URL_STAMP = re.compile(rb"\?d=\d{8}T\d{6}\.\d+Z(&dataContextId=[0-9a-f-]+)?")
 # ...and gives each collapsible block a random uuid4 id: renumbered in order of appearance.
-_ELEMENT_UUID = re.compile(rb"(collapse-body-)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+_ELEMENT_UUID = re.compile(
+    rb"(collapse-body-)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,14 @@ class DocsLinks:
         return {"index": self.index, "page": self.page}
 
 
-def publish_data_docs(settings: Settings, result: SuiteResult, day: date, batch: str) -> DocsLinks:
-    """Store ``result`` and rebuild the Data Docs pages it touches; return their URIs.
+def publish_data_docs(
+    settings: Settings, runs: list[tuple[SuiteResult, str]], day: date
+) -> list[DocsLinks]:
+    """Store each ``(result, batch)`` of ``day`` and rebuild the pages they touch, once.
 
-    ``batch`` labels the page (e.g. ``security_reports-2024-01-05``); the logical date is
-    the run time, so reruns of a day replace their page instead of adding one.
+    ``batch`` labels a page (e.g. ``security_reports-2024-01-05``); the logical date is the
+    run time, so reruns of a day replace their pages instead of adding more.
+    Returns the index and page URIs of each run, in order.
     """
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -54,18 +59,23 @@ def publish_data_docs(settings: Settings, result: SuiteResult, day: date, batch:
     )
 
     context = _docs_context(settings.lake_uri, settings.aws_conn_id, str(default_suites_dir()))
-    suite_id = ExpectationSuiteIdentifier(name=result.suite)
-    run_time = datetime.combine(day, time(0), tzinfo=timezone.utc)
-    key = ValidationResultIdentifier(
-        expectation_suite_identifier=suite_id,
-        run_id=RunIdentifier(run_name=str(day), run_time=run_time),
-        batch_identifier=batch,
-    )
-    context.validation_results_store.set(key, _stored_result(result, key.run_id, day))
-    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key, suite_id])
+    run_id = RunIdentifier(run_name=str(day), run_time=datetime.combine(day, time(0), tzinfo=UTC))
+    keys, suites = [], {}
+    for result, batch in runs:
+        suite_id = suites.setdefault(result.suite, ExpectationSuiteIdentifier(name=result.suite))
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=batch
+        )
+        context.validation_results_store.set(key, _stored_result(result, run_id, day))
+        keys.append(key)
+    # one build per day: each build re-reads the newest INDEX_LIMIT results for the index
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*keys, *suites.values()])
     docs = Lake(settings.lake_uri, settings.aws_conn_id).data_docs
-    page = join(docs, "validations", *[str(p) for p in key.to_tuple()]) + ".html"
-    return DocsLinks(index=join(docs, "index.html"), page=page)
+    index = join(docs, "index.html")
+    return [
+        DocsLinks(index, join(docs, "validations", *[str(p) for p in k.to_tuple()]) + ".html")
+        for k in keys
+    ]
 
 
 @cache
@@ -78,7 +88,11 @@ def _docs_context(lake_uri: str, aws_conn_id: str, suites_dir: str) -> Any:
 
     docs = Lake(lake_uri, aws_conn_id).data_docs
     memory = {"store_backend": {"class_name": "InMemoryStoreBackend"}}
-    backend = {"module_name": __name__, "class_name": LakeStoreBackend.__name__, "aws_conn_id": aws_conn_id}
+    backend = {
+        "module_name": __name__,
+        "class_name": LakeStoreBackend.__name__,
+        "aws_conn_id": aws_conn_id,
+    }
     config = DataContextConfig(
         stores={
             "expectations": {"class_name": "ExpectationsStore", **memory},
@@ -110,7 +124,11 @@ def _docs_context(lake_uri: str, aws_conn_id: str, suites_dir: str) -> Any:
     # Every suite is registered: the index builder deletes pages of suites it does not know.
     for name in suite_names(suites_dir):
         doc = load_suite(name, suites_dir)
-        context.suites.add(ExpectationSuite(name=name, expectations=doc["expectations"], meta=doc.get("meta") or {}))
+        context.suites.add(
+            ExpectationSuite(
+                name=name, expectations=doc["expectations"], meta=doc.get("meta") or {}
+            )
+        )
     return context
 
 
@@ -125,7 +143,11 @@ def _stored_result(result: SuiteResult, run_id: Any, day: date) -> Any:
     rows = []
     for r in gx.results:
         res = {
-            k: (v[:STORED_VALUES] if isinstance(v, list) and k.startswith(("unexpected", "partial")) else v)
+            k: (
+                v[:STORED_VALUES]
+                if isinstance(v, list) and k.startswith(("unexpected", "partial"))
+                else v
+            )
             for k, v in (r.result or {}).items()
         }
         rows.append(
@@ -140,7 +162,10 @@ def _stored_result(result: SuiteResult, run_id: Any, day: date) -> Any:
     meta = dict(gx.meta)
     meta["run_id"] = run_id
     meta["validation_time"] = run_id.run_time
-    meta["batch_markers"] = {**meta.get("batch_markers", {}), "ge_load_time": f"{day:%Y%m%d}T000000.000000Z"}
+    meta["batch_markers"] = {
+        **meta.get("batch_markers", {}),
+        "ge_load_time": f"{day:%Y%m%d}T000000.000000Z",
+    }
     meta["riskcast"] = {"notes": list(result.notes), "row_count": result.row_count}
     return ExpectationSuiteValidationResult(
         success=gx.success,
@@ -201,7 +226,10 @@ class LakeStoreBackend(_tuple_store_backend()):  # type: ignore[misc]
             store_name=store_name,
         )
         local = "://" not in base_directory or base_directory.startswith("file://")
-        self._lake = Lake(os.path.abspath(base_directory.removeprefix("file://")) if local else base_directory, aws_conn_id)
+        self._lake = Lake(
+            os.path.abspath(base_directory.removeprefix("file://")) if local else base_directory,
+            aws_conn_id,
+        )
         self._root = self._lake.fs._strip_protocol(self._lake.uri).rstrip("/")
         if not self._suppress_store_backend_id:
             _ = self.store_backend_id
@@ -275,7 +303,10 @@ class LakeStoreBackend(_tuple_store_backend()):  # type: ignore[misc]
         return True
 
     def get_url_for_key(self, key: Any, protocol: str | None = None) -> str:
-        uri = join(self._lake.uri, self._url_path_escape_special_characters(self._convert_key_to_filepath(key)))
+        uri = join(
+            self._lake.uri,
+            self._url_path_escape_special_characters(self._convert_key_to_filepath(key)),
+        )
         return uri if "://" in uri else f"file://{uri}"
 
     def get_public_url_for_key(self, key: Any, protocol: str | None = None) -> str:

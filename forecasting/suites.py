@@ -69,7 +69,11 @@ def load_suite(name: str, suites_dir: str | Path | None = None) -> dict[str, Any
         raise ConfigError(f"{path} must hold {{'name': '{name}', 'expectations': [...]}}")
     for i, exp in enumerate(doc["expectations"]):
         sev = (exp.get("meta") or {}).get("severity")
-        if not exp.get("type") or not isinstance(exp.get("kwargs"), dict) or sev not in SEVERITY_LEVELS:
+        if (
+            not exp.get("type")
+            or not isinstance(exp.get("kwargs"), dict)
+            or sev not in SEVERITY_LEVELS
+        ):
             raise ConfigError(
                 f"{path}: expectation #{i} ({exp.get('type')!r}) needs 'type', 'kwargs' and "
                 f"meta.severity in {SEVERITY_LEVELS} (got {sev!r})"
@@ -77,7 +81,9 @@ def load_suite(name: str, suites_dir: str | Path | None = None) -> dict[str, Any
     names = [expectation_name(e) for e in doc["expectations"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ConfigError(f"{path}: expectation names {dupes} repeat: give each a distinct meta.label")
+        raise ConfigError(
+            f"{path}: expectation names {dupes} repeat: give each a distinct meta.label"
+        )
     return doc
 
 
@@ -85,7 +91,9 @@ def expectation_name(exp: dict[str, Any]) -> str:
     """``type(column)`` / ``type(a,b)`` / ``type(meta.label)``: the reason written to quarantine."""
     label = (exp.get("meta") or {}).get("label")
     kw = exp.get("kwargs", {})
-    cols = [kw["column"]] if "column" in kw else [kw[k] for k in ("column_A", "column_B") if k in kw]
+    cols = (
+        [kw["column"]] if "column" in kw else [kw[k] for k in ("column_A", "column_B") if k in kw]
+    )
     cols = cols or list(kw.get("column_list", []))
     arg = label or ",".join(str(c) for c in cols)
     return f"{exp['type']}({arg})" if arg else exp["type"]
@@ -136,7 +144,9 @@ class ExpectationResult:
 
     @property
     def quarantines_rows(self) -> bool:
-        return self.failed and not self.blocks_batch and self.rows is not None and len(self.rows) > 0
+        return (
+            self.failed and not self.blocks_batch and self.rows is not None and len(self.rows) > 0
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -237,7 +247,9 @@ def validate_frame(
         active.append(_with_id(suite_name, i, exp))
     from great_expectations.core import ExpectationSuite
 
-    gx_suite = ExpectationSuite(name=suite_name, id=_uuid(suite_name), expectations=active, meta=doc.get("meta") or {})
+    gx_suite = ExpectationSuite(
+        name=suite_name, id=_uuid(suite_name), expectations=active, meta=doc.get("meta") or {}
+    )
     view = _validation_view(df)
     batch = _batch_definition(suite_name).get_batch(batch_parameters={"dataframe": view})
     gx_result = batch.validate(
@@ -340,7 +352,9 @@ def _result(exp: dict[str, Any], gx: Any) -> ExpectationResult:
         return ExpectationResult(name, exp["type"], sev, False, error="GX returned no result")
     info = gx.exception_info or {}
     if "raised_exception" not in info:  # suite-level errors are keyed by metric id
-        info = next((v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")), {})
+        info = next(
+            (v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")), {}
+        )
     error = info.get("exception_message") if info.get("raised_exception") else None
     res = gx.result or {}
     rows = res.get("unexpected_index_list")

@@ -1,0 +1,326 @@
+"""Validation stage: a day's bronze partitions -> GX suites -> clean bronze + quarantine.
+
+Per source and logical date D (reference snapshots first, then the daily sources):
+
+- input = ``bronze/<source>/date=D/part.parquet`` as ingest wrote it; on a rerun, the rows
+  an earlier validation moved out are joined back (``validation.json`` records the sha256
+  of the bronze file it left, so a fresh ingest is never mixed with stale quarantine);
+- the suite ``expectations/<source>.json`` runs with the day's parameters (end of D,
+  known warehouse ids, volume bounds from recent days, plausible sqft);
+- row-level (``warning``) failures: those rows go to
+  ``quarantine/<source>/date=D/validation.parquet`` (bronze columns + ``reason`` listing
+  the failing expectation names, ``; ``-separated); bronze keeps the rest;
+- batch-level (``critical``) failures or a bad-row share above
+  ``settings.validation.max_bad_row_share``: every row goes to quarantine (reason names the
+  batch failure) and the bronze partition is removed: nothing of that source and date is
+  left for later stages.
+
+Input rows = bronze rows + quarantined rows, always. Reruns give byte-identical files.
+Exit codes: 0 clean, 1 rows quarantined / warnings, 2 a batch failed.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.config import Settings
+from forecasting.errors import DataContractError
+from forecasting.lake import Lake, join, parse_date
+from forecasting.schema import CONTRACTS, DAILY_SOURCES, REASON, REFERENCE_SOURCES, Contract
+from forecasting.suites import ExpectationResult, SuiteResult, validate_frame
+from forecasting.validation_inputs import (
+    BRONZE_FILE,
+    MANIFEST_FILE,
+    VALIDATION_FILE,
+    input_frame,
+    sha256,
+    suite_parameters,
+)
+
+__all__ = [
+    "DayValidation",
+    "ExpectationResult",
+    "SourceValidation",
+    "SuiteResult",
+    "ingest_and_validate",
+    "validate_date",
+    "validate_frame",
+    "validate_source",
+]
+
+log = logging.getLogger(__name__)
+
+SHARE_CHECK = "max_bad_row_share"  # reason when too many rows fail: a setting, not an expectation
+SOURCE_ORDER = REFERENCE_SOURCES + DAILY_SOURCES  # known warehouse ids come from the snapshot
+PASSED, WARNINGS, CRITICAL, SKIPPED = "passed", "warnings", "critical", "skipped"
+_EXIT = {PASSED: 0, SKIPPED: 0, WARNINGS: 1, CRITICAL: 2}
+
+
+@dataclass
+class SourceValidation:
+    """What validating one source for one day did: ``input_rows == validated + quarantined``."""
+
+    source: str
+    date: date
+    status: str
+    input_rows: int = 0
+    validated_rows: int = 0
+    quarantined_rows: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    blocking: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    bronze_uri: str | None = None
+    quarantine_uri: str | None = None
+    data_docs: dict[str, Any] | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return _EXIT[self.status]
+
+    @property
+    def message(self) -> str:
+        """One line for logs, alerts and DataContractError."""
+        if self.status == CRITICAL:
+            return (
+                f"{self.source} {self.date}: batch rejected by {', '.join(self.blocking)}; "
+                + (
+                    f"all {self.input_rows} rows moved to {self.quarantine_uri}, "
+                    if self.input_rows
+                    else "no rows, "
+                )
+                + f"nothing left in bronze: fix the landing drop, then rerun `riskcast ingest --date {self.date}`"
+            )
+        names = ", ".join(f["name"] for f in self.failed) or "none"
+        return (
+            f"{self.source} {self.date}: {self.status}; {self.quarantined_rows} of "
+            f"{self.input_rows} rows quarantined (failed: {names})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["date"] = self.date.isoformat()
+        data["exit_code"] = self.exit_code
+        return data
+
+
+@dataclass
+class DayValidation:
+    """Every source of one day; ``exit_code`` is the worst of them."""
+
+    date: date
+    sources: list[SourceValidation]
+    data_docs_index: str | None = None
+    alerts: dict[str, list[str]] = field(default_factory=dict)
+    alert_errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        worst = max((s.exit_code for s in self.sources), default=0)
+        return max(worst, 1 if self.alert_errors else 0)
+
+    @property
+    def errors(self) -> list[str]:
+        return [s.message for s in self.sources if s.status == CRITICAL]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date.isoformat(),
+            "exit_code": self.exit_code,
+            "sources": {s.source: s.to_dict() for s in self.sources},
+            "errors": self.errors,
+            "data_docs": self.data_docs_index,
+            "alerts": self.alerts,
+            "alert_errors": self.alert_errors,
+        }
+
+
+def validate_source(settings: Settings, source: str, day: date) -> SourceValidation:
+    """Validate one source's bronze partition of ``day``; DataContractError if the batch fails.
+
+    The files are written before raising (quarantine, no bronze, Data Docs).
+    """
+    day = parse_date(day)
+    checked, suite_result = _validate(
+        settings, Lake(settings.lake_uri, settings.aws_conn_id), source, day
+    )
+    _docs(settings, day, [(checked, suite_result)])
+    if checked.status == CRITICAL:
+        raise DataContractError(checked.message)
+    return checked
+
+
+def validate_date(settings: Settings, day: date, alert: bool = False) -> DayValidation:
+    """Validate every source of ``day`` (reference snapshots first); raises nothing for data.
+
+    With ``alert``, every source with quarantined rows or a rejected batch is alerted
+    (``DayValidation.alerts``: title -> routes delivered).
+    """
+    day = parse_date(day)
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    runs = [_validate(settings, lake, source, day) for source in SOURCE_ORDER]
+    _docs(settings, day, runs)
+    results = [checked for checked, _ in runs]
+    for r in results:
+        (log.error if r.status == CRITICAL else log.info)("%s", r.message)
+    index = next((r.data_docs["index"] for r in results if r.data_docs), None)
+    checked = DayValidation(day, results, index)
+    if alert:
+        from forecasting.validation_alerts import alert_day
+
+        checked.alerts, checked.alert_errors = alert_day(settings, day, [], results)
+    return checked
+
+
+def ingest_and_validate(
+    settings: Settings, days: date | Sequence[date], validate: bool = True
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """Ingest each day, then validate it, and alert on every source with a problem.
+
+    One dict per day: ``date``, ``sources`` (ingest results), totals ``read`` /
+    ``accepted`` / ``quarantined`` / ``duplicates``, ``validation`` (``DayValidation``),
+    ``alerts`` (title -> routes), ``alert_errors``, ``errors`` and ``exit_code`` (2: a
+    source failed; 1: rows were quarantined or an alert route failed; 0: clean). A single
+    date gives a single dict. A day without any landing drop raises StorageError.
+    """
+    single = not isinstance(days, Sequence)
+    out = [
+        _ingest_and_validate_day(settings, parse_date(d), validate)
+        for d in ([days] if single else days)
+    ]
+    return out[0] if single else out
+
+
+def _ingest_and_validate_day(settings: Settings, day: date, validate: bool) -> dict[str, Any]:
+    from forecasting.ingest import ingest_date
+    from forecasting.validation_alerts import alert_day
+
+    ingested = ingest_date(settings, day)
+    stopped = {r.source for r in ingested if r.error}
+    summary: dict[str, Any] = {
+        "date": day.isoformat(),
+        "sources": {r.source: r.to_dict() for r in ingested},
+        **{
+            k: sum(getattr(r, k) for r in ingested)
+            for k in ("read", "accepted", "quarantined", "duplicates")
+        },
+    }
+    errors = [f"{r.source}: {r.error}" for r in ingested if r.error]
+    exit_code = 2 if errors else (1 if summary["quarantined"] else 0)
+    checked = validate_date(settings, day) if validate else None
+    if checked is not None:
+        summary["validation"] = checked.to_dict()
+        # a source ingest already stopped has no bronze: its critical result repeats that
+        errors += [
+            s.message for s in checked.sources if s.status == CRITICAL and s.source not in stopped
+        ]
+        exit_code = max(exit_code, checked.exit_code)
+    sent, failed = alert_day(settings, day, ingested, checked.sources if checked else [])
+    summary.update(alerts=sent, alert_errors=failed, errors=errors)
+    summary["exit_code"] = max(exit_code, 1 if failed else 0)
+    return summary
+
+
+# --------------------------------------------------------------------------- one source
+def _validate(
+    settings: Settings, lake: Lake, source: str, day: date
+) -> tuple[SourceValidation, SuiteResult | None]:
+    """Run the suite on the day's input and write bronze / quarantine (Data Docs come later)."""
+    contract = CONTRACTS[source]
+    frame, notes = input_frame(lake, contract, day)
+    if frame is None:
+        return SourceValidation(source, day, SKIPPED, notes=notes), None
+    params, param_notes = suite_parameters(settings, lake, contract, day)
+    result = validate_frame(frame, source, params)
+    bad = result.bad_rows()
+    reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
+    if bad.any():
+        reasons.iloc[result.row_reasons().index.to_numpy()] = result.row_reasons().to_numpy()
+    blocking = [e.name for e in result.critical]
+    share = float(bad.mean()) if len(frame) else 0.0
+    limit = settings.validation.max_bad_row_share
+    if not blocking and share > limit:
+        blocking.append(SHARE_CHECK)
+        notes.append(
+            f"{share:.1%} of rows failed row-level expectations (> {SHARE_CHECK} {limit:.0%})"
+        )
+    if blocking:  # the whole batch goes: every row is held back, naming the batch failure
+        batch = "; ".join(blocking)
+        reasons = (reasons + "; " + batch).fillna(batch)
+        bad = np.ones(len(frame), dtype=bool)
+    sv = SourceValidation(
+        source,
+        day,
+        CRITICAL if blocking else (WARNINGS if not result.success else PASSED),
+        input_rows=len(frame),
+        validated_rows=int((~bad).sum()),
+        quarantined_rows=int(bad.sum()),
+        failed=[e.to_dict() for e in result.failed],
+        blocking=blocking,
+        notes=notes + param_notes + result.notes,
+    )
+    _write(lake, contract, day, frame, bad, reasons, sv)
+    return sv, result
+
+
+def _write(lake: Lake, contract: Contract, day: date, frame: pd.DataFrame, bad: np.ndarray,
+           reasons: pd.Series, sv: SourceValidation) -> None:  # fmt: skip
+    """Bronze = good rows (none on a batch failure), quarantine = bad rows + reason, manifest."""
+    bronze_dir, quarantine_dir = (
+        lake.bronze(contract.name, day),
+        lake.quarantine(contract.name, day),
+    )
+    bronze_uri, quarantine_uri = (
+        join(bronze_dir, BRONZE_FILE),
+        join(quarantine_dir, VALIDATION_FILE),
+    )
+    digest = None
+    if sv.status == CRITICAL:
+        lake.remove(bronze_dir)
+    else:
+        buf = io.BytesIO()
+        frame[~bad].to_parquet(buf, index=False, engine="pyarrow")
+        sv.bronze_uri = lake.write_bytes(bronze_uri, buf.getvalue())
+        digest = sha256(buf.getvalue())
+    if bad.any():
+        held = frame[bad].assign(**{REASON: reasons[bad].astype("string")})
+        sv.quarantine_uri = lake.write_parquet(held.reset_index(drop=True), quarantine_uri)
+    elif lake.exists(quarantine_uri):
+        lake.remove(quarantine_uri)
+    counts = {
+        "input_rows": sv.input_rows,
+        "validated_rows": sv.validated_rows,
+        "quarantined_rows": sv.quarantined_rows,
+    }
+    assert sv.input_rows == sv.validated_rows + sv.quarantined_rows, "validation lost rows"
+    lake.write_json(
+        join(quarantine_dir, MANIFEST_FILE),
+        {"bronze_sha256": digest, "status": sv.status, **counts},
+    )
+
+
+def _docs(
+    settings: Settings, day: date, runs: list[tuple[SourceValidation, SuiteResult | None]]
+) -> None:
+    """Data Docs for the day's runs; a rendering failure is noted, never undoes the files."""
+    from forecasting.datadocs import publish_data_docs
+
+    done = [(checked, result) for checked, result in runs if result is not None]
+    if not done:
+        return
+    try:
+        links = publish_data_docs(settings, [(r, f"{c.source}-{day}") for c, r in done], day)
+    except Exception as exc:  # noqa: BLE001 - a GX rendering bug must not fail the validation
+        log.error("Data Docs for %s not built: %s", day, exc)
+        for checked, _ in done:
+            checked.notes.append(f"Data Docs not built: {type(exc).__name__}: {exc}")
+        return
+    for (checked, _), link in zip(done, links, strict=True):
+        checked.data_docs = link.to_dict()
