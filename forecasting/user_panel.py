@@ -71,9 +71,10 @@ def read_user_panel(
         )
     for col in dynamic_real:
         df[col] = _numeric(raw, col, id_col, time_col, path)
+    _check_duplicates(df, path, time_col)
     alias = _normalise_freq(freq_alias(freq) if freq else _infer_freq(df, path))
     df[schema.DS] = _on_grid(df, alias, path, time_col)
-    _check_duplicates(df, path, time_col)
+    _check_duplicates(df, path, time_col)  # two dates in one period (month ends and starts)
     _check_static(df, [*static_real, *static_cat], path)
     df = _complete_grid(df, alias, list(dynamic_real), [*static_real, *static_cat], path)
     df[schema.IS_FUTURE] = False
