@@ -37,7 +37,10 @@ ARROW_TYPES = {
 }
 # Columns whose values become lake paths, SQL keys or alert subjects downstream.
 ID_COLUMNS = (REPORT_ID, RECON_ID, WAREHOUSE_ID)
-_SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
+# lake.validate_identifier's rule in one pass: starts alphanumeric, then letters, digits,
+# '_', '-' and single dots (no '..'); the 128-character limit is checked apart
+_SAFE_ID = r"^[A-Za-z0-9](?:[A-Za-z0-9_\-]|\.[A-Za-z0-9_\-])*\.?$"
+_MAX_ID_CHARS = 128
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
 _EXPECTED = {
@@ -232,7 +235,9 @@ def _midnight_only(ts: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
 
 # ---------------------------------------------------------------------------- helpers
 def _unsafe_ids(arr: pa.Array) -> np.ndarray:
-    ok = pc.and_(pc.match_substring_regex(arr, _SAFE_ID), pc.invert(pc.match_substring(arr, "..")))
+    ok = pc.and_(
+        pc.match_substring_regex(arr, _SAFE_ID), pc.less_equal(pc.utf8_length(arr), _MAX_ID_CHARS)
+    )
     return _mask(arr.is_valid()) & ~_mask(ok)
 
 

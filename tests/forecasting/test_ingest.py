@@ -572,3 +572,23 @@ def test_sample_network_with_faults_end_to_end(settings_factory, tmp_path):
     before = lake_files(settings)
     ingest_date(settings, date.fromisoformat(faults["wrong_type"][s.FAULT_DATE]))
     assert lake_files(settings) == before
+
+
+def test_vectorised_id_check_matches_lake_rule():
+    import pyarrow as pa
+
+    from forecasting.coercion import _unsafe_ids
+    from forecasting.errors import ConfigError
+    from forecasting.lake import validate_identifier
+
+    values = ["a", "a.b", "a..b", "../x", "a/b", ".a", "a.", "A-1_x.y", "x" * 128, "x" * 129]
+    values += ["a.-b", "-a", "naïve", "a b", "1..", "WH-DE-001", "SR-00000001"]
+
+    def unsafe(v: str) -> bool:
+        try:
+            validate_identifier(v)
+        except ConfigError:
+            return True
+        return False
+
+    assert _unsafe_ids(pa.array(values)).tolist() == [unsafe(v) for v in values]
