@@ -18,7 +18,14 @@ from typing import Any
 
 from forecasting.config import Settings
 from forecasting.lake import Lake, join
-from forecasting.suites import SuiteResult, default_suites_dir, load_suite, silence_gx, suite_names
+from forecasting.suites import (
+    SuiteResult,
+    default_suites_dir,
+    gx_expectation,
+    load_suite,
+    silence_gx,
+    suite_names,
+)
 
 SITE_NAME = "lake"
 RESULTS_DIR = "_results"
@@ -124,10 +131,9 @@ def _docs_context(lake_uri: str, aws_conn_id: str, suites_dir: str) -> Any:
     # Every suite is registered: the index builder deletes pages of suites it does not know.
     for name in suite_names(suites_dir):
         doc = load_suite(name, suites_dir)
+        exps = [gx_expectation(name, i, e) for i, e in enumerate(doc["expectations"])]
         context.suites.add(
-            ExpectationSuite(
-                name=name, expectations=doc["expectations"], meta=doc.get("meta") or {}
-            )
+            ExpectationSuite(name=name, expectations=exps, meta=doc.get("meta") or {})
         )
     return context
 

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import uuid
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -31,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError
+from forecasting.suite_results import CRITICAL, WARNING, ExpectationResult, SuiteResult
 
 SUITES_DIR_ENV = "RISKCAST_EXPECTATIONS_DIR"
-CRITICAL, WARNING = "critical", "warning"
 SEVERITY_LEVELS = (CRITICAL, WARNING)
 PARAMETER = "$PARAMETER"
 _ID_NAMESPACE = uuid.UUID("6f1c3f7e-4a53-5d7b-9a61-2f1d6c0e9b11")
@@ -117,103 +116,6 @@ def suite_parameters(exp: dict[str, Any]) -> list[str]:
     return found
 
 
-@dataclass
-class ExpectationResult:
-    """One expectation on one batch. ``rows``: positions (0..n-1) of offending rows, or None."""
-
-    name: str
-    type: str
-    severity: str
-    success: bool
-    skipped: bool = False
-    unexpected_count: int | None = None
-    element_count: int | None = None
-    observed_value: Any = None
-    error: str | None = None
-    note: str | None = None
-    rows: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def failed(self) -> bool:
-        return not self.success and not self.skipped
-
-    @property
-    def blocks_batch(self) -> bool:
-        """A failed critical expectation, or one GX could not evaluate, fails the batch."""
-        return self.failed and (self.severity == CRITICAL or self.error is not None)
-
-    @property
-    def quarantines_rows(self) -> bool:
-        return (
-            self.failed and not self.blocks_batch and self.rows is not None and len(self.rows) > 0
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "name": self.name,
-            "severity": self.severity,
-            "success": self.success,
-            "skipped": self.skipped,
-            "unexpected_count": self.unexpected_count,
-            "element_count": self.element_count,
-            "observed_value": _jsonable(self.observed_value),
-        }
-        out.update({k: v for k, v in (("error", self.error), ("note", self.note)) if v})
-        return out
-
-
-@dataclass
-class SuiteResult:
-    """A suite run on a frame of ``row_count`` rows; ``gx_result`` feeds Data Docs."""
-
-    suite: str
-    row_count: int
-    expectations: list[ExpectationResult]
-    notes: list[str] = field(default_factory=list)
-    gx_result: Any = field(default=None, repr=False, compare=False)
-    gx_suite: Any = field(default=None, repr=False, compare=False)
-
-    @property
-    def success(self) -> bool:
-        return not any(e.failed for e in self.expectations)
-
-    @property
-    def critical(self) -> list[ExpectationResult]:
-        return [e for e in self.expectations if e.blocks_batch]
-
-    @property
-    def failed(self) -> list[ExpectationResult]:
-        return [e for e in self.expectations if e.failed]
-
-    def bad_rows(self) -> np.ndarray:
-        """Boolean mask (length ``row_count``) of rows some row-level expectation rejects."""
-        mask = np.zeros(self.row_count, dtype=bool)
-        for e in self.expectations:
-            if e.quarantines_rows:
-                mask[e.rows] = True
-        return mask
-
-    def row_reasons(self) -> pd.Series:
-        """Per bad row (index = position), the failing expectation names joined by ``; ``."""
-        reasons: dict[int, list[str]] = {}
-        for e in self.expectations:
-            if e.quarantines_rows:
-                for pos in e.rows.tolist():
-                    reasons.setdefault(pos, []).append(e.name)
-        return pd.Series({p: "; ".join(v) for p, v in sorted(reasons.items())}, dtype="string")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "suite": self.suite,
-            "row_count": self.row_count,
-            "success": self.success,
-            "bad_rows": int(self.bad_rows().sum()),
-            "failed": [e.to_dict() for e in self.failed],
-            "skipped": [e.name for e in self.expectations if e.skipped],
-            "notes": list(self.notes),
-        }
-
-
 def validate_frame(
     df: pd.DataFrame,
     suite_name: str,
@@ -244,7 +146,7 @@ def validate_frame(
             notes.append(f"{expectation_name(exp)} {note}")
             continue
         used.update(needed)
-        active.append(_with_id(suite_name, i, exp))
+        active.append(gx_expectation(suite_name, i, exp))
     from great_expectations.core import ExpectationSuite
 
     gx_suite = ExpectationSuite(
@@ -319,11 +221,13 @@ def _validation_view(df: pd.DataFrame) -> pd.DataFrame:
     return view.astype(changes) if changes else view
 
 
-def _with_id(suite_name: str, i: int, exp: dict[str, Any]) -> dict[str, Any]:
-    """A copy with a stable id: reruns give identical results and Data Docs pages."""
+def gx_expectation(suite_name: str, i: int, exp: dict[str, Any]) -> dict[str, Any]:
+    """Expectation ``i`` of a suite file as GX takes it, with a stable id (reruns give
+    identical results and Data Docs pages)."""
     body = json.dumps([exp["type"], exp["kwargs"]], sort_keys=True, default=str)
     out = {k: v for k, v in exp.items() if k in ("type", "kwargs", "meta", "notes", "description")}
-    return {**out, "id": _uuid(f"{suite_name}/{i}/{body}")}
+    # GX has its own severity field (default critical): keep it equal to ours for Data Docs
+    return {**out, "severity": exp["meta"]["severity"], "id": _uuid(f"{suite_name}/{i}/{body}")}
 
 
 def _uuid(text: str) -> str:
@@ -369,13 +273,3 @@ def _result(exp: dict[str, Any], gx: Any) -> ExpectationResult:
         error=str(error)[:500] if error else None,
         rows=None if rows is None else np.asarray(rows, dtype=np.int64),
     )
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value[:50]]
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
