@@ -147,7 +147,7 @@ def ingest_dates(
 
     Each dict: ``date``, ``sources`` (source -> ``IngestResult.to_dict()``), totals
     ``read``/``accepted``/``quarantined``/``duplicates``, ``errors`` and ``exit_code``
-    (0, or 2 when a source or the day failed). A single day that cannot be ingested at all
+    (2: a source or the day failed; 1: rows were quarantined; 0: clean). A single day that cannot be ingested at all
     raises; in a backfill such a day is recorded and the next day goes on.
     """
     out = []
@@ -188,7 +188,7 @@ def _one_day(settings: Settings, day: date, validate: bool) -> dict[str, Any]:
         "sources": {r.source: r.to_dict() for r in results},
         **totals,
         "errors": errors,
-        "exit_code": 2 if errors else 0,
+        "exit_code": 2 if errors else (1 if totals["quarantined"] else 0),
     }
 
 

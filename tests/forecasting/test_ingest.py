@@ -513,7 +513,7 @@ def test_cli_ingest_exit_codes(settings, landing, monkeypatch):
     land(landing, REPORTS, "part-000.csv", csv_text([report(0), report(1, **{s.UNITS: "x"})]))
     land(landing, RECON, "part-000.csv", csv_text([recon(0)]))
     ok = runner.invoke(app, ["ingest", "--date", "2024-03-01", "--no-validate"])
-    assert ok.exit_code == 0, ok.output
+    assert ok.exit_code == 1, ok.output  # rows were quarantined
     day = json.loads(ok.stdout)[0]
     assert (day["read"], day["accepted"], day["quarantined"]) == (6, 5, 1)
 
@@ -592,3 +592,19 @@ def test_vectorised_id_check_matches_lake_rule():
         return False
 
     assert _unsafe_ids(pa.array(values)).tolist() == [unsafe(v) for v in values]
+
+
+def test_progress_bars_nest_for_backfills_of_multi_file_drops():
+    from forecasting.progress import progress_task
+
+    ticks = []
+    with progress_task("days", 2) as day_done:
+        for _ in range(2):
+            with progress_task("files", 3) as file_done:  # joins the days bar, no second display
+                for _ in range(3):
+                    file_done()
+                    ticks.append(1)
+            day_done()
+    with progress_task("one file", 1) as done:  # a single step shows no bar
+        done()
+    assert len(ticks) == 6
