@@ -95,7 +95,17 @@ def read_file(name: str, data: bytes, contract: Contract) -> RawFile:
 
 # ---------------------------------------------------------------------------- columns
 def _select(name: str, found: list[str], contract: Contract) -> tuple[list[str], list[str]]:
-    """The contract columns present in ``found`` and warnings; raise if a required one is missing."""
+    """The contract columns present in ``found`` and warnings; raise if a required one is missing.
+
+    ``found`` is quoted in messages only when it shares a column with the contract: a file
+    without a header row would otherwise put its first data row (maybe PII) in the logs.
+    """
+    if not set(found) & set(contract.columns):
+        raise InputError(
+            f"{name}: none of the {contract.name} columns {list(contract.columns)} is in its "
+            "first line; the file has no header row or is not a "
+            f"{contract.name} export: fix the export"
+        )
     dupes = sorted({c for c in found if found.count(c) > 1})
     if dupes:
         raise InputError(

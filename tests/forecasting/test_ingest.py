@@ -608,3 +608,11 @@ def test_progress_bars_nest_for_backfills_of_multi_file_drops():
     with progress_task("one file", 1) as done:  # a single step shows no bar
         done()
     assert len(ticks) == 6
+
+
+def test_file_without_header_fails_without_quoting_its_first_row(settings, landing):
+    row = report(1)
+    land(landing, REPORTS, "part-000.csv", csv_text([row]).split("\n", 1)[1])  # header cut off
+    with pytest.raises(InputError, match="has no header row") as err:
+        ingest_source(settings, REPORTS, DAY)
+    assert row[s.REPORTER_ID] not in str(err.value) and "Jane Roe" not in str(err.value)
