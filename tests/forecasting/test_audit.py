@@ -215,3 +215,54 @@ def test_run_audit_on_an_empty_lake_says_so(settings_factory) -> None:
     summary = run_audit(settings, AS_OF)
     assert summary.network_rate is None and summary.unexplained_losses == 0
     assert "no reporting rate" in lake.read_text(summary.report_md_uri)
+
+
+# --------------------------------------------------------------------------- S3 lake
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_audit_and_panel_read_an_s3_lake(
+    s3_endpoint, settings_factory, monkeypatch, tmp_path
+) -> None:
+    import boto3
+
+    from forecasting.panel import build_panel, read_panel
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="pu-lake")
+    settings = settings_factory(lake_uri="s3://pu-lake/lake", match_window_days=7, horizon=2)
+    lake = Lake(settings.lake_uri)
+    first, as_of = date(2024, 1, 1), date(2024, 2, 25)
+    write_bronze(lake, "warehouses", first, [site("WH-A", "north", "DE", date(2020, 1, 1))])
+    write_bronze(lake, "events", first, [])
+    rows = [dict(report("R1", "WH-A", "S1", date(2024, 1, 15)), _d=date(2024, 1, 15))]
+    write_days(lake, "security_reports", first, as_of, rows, "_d")
+    losses = [
+        recon("G1", "WH-A", "S1", date(2024, 1, 16)),
+        recon("G2", "WH-A", "S2", date(2024, 1, 22)),
+    ]
+    write_days(lake, "reconciliation_logs", first, as_of, losses, s.COUNT_DATE)
+    audit = run_audit(settings, as_of)
+    assert (audit.unexplained_losses, audit.reported_losses) == (2, 1)
+    assert audit.audit_uri.startswith("s3://pu-lake/lake/audit/as_of=2024-02-25/")
+    build_panel(settings, as_of)
+    panel, _ = read_panel(settings, as_of)
+    assert panel.loc[~panel[s.IS_FUTURE], s.Y].sum() == 2  # R1 = G1 once, G2 alone
