@@ -142,8 +142,8 @@ def audit_window(
 def audit_table(evidence: Evidence, start: date | None, end: date | None) -> pd.DataFrame:
     """Reporting rates per warehouse (empirical Bayes), region and network (Jeffreys).
 
-    Counts only HVG unexplained losses counted in ``[start, end]`` and HVG reports (not false alarms)
-    with an incident in that range. Columns ``AUDIT_COLUMNS``; every warehouse of the
+    Counts only HVG unexplained losses counted in ``[start, end]`` and HVG reports (not
+    false alarms) with an incident in that range. Columns ``AUDIT_COLUMNS``; every warehouse of the
     snapshot has a row (``n = 0`` gives the region's prior and a wide interval).
     """
     sites = evidence.warehouses[[schema.WAREHOUSE_ID, schema.REGION]].astype(str)

@@ -26,9 +26,9 @@ def render_markdown(table: pd.DataFrame, summary: Any, lags: pd.Series) -> str:
         "",
         "## Method",
         "",
-        f"An HVG security report (any status but false alarm) and an UNEXPLAINED reconciliation loss line are the "
-        f"same theft when warehouse and sku match and the count falls 0-{summary.match_window_days} "
-        "days after the incident; matching is one-to-one, closest pairs first. The reporting "
+        "An HVG security report (any status but false alarm) and an UNEXPLAINED "
+        "reconciliation loss line are the same theft when warehouse and sku match and the "
+        f"count falls 0-{summary.match_window_days} days after the incident; matching is one-to-one, closest pairs first. The reporting "
         "rate is the share of unexplained HVG loss lines matched to a report. Only losses "
         f"counted from {summary.window_start} to {summary.window_end} count (mature: their "
         f"report had time to arrive). Site rates are empirical-Bayes estimates shrunk towards "

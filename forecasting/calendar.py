@@ -15,6 +15,7 @@ import pandas as pd
 
 from forecasting import schema
 from forecasting.errors import ConfigError
+from forecasting.sites import OPENED
 
 EVENT_COLUMNS = {
     "product_launch": schema.IS_LAUNCH,
@@ -61,7 +62,7 @@ def series_grid(
 ) -> tuple[pd.DataFrame, dict]:
     """The (series, period) rows of the panel: history where the site was open, then the horizon.
 
-    ``sites``: warehouse_id and ``_opened`` (datetime64, may be NaT: open before the lake
+    ``sites``: warehouse_id and ``OPENED`` (datetime64, may be NaT: open before the lake
     began). History runs from the first full period on or after ``max(opened, first_day)``
     to the last full period on or before ``as_of``; the next ``horizon`` periods are future
     rows. A site opening late gets only the periods after it opened (cold start: future rows
@@ -75,7 +76,7 @@ def series_grid(
     future_end = history_end + horizon * offset
     ids, starts = [], []
     cold, not_open = [], []
-    for wid, opened in zip(sites[schema.WAREHOUSE_ID], sites["_opened"], strict=True):
+    for wid, opened in zip(sites[schema.WAREHOUSE_ID], sites[OPENED], strict=True):
         bounds = [pd.Timestamp(d) for d in (opened, first_day) if d is not None and not pd.isna(d)]
         start = first_full_period(max(bounds), freq) if bounds else future_start
         if first_day is None:

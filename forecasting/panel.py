@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from forecasting import schema
@@ -25,6 +24,7 @@ from forecasting.errors import DataContractError, InputError
 from forecasting.history import read_snapshot
 from forecasting.lake import Lake, join
 from forecasting.matching import Evidence, gather_evidence
+from forecasting.sites import OPENED, site_covariates
 from forecasting.targets import TARGET_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,6 @@ PANEL_COLUMNS = [
     *schema.PANEL_DYNAMIC_REAL,
     schema.IS_FUTURE,
 ]
-_UNKNOWN = "unknown"
 
 
 @dataclass
@@ -249,7 +248,7 @@ def assemble_panel(
     from forecasting.targets import target_counts
 
     freq = freq_alias(settings.freq)
-    sites = _sites(evidence.warehouses)
+    sites = site_covariates(evidence.warehouses)
     grid, info = series_grid(sites, evidence.first_day, as_of, freq, settings.horizon)
     rates = None
     if settings.estimated_thefts_method == "rate":
@@ -265,7 +264,7 @@ def assemble_panel(
     hist = ~panel[schema.IS_FUTURE]
     for col in TARGET_COLUMNS:
         # zero where the site was open and nothing happened; unknown over the horizon
-        panel[col] = panel[col].where(~hist, panel[col].fillna(0.0)).where(hist).astype("float64")
+        panel[col] = panel[col].fillna(0.0).where(hist).astype("float64")
     panel[schema.Y] = panel[settings.target]
     static = sites.rename(columns={schema.WAREHOUSE_ID: schema.UNIQUE_ID})
     panel = panel.merge(static, on=schema.UNIQUE_ID, how="left")
@@ -276,36 +275,11 @@ def assemble_panel(
     for col in EVENT_COLUMNS.values():
         panel[col] = panel[col].fillna(0.0).astype("float64")
     # a site without an opening date counts its age from its first period
-    opened = panel["_opened"].fillna(panel.groupby(schema.UNIQUE_ID)[schema.DS].transform("min"))
+    opened = panel[OPENED].fillna(panel.groupby(schema.UNIQUE_ID)[schema.DS].transform("min"))
     age = (panel[schema.DS] - opened).dt.days / 365.25
     panel[schema.SITE_AGE_YEARS] = age.clip(lower=0).astype("float64")
     panel = panel[PANEL_COLUMNS].sort_values([schema.UNIQUE_ID, schema.DS], kind="stable")
     return panel.reset_index(drop=True), info
-
-
-def _sites(warehouses: pd.DataFrame) -> pd.DataFrame:
-    """Static covariates per site: warehouse_id, sqft_log, region, country, ``_opened``.
-
-    A missing or non-positive sqft takes its region's median (the network's if none), a
-    missing region or country becomes ``unknown``: covariates are never null.
-    """
-    w = warehouses.drop_duplicates(schema.WAREHOUSE_ID, keep="last")
-    out = pd.DataFrame({schema.WAREHOUSE_ID: w[schema.WAREHOUSE_ID].astype(str).to_numpy()})
-    for col in schema.PANEL_STATIC_CAT:
-        vals = w[col].astype(object).to_numpy()
-        out[col] = [
-            str(v) if v is not None and not pd.isna(v) and str(v) else _UNKNOWN for v in vals
-        ]
-    sqft = pd.to_numeric(w[schema.SQFT], errors="coerce").to_numpy(dtype=float)
-    sqft = pd.Series(np.where(sqft > 0, sqft, np.nan))
-    fill = sqft.groupby(out[schema.REGION]).transform("median").fillna(sqft.median())
-    if sqft.isna().any():
-        log.warning(
-            "%d site(s) without a usable sqft: using the region median", int(sqft.isna().sum())
-        )
-    out[schema.SQFT_LOG] = np.log(sqft.fillna(fill).fillna(1.0)).astype("float64")
-    out["_opened"] = pd.to_datetime(w[schema.OPENED_ON]).astype("datetime64[ns]").to_numpy()
-    return out.sort_values(schema.WAREHOUSE_ID, kind="stable").reset_index(drop=True)
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:

@@ -153,14 +153,14 @@ def _target(raw: pd.DataFrame, id_col: str, time_col: str, col: str, path: str) 
     bad = text.notna() & (y.isna() | np.isinf(y))
     if bad.any():
         raise InputError(
-            f"{path}: target column {col!r} is not numeric: {_where(raw, bad, id_col, time_col, col)}: "
-            "use counts, and leave a missing value empty"
+            f"{path}: target column {col!r} is not numeric: "
+            f"{_where(raw, bad, id_col, time_col, col)}: use counts, and leave a missing value empty"
         )
     neg = y < 0
     if neg.any():
         raise InputError(
-            f"{path}: target column {col!r} has negative values: {_where(raw, neg, id_col, time_col, col)}: "
-            "the model forecasts counts (>= 0)"
+            f"{path}: target column {col!r} has negative values: "
+            f"{_where(raw, neg, id_col, time_col, col)}: the model forecasts counts (>= 0)"
         )
     frac = y.notna() & (y != np.round(y))
     if frac.any():
@@ -186,8 +186,8 @@ def _categorical(raw: pd.DataFrame, col: str, id_col: str, time_col: str, path: 
     bad = raw[col].isna() | (raw[col].astype(str).str.strip() == "")
     if bad.any():
         raise InputError(
-            f"{path}: static covariate {col!r} is empty: {_where(raw, bad, id_col, time_col, col)}: "
-            "covariates must be present on every row"
+            f"{path}: static covariate {col!r} is empty: "
+            f"{_where(raw, bad, id_col, time_col, col)}: covariates must be present on every row"
         )
     return raw[col].astype(str).str.strip().to_numpy()
 
@@ -252,7 +252,8 @@ def _check_duplicates(df: pd.DataFrame, path: str, time_col: str) -> None:
         )
         n = int(df.loc[dup].drop_duplicates([schema.UNIQUE_ID, schema.DS]).shape[0])
         raise InputError(
-            f"{path}: {n} duplicate (series, date) pair(s): {where}: keep one row per series and period"
+            f"{path}: {n} duplicate (series, date) pair(s): {where}: "
+            "keep one row per series and period"
         )
 
 
@@ -285,8 +286,8 @@ def _complete_grid(
         have = set(pos[df[schema.UNIQUE_ID] == sid])
         first = next(i for i in range(span.loc[sid, "min"], span.loc[sid, "max"]) if i not in have)
         raise InputError(
-            f"{path}: series {sid} (and {len(gaps) - 1} more) skips period {grid[first].date()} but "
-            f"dynamic covariates {dynamic} must be known for every period: add the missing rows"
+            f"{path}: series {sid} (and {len(gaps) - 1} more) skips period {grid[first].date()} "
+            f"but dynamic covariates {dynamic} must be known for every period: add the rows"
         )
     full = pd.concat(
         [
