@@ -179,7 +179,7 @@ AUDIT_LEVEL = "level"  # "warehouse" | "region" | "network"
 AUDIT_ID = "id"
 AUDIT_LEVELS = ("warehouse", "region", "network")
 REPORTING_RATE_RAW = "reporting_rate_raw"  # reported / unexplained before shrinkage (NaN if none)
-CONFIRMED_REPORTS_N = "confirmed_reports"  # confirmed HVG reports in the audit window
+HVG_REPORTS_N = "hvg_reports"  # HVG reports (not false alarms) with an incident in the audit window
 UNMATCHED_REPORTS_N = "unmatched_reports"  # of those, matched to no unexplained loss line
 
 # --------------------------------------------------------------------------- panel (long)
