@@ -99,10 +99,10 @@ def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
     assert result.read == result.accepted + result.quarantined, "ingest lost rows"
     _clear(lake, source, day, keep_bronze=True)
     bronze_uri = join(lake.bronze(source, day), BRONZE_FILE)
-    result.bronze_uri = lake.write_bytes(bronze_uri, parquet_bytes(split.bronze))
+    result.bronze_uri = lake.write_bytes(bronze_uri, parquet_bytes(split.bronze, contract.key))
     if split.quarantine.num_rows:
         uri = join(lake.quarantine(source, day), QUARANTINE_FILE)
-        result.quarantine_uri = lake.write_bytes(uri, parquet_bytes(split.quarantine))
+        result.quarantine_uri = lake.write_bytes(uri, parquet_bytes(split.quarantine, contract.key))
     for warning in result.warnings:
         log.warning("%s", warning)
     log.info(

@@ -616,3 +616,12 @@ def test_file_without_header_fails_without_quoting_its_first_row(settings, landi
     with pytest.raises(InputError, match="has no header row") as err:
         ingest_source(settings, REPORTS, DAY)
     assert row[s.REPORTER_ID] not in str(err.value) and "Jane Roe" not in str(err.value)
+
+
+def test_has_notes_flag_ignores_blank_text(settings, landing):
+    rows = [report(0), report(1, **{s.NOTES: "   "}), report(2, **{s.NOTES: ""})]
+    rows += [report(3, **{s.NOTES: "", s.UNITS: "bad"})]  # quarantined: flag there too
+    land(landing, REPORTS, "part-000.csv", csv_text(rows))
+    ingest_source(settings, REPORTS, DAY)
+    assert bronze(settings)[s.HAS_NOTES].tolist() == [True, False, False]
+    assert quarantine(settings)[s.HAS_NOTES].tolist() == [False]
