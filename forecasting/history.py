@@ -50,13 +50,7 @@ def read_history(lake: Lake, source: str, as_of: date) -> pd.DataFrame:
     if not files:
         log.warning("no bronze %s partitions on or before %s", source, as_of)
         return _empty(contract)
-    df = _read_files(lake, files)
-    missing = [c for c in contract.bronze_columns if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"bronze {source} partitions under {base} lack columns {missing}: "
-            "re-ingest them with the current contract"
-        )
+    df = _read_files(lake, files, contract, base)
     df = df[contract.bronze_columns]
     # a later drop of the same business key is a correction: keep the latest version
     df = df.sort_values([*contract.key, schema.INGEST_DATE, schema.SOURCE_ROW], kind="stable")
@@ -89,29 +83,64 @@ def _day_of(path: str, source: str) -> date:
     return parse_date(name[len("date=") :], f"bronze partition {source}/{name}")
 
 
-def _read_files(lake: Lake, files: list[str]) -> pd.DataFrame:
-    """Read many parquet files as one table (pyarrow dataset, threads; unify null columns)."""
+def _read_files(lake: Lake, files: list[str], contract: schema.Contract, base: str) -> pd.DataFrame:
+    """Read many bronze parquet files as one frame with the bronze dtypes.
+
+    One pyarrow dataset over the listed files, cast to the contract's Arrow schema, so a
+    partition whose column is all null (null type) or stored as string instead of
+    large_string still lines up; a column a file lacks reads as missing.
+    """
     import pyarrow as pa
     import pyarrow.dataset as pads
 
     # local folders: pyarrow's native filesystem (threads, no Python I/O per file)
     fs = None if "://" not in lake.uri or lake.uri.startswith("file://") else lake.fs
+    data = pads.dataset(files, schema=_arrow_schema(contract), format="parquet", filesystem=fs)
     try:
-        table = pads.dataset(files, format="parquet", filesystem=fs).to_table()
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # partitions whose columns are all null carry a null type: unify schemas per file
-        import pyarrow.parquet as pq
+        table = data.to_table()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise InputError(
+            f"bronze {contract.name} under {base}: a partition does not match the "
+            f"{contract.name} contract ({exc}): re-ingest it"
+        ) from exc
+    # Arrow-backed strings: python-object strings cost ~1 s per 100k rows here
+    return table.to_pandas(types_mapper=_bronze_dtype)
 
-        tables = [pq.read_table(p, filesystem=fs) for p in files]
-        table = pa.concat_tables(tables, promote_options="permissive")
-    # Arrow-backed strings: the default python-object strings cost ~1 s per 100k rows here
-    return table.to_pandas(types_mapper=_arrow_strings)
 
-
-def _arrow_strings(dtype: Any) -> Any:
+def _arrow_schema(contract: schema.Contract) -> Any:
     import pyarrow as pa
 
-    return pd.StringDtype("pyarrow") if dtype in (pa.string(), pa.large_string()) else None
+    kinds = {
+        "str": pa.large_string(),
+        "int": pa.int64(),
+        "float": pa.float64(),
+        "bool": pa.bool_(),
+        "date": pa.timestamp("ns"),
+        "datetime": pa.timestamp("ns", tz="UTC"),
+    }
+    fields = []
+    for raw, kind in contract.columns.items():
+        name = contract.pii.get(raw) or contract.free_text.get(raw) or raw
+        fields.append(pa.field(name, kinds["bool" if raw in contract.free_text else kind]))
+    fields += [
+        pa.field(schema.SOURCE_FILE, pa.large_string()),
+        pa.field(schema.SOURCE_ROW, pa.int64()),
+        pa.field(schema.INGEST_DATE, pa.timestamp("ns")),
+    ]
+    return pa.schema(fields)
+
+
+def _bronze_dtype(dtype: Any) -> Any:
+    """Arrow type -> the bronze pandas dtype (nullable ints and booleans, Arrow strings)."""
+    import pyarrow as pa
+
+    if dtype in (pa.string(), pa.large_string()):
+        return pd.StringDtype("pyarrow")
+    if dtype == pa.int64():
+        return pd.Int64Dtype()
+    if dtype == pa.bool_():
+        return pd.BooleanDtype()
+    return None
 
 
 def _empty(contract: schema.Contract) -> pd.DataFrame:
