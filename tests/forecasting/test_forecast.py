@@ -1,0 +1,98 @@
+"""forecasting.forecast: quantiles and sample paths for every site, from a registered model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from deepar_panels import (
+    AS_OF,
+    HORIZON,
+    SPEC,
+    TINY_MODEL,
+    make_panel,
+    tiny_settings,
+    write_lake_panel,
+)
+
+from forecasting import schema as S
+from forecasting.errors import ModelError
+from forecasting.forecast import forecast_panel
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    from forecasting.config import load_settings
+    from forecasting.train import fit_model
+
+    lake = tmp_path_factory.mktemp("fit") / "lake"
+    settings = load_settings(None, lake_uri=str(lake), horizon=HORIZON, model=TINY_MODEL)
+    return fit_model(make_panel(), SPEC, settings)
+
+
+@pytest.fixture
+def lake_with_model(fitted, settings_factory):
+    """Settings whose lake has the AS_OF panel and one registered, gate-passed model."""
+    from forecasting.model import register_model, set_gate_status
+
+    settings = tiny_settings(settings_factory)
+    snapshot = write_lake_panel(settings, make_panel())
+    version = register_model(settings, fitted, AS_OF, snapshot, fitted.metrics)
+    set_gate_status(settings, version, True, {"coverage_p95": 0.95})
+    return settings, version
+
+
+def test_forecast_writes_quantiles_and_paths_for_every_site(lake_with_model):
+    settings, version = lake_with_model
+    summary = forecast_panel(settings, AS_OF)
+    assert summary.model_version == version and summary.series == 5
+    assert summary.cold_start == ["WH-NEW"] and summary.capped_values == 0
+    assert summary.first_period == str(AS_OF) and summary.horizon == HORIZON
+    q = pd.read_parquet(summary.quantiles_uri)
+    assert list(q.columns) == [S.UNIQUE_ID, S.DS, S.STEP, S.MEAN, "q0.05", "q0.5", "q0.9", "q0.95",
+                               S.MODEL_VERSION]
+    assert sorted(q[S.UNIQUE_ID].unique()) == ["WH-00", "WH-01", "WH-02", "WH-03", "WH-NEW"]
+    assert len(q) == 5 * HORIZON and (q[S.MODEL_VERSION] == version).all()
+    levels = q[["q0.05", "q0.5", "q0.9", "q0.95"]].to_numpy()
+    assert (np.diff(levels, axis=1) >= 0).all() and (levels >= 0).all()
+    assert q.loc[q[S.UNIQUE_ID] == "WH-NEW", "q0.95"].notna().all()
+
+    paths = pd.read_parquet(summary.samples_uri)
+    assert list(paths.columns) == [S.UNIQUE_ID, S.STEP, S.DS, S.SAMPLE, S.VALUE]
+    assert len(paths) == 5 * settings.model.num_samples * HORIZON
+    assert str(paths[S.VALUE].dtype) == "float32" and str(paths[S.SAMPLE].dtype) == "int32"
+    p95 = paths.groupby([S.UNIQUE_ID, S.STEP])[S.VALUE].quantile(0.95).to_numpy()
+    np.testing.assert_allclose(p95, q["q0.95"].to_numpy(), rtol=1e-5)
+
+
+def test_rerun_writes_byte_identical_files(lake_with_model):
+    settings, _ = lake_with_model
+    first = forecast_panel(settings, AS_OF)
+    before = {u: Path(u).read_bytes() for u in (first.quantiles_uri, first.samples_uri)}
+    forecast_panel(settings, AS_OF)
+    assert {u: Path(u).read_bytes() for u in before} == before
+
+
+def test_latest_needs_a_gate_passed_model_explicit_versions_do_not(fitted, settings_factory):
+    from typer.testing import CliRunner
+
+    from forecasting.cli import app
+    from forecasting.model import register_model
+
+    settings = tiny_settings(settings_factory)
+    snapshot = write_lake_panel(settings, make_panel())
+    version = register_model(settings, fitted, AS_OF, snapshot, {})
+    with pytest.raises(ModelError, match="passed the calibration gate"):
+        forecast_panel(settings, AS_OF)
+    env = {"RISKCAST_LAKE_URI": settings.lake_uri, "RISKCAST_HORIZON": str(HORIZON),
+           "RISKCAST_MODEL__NUM_SAMPLES": "20"}
+    runner = CliRunner()
+    refused = runner.invoke(app, ["forecast", "--as-of", str(AS_OF)], env=env)
+    assert refused.exit_code == 2 and "calibration gate" in refused.output
+    ok = runner.invoke(app, ["forecast", "--as-of", str(AS_OF), "--model-version", version], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert version in ok.output
