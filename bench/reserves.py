@@ -56,7 +56,8 @@ def main() -> None:
     last -= timedelta(days=(last.weekday() + 1) % 7)
     cutoffs = [last - timedelta(days=7 * args.spacing * i) for i in range(args.cutoffs)][::-1]
     for as_of in cutoffs:
-        _timed(timings, f"pipeline {as_of}", lambda a=as_of: _pipeline(settings, a))
+        if args.rerun or not _is_published(settings.reserves_url, as_of):
+            _timed(timings, f"pipeline {as_of}", lambda a=as_of: _pipeline(settings, a))
     published = _published(settings.reserves_url)
     truth = _truth(out / "landing" / "_truth", end)
     rows = _scores(published, truth, schema)
@@ -84,6 +85,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--regenerate", action="store_true")
+    p.add_argument("--rerun", action="store_true", help="rerun as-of dates already published")
     return p.parse_args()
 
 
@@ -122,6 +124,20 @@ def _pipeline(settings, as_of: date) -> None:
     forecast_panel(settings, as_of, version)
     compute_reserves(settings, as_of)
     publish_reserves(settings, as_of)
+
+
+def _is_published(url: str, as_of: date) -> bool:
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if "publications" not in inspect(conn).get_table_names():
+                return False
+            query = text("SELECT COUNT(*) FROM publications WHERE as_of_date = :d AND is_current")
+            return bool(conn.execute(query, {"d": str(as_of)}).scalar())
+    finally:
+        engine.dispose()
 
 
 def _published(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -212,6 +228,10 @@ def _scores(
         mt = tot.merge(agg, on=[schema.TOTAL_ID, schema.PERIOD_START], how="inner")
         cov = (mt[schema.SEVERITY_LOSS_EUR] <= mt["loss_eur_p95"].astype(float)).mean()
         rows.append((f"{level} total", "loss <= P95", cov, 0.95, len(mt)))
+    worst = sites.groupby([schema.AS_OF_DATE, schema.WAREHOUSE_ID])[schema.ESCALATION_LEVEL].max()
+    rows.append(
+        ("warehouse", "share escalating (any period)", (worst > 0).mean(), None, len(worst))
+    )
     out = pd.DataFrame(rows, columns=["level", "figure", "measured", "target", "n"])
     out["measured"] = out["measured"].round(3)
     return out
