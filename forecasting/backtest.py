@@ -121,11 +121,14 @@ def backtest_cli(settings: Settings, opts: BacktestOptions, **engine: Any) -> Ba
     )
 
 
-def backtest_lake(settings: Settings, as_of: date, model_version: str | None = None) -> BacktestSummary:
+def backtest_lake(
+    settings: Settings, as_of: date, model_version: str | None = None, **engine: Any
+) -> BacktestSummary:
     """The DAG task: backtest the lake panel of ``as_of`` into ``backtests/as_of=D/``.
 
     With ``model_version`` the gate verdict is recorded on that registered model.
     Raises CalibrationGateError (after writing the evidence and alerting) on a failed gate.
+    ``engine``: extra ``run_backtest`` arguments (tests inject a model double).
     """
     from forecasting.panel import read_panel
 
@@ -134,7 +137,7 @@ def backtest_lake(settings: Settings, as_of: date, model_version: str | None = N
     return backtest_panel(
         settings, df, spec, lake, lake.stage(BACKTEST_STAGE, as_of), source=f"lake panel as_of={as_of}",
         horizon=settings.horizon, windows=settings.backtest_windows, alert_date=as_of,
-        model_version=model_version,
+        model_version=model_version, **engine,
     )
 
 
@@ -237,7 +240,7 @@ def _alert_gate(settings: Settings, result: BacktestResult, day: date, files: di
         for q, f in gate.figures.items()
     ]
     send_alert(settings, Alert(
-        kind="calibration_gate",
+        kind="gate",
         severity="critical",
         title=f"Calibration gate failed for {gate.model}: reserves must not publish",
         date=day,

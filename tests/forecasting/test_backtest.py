@@ -134,10 +134,15 @@ def test_gate_blocks_a_miscalibrated_model_after_writing_the_evidence(tmp_path, 
         backtest_panel(settings, toy_panel(), SPEC, Lake(out), out, source="toy", horizon=6, windows=3,
                        fit=miscalibrated, models=FAST)
     assert "FAIL" in str(err.value)
+    assert "alert sent" in str(err.value)
     gate = json.loads((tmp_path / "bt" / "gate.json").read_text())
     assert gate["passed"] is False
     for name in ("backtest.parquet", "metrics.csv", "calibration.json", "report.html"):
         assert (tmp_path / "bt" / name).exists()
+    outbox = Lake(settings.lake_uri).outbox
+    alerts = [json.loads(line) for line in Lake(settings.lake_uri).read_text(outbox).splitlines()]
+    assert [a["kind"] for a in alerts] == ["gate"]
+    assert "q=0.95" in alerts[0]["summary"] and alerts[0]["links"]["report"].endswith("report.html")
 
 
 def test_backtest_cli_writes_the_files_for_a_usertoy_panel(tmp_path, settings_factory):
@@ -179,3 +184,31 @@ def test_backtest_cli_runs_real_deepar(tmp_path, settings_factory):
     frame = pd.read_parquet(tmp_path / "out" / "backtest.parquet")
     raw = frame[frame[MODEL] == DEEPAR_RAW]
     assert raw["pit_lo"].between(0, 1).all() and (raw["pit_lo"] <= raw["pit_hi"]).all()
+
+
+def test_backtest_lake_writes_the_stage_files(settings_factory):
+    from datetime import date
+
+    from forecasting.backtest import backtest_lake
+    from forecasting.lake import join
+
+    settings = settings_factory(horizon=6, backtest_windows=2)
+    lake, as_of = Lake(settings.lake_uri), date(2023, 4, 30)
+    panel = toy_panel().assign(is_future=False)
+    future = panel[panel[DS] == panel[DS].max()].assign(
+        **{DS: panel[DS].max() + pd.offsets.MonthBegin(), Y: np.nan, "is_future": True})
+    stage = lake.stage("panel", as_of)
+    lake.write_parquet(pd.concat([panel, future], ignore_index=True), join(stage, "panel.parquet"))
+    lake.write_json(join(stage, "summary.json"), {"spec": SPEC.to_dict()})
+    try:
+        summary = backtest_lake(settings, as_of, fit=toy_fit([]), models=FAST).to_dict()
+    except CalibrationGateError as exc:
+        summary = exc.summary.to_dict()
+    out = lake.stage("backtests", as_of)
+    assert summary["out_dir"] == out
+    for name in ("backtest.parquet", "metrics.csv", "calibration.json", "gate.json", "report.html"):
+        assert lake.exists(join(out, name)), name
+    cal = lake.read_json(join(out, "calibration.json"))
+    assert set(cal["levels"]) == {"0.05", "0.5", "0.9", "0.95"} and cal["fitted_on_windows"]
+    frame = lake.read_parquet(join(out, "backtest.parquet"))
+    assert frame[DS].max() == panel[DS].max()  # covariate-only future rows are never scored
