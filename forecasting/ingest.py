@@ -147,8 +147,10 @@ def ingest_dates(
 
     Each dict: ``date``, ``sources`` (source -> ``IngestResult.to_dict()``), totals
     ``read``/``accepted``/``quarantined``/``duplicates``, ``errors`` and ``exit_code``
-    (2: a source or the day failed; 1: rows were quarantined; 0: clean). A single day that cannot be ingested at all
-    raises; in a backfill such a day is recorded and the next day goes on.
+    (2: a source or the day failed; 1: rows were quarantined; 0: clean). With ``validate``
+    the dicts are ``validation.ingest_and_validate``'s (same keys plus the validation).
+    A single day that cannot be ingested at all raises; in a backfill such a day is
+    recorded and the next day goes on (the result is the same as ingesting day by day).
     """
     out = []
     with progress_task("ingest days", len(days)) as advance:

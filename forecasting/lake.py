@@ -3,7 +3,7 @@
 Layout (``root`` is ``lake_uri``)::
 
     bronze/<source>/date=YYYY-MM-DD/part.parquet      accepted rows
-    quarantine/<source>/date=YYYY-MM-DD/part.parquet  rejected rows + reason
+    quarantine/<source>/date=YYYY-MM-DD/ingest.parquet, validation.parquet  rejected rows + reason
     <stage>/as_of=YYYY-MM-DD/...                      audit, panel, forecasts, backtests, reports
     models/<model_version>/                           model registry
     data_docs/                                        GX Data Docs
