@@ -45,20 +45,27 @@ _BRONZE_DTYPES = {
 
 
 def input_frame(lake: Lake, contract: Contract, day: date) -> tuple[pd.DataFrame | None, list[str]]:
-    """The rows ingest delivered for ``day``, whatever an earlier validation did with them."""
+    """The rows ingest delivered for ``day``, whatever an earlier validation did with them.
+
+    None for a reference source without a snapshot that day; an empty typed frame (with a
+    note) for a daily source ingest wrote nothing for. Rows sorted by key, then lineage.
+    """
     bronze_uri = join(lake.bronze(contract.name, day), BRONZE_FILE)
     quarantine_uri = join(lake.quarantine(contract.name, day), VALIDATION_FILE)
     manifest_uri = join(lake.quarantine(contract.name, day), MANIFEST_FILE)
     data = lake.read_bytes(bronze_uri) if lake.exists(bronze_uri) else None
     manifest = lake.read_json(manifest_uri) if lake.exists(manifest_uri) else None
+    # bronze is the file an earlier validation left (or removed): its quarantine joins back
+    ours = manifest is not None and manifest.get("bronze_sha256") == sha256(data)
     parts = [] if data is None else [pd.read_parquet(io.BytesIO(data))]
-    if manifest and manifest.get("bronze_sha256") == sha256(data) and lake.exists(quarantine_uri):
+    if ours and lake.exists(quarantine_uri):
         parts.append(lake.read_parquet(quarantine_uri).drop(columns=[REASON]))
     parts = [p for p in parts if len(p)] or parts[:1]
     if not parts:
-        if not contract.daily:
+        if not ours and not contract.daily:
             return None, [f"no {contract.name} snapshot for {day}"]
-        return empty_frame(contract), [f"no bronze partition for {day}: ingest wrote none"]
+        note = [] if ours else [f"no bronze partition for {day}: ingest wrote none"]
+        return empty_frame(contract), note
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     order = [*contract.key, SOURCE_FILE, SOURCE_ROW]
     return frame.sort_values(order, kind="mergesort", na_position="last", ignore_index=True), []

@@ -34,7 +34,7 @@ def reports(n: int = 6, day: date = DAY, start: int = 0) -> pd.DataFrame:
     """``n`` clean security reports dropped on ``day`` (incidents earlier that day)."""
     rows = []
     for i in range(start, start + n):
-        at = pd.Timestamp(day, tz="UTC") + pd.Timedelta(minutes=30 + 7 * i)
+        at = pd.Timestamp(day, tz="UTC") + pd.Timedelta(minutes=30 + (7 * i) % 1200)
         rows.append(
             {
                 s.REPORT_ID: f"SR-{i:06d}",
