@@ -98,8 +98,10 @@ class FittedModel:
     # ------------------------------------------------------------------ storage
     def save(self, lake: Lake, uri: str) -> str:
         """Write ``predictor/``, ``encoders.json`` and ``model.json`` under ``uri``."""
+        from forecasting.model.fitting import quiet
+
         lake.remove(join(uri, "predictor"))
-        with tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
+        with quiet(), tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
             self.predictor.serialize(Path(tmp))
             for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
                 lake.write_bytes(join(uri, "predictor", path.relative_to(tmp).as_posix()),
