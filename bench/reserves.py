@@ -33,6 +33,8 @@ os.environ.setdefault("RISKCAST_PII_KEY", "bench-pii-key-0123456789abcdef")
 
 def main() -> None:
     args = _args()
+    if args.synthetic:
+        return _stage_timings(args)
     from forecasting import schema
     from forecasting.config import load_settings
 
@@ -86,7 +88,69 @@ def _args() -> argparse.Namespace:
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--regenerate", action="store_true")
     p.add_argument("--rerun", action="store_true", help="rerun as-of dates already published")
+    p.add_argument(
+        "--synthetic", type=int, nargs="*", help="only time reserves + publish on N synthetic sites"
+    )
+    p.add_argument("--pg-url", help="also time publish on this PostgreSQL URL (a scratch schema)")
     return p.parse_args()
+
+
+def _stage_timings(args: argparse.Namespace) -> None:
+    """Wall time of compute_reserves and publish_reserves (first, then idempotent rerun)."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "tests" / "forecasting"))
+    from reserves_lake import write_inputs
+
+    print("sites  periods  paths  draws | reserves s | publish s (db: first / rerun)")
+    for n in args.synthetic:
+        with tempfile.TemporaryDirectory(prefix="riskcast-bench-") as tmp:
+            sites = {
+                f"WH-{i:04d}": (("north", "south", "east")[i % 3], "DE", 1.0 + i % 5)
+                for i in range(n)
+            }
+            write_inputs(str(Path(tmp) / "lake"), horizon=args.horizon, sites=sites)
+            _time_one(args, n, Path(tmp))
+
+
+def _time_one(args: argparse.Namespace, n: int, tmp: Path) -> None:
+    import uuid
+
+    from reserves_lake import AS_OF
+    from sqlalchemy import create_engine, make_url
+
+    from forecasting.config import load_settings
+    from forecasting.publish import publish_reserves
+    from forecasting.reserves import compute_reserves
+
+    urls = {"sqlite": f"sqlite:///{tmp / 'reserves.db'}"}
+    scratch, admin = f"riskcast_bench_{uuid.uuid4().hex[:8]}", None
+    if args.pg_url:
+        admin = create_engine(args.pg_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{scratch}"')
+        url = make_url(args.pg_url).update_query_dict({"options": f"-csearch_path={scratch}"})
+        urls["postgresql"] = url.render_as_string(hide_password=False)
+    settings = load_settings(None, lake_uri=str(tmp / "lake"), horizon=args.horizon)
+    try:
+        t0 = time.perf_counter()
+        compute_reserves(settings, AS_OF)
+        t_res = time.perf_counter() - t0
+        cells = []
+        for name, url in urls.items():
+            db_settings = settings.model_copy(update={"reserves_url": url})
+            t0 = time.perf_counter()
+            publish_reserves(db_settings, AS_OF)
+            t1 = time.perf_counter()
+            publish_reserves(db_settings, AS_OF)
+            cells.append(f"{name} {t1 - t0:.2f} / {time.perf_counter() - t1:.2f}")
+    finally:
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{scratch}" CASCADE')
+            admin.dispose()
+    draws = settings.reserves.draws_per_path
+    print(f"{n:5d}  {args.horizon:7d}  {200:5d}  {draws:5d} | {t_res:10.2f} | {'; '.join(cells)}")
 
 
 def _timed(timings: dict[str, float], name: str, fn) -> None:
