@@ -169,30 +169,17 @@ def _swap(
             return "unchanged", None, published_at
         _make_current(conn, as_of, run_id)
         return "restored", current, published_at
-    published_at = datetime.now(UTC).replace(
-        microsecond=0
-    )  # when it was published: a fact, not an input
+    # when this run was first published: a fact about the publish, not an input of the figures
+    published_at = datetime.now(UTC).replace(microsecond=0)
     stamp = {schema.RUN_ID: run_id, schema.PUBLISHED_AT: published_at}
-    first = site_rows[0]
-    conn.execute(
-        db.publications.insert().values(
-            **{
-                k: first[k]
-                for k in (
-                    schema.AS_OF_DATE,
-                    schema.MODEL_VERSION,
-                    schema.SNAPSHOT_ID,
-                    schema.CODE_VERSION,
-                )
-            },
-            **stamp,
-            **{
-                schema.CONTENT_DIGEST: digest,
-                schema.N_ROWS: len(site_rows),
-                schema.IS_CURRENT: False,
-            },
-        )
-    )
+    provenance = (schema.AS_OF_DATE, schema.MODEL_VERSION, schema.SNAPSHOT_ID, schema.CODE_VERSION)
+    publication = {k: site_rows[0][k] for k in provenance} | stamp
+    publication |= {
+        schema.CONTENT_DIGEST: digest,
+        schema.N_ROWS: len(site_rows),
+        schema.IS_CURRENT: False,
+    }
+    conn.execute(db.publications.insert().values(publication))
     _insert_rows(conn, db.reserves, [{**r, **stamp} for r in site_rows])
     _insert_rows(conn, db.totals, [{**r, **stamp} for r in total_rows])
     _make_current(conn, as_of, run_id)
