@@ -54,6 +54,10 @@ class ModelSettings(BaseModel):
     num_samples: int = Field(200, ge=10)
     gradient_clip_val: float = Field(10.0, gt=0)
     seed: int = 0
+    num_threads: int = Field(
+        1, ge=1, description="torch CPU threads per fit/predict process or Ray worker; a small "
+        "LSTM runs fastest on 1 (more threads mostly spin on a shared machine)"
+    )
 
 
 class AlertSettings(BaseModel):

@@ -1,102 +1,29 @@
-"""Panel frame -> GluonTS entries (dicts), with the encoders fitted on the training panel.
+"""Panel frame -> GluonTS entries (dicts), vectorised per series.
 
 A GluonTS entry is ``{"start": pd.Period, "target": float32[T] (NaN = missing),
-"feat_static_cat": int[C], "feat_static_real": float32[S], "feat_dynamic_real":
-float32[D, T (+ horizon when predicting)], "item_id": str}``.
-
-Encoders map each categorical value to ``1..n`` (``0`` = unseen or missing, so a
-warehouse in a new region still forecasts) and standardise real covariates with the
-training panel's mean and standard deviation.
+"feat_static_cat": int64[C], "feat_static_real": float32[S], "feat_dynamic_real":
+float32[D, T (+ horizon when predicting)], "item_id": str}``; real covariates are
+standardised and categoricals encoded by ``Encoders``. Series are put on their
+frequency's grid by integer period ordinals, so a missing row is a NaN period, never a
+silent shift.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from forecasting.errors import InputError
-from forecasting.panel import PanelSpec
+from forecasting.model.encoders import UNSEEN, Encoders, history_rows, static_table
+from forecasting.panel import PanelSpec, freq_alias
 from forecasting.schema import DS, IS_FUTURE, UNIQUE_ID, Y
 
-UNSEEN = 0  # categorical index of values not seen at training time
+__all__ = ["UNSEEN", "Encoders", "check_panel", "history_rows", "prediction_entries",
+           "training_entries"]
 
-
-@dataclass
-class Encoders:
-    """Categorical codes and real-covariate statistics learned from the training panel.
-
-    ``categories``: column -> sorted values (code = position + 1). ``real_stats``: column ->
-    ``[mean, std]``. ``default_scale``: NB scale for a context with no (or only zero)
-    observations, the mean over series of each series' mean target. ``y_max``: the largest
-    observed training target (the forecast sanity bound for series without history).
-    """
-
-    categories: dict[str, list[str]] = field(default_factory=dict)
-    real_stats: dict[str, list[float]] = field(default_factory=dict)
-    default_scale: float = 1.0
-    y_max: float = 0.0
-
-    @classmethod
-    def fit(cls, df: pd.DataFrame, spec: PanelSpec) -> Encoders:
-        hist = history_rows(df)
-        static = _static_table(df, spec)
-        categories = {
-            col: sorted(str(v) for v in static[col].dropna().unique()) for col in spec.static_cat
-        }
-        stats = {}
-        for col, values in [(c, static[c]) for c in spec.static_real] + [
-            (c, df[c]) for c in spec.dynamic_real
-        ]:
-            v = pd.to_numeric(values, errors="coerce").astype("float64")
-            mean, std = (float(v.mean()), float(v.std(ddof=0))) if v.notna().any() else (0.0, 1.0)
-            stats[col] = [mean, std if np.isfinite(std) and std > 1e-9 else 1.0]
-        observed = hist[Y].dropna()
-        level = observed.groupby(hist.loc[observed.index, UNIQUE_ID]).mean()
-        return cls(
-            categories=categories,
-            real_stats=stats,
-            default_scale=max(float(level.mean()), 1e-3) if len(level) else 1.0,
-            y_max=float(observed.max()) if len(observed) else 0.0,
-        )
-
-    def cardinality(self, spec: PanelSpec) -> list[int]:
-        return [len(self.categories[c]) + 1 for c in spec.static_cat]
-
-    def encode_cat(self, col: str, value: Any) -> int:
-        values = self.categories[col]
-        key = None if pd.isna(value) else str(value)
-        i = int(np.searchsorted(values, key)) if key is not None else len(values)
-        return i + 1 if i < len(values) and values[i] == key else UNSEEN
-
-    def scale_real(self, col: str, values: Any) -> np.ndarray:
-        mean, std = self.real_stats[col]
-        out = (np.asarray(values, dtype="float64") - mean) / std
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype("float32")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``categories`` as column -> {value: index}, index 0 = unseen."""
-        data = asdict(self)
-        data["categories"] = {
-            col: {v: i + 1 for i, v in enumerate(values)} for col, values in self.categories.items()
-        }
-        data["unseen_index"] = UNSEEN
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Encoders:
-        cats = {col: sorted(m, key=m.get) for col, m in data["categories"].items()}
-        return cls(cats, {k: list(v) for k, v in data["real_stats"].items()},
-                   float(data["default_scale"]), float(data["y_max"]))
-
-
-def history_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows that are not covariate-only forecast-horizon rows (``is_future`` False or absent)."""
-    if IS_FUTURE in df.columns:
-        return df[~df[IS_FUTURE].fillna(False).astype(bool)]
-    return df
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 def check_panel(df: pd.DataFrame, spec: PanelSpec, source: str = "panel") -> None:
@@ -135,14 +62,15 @@ def training_entries(
     periods and trained on the rest; shorter ones are trained on whole. Series without
     any observed value (cold start) are left out.
     """
+    table = _Table(history_rows(df), spec, enc, gluonts_freq)
     train, val = [], []
-    for uid, g in _series(history_rows(df), spec):
-        if not g[Y].notna().any():
+    for s in table.series():
+        observed = ~np.isnan(s.y)
+        if not observed.any():
             continue
-        hist = g.loc[g[Y].first_valid_index():]
-        entry = _make(uid, hist[DS].iloc[0], hist[Y], _static_row(g, spec),
-                      hist.set_index(DS), spec, enc, gluonts_freq)
-        if len(hist) >= 2 * holdout:
+        begin, end = s.ordinal[observed].min(), s.ordinal.max() + 1
+        entry = table.entry(s, begin, end, end)
+        if end - begin >= 2 * holdout:
             val.append(entry)
             entry = _truncate(entry, holdout)
         train.append(entry)
@@ -166,78 +94,123 @@ def prediction_entries(
     features. Dynamic features must cover the horizon (``is_future`` rows or ``future_df``).
     """
     frames = [df] if future_df is None else [df, future_df.assign(**{IS_FUTURE: True})]
-    full = pd.concat(frames, ignore_index=True).drop_duplicates([UNIQUE_ID, DS], keep="first")
-    offset = pd.tseries.frequencies.to_offset(spec.freq)
+    full = pd.concat(frames, ignore_index=True) if future_df is not None else df
+    if future_df is not None:
+        full = full.drop_duplicates([UNIQUE_ID, DS], keep="first")
+    table = _Table(full, spec, enc, gluonts_freq)
     entries, starts, maxima = [], [], []
-    for uid, g in _series(full, spec):
-        hist = history_rows(g)
-        first_fc = hist[DS].max() + offset if len(hist) else g[DS].min()
-        if hist[Y].notna().any():
-            begin = hist.at[hist[Y].first_valid_index(), DS]
-        else:  # cold start: an unobserved context ending just before the forecast
-            begin = first_fc - context_length * offset
-        span = pd.date_range(begin, first_fc + (horizon - 1) * offset, freq=spec.freq)
-        cov = g.set_index(DS).reindex(span)
+    for s in table.series():
+        hist = ~s.future
+        first_fc = s.ordinal[hist].max() + 1 if hist.any() else s.ordinal.min()
+        observed = hist & ~np.isnan(s.y)
+        begin = s.ordinal[observed].min() if observed.any() else first_fc - context_length
+        entry = table.entry(s, begin, first_fc, first_fc + horizon)
         if spec.dynamic_real:
-            known = cov[list(spec.dynamic_real)].iloc[-horizon:].notna().all(axis=1)
+            known = np.isfinite(table.raw_dynamic(s, first_fc, first_fc + horizon)).all(axis=0)
             if not known.all():
-                lacking = [str(d.date()) for d in known.index[~known][:3]]
+                lacking = [str(table.timestamp(first_fc + k).date()) for k in np.flatnonzero(~known)[:3]]
                 raise InputError(
-                    f"series {uid!r} has no {list(spec.dynamic_real)} for forecast period(s) "
+                    f"series {s.uid!r} has no {list(spec.dynamic_real)} for forecast period(s) "
                     f"{lacking}: add {IS_FUTURE} rows with covariates or pass future_df"
                 )
-        target = cov[Y].iloc[:-horizon].to_numpy("float32")
-        entries.append(_make(uid, begin, target, _static_row(g, spec), cov, spec, enc, gluonts_freq))
-        starts.append(pd.Timestamp(first_fc))
+        entries.append(entry)
+        starts.append(table.timestamp(first_fc))
+        target = entry["target"]
         maxima.append(float(np.nanmax(target)) if np.isfinite(target).any() else np.nan)
     return entries, starts, np.asarray(maxima, dtype="float64")
 
 
-def _series(df: pd.DataFrame, spec: PanelSpec):
-    """Yield (id, frame) per series sorted by id, each sorted by ds and on the freq grid."""
-    df = df.assign(**{UNIQUE_ID: df[UNIQUE_ID].astype(str), DS: pd.to_datetime(df[DS])})
-    for uid, g in df.sort_values([UNIQUE_ID, DS]).groupby(UNIQUE_ID, sort=True):
-        if g.empty:
-            continue
-        grid = pd.date_range(g[DS].iloc[0], g[DS].iloc[-1], freq=spec.freq)
-        off_grid = ~g[DS].isin(grid)
-        if off_grid.any():
+@dataclass
+class _Series:
+    """One series' rows, sorted by period: ``rows`` index the table's arrays."""
+
+    uid: str
+    rows: np.ndarray
+    ordinal: np.ndarray
+    y: np.ndarray
+    future: np.ndarray
+    index: int  # position in the static table
+
+
+class _Table:
+    """The frame as numpy arrays sorted by (id, period), with per-series slices."""
+
+    def __init__(self, df: pd.DataFrame, spec: PanelSpec, enc: Encoders, gluonts_freq: str):
+        self.spec, self.enc, self.gluonts_freq = spec, enc, gluonts_freq
+        self.period_freq = _period_freq(spec.freq)
+        ids = df[UNIQUE_ID].astype(str).to_numpy()
+        ds = pd.DatetimeIndex(pd.to_datetime(df[DS]))
+        periods = ds.to_period(self.period_freq)
+        off = ds != periods.start_time
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
             raise InputError(
-                f"series {uid!r}: {DS} {g[DS][off_grid].iloc[0]} is not on the panel's "
-                f"'{spec.freq}' grid: align period starts to the frequency"
+                f"series {ids[i]!r}: {DS} {ds[i]} is not on the panel's '{spec.freq}' grid: "
+                "align period starts to the frequency"
             )
-        yield str(uid), g.set_index(DS).reindex(grid).rename_axis(DS).reset_index()
+        ordinal = periods.asi8
+        order = np.lexsort((ordinal, ids))
+        self.ids, self.ordinal = ids[order], ordinal[order]
+        self.y = pd.to_numeric(df[Y], errors="coerce").to_numpy("float64")[order]
+        fut = df[IS_FUTURE].fillna(False).to_numpy(bool) if IS_FUTURE in df else np.zeros(len(df), bool)
+        self.future = fut[order]
+        self.dynamic = (df[list(spec.dynamic_real)].to_numpy("float64")[order].T
+                        if spec.dynamic_real else np.zeros((0, len(df))))
+        self.statics = static_table(df, spec)
+
+    def series(self):
+        uniq, first = np.unique(self.ids, return_index=True)
+        bounds = np.append(first, len(self.ids))
+        for k, uid in enumerate(uniq):
+            rows = np.arange(bounds[k], bounds[k + 1])
+            yield _Series(str(uid), rows, self.ordinal[rows], self.y[rows], self.future[rows], k)
+
+    def timestamp(self, ordinal: int) -> pd.Timestamp:
+        return pd.Period(ordinal=int(ordinal), freq=self.period_freq).start_time
+
+    def raw_dynamic(self, s: _Series, begin: int, end: int) -> np.ndarray:
+        """Unscaled dynamic covariates over periods ``[begin, end)``: (D, end - begin), NaN gaps."""
+        out = np.full((self.dynamic.shape[0], end - begin), np.nan)
+        pos = s.ordinal - begin
+        keep = (pos >= 0) & (pos < end - begin)
+        out[:, pos[keep]] = self.dynamic[:, s.rows[keep]]
+        return out
+
+    def entry(self, s: _Series, begin: int, target_end: int, end: int) -> dict:
+        """The entry of series ``s``: target over ``[begin, target_end)`` (history rows
+        only), dynamic features over ``[begin, end)``."""
+        target = np.full(target_end - begin, np.nan, dtype="float32")
+        pos = s.ordinal - begin
+        keep = ~s.future & (pos >= 0) & (pos < len(target))
+        target[pos[keep]] = s.y[keep]
+        entry = {
+            "item_id": s.uid,
+            "start": pd.Period(self.timestamp(begin), freq=self.gluonts_freq),
+            "target": target,
+        }
+        static = self.statics.iloc[s.index]
+        if self.spec.static_cat:
+            entry["feat_static_cat"] = np.array(
+                [self.enc.encode_cat(c, static[c]) for c in self.spec.static_cat], dtype="int64")
+        if self.spec.static_real:
+            entry["feat_static_real"] = np.concatenate(
+                [self.enc.scale_real(c, [static[c]]) for c in self.spec.static_real])
+        if self.spec.dynamic_real:
+            raw = self.raw_dynamic(s, begin, end)
+            entry["feat_dynamic_real"] = np.stack(
+                [self.enc.scale_real(c, raw[i]) for i, c in enumerate(self.spec.dynamic_real)])
+        return entry
 
 
-def _static_table(df: pd.DataFrame, spec: PanelSpec) -> pd.DataFrame:
-    cols = [*spec.static_real, *spec.static_cat]
-    if not cols:
-        return pd.DataFrame(index=pd.Index(sorted(df[UNIQUE_ID].astype(str).unique())))
-    return df.assign(**{UNIQUE_ID: df[UNIQUE_ID].astype(str)}).groupby(UNIQUE_ID)[cols].first()
+def _period_freq(panel_freq: str) -> str:
+    """The pandas Period frequency whose periods start on the panel's ``ds`` labels.
 
-
-def _static_row(g: pd.DataFrame, spec: PanelSpec) -> dict[str, Any]:
-    """First non-missing value of each static column in one series' rows."""
-    return {c: g[c].dropna().iloc[0] if g[c].notna().any() else np.nan
-            for c in (*spec.static_real, *spec.static_cat)}
-
-
-def _make(uid, start, target, static, cov, spec, enc, gluonts_freq) -> dict:
-    entry: dict[str, Any] = {
-        "item_id": uid,
-        "start": pd.Period(start, freq=gluonts_freq),
-        "target": np.asarray(target, dtype="float32"),
-    }
-    if spec.static_cat:
-        entry["feat_static_cat"] = np.array(
-            [enc.encode_cat(c, static[c]) for c in spec.static_cat], dtype="int64")
-    if spec.static_real:
-        entry["feat_static_real"] = np.concatenate(
-            [enc.scale_real(c, [static[c]]) for c in spec.static_real])
-    if spec.dynamic_real:
-        entry["feat_dynamic_real"] = np.stack(
-            [enc.scale_real(c, cov[c].to_numpy()) for c in spec.dynamic_real])
-    return entry
+    ``W-MON`` labels a week by its Monday: that is the period ``W-SUN`` (ending Sunday).
+    """
+    alias = freq_alias(panel_freq)
+    if alias.startswith("W-") and alias[2:] in _WEEKDAYS:
+        return "W-" + _WEEKDAYS[_WEEKDAYS.index(alias[2:]) - 1]
+    return {"W": "W-SAT", "MS": "M", "QS": "Q", "YS": "Y", "AS": "Y"}.get(alias, alias)
 
 
 def _truncate(entry: dict, n: int) -> dict:

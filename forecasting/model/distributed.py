@@ -152,6 +152,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         make_loaders,
         nan_loss_not_raise,
         quiet,
+        torch_threads,
         trainer_kwargs,
     )
 
@@ -177,7 +178,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     )))
     checkpoint = ray.train.get_checkpoint()
     try:
-        with quiet(), nan_loss_not_raise():
+        with quiet(), nan_loss_not_raise(), torch_threads(config.get("num_threads", 1)):
             if checkpoint is None:
                 trainer.fit(module, train_loader, val_loader)
                 return

@@ -65,6 +65,7 @@ def model_config(
         "gradient_clip_val": m.gradient_clip_val,
         "num_samples": m.num_samples,
         "seed": m.seed if seed is None else seed,
+        "num_threads": m.num_threads,
         "num_feat_static_real": len(spec.static_real),
         "num_feat_static_cat": len(spec.static_cat),
         "cardinality": encoders.cardinality(spec),

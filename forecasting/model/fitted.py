@@ -73,7 +73,7 @@ class FittedModel:
         """
         import torch
 
-        from forecasting.model.fitting import quiet
+        from forecasting.model.fitting import quiet, torch_threads
 
         check_panel(df, self.spec, "forecast input")
         n = int(num_samples or self.config["num_samples"])
@@ -84,7 +84,8 @@ class FittedModel:
         net = self.predictor.prediction_net
         net.model.num_parallel_samples = n
         devices = list(range(torch.cuda.device_count()))
-        with quiet(), torch.random.fork_rng(devices=devices):
+        threads = self.config.get("num_threads", 1)
+        with quiet(), torch_threads(threads), torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.config["seed"] if seed is None else seed)
             forecasts = list(self.predictor.predict(entries, num_samples=n))
         ids = [e["item_id"] for e in entries]

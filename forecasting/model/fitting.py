@@ -46,6 +46,19 @@ def quiet() -> Iterator[None]:
 
 
 @contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads, then restore the process' setting."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextmanager
 def nan_loss_not_raise() -> Iterator[None]:
     """Let diverged distribution parameters give a NaN loss instead of a ValueError.
 
@@ -194,7 +207,12 @@ def fit_local(
     train_loader, val_loader = make_loaders(estimator, module, train_entries, val_entries)
     monitor = monitor_metric(val_loader is not None)
     guard, best = EpochGuard(config["batch_size"]), BestWeights(monitor)
-    with quiet(), nan_loss_not_raise(), tempfile.TemporaryDirectory(prefix="riskcast-fit-") as tmp:
+    with (
+        quiet(),
+        nan_loss_not_raise(),
+        torch_threads(config.get("num_threads", 1)),
+        tempfile.TemporaryDirectory(prefix="riskcast-fit-") as tmp,
+    ):
         trainer = pl.Trainer(**trainer_kwargs(
             config, [guard, best, early_stopping(config, monitor)],
             accelerator="gpu" if use_gpu else "cpu", devices=1, default_root_dir=tmp,

@@ -31,14 +31,17 @@ from forecasting.schema import (
 
 MANIFEST = "manifest.json"
 LATEST = "latest"
-# settings that change the fitted network; infrastructure (lake, Ray, alerts) does not
+# settings that change the fitted network; infrastructure (lake, Ray, alerts) and the
+# runtime knobs below do not
 _MODEL_SETTINGS = ("model", "freq", "horizon", "target")
+_RUNTIME_MODEL_SETTINGS = ("num_samples", "num_threads")
 
 
 def model_version(settings: Settings, as_of: date, snapshot_id: str) -> str:
     """``deepar-YYYYMMDD-<hash>``: the same as_of, panel snapshot and model settings give
     the same version, so a rerun replaces its model instead of adding one."""
     flat = settings.flat()
+    flat["model"] = {k: v for k, v in flat["model"].items() if k not in _RUNTIME_MODEL_SETTINGS}
     key = json.dumps({"snapshot": snapshot_id, **{k: flat[k] for k in _MODEL_SETTINGS}},
                      sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
