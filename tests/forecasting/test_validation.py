@@ -313,3 +313,83 @@ def test_cli_validate_exit_codes(lake_settings, monkeypatch):
     failed = runner.invoke(app, ["validate", "--date", "2024-03-04"])
     assert failed.exit_code == 2
     assert json.loads(failed.stdout)["sources"][REPORTS]["status"] == "critical"
+
+
+# (fault in demo_faults.FAULTS, expectation that must name its rows in quarantine)
+ROW_FAULTS = {
+    "unknown_warehouse": "expect_column_values_to_be_in_set(warehouse_id)",
+    "negative_units": "expect_column_values_to_be_between(units)",
+    "future_timestamp": "expect_column_values_to_be_between(incident_at)",
+    "reported_before_incident": "expect_column_pair_values_a_to_be_greater_than_b(reported_at,incident_at)",
+    "duplicate_report_id": "expect_column_values_to_be_unique(report_id)",
+    "severity_out_of_set": "expect_column_values_to_be_in_set(severity)",
+}
+DAY_FAULTS = {
+    "volume_spike": "expect_table_row_count_to_be_between(volume)",
+    "empty_day": "expect_table_row_count_to_be_between(non_empty)",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_faulty_demo_days_end_to_end(settings_factory, tmp_path):
+    """Acceptance: demo-data --faults, then ingest + validate the faulty days."""
+    from datetime import date
+
+    from forecasting.demo_data import generate_network
+    from forecasting.validation import ingest_and_validate
+
+    landing = tmp_path / "landing"
+    generate_network(str(landing), 40, date(2024, 1, 1), 40, 3, True)
+    faults = json.loads((landing / "_truth" / "faults.json").read_text())
+    by_name = {
+        f["fault"]: f for f in faults if f["fault"] in {*ROW_FAULTS, *DAY_FAULTS, "missing_column"}
+    }
+    fault_days = sorted({date.fromisoformat(f["date"]) for f in by_name.values()})
+    history = [date(2024, 1, 1) + timedelta(days=i) for i in range(4)]
+    settings = settings_factory()
+    lake = Lake(settings.lake_uri)
+    days = {d.isoformat(): d for d in history + fault_days}
+    summaries = {r["date"]: r for r in ingest_and_validate(settings, list(days.values()))}
+    outbox = [json.loads(x) for x in Path(lake.outbox).read_text().splitlines()]
+
+    for name, expectation in ROW_FAULTS.items():
+        fault = by_name[name]
+        day = days[fault["date"]]
+        summary = summaries[fault["date"]]
+        assert summary["exit_code"] == 1, (name, summary["errors"])
+        held = _quarantine(lake, REPORTS, day)
+        reasons = held.set_index(s.REPORT_ID)[s.REASON]
+        for rid in fault["ids"]:  # a duplicated id: both versions are held back
+            assert all(expectation in r for r in reasons.loc[[rid]]), (name, rid)
+        kept = _bronze(lake, REPORTS, day)
+        assert not set(kept[s.REPORT_ID]) & set(fault["ids"])
+        ingested = summary["sources"][REPORTS]
+        validated = summary["validation"]["sources"][REPORTS]
+        assert ingested["read"] == ingested["accepted"] + ingested["quarantined"]
+        assert validated["input_rows"] == ingested["accepted"] == len(kept) + len(held)
+        (alert,) = [a for a in outbox if a["date"] == fault["date"] and a["source"] == REPORTS]
+        assert {r[s.REPORT_ID] for r in alert["rows"]} >= set(fault["ids"])
+        assert Path(alert["links"]["data docs"]).is_file()
+
+    for name, expectation in DAY_FAULTS.items():
+        fault = by_name[name]
+        summary = summaries[fault["date"]]
+        assert summary["exit_code"] == 2
+        assert summary["validation"]["sources"][REPORTS]["blocking"] == [expectation]
+        assert not lake.exists(lake.bronze(REPORTS, days[fault["date"]]))
+        alerts = [a for a in outbox if a["date"] == fault["date"] and a["source"] == REPORTS]
+        assert [a["severity"] for a in alerts] == ["critical"]
+
+    missing = by_name["missing_column"]
+    summary = summaries[missing["date"]]
+    assert summary["exit_code"] == 2 and summary["sources"][RECON]["error"]
+    assert not lake.exists(lake.bronze(RECON, days[missing["date"]]))
+    alerts = [a for a in outbox if a["date"] == missing["date"] and a["source"] == RECON]
+    assert [a["kind"] for a in alerts] == ["contract"]
+
+    for d in history:
+        assert summaries[d.isoformat()]["exit_code"] == 0
+    page = _Page()
+    page.feed((tmp_path / "lake" / "data_docs" / "index.html").read_text())
+    assert "security_reports" in " ".join(page.text)
