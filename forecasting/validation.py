@@ -24,7 +24,6 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -44,6 +43,14 @@ from forecasting.validation_inputs import (
     sha256,
     suite_parameters,
 )
+from forecasting.validation_results import (
+    CRITICAL,
+    PASSED,
+    SKIPPED,
+    WARNINGS,
+    DayValidation,
+    SourceValidation,
+)
 
 __all__ = [
     "DayValidation",
@@ -60,86 +67,6 @@ log = logging.getLogger(__name__)
 
 SHARE_CHECK = "max_bad_row_share"  # reason when too many rows fail: a setting, not an expectation
 SOURCE_ORDER = REFERENCE_SOURCES + DAILY_SOURCES  # known warehouse ids come from the snapshot
-PASSED, WARNINGS, CRITICAL, SKIPPED = "passed", "warnings", "critical", "skipped"
-_EXIT = {PASSED: 0, SKIPPED: 0, WARNINGS: 1, CRITICAL: 2}
-
-
-@dataclass
-class SourceValidation:
-    """What validating one source for one day did: ``input_rows == validated + quarantined``."""
-
-    source: str
-    date: date
-    status: str
-    input_rows: int = 0
-    validated_rows: int = 0
-    quarantined_rows: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    blocking: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    bronze_uri: str | None = None
-    quarantine_uri: str | None = None
-    data_docs: dict[str, Any] | None = None
-
-    @property
-    def exit_code(self) -> int:
-        return _EXIT[self.status]
-
-    @property
-    def message(self) -> str:
-        """One line for logs, alerts and DataContractError."""
-        if self.status == CRITICAL:
-            return (
-                f"{self.source} {self.date}: batch rejected by {', '.join(self.blocking)}; "
-                + (
-                    f"all {self.input_rows} rows moved to {self.quarantine_uri}, "
-                    if self.input_rows
-                    else "no rows, "
-                )
-                + f"nothing left in bronze: fix the landing drop, then rerun `riskcast ingest --date {self.date}`"
-            )
-        names = ", ".join(f["name"] for f in self.failed) or "none"
-        return (
-            f"{self.source} {self.date}: {self.status}; {self.quarantined_rows} of "
-            f"{self.input_rows} rows quarantined (failed: {names})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["date"] = self.date.isoformat()
-        data["exit_code"] = self.exit_code
-        return data
-
-
-@dataclass
-class DayValidation:
-    """Every source of one day; ``exit_code`` is the worst of them."""
-
-    date: date
-    sources: list[SourceValidation]
-    data_docs_index: str | None = None
-    alerts: dict[str, list[str]] = field(default_factory=dict)
-    alert_errors: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        worst = max((s.exit_code for s in self.sources), default=0)
-        return max(worst, 1 if self.alert_errors else 0)
-
-    @property
-    def errors(self) -> list[str]:
-        return [s.message for s in self.sources if s.status == CRITICAL]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "date": self.date.isoformat(),
-            "exit_code": self.exit_code,
-            "sources": {s.source: s.to_dict() for s in self.sources},
-            "errors": self.errors,
-            "data_docs": self.data_docs_index,
-            "alerts": self.alerts,
-            "alert_errors": self.alert_errors,
-        }
 
 
 def validate_source(settings: Settings, source: str, day: date) -> SourceValidation:

@@ -11,8 +11,9 @@ import pytest
 from validation_frames import DAY, reports, write_bronze, write_day
 
 from forecasting import schema as s
-from forecasting.datadocs import INDEX_LIMIT, _deterministic_html
+from forecasting.datadocs import INDEX_LIMIT
 from forecasting.lake import Lake, join
+from forecasting.lake_store import deterministic_html
 from forecasting.validation import validate_date
 
 
@@ -23,7 +24,7 @@ def test_build_stamps_and_random_ids_are_removed():
         b"<div id=b-collapse-body-62dd8b13-9183-4eb4-bf32-2a6d25e2fd87></div>"
         b'<a href="#c-collapse-body-971327ae-3b93-451e-8d7a-b563d74d88dd"></a>'
     )
-    assert _deterministic_html(html) == (
+    assert deterministic_html(html) == (
         b'<img src="logo.png"><a href="#b-collapse-body-0"></a>'
         b'<div id=b-collapse-body-0></div><a href="#c-collapse-body-1"></a>'
     )
