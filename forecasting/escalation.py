@@ -2,13 +2,19 @@
 
 Thresholds (``thresholds.parquet`` of the reserves stage; columns ``warehouse_id,
 incidents_threshold, loss_eur_threshold, threshold_source``): a warehouse's setting
-(``escalation.incidents_p95`` / ``escalation.loss_eur_p95``) wins; otherwise the default
-comes from its history: ``escalation.history_margin`` x the ``escalation_quantile_history``
-quantile of its observed per-period incidents (at least 1, rounded up to whole incidents), and of per-period losses
-simulated from those observed counts with the reserves' own severity pool (at least one
-mean incident loss). The margin keeps a site whose risk has not changed from escalating on
-sampling noise alone (its forecast P95 sits near its historical quantile). No threshold
-where a site has fewer than ``escalation.min_history_periods`` observed periods.
+(``escalation.incidents_p95`` / ``escalation.loss_eur_p95``) wins. Otherwise:
+
+- incidents: ``escalation.history_margin`` x the ``escalation_quantile_history`` quantile of
+  the site's observed incidents per period (at least 1, rounded up to whole incidents). The
+  margin keeps a site whose risk has not changed from escalating on sampling noise (its
+  forecast P95 sits near its historical quantile). No default with fewer than
+  ``escalation.min_history_periods`` observed periods.
+- loss: the ``escalation_quantile_history`` quantile of the loss of a period with exactly
+  the incidents threshold, from the reserves' own severity pool. The pool is the same for
+  history and forecast, so risk in EUR only moves with incidents; a loss threshold of its
+  own would re-test the incident counts with severity noise added (measured on the sample
+  network: a third of the sites escalated on it by noise alone). Set
+  ``escalation.loss_eur_p95`` for a limit finance chose in EUR.
 
 Levels (``schema.ESCALATION_LEVELS``): 0 none; 1 elevated, the P95 of incidents or loss
 exceeds its threshold; 2 severe, it exceeds ``severe_factor`` x the threshold.
@@ -35,7 +41,7 @@ _METRICS = (
     (schema.INCIDENTS_P95, schema.INCIDENTS_THRESHOLD),
     (schema.LOSS_EUR_P95, schema.LOSS_EUR_THRESHOLD),
 )
-_HISTORY_DRAWS = 50  # severity draws per observed period for the historical loss quantile
+_LOSS_DRAWS = 4000  # simulated periods at the incidents threshold (loss default)
 ALERT_KIND = "escalation"
 ALERT_SEVERITY = {1: "warning", 2: "critical"}
 
@@ -55,20 +61,24 @@ def resolve_thresholds(
         log.warning("escalation thresholds set for warehouses not forecast: %s", unknown)
     y = history.groupby(schema.UNIQUE_ID)[schema.Y]
     rng = np.random.default_rng([settings.reserves.seed, as_of.toordinal(), 1])
-    rows = []
+    rows, loss_at = [], {}  # (region, incidents) -> loss quantile: few distinct pairs
     for wid, region in zip(ids, sites[schema.REGION], strict=True):
         observed = y.get_group(wid).to_numpy(dtype=float) if wid in y.groups else np.array([])
-        hist_inc = hist_loss = np.nan
+        hist_inc = np.nan
         if len(observed) >= esc.min_history_periods:
             q = settings.escalation_quantile_history
             # whole incidents: a P95 of 3 against a margin-ed 2.5 is no real change
             hist_inc = float(
                 np.ceil(esc.history_margin * max(np.quantile(observed, q, method="higher"), 1.0))
             )
-            hist_loss = esc.history_margin * max(
-                _historical_loss(observed, pools.pool_of(region), q, rng), pools.mean_of(region)
-            )
-        inc, loss = esc.incidents_p95.get(wid, hist_inc), esc.loss_eur_p95.get(wid, hist_loss)
+        inc = esc.incidents_p95.get(wid, hist_inc)
+        if wid in esc.loss_eur_p95:
+            loss = esc.loss_eur_p95[wid]
+        else:
+            if (region, inc) not in loss_at:
+                q = settings.escalation_quantile_history
+                loss_at[region, inc] = _loss_at(inc, pools.pool_of(region), q, rng)
+            loss = loss_at[region, inc]
         rows.append(
             (wid, inc, loss, _source(wid in esc.incidents_p95, wid in esc.loss_eur_p95, hist_inc))
         )
@@ -83,19 +93,21 @@ def resolve_thresholds(
     return out
 
 
-def _historical_loss(
-    observed: np.ndarray, pool: np.ndarray, q: float, rng: np.random.Generator
-) -> float:
-    """q-quantile of per-period losses simulated from the observed counts (same severity)."""
-    counts = np.repeat(np.rint(observed).astype(np.int64), _HISTORY_DRAWS)
-    losses = compound.simulate_losses(counts, np.zeros(len(counts), int), [pool], rng)
+def _loss_at(incidents: float, pool: np.ndarray, q: float, rng: np.random.Generator) -> float:
+    """q-quantile of the loss of a period with exactly ``incidents`` incidents (NaN: none)."""
+    if not np.isfinite(incidents):
+        return float("nan")
+    counts = np.full(_LOSS_DRAWS, int(np.ceil(incidents)), dtype=np.int64)
+    losses = compound.simulate_losses(counts, np.zeros(_LOSS_DRAWS, int), [pool], rng)
     return float(np.quantile(losses, q))
 
 
 def _source(inc_set: bool, loss_set: bool, hist: float) -> str:
-    if inc_set and loss_set:
+    """``setting`` (the loss default derives from a set incidents threshold), ``history``,
+    ``setting+history`` (only the loss was set) or ``none``."""
+    if inc_set:
         return "setting"
-    if inc_set or loss_set:
+    if loss_set:
         return "setting+history" if np.isfinite(hist) else "setting"
     return "history" if np.isfinite(hist) else "none"
 

@@ -37,11 +37,13 @@ def _history(values: dict[str, list[float]]) -> pd.DataFrame:
 
 def test_settings_win_history_is_the_default_and_short_history_has_none(settings_factory):
     settings = settings_factory(
-        escalation={"incidents_p95": {"W1": 4.0}, "loss_eur_p95": {"W1": 9000.0, "W2": 5000.0}}
+        escalation={
+            "incidents_p95": {"W1": 4.0, "W5": 1.0},
+            "loss_eur_p95": {"W1": 9000.0, "W2": 5000.0},
+        }
     )
-    sites = pd.DataFrame(
-        {schema.WAREHOUSE_ID: ["W1", "W2", "W3", "W4"], schema.REGION: ["north"] * 4}
-    )
+    ids = ["W1", "W2", "W3", "W4", "W5"]
+    sites = pd.DataFrame({schema.WAREHOUSE_ID: ids, schema.REGION: ["north"] * 5})
     history = _history(
         {
             "W1": [1.0] * 20,
@@ -50,28 +52,24 @@ def test_settings_win_history_is_the_default_and_short_history_has_none(settings
             "W4": [5.0] * 3,
         }
     )
-    thr = escalation.resolve_thresholds(settings, sites, history, _pools(), AS_OF).set_index(
-        schema.WAREHOUSE_ID
+    thr = escalation.resolve_thresholds(settings, sites, history, _pools(), AS_OF)
+    thr = thr.set_index(schema.WAREHOUSE_ID)
+    inc, loss, source = (
+        thr[schema.INCIDENTS_THRESHOLD],
+        thr[schema.LOSS_EUR_THRESHOLD],
+        thr[schema.THRESHOLD_SOURCE],
     )
-    assert (
-        thr.loc["W1", schema.INCIDENTS_THRESHOLD] == 4.0
-        and thr.loc["W1", schema.LOSS_EUR_THRESHOLD] == 9000.0
-    )
-    assert thr.loc["W1", schema.THRESHOLD_SOURCE] == "setting"
+    assert (inc["W1"], loss["W1"], source["W1"]) == (4.0, 9000.0, "setting")
     # W2: q95 of its history is 9 (method "higher"); x 1.25 margin = 11.25 -> 12 whole incidents
-    assert (
-        thr.loc["W2", schema.INCIDENTS_THRESHOLD] == 12.0
-        and thr.loc["W2", schema.LOSS_EUR_THRESHOLD] == 5000.0
-    )
-    assert thr.loc["W2", schema.THRESHOLD_SOURCE] == "setting+history"
-    # W3 never had an incident: at least one incident, at least one mean loss (x margin)
-    assert thr.loc["W3", schema.INCIDENTS_THRESHOLD] == 2.0  # ceil(1.25 x 1)
-    assert thr.loc["W3", schema.LOSS_EUR_THRESHOLD] == pytest.approx(1.25 * 2050.0)
-    assert thr.loc["W3", schema.THRESHOLD_SOURCE] == "history"
-    assert (
-        np.isnan(thr.loc["W4", schema.INCIDENTS_THRESHOLD])
-        and thr.loc["W4", schema.THRESHOLD_SOURCE] == "none"
-    )
+    assert (inc["W2"], loss["W2"], source["W2"]) == (12.0, 5000.0, "setting+history")
+    # W3 never had an incident: at least one, x margin, whole -> 2; its loss default is the
+    # P95 of two severity draws (pool 100..4000, mean 2050)
+    assert inc["W3"] == 2.0 and source["W3"] == "history"
+    assert 2 * 2050.0 < loss["W3"] <= 2 * 4000.0
+    # W4: 3 observed periods < min_history_periods: no threshold at all
+    assert np.isnan(inc["W4"]) and np.isnan(loss["W4"]) and source["W4"] == "none"
+    # W5: incidents set (no history), loss derived from it
+    assert inc["W5"] == 1.0 and source["W5"] == "setting" and 100.0 <= loss["W5"] <= 4000.0
 
 
 def test_levels_take_the_worse_metric_and_ignore_missing_thresholds():
