@@ -393,3 +393,14 @@ def test_faulty_demo_days_end_to_end(settings_factory, tmp_path):
     page = _Page()
     page.feed((tmp_path / "lake" / "data_docs" / "index.html").read_text())
     assert "security_reports" in " ".join(page.text)
+
+
+def test_a_rejected_batch_can_be_returned_for_alerting(lake_settings):
+    from forecasting.validation_alerts import alert_day
+
+    settings, lake = lake_settings
+    write_day(lake, n_reports=0)
+    checked = validate_source(settings, REPORTS, DAY, raise_on_critical=False)
+    assert checked.status == "critical" and checked.exit_code == 2
+    sent, failed = alert_day(settings, DAY, [], [checked])
+    assert list(sent) == ["data quality failure: security_reports 2024-03-04"] and not failed
