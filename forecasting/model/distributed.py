@@ -18,7 +18,7 @@ from typing import Any
 
 from forecasting.config import Settings
 from forecasting.errors import ConfigError, ModelError
-from forecasting.lake import Lake, join
+from forecasting.lake import join, storage_options
 from forecasting.model.fitting import MONITOR_VAL, finite
 
 _LOCAL_OBJECT_STORE = 512 * 1024**2
@@ -52,8 +52,7 @@ def fit_ray(config: dict, train: list[dict], val: list[dict], settings: Settings
     from forecasting.model.fitting import monitor_metric
 
     start_ray(settings)
-    if settings.ray.use_gpu and not ray.cluster_resources().get("GPU"):
-        raise ConfigError("ray.use_gpu (--gpu) is set but the Ray cluster has no GPU: drop --gpu")
+    _check_resources(settings)
     monitor = monitor_metric(bool(val))
     name = f"riskcast-train-{uuid.uuid4().hex[:12]}"  # V2 resumes a reused name: keep unique
     storage_path, filesystem = _storage(settings)
@@ -86,6 +85,27 @@ def fit_ray(config: dict, train: list[dict], val: list[dict], settings: Settings
             f"{type(exc).__name__}: {str(exc)[:2000]}"
         ) from exc
     return _best_weights(result, monitor), _ray_metrics(result, monitor, settings)
+
+
+def _check_resources(settings: Settings) -> None:
+    """Fail fast where Ray Train would wait forever for workers that cannot be placed.
+
+    Only a local Ray is checked: a cluster may autoscale to fit the request.
+    """
+    import ray
+
+    r = settings.ray
+    have = ray.cluster_resources()
+    if r.use_gpu and not have.get("GPU"):
+        raise ConfigError("ray.use_gpu (--gpu) is set but the Ray cluster has no GPU: drop --gpu")
+    need = r.num_workers * r.cpus_per_worker
+    local = not (r.address or os.environ.get("RAY_ADDRESS"))
+    if local and have.get("CPU", 0) < need:
+        raise ConfigError(
+            f"ray.num_workers={r.num_workers} x ray.cpus_per_worker={r.cpus_per_worker} needs "
+            f"{need:g} CPUs but the local Ray has {have.get('CPU', 0):g}: lower --workers "
+            "or ray.cpus_per_worker, or set ray.address / RAY_ADDRESS to a cluster"
+        )
 
 
 def _best_weights(result, monitor: str) -> dict | None:
@@ -123,13 +143,26 @@ def _ray_metrics(result, monitor: str, settings: Settings) -> dict[str, Any]:
 
 
 def _storage(settings: Settings):
-    """(storage_path, pyarrow filesystem or None): ``<lake>/ray_results``, S3 via the lake's creds."""
+    """(storage_path, pyarrow filesystem or None) for ``<lake>/ray_results``.
+
+    A remote lake gets an fsspec filesystem built like the lake's, with the driver's
+    explicit credentials (env or Airflow connection) baked in: it is pickled to every
+    worker, which may run where that env does not exist. Without explicit keys the
+    workers use their own credential chain (instance roles).
+    """
     root = join(settings.lake_uri, "ray_results")
     if "://" not in root or root.startswith("file://"):
         return os.path.abspath(root.removeprefix("file://")), None
+    import fsspec
     from pyarrow.fs import FSSpecHandler, PyFileSystem
 
-    fs = Lake(settings.lake_uri, settings.aws_conn_id).fs
+    protocol = root.split("://", 1)[0]
+    opts = storage_options(settings.lake_uri, settings.aws_conn_id)
+    if protocol == "s3" and "key" not in opts and os.environ.get("AWS_ACCESS_KEY_ID"):
+        opts.update(key=os.environ["AWS_ACCESS_KEY_ID"],
+                    secret=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                    token=os.environ.get("AWS_SESSION_TOKEN"))
+    fs = fsspec.filesystem(protocol, **opts)
     return root.split("://", 1)[1], PyFileSystem(FSSpecHandler(fs))
 
 

@@ -95,3 +95,33 @@ def write_lake_panel(settings, df: pd.DataFrame, spec: PanelSpec = SPEC, as_of: 
     lake.write_bytes(join(out, "panel.parquet"), buf.getvalue())
     lake.write_json(join(out, "summary.json"), {"spec": spec.to_dict(), "snapshot_id": snapshot})
     return snapshot
+
+
+def moto_server():
+    """Start moto's standalone S3 on loopback; (server, endpoint URL). Stop it when done."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def use_s3(monkeypatch, tmp_path, endpoint: str, bucket: str) -> str:
+    """Point AWS env at the moto endpoint (and nothing else), create ``bucket``; its URI."""
+    import boto3
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/lake"

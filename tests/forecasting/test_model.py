@@ -251,3 +251,30 @@ def test_predict_is_seeded_non_negative_and_covers_every_series(fitted):
     assert one.samples.shape == (5, 30, HORIZON)
     assert (one.samples >= 0).all() and np.isfinite(one.samples).all()
     assert not np.array_equal(one.samples, fitted.predict(df, num_samples=30, seed=2).samples)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    from deepar_panels import moto_server
+
+    server, endpoint = moto_server()
+    yield endpoint
+    server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_registry_on_s3(fitted, s3_endpoint, settings_factory, monkeypatch, tmp_path):
+    from deepar_panels import use_s3
+
+    from forecasting.model import list_models, load_predictor, register_model, set_gate_status
+
+    lake_uri = use_s3(monkeypatch, tmp_path, s3_endpoint, "model-registry")
+    settings = tiny_settings(settings_factory, lake_uri=lake_uri)
+    version = register_model(settings, fitted, AS_OF, "snap-s3", {})
+    assert list_models(settings)[S.MODEL_URI].tolist() == [f"{lake_uri}/models/{version}"]
+    set_gate_status(settings, version, True, {})
+    df = make_panel()
+    np.testing.assert_array_equal(
+        load_predictor(settings).predict(df, seed=0).samples, fitted.predict(df, seed=0).samples
+    )

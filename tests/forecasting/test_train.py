@@ -108,6 +108,44 @@ def test_cli_train_runs_two_ray_workers_and_registers(ray_local, settings_factor
     assert Path(manifest["metrics"]["ray_run"]).is_relative_to(Path(settings.lake_uri) / "ray_results")
 
 
+@pytest.mark.slow
+def test_more_workers_than_local_cpus_fails_fast(ray_local, settings_factory):
+    from forecasting.errors import ConfigError
+
+    settings = tiny_settings(settings_factory, ray={"num_workers": 3})
+    with pytest.raises(ConfigError, match="needs 3 CPUs but the local Ray has 2"):
+        fit_model(make_panel(), SPEC, settings, use_ray=True)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_train_on_an_s3_lake_checkpoints_to_s3(ray_local, settings_factory, monkeypatch, tmp_path):
+    """Multi-node storage: Ray Train checkpoints and the registry both live in the S3 lake."""
+    import boto3
+    from deepar_panels import moto_server, use_s3
+
+    from forecasting.model import list_models
+    from forecasting.train import train_model
+
+    server, endpoint = moto_server()
+    try:
+        lake_uri = use_s3(monkeypatch, tmp_path, endpoint, "train-lake")
+        settings = tiny_settings(settings_factory, lake_uri=lake_uri, ray={"num_workers": 1})
+        write_lake_panel(settings, make_panel())
+        summary = train_model(settings, AS_OF)
+        assert summary.uri == f"{lake_uri}/models/{summary.model_version}"
+        assert list_models(settings)[S.MODEL_VERSION].tolist() == [summary.model_version]
+        keys = [
+            o["Key"]
+            for o in boto3.client("s3", endpoint_url=endpoint).list_objects_v2(
+                Bucket="train-lake", Prefix="lake/ray_results/"
+            )["Contents"]
+        ]
+        assert any(k.endswith("/checkpoint.ckpt") for k in keys)
+    finally:
+        server.stop()
+
+
 def _registered_epochs(results: Path) -> list[int]:
     """Epochs of the checkpoints Ray Train's controller has registered for the run."""
     epochs = []
