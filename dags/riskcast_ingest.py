@@ -29,7 +29,8 @@ BRONZE_ASSETS = {
     start_date=datetime(2023, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    # tasks alert the platform owner unless they override it with a data-quality route
+    default_args={**DEFAULT_ARGS, "on_failure_callback": RiskcastAlertNotifier(kind="infrastructure")},
     tags=["riskcast", "ingest", "data-quality"],
     params={
         "as_of": Param(None, type=["null", "string"], format="date", description="override the logical date"),

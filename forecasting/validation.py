@@ -70,19 +70,26 @@ SOURCE_ORDER = REFERENCE_SOURCES + DAILY_SOURCES  # known warehouse ids come fro
 
 
 def validate_source(
-    settings: Settings, source: str, day: date, raise_on_critical: bool = True
+    settings: Settings,
+    source: str,
+    day: date,
+    raise_on_critical: bool = True,
+    docs: bool = True,
 ) -> SourceValidation:
     """Validate one source's bronze partition of ``day``; DataContractError if the batch fails.
 
     The files are written before raising (quarantine, no bronze, Data Docs). With
     ``raise_on_critical=False`` a rejected batch is returned (status ``critical``) instead,
     e.g. to alert with its rows (``validation_alerts.alert_day``) before failing the task.
+    ``docs=False`` builds Data Docs only when the day has a problem (backfills: a page per
+    clean day would cost more than its validation).
     """
     day = parse_date(day)
     checked, suite_result = _validate(
         settings, Lake(settings.lake_uri, settings.aws_conn_id), source, day
     )
-    _docs(settings, day, [(checked, suite_result)])
+    if docs or checked.status in (WARNINGS, CRITICAL):
+        _docs(settings, day, [(checked, suite_result)])
     if checked.status == CRITICAL and raise_on_critical:
         raise DataContractError(checked.message)
     return checked

@@ -15,7 +15,7 @@ HEAVY = ("torch", "gluonts", "ray", "great_expectations", "statsforecast", "ligh
 
 
 @pytest.fixture(scope="module")
-def dagbag():
+def dagbag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS))
@@ -99,11 +99,13 @@ def test_forecast_structure(dagbag):
     assert [a.name for a in dag.get_task("publish").outlets] == ["riskcast.reserves"]
 
 
-def test_forecast_can_be_asset_triggered(monkeypatch):
+def test_forecast_can_be_asset_triggered(monkeypatch, airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv("RISKCAST_FORECAST_SCHEDULE", "assets")
     bag = DagBag(dag_folder=str(DAGS / "riskcast_forecast.py"))
     dag = bag.get_dag("riskcast_forecast")
-    names = {a.name for a in dag.timetable.asset_condition.iter_assets().__iter__() for a in [a[1] if isinstance(a, tuple) else a]}
+    condition = dag.timetable.asset_condition
+    assert type(condition).__name__ == "AssetAll", "forecast must wait for BOTH bronze assets"
+    names = {a.name for a in condition.objects}
     assert names == {"riskcast.bronze.security_reports", "riskcast.bronze.reconciliation_logs"}
