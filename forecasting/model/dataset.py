@@ -93,6 +93,11 @@ def prediction_entries(
     a target of ``context_length`` NaNs, so the model forecasts it from its static
     features. Dynamic features must cover the horizon (``is_future`` rows or ``future_df``).
     """
+    if future_df is not None:
+        lacking = [c for c in (UNIQUE_ID, DS, *spec.dynamic_real) if c not in future_df.columns]
+        if lacking:
+            raise InputError(f"future_df: missing column(s) {lacking}; it must carry the "
+                             "horizon's dynamic covariates per series and period")
     frames = [df] if future_df is None else [df, future_df.assign(**{IS_FUTURE: True})]
     full = pd.concat(frames, ignore_index=True) if future_df is not None else df
     if future_df is not None:

@@ -106,6 +106,8 @@ def test_missing_horizon_covariates_name_the_series_and_the_fix():
     future = df[df[S.IS_FUTURE]].drop(columns=[S.IS_FUTURE])
     entries, _, _ = prediction_entries(hist, SPEC, enc, "W", HORIZON, 16, future_df=future)
     assert len(entries) == 2
+    with pytest.raises(InputError, match=r"future_df: missing column\(s\) \['is_holiday'\]"):
+        prediction_entries(hist, SPEC, enc, "W", HORIZON, 16, future_df=future.drop(columns=[S.IS_HOLIDAY]))
 
 
 @pytest.mark.parametrize(
