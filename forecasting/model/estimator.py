@@ -42,10 +42,13 @@ def model_config(
     """
     from gluonts.time_feature import get_lags_for_frequency
 
+    from forecasting.model.fitting import quiet
+
     m = settings.model
     freq = gluonts_freq(spec.freq)
     prediction_length = horizon or settings.horizon
-    lags = get_lags_for_frequency(freq)
+    with quiet():
+        lags = get_lags_for_frequency(freq)
     if longest_series:
         lags = [lag for lag in lags if lag < longest_series] or lags[:1]
     return {

@@ -31,6 +31,7 @@ _NOISE = (
     ".*sync_dist=True.*",
     ".*does not have many workers.*",
     ".*Using `json`-module for json-handling.*",
+    ".*'M' is deprecated and will be removed.*",  # GluonTS parses its 'M' period alias
 )
 
 
