@@ -86,33 +86,36 @@ def build_estimator(config: dict[str, Any], num_batches_per_epoch: int | None = 
     from gluonts.torch.distributions import NegativeBinomialOutput
     from gluonts.torch.model.deepar import DeepAREstimator
 
-    return DeepAREstimator(
-        freq=config["freq"],
-        prediction_length=config["prediction_length"],
-        context_length=config["context_length"],
-        num_layers=config["num_layers"],
-        hidden_size=config["hidden_size"],
-        dropout_rate=config["dropout_rate"],
-        lr=config["lr"],
-        weight_decay=config["weight_decay"],
-        # the LR scheduler must get to act before early stopping ends the fit
-        patience=max(1, config["patience"] // 2),
-        num_feat_static_real=config["num_feat_static_real"],
-        num_feat_static_cat=config["num_feat_static_cat"],
-        cardinality=config["cardinality"] or None,
-        num_feat_dynamic_real=config["num_feat_dynamic_real"],
-        distr_output=NegativeBinomialOutput(),
-        scaling=True,
-        # cold-start and all-zero contexts get the network's typical level, not the
-        # batch mean (which would make a forecast depend on its batch neighbours)
-        default_scale=config["default_scale"],
-        lags_seq=config["lags_seq"],
-        num_parallel_samples=config["num_samples"],
-        batch_size=config["batch_size"],
-        num_batches_per_epoch=num_batches_per_epoch or config["num_batches_per_epoch"],
-        trainer_kwargs={
-            "max_epochs": config["max_epochs"],
-            "gradient_clip_val": config["gradient_clip_val"],
-        },
-        nonnegative_pred_samples=True,
-    )
+    from forecasting.model.fitting import quiet
+
+    with quiet():  # GluonTS parses period aliases pandas deprecates
+        return DeepAREstimator(
+            freq=config["freq"],
+            prediction_length=config["prediction_length"],
+            context_length=config["context_length"],
+            num_layers=config["num_layers"],
+            hidden_size=config["hidden_size"],
+            dropout_rate=config["dropout_rate"],
+            lr=config["lr"],
+            weight_decay=config["weight_decay"],
+            # the LR scheduler must get to act before early stopping ends the fit
+            patience=max(1, config["patience"] // 2),
+            num_feat_static_real=config["num_feat_static_real"],
+            num_feat_static_cat=config["num_feat_static_cat"],
+            cardinality=config["cardinality"] or None,
+            num_feat_dynamic_real=config["num_feat_dynamic_real"],
+            distr_output=NegativeBinomialOutput(),
+            scaling=True,
+            # cold-start and all-zero contexts get the network's typical level, not the
+            # batch mean (which would make a forecast depend on its batch neighbours)
+            default_scale=config["default_scale"],
+            lags_seq=config["lags_seq"],
+            num_parallel_samples=config["num_samples"],
+            batch_size=config["batch_size"],
+            num_batches_per_epoch=num_batches_per_epoch or config["num_batches_per_epoch"],
+            trainer_kwargs={
+                "max_epochs": config["max_epochs"],
+                "gradient_clip_val": config["gradient_clip_val"],
+            },
+            nonnegative_pred_samples=True,
+        )
