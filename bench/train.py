@@ -3,6 +3,8 @@
     .venv/bin/python bench/train.py [--series 200 --weeks 156 --epochs 5 --batches 50]
                                     [--workers 1 2] [--gpu] [--json out.json]
 
+With ``--gpu`` every Ray worker takes one GPU: on a 1-GPU machine use ``--workers 1``.
+
 Every phase runs in its own subprocess on the same seeded synthetic weekly panel (the
 sample network's shape: sqft, region, country, 4 calendar covariates) with the same
 network, epochs, batches and batch size:

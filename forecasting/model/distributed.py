@@ -100,6 +100,11 @@ def _check_resources(settings: Settings) -> None:
         raise ConfigError("ray.use_gpu (--gpu) is set but the Ray cluster has no GPU: drop --gpu")
     need = r.num_workers * r.cpus_per_worker
     local = not (r.address or os.environ.get("RAY_ADDRESS"))
+    if local and r.use_gpu and have.get("GPU", 0) < r.num_workers:
+        raise ConfigError(
+            f"ray.num_workers={r.num_workers} with --gpu needs one GPU per worker but the local "
+            f"Ray has {have.get('GPU', 0):g}: lower --workers"
+        )
     if local and have.get("CPU", 0) < need:
         raise ConfigError(
             f"ray.num_workers={r.num_workers} x ray.cpus_per_worker={r.cpus_per_worker} needs "
