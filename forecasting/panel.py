@@ -185,6 +185,30 @@ def read_panel(settings: Settings, as_of: date) -> tuple[pd.DataFrame, PanelSpec
     return lake.read_parquet(join(out, PANEL_FILE)), spec
 
 
+def validate_lake_panel(settings: Settings, as_of: date) -> dict[str, Any]:
+    """Check the written panel before training: same bytes as built, and its suite passes.
+
+    The gate between the panel and the model: a panel changed or damaged after
+    ``build_panel`` (snapshot id mismatch) or one breaking ``expectations/panel.json``
+    raises DataContractError. Returns the suite digest and the snapshot id.
+    """
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    out = lake.stage(PANEL_STAGE, as_of)
+    if not lake.exists(join(out, SUMMARY_FILE)):
+        raise InputError(f"no panel at {out}: run `riskcast panel --as-of {as_of}` first")
+    summary = lake.read_json(join(out, SUMMARY_FILE))
+    data = lake.read_bytes(join(out, PANEL_FILE))
+    snapshot = hashlib.sha256(data).hexdigest()
+    if snapshot != summary["snapshot_id"]:
+        raise DataContractError(
+            f"{join(out, PANEL_FILE)} changed after it was built (sha256 {snapshot[:12]} != "
+            f"{summary['snapshot_id'][:12]}): rebuild it with `riskcast panel --as-of {as_of}`"
+        )
+    panel = lake.read_parquet(join(out, PANEL_FILE))
+    digest = validate_panel(panel, summary["n_series"], summary["n_future_rows"])
+    return {"as_of": str(as_of), "snapshot_id": snapshot, "validation": digest}
+
+
 def load_panel(
     path: str,
     id_col: str = schema.UNIQUE_ID,

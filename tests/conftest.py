@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+_REPO = Path(__file__).resolve().parents[1]
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="riskcast-tests-"))
 TEST_PII_KEY = "test-pii-key-0123456789abcdef"
 
@@ -22,6 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["RISKCAST_PII_KEY"] = TEST_PII_KEY
     os.environ.setdefault("AIRFLOW_HOME", str(_SESSION_TMP / "airflow"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # dag.test() runs the serialized DAG of the dags-folder bundle: point it at ours
+    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(_REPO / "dags"))
+    os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(_REPO / "plugins"))
     os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
