@@ -81,7 +81,7 @@ def fit_ray(config: dict, train: list[dict], val: list[dict], settings: Settings
         result = trainer.fit()
     except Exception as exc:  # noqa: BLE001 - Ray wraps worker errors in several types
         raise ModelError(
-            f"Ray Train run {name} failed after {settings.ray.max_failures} restart(s): "
+            f"Ray Train run {name} failed (restarts allowed: {settings.ray.max_failures}): "
             f"{type(exc).__name__}: {str(exc)[:2000]}"
         ) from exc
     return _best_weights(result, monitor), _ray_metrics(result, monitor, settings)

@@ -109,6 +109,15 @@ def test_cli_train_runs_two_ray_workers_and_registers(ray_local, settings_factor
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_diverging_ray_job_fails_naming_the_epoch(ray_local, settings_factory):
+    settings = tiny_settings(settings_factory, ray={"num_workers": 2, "max_failures": 2},
+                             model={"lr": 1e3, "max_epochs": 4})
+    with pytest.raises(ModelError, match=r"training diverged at epoch \d+ "):
+        fit_model(make_panel(), SPEC, settings, use_ray=True)
+
+
+@pytest.mark.slow
 def test_more_workers_than_local_cpus_fails_fast(ray_local, settings_factory):
     from forecasting.errors import ConfigError
 
