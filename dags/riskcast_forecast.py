@@ -13,6 +13,7 @@ import os
 from datetime import datetime
 
 from airflow.sdk import Asset, Param, dag, task
+
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.ray_launcher import RayTrainOperator
 from riskcast_airflow.runtime import DEFAULT_ARGS

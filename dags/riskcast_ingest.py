@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import Asset, Param, dag, task
+
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.runtime import DEFAULT_ARGS
 

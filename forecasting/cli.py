@@ -122,6 +122,7 @@ def train(
     as_of: AsOfOpt,
     workers: Annotated[int | None, typer.Option(min=1, help="Ray Train workers")] = None,
     gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="one GPU per worker")] = False,
+    force: Annotated[bool, typer.Option("--force", help="retrain even if this version exists")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Train the global DeepAR (negative binomial) as a Ray Train job and register it."""
@@ -132,7 +133,7 @@ def train(
         update={k: v for k, v in {"num_workers": workers, "use_gpu": gpu or None}.items() if v}
     )
     settings = settings.model_copy(update={"ray": ray})
-    _print(_run(lambda: train_model(settings, parse_date(as_of, "--as-of"))))
+    _print(_run(lambda: train_model(settings, parse_date(as_of, "--as-of"), force=force)))
 
 
 @app.command()

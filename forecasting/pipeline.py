@@ -104,7 +104,8 @@ def _each_day(
                 rejected[day.isoformat()] = str(exc)
                 log.error("%s %s %s rejected: %s", stage, source, day, exc)
                 if day not in alerted:
-                    _deliver(lambda: _send(settings, contract_alert(source, day, str(exc))))
+                    alert = contract_alert(source, day, str(exc))
+                    _deliver(lambda a=alert: _send(settings, a))
                 if day == days[-1]:
                     raise DataContractError(
                         f"{source} {day} rejected at {stage}: {exc}"

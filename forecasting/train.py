@@ -11,6 +11,7 @@ epoch and resuming from the latest checkpoint when a worker is lost.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -22,6 +23,8 @@ from forecasting.config import Settings
 from forecasting.errors import ModelError
 from forecasting.lake import Lake, join
 from forecasting.panel import PanelSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,26 +43,43 @@ class TrainSummary:
     workers: int
     resumed_from_epoch: int
     seconds: float
+    reused: bool = False  # the version was already registered: not retrained
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def train_model(settings: Settings, as_of: date) -> TrainSummary:
-    """Read the panel of ``as_of``, fit DeepAR as a Ray Train job and register it."""
-    from forecasting.model.registry import register_model
+def train_model(settings: Settings, as_of: date, force: bool = False) -> TrainSummary:
+    """Read the panel of ``as_of``, fit DeepAR as a Ray Train job and register it.
+
+    Idempotent by logical date: the version is a hash of as_of, the panel snapshot and the
+    model settings, so when that version is already registered it is reused as it is
+    (a rerun publishes the same figures); ``force`` retrains and replaces it.
+    """
+    from forecasting.model.registry import model_version, register_model
     from forecasting.panel import read_panel
 
     t0 = time.perf_counter()
     df, spec = read_panel(settings, as_of)
     snapshot_id = panel_snapshot_id(settings, as_of)
+    version = model_version(settings, as_of, snapshot_id)
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    manifest_uri = join(lake.models(version), "manifest.json")
+    if not force and lake.exists(manifest_uri):
+        m = lake.read_json(manifest_uri).get("metrics", {})
+        log.info("model %s is already registered for this panel and settings: reused", version)
+        return _summary(as_of, version, lake, snapshot_id, m, time.perf_counter() - t0, reused=True)
     fitted = fit_model(df, spec, settings, use_ray=True)
     m = fitted.metrics
     version = register_model(settings, fitted, as_of, snapshot_id, m)
+    return _summary(as_of, version, lake, snapshot_id, m, time.perf_counter() - t0, reused=False)
+
+
+def _summary(as_of, version, lake, snapshot_id, m, seconds, reused) -> TrainSummary:
     return TrainSummary(
         as_of=str(as_of),
         model_version=version,
-        uri=Lake(settings.lake_uri, settings.aws_conn_id).models(version),
+        uri=lake.models(version),
         snapshot_id=snapshot_id,
         series=int(m.get("series", 0)),
         epochs=int(m.get("epochs", 0)),
@@ -68,7 +88,8 @@ def train_model(settings: Settings, as_of: date) -> TrainSummary:
         val_loss=m.get("best_val_loss", m.get("val_loss")),  # the registered epoch's
         workers=int(m.get("workers", 0)),
         resumed_from_epoch=int(m.get("resumed_from_epoch", 0)),
-        seconds=round(time.perf_counter() - t0, 3),
+        seconds=round(seconds, 3),
+        reused=reused,
     )
 
 

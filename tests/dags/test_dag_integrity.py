@@ -93,7 +93,7 @@ def test_forecast_structure(dagbag):
     dag = dagbag.get_dag("riskcast_forecast")
     chain = ["audit", "panel", "validate_panel", "train", "backtest_gate", "forecast", "reserves", "publish", "escalate"]
     assert set(chain) == set(dag.task_ids)
-    for up, down in zip(chain, chain[1:]):
+    for up, down in zip(chain, chain[1:], strict=False):
         assert up in dag.get_task(down).upstream_task_ids, f"{up} must run before {down}"
     assert {p for p in dag.params} >= {"as_of", "workers", "gpu"}
     assert [a.name for a in dag.get_task("publish").outlets] == ["riskcast.reserves"]

@@ -5,7 +5,7 @@ Ray, GluonTS and SQLite. The core CI check that every stage fits the next."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -60,7 +60,7 @@ def test_ingest_then_forecast_end_to_end(tiny_stack):
     tmp_path, landing = tiny_stack
     ingest = _dag("riskcast_ingest")
     run = ingest.test(
-        logical_date=datetime.combine(LAST, datetime.min.time(), tzinfo=timezone.utc),
+        logical_date=datetime.combine(LAST, datetime.min.time(), tzinfo=UTC),
         run_conf={"backfill_from": START.isoformat()},
     )
     assert run.state == "success", _failed_tasks(run)
@@ -75,7 +75,7 @@ def test_ingest_then_forecast_end_to_end(tiny_stack):
     assert (lake / "data_docs" / "index.html").exists()
 
     forecast = _dag("riskcast_forecast")
-    run = forecast.test(logical_date=datetime.combine(LAST, datetime.min.time(), tzinfo=timezone.utc))
+    run = forecast.test(logical_date=datetime.combine(LAST, datetime.min.time(), tzinfo=UTC))
     assert run.state == "success", _failed_tasks(run)
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'reserves.db'}")
@@ -92,7 +92,7 @@ def test_ingest_then_forecast_end_to_end(tiny_stack):
 
     # rerun of the same date: the published tables do not change
     before = latest.sort_values(["warehouse_id", "period_start"]).reset_index(drop=True)
-    run = forecast.test(logical_date=datetime.combine(LAST, datetime.min.time(), tzinfo=timezone.utc))
+    run = forecast.test(logical_date=datetime.combine(LAST, datetime.min.time(), tzinfo=UTC))
     assert run.state == "success", _failed_tasks(run)
     with engine.connect() as conn:
         after = pd.read_sql(sa.text("SELECT * FROM reserves_latest"), conn)
