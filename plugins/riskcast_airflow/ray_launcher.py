@@ -66,12 +66,7 @@ def run_ray_job(
     from ray.job_submission import JobSubmissionClient
 
     client = JobSubmissionClient(address)
-    job_id = client.submit_job(
-        entrypoint=command,
-        submission_id=submission_id or f"riskcast-{uuid.uuid4().hex[:12]}",
-        runtime_env={"env_vars": env},
-        metadata={"submitted_by": "riskcast"},
-    )
+    job_id = _submit(client, command, env, submission_id or f"riskcast-{uuid.uuid4().hex[:12]}")
     log.info("submitted Ray job %s to %s: %s", job_id, address, command)
     seen = 0
     deadline = time.monotonic() + timeout_s
@@ -91,6 +86,23 @@ def run_ray_job(
         tail = "\n".join(logs.splitlines()[-20:])
         raise RayJobError(f"Ray job {job_id} ended {status} on {address}; last log lines:\n{tail}")
     return _last_json(logs) | {"ray_job_id": job_id}
+
+
+def _submit(client: Any, command: str, env: dict[str, str], submission_id: str, wait_s: float = 120) -> str:
+    """Submit, retrying while a freshly started head has no job agent registered yet."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return client.submit_job(
+                entrypoint=command,
+                submission_id=submission_id,
+                runtime_env={"env_vars": env},
+                metadata={"submitted_by": "riskcast"},
+            )
+        except RuntimeError as exc:
+            if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
 
 
 def _last_json(logs: str) -> dict[str, Any]:

@@ -29,6 +29,19 @@ def _free_port() -> int:
 def ray_head():
     """Yield the Jobs API address (http://127.0.0.1:PORT) of a fresh local Ray head."""
     port, dash = _free_port(), _free_port()
+    # every fixed default port is taken if another Ray runs here: pick each one free
+    extra_ports = [
+        f"--{name}={_free_port()}"
+        for name in (
+            "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port",
+            "metrics-export-port",
+            "runtime-env-agent-port",
+            "ray-client-server-port",
+            "node-manager-port",
+            "object-manager-port",
+        )
+    ]
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}", "RAY_AUTH_MODE": "disabled"}
     temp_dir = tempfile.mkdtemp(prefix="rayhead-")
@@ -36,7 +49,7 @@ def ray_head():
         f"{bin_dir}/ray", "start", "--head", "--block", f"--port={port}",
         "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
         "--include-dashboard=true", "--num-cpus=2", f"--temp-dir={temp_dir}",
-        f"--object-store-memory={300 * 1024**2}", "--disable-usage-stats",
+        f"--object-store-memory={300 * 1024**2}", "--disable-usage-stats", *extra_ports,
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     address = f"http://127.0.0.1:{dash}"

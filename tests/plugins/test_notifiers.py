@@ -40,9 +40,8 @@ def _context(exception: BaseException) -> dict:
 
 
 def test_notify_writes_the_alert_to_the_outbox(lake_env):
-    from riskcast_airflow.notifiers import RiskcastAlertNotifier
-
     from forecasting.errors import DataContractError
+    from riskcast_airflow.notifiers import RiskcastAlertNotifier
 
     error = DataContractError(
         "security_reports 2024-03-04: batch rejected by expect_table_row_count_to_be_between(volume)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,28 @@ def test_failed_job_fails_the_task_with_its_log_tail(ray_head):
     code = "import sys; print('boom: diverged'); sys.exit(3)"
     with pytest.raises(RayJobError, match=r"FAILED(.|\n)*boom: diverged"):
         run_ray_job(ray_head, f"{sys.executable} -c \"{code}\"", {}, log=logging.getLogger("t"), poll_s=0.5, timeout_s=240)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_training_submitted_as_a_ray_job_registers_the_model(ray_head, settings_factory):
+    """The real entrypoint (`riskcast train`) on the local head; the model lands in the lake."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "forecasting"))
+    from deepar_panels import AS_OF, make_panel, tiny_settings, write_lake_panel
+
+    from forecasting.model.registry import list_models, read_manifest
+
+    settings = tiny_settings(settings_factory)
+    snapshot = write_lake_panel(settings, make_panel())
+    result = run_ray_job(
+        ray_head,
+        entrypoint(AS_OF.isoformat(), 1, False),
+        job_env(settings),
+        log=logging.getLogger("ray-job"),
+        poll_s=1.0,
+        timeout_s=540,
+    )
+    version = result["model_version"]
+    assert version in set(list_models(settings)["model_version"])
+    manifest = read_manifest(settings, version)
+    assert manifest["snapshot_id"] == snapshot and manifest["as_of"] == AS_OF.isoformat()
