@@ -240,7 +240,8 @@ def show(
         table.add_column(col, justify="right" if view.latest[col].dtype.kind in "if" else "left")
     for _, row in view.latest.head(rows).iterrows():
         table.add_row(*[f"{row[c]:,.1f}" if isinstance(row[c], float) else str(row[c]) for c in cols])
-    out.print(table)
+    # finance reads this in logs too: never squeeze the figures below a readable width
+    Console(width=max(out.width, 170)).print(table)
     for name, path in view.paths.items():
         out.print(f"[bold]{name}[/]: {path}", highlight=False, soft_wrap=True)
 
