@@ -133,7 +133,7 @@ def _plain_gluonts(args, df: pd.DataFrame, multithreaded: bool) -> dict:
         t = time.perf_counter()
         output = estimator.train_model(train, validation_data=val)
         fit_s = time.perf_counter() - t
-        entries, _, _ = prediction_entries(df, SPEC, enc, "W", args.horizon, config["context_length"])
+        entries, *_ = prediction_entries(df, SPEC, enc, "W", args.horizon, config["context_length"])
         output.predictor.prediction_net.model.num_parallel_samples = args.samples
         predict_s = _best_of(
             lambda: list(output.predictor.predict(entries, num_samples=args.samples)))

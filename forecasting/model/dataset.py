@@ -85,13 +85,17 @@ def prediction_entries(
     horizon: int,
     context_length: int,
     future_df: pd.DataFrame | None = None,
-) -> tuple[list[dict], list[pd.Timestamp], np.ndarray]:
+) -> tuple[list[dict], list[pd.Timestamp], np.ndarray, np.ndarray]:
     """Entries to forecast ``horizon`` periods after each series' last history row.
 
     Returns (entries, first forecast period per series, largest observed target per
-    series with NaN for cold start), sorted by id. A series with no observed value gets
-    a target of ``context_length`` NaNs, so the model forecasts it from its static
-    features. Dynamic features must cover the horizon (``is_future`` rows or ``future_df``).
+    series with NaN for cold start, closed steps per series), sorted by id. A series with
+    no observed value gets a target of ``context_length`` NaNs, so the model forecasts it
+    from its static features. A site opening inside the horizon (its first row after the
+    panel's forecast start) is forecast from that start like every other series; its
+    ``closed`` leading steps (int64, before it opens) need no covariates and must be
+    zeroed by the caller. Dynamic features must cover the open steps of the horizon
+    (``is_future`` rows or ``future_df``).
     """
     if future_df is not None:
         lacking = [c for c in (UNIQUE_ID, DS, *spec.dynamic_real) if c not in future_df.columns]
@@ -103,15 +107,21 @@ def prediction_entries(
     if future_df is not None:
         full = full.drop_duplicates([UNIQUE_ID, DS], keep="first")
     table = _Table(full, spec, enc, gluonts_freq)
-    entries, starts, maxima = [], [], []
-    for s in table.series():
+    series = list(table.series())
+    hist_ends = [s.ordinal[~s.future].max() + 1 for s in series if (~s.future).any()]
+    common = max(hist_ends) if hist_ends else min(s.ordinal.min() for s in series)
+    entries, starts, maxima, closed = [], [], [], []
+    for s in series:
         hist = ~s.future
-        first_fc = s.ordinal[hist].max() + 1 if hist.any() else s.ordinal.min()
+        opens = s.ordinal.min()
+        first_fc = s.ordinal[hist].max() + 1 if hist.any() else min(opens, common)
+        shut = int(min(max(opens - first_fc, 0), horizon))
         observed = hist & ~np.isnan(s.y)
         begin = s.ordinal[observed].min() if observed.any() else first_fc - context_length
         entry = table.entry(s, begin, first_fc, first_fc + horizon)
         if spec.dynamic_real:
             known = np.isfinite(table.raw_dynamic(s, first_fc, first_fc + horizon)).all(axis=0)
+            known[:shut] = True  # the site is closed then: its forecast is zero whatever they are
             if not known.all():
                 lacking = [str(table.timestamp(first_fc + k).date()) for k in np.flatnonzero(~known)[:3]]
                 raise InputError(
@@ -120,9 +130,10 @@ def prediction_entries(
                 )
         entries.append(entry)
         starts.append(table.timestamp(first_fc))
+        closed.append(shut)
         target = entry["target"]
         maxima.append(float(np.nanmax(target)) if np.isfinite(target).any() else np.nan)
-    return entries, starts, np.asarray(maxima, dtype="float64")
+    return entries, starts, np.asarray(maxima, dtype="float64"), np.asarray(closed, dtype="int64")
 
 
 @dataclass

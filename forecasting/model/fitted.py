@@ -77,7 +77,7 @@ class FittedModel:
 
         check_panel(df, self.spec, "forecast input")
         n = int(num_samples or self.config["num_samples"])
-        entries, starts, maxima = prediction_entries(
+        entries, starts, maxima, closed = prediction_entries(
             df, self.spec, self.encoders, self.config["freq"], self.horizon,
             self.config["context_length"], future_df,
         )
@@ -93,6 +93,8 @@ class FittedModel:
             raise ModelError("GluonTS returned forecasts out of order: refusing to publish them")
         samples = np.stack([f.samples for f in forecasts]).astype("float32")
         samples, capped = _bounded(samples, ids, maxima, self.encoders.y_max)
+        for i in np.flatnonzero(closed):  # a site opening inside the horizon: nothing before
+            samples[i, :, : closed[i]] = 0.0
         cold = tuple(i for i, m in zip(ids, maxima, strict=True) if np.isnan(m))
         return ForecastSamples(ids, starts, samples, self.config["panel_freq"], capped, cold)
 

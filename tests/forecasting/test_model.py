@@ -82,7 +82,7 @@ def test_cold_start_series_is_not_trained_on_but_is_forecast_from_nan_context():
     enc = Encoders.fit(df[~df[S.IS_FUTURE]], SPEC)
     train, _ = training_entries(df, SPEC, enc, "W", holdout=HORIZON)
     assert [e["item_id"] for e in train] == ["WH-00", "WH-01"]
-    entries, starts, maxima = prediction_entries(df, SPEC, enc, "W", HORIZON, 16)
+    entries, starts, maxima, _ = prediction_entries(df, SPEC, enc, "W", HORIZON, 16)
     new = entries[[e["item_id"] for e in entries].index("WH-NEW")]
     assert len(new["target"]) == 16 and np.isnan(new["target"]).all()
     assert new["feat_dynamic_real"].shape == (1, 16 + HORIZON)
@@ -90,10 +90,30 @@ def test_cold_start_series_is_not_trained_on_but_is_forecast_from_nan_context():
     assert np.isnan(maxima[-1]) and np.isfinite(maxima[:-1]).all()
 
 
+def _late_opener(df: pd.DataFrame, weeks: int) -> pd.DataFrame:
+    """``df`` with WH-NEW opening ``weeks`` into the horizon (its earlier rows dropped)."""
+    new = df.index[df[S.UNIQUE_ID] == "WH-NEW"]
+    return df.drop(index=new[:weeks]).reset_index(drop=True)
+
+
+def test_site_opening_inside_the_horizon_is_forecast_from_the_panel_start_with_closed_steps():
+    df = _late_opener(make_panel(n_series=2), weeks=2)
+    enc = Encoders.fit(df[~df[S.IS_FUTURE]], SPEC)
+    entries, starts, _, closed = prediction_entries(df, SPEC, enc, "W", HORIZON, 16)
+    assert [e["item_id"] for e in entries] == ["WH-00", "WH-01", "WH-NEW"]
+    assert set(starts) == {pd.Timestamp(AS_OF)}  # not 2 weeks later: same periods as the rest
+    assert closed.tolist() == [0, 0, 2]
+    assert entries[-1]["feat_dynamic_real"].shape == (1, 16 + HORIZON)
+    # a gap after opening is still an error: only the closed steps may lack covariates
+    gap = df.drop(index=df.index[(df[S.UNIQUE_ID] == "WH-NEW")][-1])
+    with pytest.raises(InputError, match="WH-NEW"):
+        prediction_entries(gap, SPEC, enc, "W", HORIZON, 16)
+
+
 def test_unseen_category_at_forecast_time_encodes_as_unseen():
     df = make_panel(n_series=2, cold_region="atlantis")
     enc = Encoders.fit(df[df[S.UNIQUE_ID] != "WH-NEW"], SPEC)
-    entries, _, _ = prediction_entries(df, SPEC, enc, "W", HORIZON, 16)
+    entries, *_ = prediction_entries(df, SPEC, enc, "W", HORIZON, 16)
     assert entries[-1]["feat_static_cat"][0] == UNSEEN
 
 
@@ -104,7 +124,7 @@ def test_missing_horizon_covariates_name_the_series_and_the_fix():
     with pytest.raises(InputError, match="WH-00.*is_future rows with covariates or pass future_df"):
         prediction_entries(hist, SPEC, enc, "W", HORIZON, 16)
     future = df[df[S.IS_FUTURE]].drop(columns=[S.IS_FUTURE])
-    entries, _, _ = prediction_entries(hist, SPEC, enc, "W", HORIZON, 16, future_df=future)
+    entries, *_ = prediction_entries(hist, SPEC, enc, "W", HORIZON, 16, future_df=future)
     assert len(entries) == 2
     with pytest.raises(InputError, match=r"future_df: missing column\(s\) \['is_holiday'\]"):
         prediction_entries(hist, SPEC, enc, "W", HORIZON, 16, future_df=future.drop(columns=[S.IS_HOLIDAY]))
@@ -209,6 +229,15 @@ def fitted(tmp_path_factory):
     lake = tmp_path_factory.mktemp("fit") / "lake"
     settings = load_settings(None, lake_uri=str(lake), horizon=HORIZON, model=TINY_MODEL)
     return fit_model(make_panel(), SPEC, settings)
+
+
+def test_forecast_of_a_site_opening_inside_the_horizon_is_zero_before_it_opens(fitted):
+    fs = fitted.predict(_late_opener(make_panel(), weeks=2), seed=1)
+    new = fs.ids.index("WH-NEW")
+    assert fs.samples.shape[2] == HORIZON and fs.starts[new] == pd.Timestamp(AS_OF)
+    assert (fs.samples[new, :, :2] == 0).all() and fs.samples[new, :, 2:].sum() > 0
+    frame = fs.to_frame()
+    assert len(frame) == len(fs.ids) * HORIZON and frame[S.DS].min() == pd.Timestamp(AS_OF)
 
 
 @pytest.mark.slow
