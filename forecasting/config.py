@@ -201,13 +201,13 @@ class _YamlSource(PydanticBaseSettingsSource):
     """The YAML file named by load_settings (or RISKCAST_CONFIG), already read."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _YAML_VALUES.get().get(field_name), field_name, False
+        return (_YAML_VALUES.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_YAML_VALUES.get())
+        return dict(_YAML_VALUES.get() or {})
 
 
-_YAML_VALUES: ContextVar[dict[str, Any]] = ContextVar("riskcast_yaml", default={})
+_YAML_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("riskcast_yaml", default=None)
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
