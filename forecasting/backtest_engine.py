@@ -39,9 +39,12 @@ from forecasting.backtest_data import (
 from forecasting.calibration import (
     Calibration,
     GateResult,
+    already_calibrated,
     evaluate_gate,
     expanding_levels,
     fit_levels,
+    identity_levels,
+    is_identity,
     recalibrate_pit,
 )
 from forecasting.config import Settings
@@ -163,7 +166,7 @@ def run_backtest(
             for name, fc in fcs.items():
                 frames.append(_decorate(_scored(fc, name, win.actuals, cutoff), scales, cold, window))
     raw_all = pd.concat(raw, ignore_index=True) if raw else pd.DataFrame(columns=FRAME_COLUMNS)
-    levels = expanding_levels(raw_all, plan.cutoffs)
+    levels = expanding_levels(raw_all, plan.cutoffs, tolerance=settings.calibration_tolerance)
     if raw:
         frames.append(raw_all[raw_all[CUTOFF].isin(plan.cutoffs)].assign(**{MODEL: DEEPAR_RAW}))
         for cutoff in plan.cutoffs:
@@ -184,9 +187,10 @@ def _calibrated_rows(raw_all: pd.DataFrame, fs, freq: str, cutoff, levels) -> pd
     cal = _sample_rows(fs, freq, None, cutoff, levels)
     base = raw_all[raw_all[CUTOFF] == cutoff].drop(columns=qcols)
     out = base.merge(cal[[UNIQUE_ID, DS, *qcols]], on=[UNIQUE_ID, DS], how="left")
-    past = raw_all[raw_all[DS] <= cutoff]
-    for col in (PIT_LO, PIT_HI):
-        out[col] = recalibrate_pit(past[PIT_LO], past[PIT_HI], out[col].to_numpy())
+    if not is_identity(levels):
+        past = raw_all[raw_all[DS] <= cutoff]
+        for col in (PIT_LO, PIT_HI):
+            out[col] = recalibrate_pit(past[PIT_LO], past[PIT_HI], out[col].to_numpy())
     return out.assign(**{MODEL: RISKCAST})
 
 
@@ -263,9 +267,14 @@ def _calibrate(raw, frame, plan, levels, tolerance) -> tuple[Calibration, GateRe
     names = [str(c.date()) for c in held]
     gate = evaluate_gate(rows, RISKCAST, tolerance, names, EVAL_QUANTILES)
     fitted_on = sorted({str(pd.Timestamp(c).date()) for c in raw[CUTOFF].unique()}) if len(raw) else []
-    lv = fit_levels(raw[PIT_LO], raw[PIT_HI]) if len(raw) else fit_levels(np.array([]), np.array([]))
+    keep = already_calibrated(raw, tolerance)
+    if keep or not len(raw):
+        lv = identity_levels()
+    else:
+        lv = fit_levels(raw[PIT_LO], raw[PIT_HI])
     calibration = Calibration(
-        method="quantile_level_recalibration",
+        method="identity (raw quantiles within half the gate tolerance)" if keep
+        else "quantile_level_recalibration",
         levels=lv,
         fitted_on_windows=fitted_on,
         n_pit=int(raw[PIT_LO].notna().sum()) if len(raw) else 0,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.metrics import coverage, pit_cdf
-from forecasting.schema import CUTOFF, DS, EVAL_QUANTILES, PIT_HI, PIT_LO, QUANTILE_LEVELS
+from forecasting.schema import CUTOFF, DS, EVAL_QUANTILES, PIT_HI, PIT_LO, QUANTILE_LEVELS, Y
 
 METHOD = "quantile-level recalibration on the non-randomised count PIT (Kuleshov et al. 2018)"
 LEVEL_BOUNDS = (0.001, 0.999)  # q' never reaches 0 or 1: the sample min/max are too noisy
@@ -130,21 +130,44 @@ def apply_levels(
     return out
 
 
+def is_identity(levels: Mapping[float, float]) -> bool:
+    return all(abs(float(v) - float(q)) < 1e-12 for q, v in levels.items())
+
+
+def already_calibrated(rows: pd.DataFrame, tolerance: float) -> bool:
+    """True when the raw quantiles of ``rows`` (``y``, ``q*``) meet the gate's coverage
+    conditions within half its tolerance at every gated level.
+
+    Such a model is left as it is: on counts the level map moves a quantile by whole
+    units, so refitting an already calibrated model adds noise, not accuracy.
+    """
+    if not len(rows) or rows[Y].isna().all():
+        return False
+    return evaluate_gate(rows[rows[Y].notna()], "raw", tolerance / 2, [], EVAL_QUANTILES).passed
+
+
 def expanding_levels(
-    raw: pd.DataFrame, cutoffs: list[pd.Timestamp], quantiles: tuple[float, ...] = QUANTILE_LEVELS
+    raw: pd.DataFrame,
+    cutoffs: list[pd.Timestamp],
+    quantiles: tuple[float, ...] = QUANTILE_LEVELS,
+    tolerance: float | None = None,
 ) -> dict[pd.Timestamp, tuple[dict[float, float], list[str]]]:
     """For each cutoff, the level map fitted only on actuals observed by then (no peeking).
 
-    ``raw``: backtest rows of the uncalibrated sample model with ``ds``, ``pit_lo``,
-    ``pit_hi``. A row is usable for cutoff c when its ``ds`` is on or before c, so
-    overlapping windows (step < horizon) cannot leak. Returns
+    ``raw``: backtest rows of the uncalibrated sample model with ``ds``, ``y``, ``q*``,
+    ``pit_lo``, ``pit_hi``. A row is usable for cutoff c when its ``ds`` is on or before c,
+    so overlapping windows (step < horizon) cannot leak. With ``tolerance``, a past on
+    which the raw model is ``already_calibrated`` keeps the identity map. Returns
     ``{cutoff: (levels, fitted cutoffs as YYYY-MM-DD)}``; no usable row -> identity, [].
     """
     out = {}
     for cutoff in cutoffs:
         past = raw[raw[DS] <= cutoff]
         used = sorted({str(pd.Timestamp(c).date()) for c in past[CUTOFF].unique()})
-        out[cutoff] = (fit_levels(past[PIT_LO], past[PIT_HI], quantiles), used)
+        if tolerance is not None and already_calibrated(past, tolerance):
+            out[cutoff] = (identity_levels(quantiles), used)
+        else:
+            out[cutoff] = (fit_levels(past[PIT_LO], past[PIT_HI], quantiles), used)
     return out
 
 

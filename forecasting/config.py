@@ -51,6 +51,12 @@ class ModelSettings(BaseModel):
     batches_per_epoch: int = Field(50, ge=1)
     batch_size: int = Field(64, ge=1)
     patience: int = Field(5, ge=1)
+    validation: Literal["in_sample", "holdout"] = Field(
+        "in_sample", description="in_sample: train on every observed period and early-stop on "
+        "each series' last window (a plateau and divergence monitor); holdout: leave that "
+        "window out of training (an out-of-sample monitor that costs the newest data: on short "
+        "monthly panels such as carparts it scored mean_wQL 0.96 against 0.94)"
+    )
     num_samples: int = Field(200, ge=10)
     gradient_clip_val: float = Field(10.0, gt=0)
     seed: int = 0

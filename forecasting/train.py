@@ -119,7 +119,10 @@ def fit_model(
     h = horizon or settings.horizon
     hist = history_rows(df)
     encoders = Encoders.fit(hist, spec)
-    train, val = training_entries(hist, spec, encoders, gluonts_freq(spec.freq), holdout=h)
+    train, val = training_entries(
+        hist, spec, encoders, gluonts_freq(spec.freq), holdout=h,
+        in_sample=settings.model.validation == "in_sample",
+    )
     n_series = len(train)
     train = [e for e in train if len(e["target"]) >= h]
     if not train:

@@ -53,14 +53,21 @@ def check_panel(df: pd.DataFrame, spec: PanelSpec, source: str = "panel") -> Non
 
 
 def training_entries(
-    df: pd.DataFrame, spec: PanelSpec, enc: Encoders, gluonts_freq: str, holdout: int
+    df: pd.DataFrame,
+    spec: PanelSpec,
+    enc: Encoders,
+    gluonts_freq: str,
+    holdout: int,
+    in_sample: bool = False,
 ) -> tuple[list[dict], list[dict]]:
     """(train, validation) entries from the observed history of every series.
 
     Leading missing periods are trimmed; gaps inside a series become NaN (missing). A
     series with at least ``2 * holdout`` periods is validated on its last ``holdout``
-    periods and trained on the rest; shorter ones are trained on whole. Series without
-    any observed value (cold start) are left out.
+    periods and, unless ``in_sample``, trained on the rest only; shorter ones are trained
+    on whole. ``in_sample`` trains every series on its whole history (the validation
+    window is then a fixed in-sample monitor). Series without any observed value (cold
+    start) are left out.
     """
     table = _Table(history_rows(df), spec, enc, gluonts_freq)
     train, val = [], []
@@ -72,7 +79,7 @@ def training_entries(
         entry = table.entry(s, begin, end, end)
         if end - begin >= 2 * holdout:
             val.append(entry)
-            entry = _truncate(entry, holdout)
+            entry = entry if in_sample else _truncate(entry, holdout)
         train.append(entry)
     return train, val
 

@@ -8,11 +8,13 @@ import pytest
 
 from forecasting.calibration import (
     Calibration,
+    already_calibrated,
     apply_levels,
     evaluate_gate,
     expanding_levels,
     fit_levels,
     identity_levels,
+    is_identity,
     recalibrate_pit,
 )
 from forecasting.metrics import coverage, pit_bounds, pit_cdf
@@ -129,3 +131,28 @@ def test_gate_passes_a_calibrated_model_and_fails_without_evidence():
     assert ok.passed, ok.describe()
     empty = evaluate_gate(_frame(np.array([]), {q: np.array([]) for q in GATED}), "m", TOL, [])
     assert not empty.passed and "held-out" in empty.reason
+
+
+def _rows(y: np.ndarray, samples: np.ndarray, cutoff: str) -> pd.DataFrame:
+    """Backtest-like raw rows: actuals, sample quantiles and PIT bounds, one window."""
+    df = _frame(y, apply_levels(samples, identity_levels(), axis=1))
+    df[PIT_LO], df[PIT_HI] = pit_bounds(samples, y)
+    return df.assign(**{CUTOFF: pd.Timestamp(cutoff), DS: pd.Timestamp(cutoff) + pd.offsets.MonthBegin()})
+
+
+def test_a_calibrated_model_keeps_the_identity_map_a_miscalibrated_one_is_refitted():
+    rng = np.random.default_rng(5)
+    mean = 2.0
+    y = _overdispersed(rng, 3000, mean)
+    right = rng.negative_binomial(1, 1 / (1 + mean), size=(3000, 400)).astype(float)
+    narrow = rng.poisson(mean, size=(3000, 400)).astype(float)
+    cutoffs = [pd.Timestamp("2020-01-01"), pd.Timestamp("2020-03-01")]
+    for samples, expect_identity in ((right, True), (narrow, False)):
+        rows = _rows(y, samples, "2020-01-01")
+        assert already_calibrated(rows, TOL) is expect_identity
+        levels = expanding_levels(rows, cutoffs, tolerance=TOL)[cutoffs[1]]
+        assert levels[1] == ["2020-01-01"]
+        assert is_identity(levels[0]) is expect_identity
+        # without a tolerance the map is always fitted: it moves even for the right model
+        assert not is_identity(expanding_levels(rows, cutoffs)[cutoffs[1]][0])
+    assert not already_calibrated(rows.iloc[:0], TOL)  # no evidence: never "calibrated"

@@ -77,6 +77,16 @@ def test_training_entries_keep_nan_as_missing_and_hold_out_the_last_window():
     assert train0["feat_dynamic_real"].shape == (1, 17 - HORIZON)
 
 
+def test_in_sample_training_keeps_the_validation_window_in_the_training_entries():
+    hist = make_panel(n_series=2, periods=20, cold_start=None)
+    hist = hist[~hist[S.IS_FUTURE]]
+    enc = Encoders.fit(hist, SPEC)
+    train, val = training_entries(hist, SPEC, enc, "W", holdout=HORIZON, in_sample=True)
+    assert [len(e["target"]) for e in train] == [20, 20]  # every observed period trained on
+    assert [len(e["target"]) for e in val] == [20, 20]  # the last window monitors the fit
+    np.testing.assert_array_equal(train[0]["target"], val[0]["target"])
+
+
 def test_cold_start_series_is_not_trained_on_but_is_forecast_from_nan_context():
     df = make_panel(n_series=2)
     enc = Encoders.fit(df[~df[S.IS_FUTURE]], SPEC)
