@@ -47,10 +47,10 @@ class ModelSettings(BaseModel):
     dropout_rate: float = Field(0.1, ge=0, lt=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-8, ge=0)
-    max_epochs: int = Field(30, ge=1)
+    max_epochs: int = Field(60, ge=1)
     batches_per_epoch: int = Field(50, ge=1)
-    batch_size: int = Field(64, ge=1)
-    patience: int = Field(5, ge=1)
+    batch_size: int = Field(32, ge=1)
+    patience: int = Field(10, ge=1)
     validation: Literal["in_sample", "holdout"] = Field(
         "in_sample", description="in_sample: train on every observed period and early-stop on "
         "each series' last window (a plateau and divergence monitor); holdout: leave that "
