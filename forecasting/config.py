@@ -47,15 +47,16 @@ class ModelSettings(BaseModel):
     dropout_rate: float = Field(0.1, ge=0, lt=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-8, ge=0)
-    max_epochs: int = Field(60, ge=1)
+    max_epochs: int = Field(30, ge=1)
     batches_per_epoch: int = Field(50, ge=1)
-    batch_size: int = Field(32, ge=1)
-    patience: int = Field(10, ge=1)
-    validation: Literal["in_sample", "holdout"] = Field(
-        "in_sample", description="in_sample: train on every observed period and early-stop on "
-        "each series' last window (a plateau and divergence monitor); holdout: leave that "
-        "window out of training (an out-of-sample monitor that costs the newest data: on short "
-        "monthly panels such as carparts it scored mean_wQL 0.96 against 0.94)"
+    batch_size: int = Field(64, ge=1)
+    patience: int = Field(5, ge=1)
+    validation: Literal["holdout", "in_sample"] = Field(
+        "holdout", description="holdout: leave each series' last horizon out of training and "
+        "early-stop on it; in_sample: train on every observed period, the last window then only "
+        "monitors the fit. in_sample scored better on carparts (mean_wQL 0.942 vs 0.961, 2,509 "
+        "monthly series) but overfit the sample network (60 sites, run with 60 epochs of batch 32: 0.59 vs 0.50, P95 "
+        "under-covered): measure on your data before switching"
     )
     num_samples: int = Field(200, ge=10)
     gradient_clip_val: float = Field(10.0, gt=0)
