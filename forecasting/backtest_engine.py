@@ -39,11 +39,9 @@ from forecasting.backtest_data import (
 from forecasting.calibration import (
     Calibration,
     GateResult,
-    already_calibrated,
+    choose_levels,
     evaluate_gate,
     expanding_levels,
-    fit_levels,
-    identity_levels,
     is_identity,
     recalibrate_pit,
 )
@@ -267,14 +265,9 @@ def _calibrate(raw, frame, plan, levels, tolerance) -> tuple[Calibration, GateRe
     names = [str(c.date()) for c in held]
     gate = evaluate_gate(rows, RISKCAST, tolerance, names, EVAL_QUANTILES)
     fitted_on = sorted({str(pd.Timestamp(c).date()) for c in raw[CUTOFF].unique()}) if len(raw) else []
-    keep = already_calibrated(raw, tolerance)
-    if keep or not len(raw):
-        lv = identity_levels()
-    else:
-        lv = fit_levels(raw[PIT_LO], raw[PIT_HI])
+    lv, method = choose_levels(raw, tolerance)
     calibration = Calibration(
-        method="identity (raw quantiles within half the gate tolerance)" if keep
-        else "quantile_level_recalibration",
+        method=method,
         levels=lv,
         fitted_on_windows=fitted_on,
         n_pit=int(raw[PIT_LO].notna().sum()) if len(raw) else 0,

@@ -24,6 +24,8 @@ from forecasting.metrics import coverage, pit_cdf
 from forecasting.schema import CUTOFF, DS, EVAL_QUANTILES, PIT_HI, PIT_LO, QUANTILE_LEVELS, Y
 
 METHOD = "quantile-level recalibration on the non-randomised count PIT (Kuleshov et al. 2018)"
+REFIT_METHOD = "quantile_level_recalibration"  # calibration.json "method"
+IDENTITY_METHOD = "identity (raw quantiles within half the gate tolerance)"
 LEVEL_BOUNDS = (0.001, 0.999)  # q' never reaches 0 or 1: the sample min/max are too noisy
 _BISECT_STEPS = 40
 
@@ -131,6 +133,7 @@ def apply_levels(
 
 
 def is_identity(levels: Mapping[float, float]) -> bool:
+    """True when every level maps to itself (nothing to recalibrate)."""
     return all(abs(float(v) - float(q)) < 1e-12 for q, v in levels.items())
 
 
@@ -146,6 +149,16 @@ def already_calibrated(rows: pd.DataFrame, tolerance: float) -> bool:
     return evaluate_gate(rows[rows[Y].notna()], "raw", tolerance / 2, [], EVAL_QUANTILES).passed
 
 
+def choose_levels(
+    rows: pd.DataFrame, tolerance: float | None = None, quantiles: tuple[float, ...] = QUANTILE_LEVELS
+) -> tuple[dict[float, float], str]:
+    """(level map, method) for past ``rows``: the identity when, with ``tolerance``, the
+    raw model is ``already_calibrated`` on them, else the map fitted on their PITs."""
+    if tolerance is not None and already_calibrated(rows, tolerance):
+        return identity_levels(quantiles), IDENTITY_METHOD
+    return fit_levels(rows[PIT_LO], rows[PIT_HI], quantiles), REFIT_METHOD
+
+
 def expanding_levels(
     raw: pd.DataFrame,
     cutoffs: list[pd.Timestamp],
@@ -156,18 +169,15 @@ def expanding_levels(
 
     ``raw``: backtest rows of the uncalibrated sample model with ``ds``, ``y``, ``q*``,
     ``pit_lo``, ``pit_hi``. A row is usable for cutoff c when its ``ds`` is on or before c,
-    so overlapping windows (step < horizon) cannot leak. With ``tolerance``, a past on
-    which the raw model is ``already_calibrated`` keeps the identity map. Returns
-    ``{cutoff: (levels, fitted cutoffs as YYYY-MM-DD)}``; no usable row -> identity, [].
+    so overlapping windows (step < horizon) cannot leak. ``tolerance``: see
+    ``choose_levels``. Returns ``{cutoff: (levels, fitted cutoffs as YYYY-MM-DD)}``; no
+    usable row -> identity, [].
     """
     out = {}
     for cutoff in cutoffs:
         past = raw[raw[DS] <= cutoff]
         used = sorted({str(pd.Timestamp(c).date()) for c in past[CUTOFF].unique()})
-        if tolerance is not None and already_calibrated(past, tolerance):
-            out[cutoff] = (identity_levels(quantiles), used)
-        else:
-            out[cutoff] = (fit_levels(past[PIT_LO], past[PIT_HI], quantiles), used)
+        out[cutoff] = (choose_levels(past, tolerance, quantiles)[0], used)
     return out
 
 
