@@ -113,7 +113,6 @@ def fit_model(
     from forecasting.model.dataset import Encoders, check_panel, history_rows, training_entries
     from forecasting.model.estimator import gluonts_freq, model_config
     from forecasting.model.fitted import FittedModel
-    from forecasting.model.fitting import fit_local
 
     check_panel(df, spec, "training panel")
     h = horizon or settings.horizon
@@ -133,6 +132,21 @@ def fit_model(
     longest = max(len(e["target"]) for e in train + val)
     config = model_config(settings, spec, encoders, horizon=h, longest_series=longest, seed=seed)
     config["use_gpu"] = settings.ray.use_gpu
+    state, metrics = _fit(config, train, val, settings, use_ray)
+    members: tuple[dict, ...] = ()
+    if settings.model.validation == "refit" and val:
+        holdout_state = state
+        state, metrics = _refit(config, metrics, hist, spec, encoders, h, settings, use_ray)
+        members = (holdout_state,) if settings.model.pool_holdout else ()
+    metrics["series"] = n_series
+    metrics["pooled_networks"] = 1 + len(members)
+    return FittedModel.from_state_dict(config, spec, encoders, state, metrics, members)
+
+
+def _fit(config: dict, train: list[dict], val: list[dict], settings: Settings, use_ray: bool):
+    """One training run (Ray Train or in process): (weights, metrics); ModelError on divergence."""
+    from forecasting.model.fitting import fit_local
+
     train = train + _unseen_copies(train)
     if use_ray:
         from forecasting.model.distributed import fit_ray
@@ -149,8 +163,27 @@ def fit_model(
         )
     if state is None:
         raise ModelError("training produced no epoch with a finite loss: nothing was registered")
-    metrics["series"] = n_series
-    return FittedModel.from_state_dict(config, spec, encoders, state, metrics)
+    return state, metrics
+
+
+def _refit(config, holdout_metrics, hist, spec, encoders, h, settings, use_ray):
+    """Train again on every observed period for as many epochs as the holdout run's best.
+
+    The holdout run chose the epoch count on windows it never trained on; this run, seeded
+    the same way, sees the last ``h`` periods too (the most recent evidence, which the
+    holdout run had to leave out). Its config keeps ``max_epochs`` = that count.
+    """
+    from forecasting.model.dataset import training_entries
+    from forecasting.model.estimator import gluonts_freq
+
+    epochs = int(holdout_metrics["best_epoch"]) + 1
+    train, _ = training_entries(hist, spec, encoders, gluonts_freq(spec.freq), holdout=h, in_sample=True)
+    train = [e for e in train if len(e["target"]) >= h]
+    config.update(max_epochs=epochs, early_stop=False)
+    state, metrics = _fit(config, train, [], settings, use_ray)
+    metrics["holdout"] = {k: v for k, v in holdout_metrics.items() if k != "ray_run"}
+    metrics["refit_epochs"] = epochs
+    return state, metrics
 
 
 def panel_snapshot_id(settings: Settings, as_of: date) -> str:

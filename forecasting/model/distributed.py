@@ -205,7 +205,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     module = estimator.create_lightning_module()
     train_loader, val_loader = make_loaders(estimator, module, shard, data["val"])
     report = RayTrainReportCallback()
-    callbacks = [EpochGuard(config["batch_size"]), early_stopping(config, config["monitor"]), report]
+    callbacks = [EpochGuard(config["batch_size"]), *early_stopping(config, config["monitor"]), report]
     trainer = prepare_trainer(pl.Trainer(**trainer_kwargs(
         config, callbacks,
         accelerator="gpu" if config["use_gpu"] else "cpu",

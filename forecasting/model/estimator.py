@@ -65,6 +65,7 @@ def model_config(
         "num_batches_per_epoch": m.batches_per_epoch,
         "max_epochs": m.max_epochs,
         "patience": m.patience,
+        "early_stop": True,  # a refit runs a fixed number of epochs (False)
         "gradient_clip_val": m.gradient_clip_val,
         "num_samples": m.num_samples,
         "seed": m.seed if seed is None else seed,

@@ -3,6 +3,7 @@
 On disk (``save``/``load``, any lake URI)::
 
     predictor/       GluonTS serialisation of the PyTorchPredictor
+    members/<i>/     further networks of the same config whose paths are pooled (refit: the holdout run's)
     encoders.json    categorical value -> index (0 = unseen), real-covariate statistics
     model.json       the flat model config, the panel spec and training metrics
 """
@@ -29,32 +30,56 @@ from forecasting.panel import PanelSpec
 # it the model has diverged and predict raises ModelError. Series without history use
 # the training panel's largest value.
 CAP_FACTOR = 50.0
+MEMBERS = "members"
 
 
 @dataclass
 class FittedModel:
-    """A trained model: ``predictor`` is the GluonTS ``PyTorchPredictor``."""
+    """A trained model: ``predictor`` is the GluonTS ``PyTorchPredictor``.
+
+    ``members``: further predictors of the same network config (a pooled ensemble): a
+    forecast draws its sample paths from every network in turn, so its quantiles are
+    those of the equal-weight mixture.
+    """
 
     config: dict[str, Any]
     spec: PanelSpec
     encoders: Encoders
     predictor: Any
     metrics: dict[str, Any] = field(default_factory=dict)
+    members: tuple[Any, ...] = ()
 
     @property
     def horizon(self) -> int:
         return int(self.config["prediction_length"])
 
+    @property
+    def predictors(self) -> tuple[Any, ...]:
+        return (self.predictor, *self.members)
+
     @classmethod
     def from_state_dict(
-        cls, config: dict, spec: PanelSpec, encoders: Encoders, state_dict: dict, metrics: dict
+        cls,
+        config: dict,
+        spec: PanelSpec,
+        encoders: Encoders,
+        state_dict: dict,
+        metrics: dict,
+        members: tuple[dict, ...] = (),
     ) -> FittedModel:
-        """Rebuild the network from ``config`` and load trained weights into it."""
+        """Rebuild the network from ``config`` and load trained weights into it.
+
+        ``members``: weights of further networks of the same config, pooled at forecast time.
+        """
         estimator = build_estimator(config)
-        module = estimator.create_lightning_module()
-        module.load_state_dict(state_dict)
-        predictor = estimator.create_predictor(estimator.create_transformation(), module)
-        return cls(config, spec, encoders, predictor, dict(metrics))
+
+        def predictor(weights: dict):
+            module = estimator.create_lightning_module()
+            module.load_state_dict(weights)
+            return estimator.create_predictor(estimator.create_transformation(), module)
+
+        return cls(config, spec, encoders, predictor(state_dict), dict(metrics),
+                   tuple(predictor(w) for w in members))
 
     def predict(
         self,
@@ -65,6 +90,9 @@ class FittedModel:
         seed: int | None = None,
     ) -> ForecastSamples:
         """Sample ``num_samples`` paths over the horizon after each series' last history row.
+
+        With ``members`` the paths are split as evenly as possible between the networks
+        (the first gets the remainder) and stacked, network by network.
 
         ``df`` is a panel (history rows, plus ``is_future`` rows carrying the horizon's
         dynamic features); ``future_df`` adds covariate rows when ``df`` has none. Series
@@ -81,17 +109,23 @@ class FittedModel:
             df, self.spec, self.encoders, self.config["freq"], self.horizon,
             self.config["context_length"], future_df,
         )
-        net = self.predictor.prediction_net
-        net.model.num_parallel_samples = n
+        k = len(self.predictors)
+        if n < k:
+            raise ModelError(f"num_samples={n} is fewer than the model's {k} pooled networks: raise it")
+        shares = [n // k + (i < n % k) for i in range(k)]
+        ids = [e["item_id"] for e in entries]
         devices = list(range(torch.cuda.device_count()))
         threads = self.config.get("num_threads", 1)
+        parts = []
         with quiet(), torch_threads(threads), torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.config["seed"] if seed is None else seed)
-            forecasts = list(self.predictor.predict(entries, num_samples=n))
-        ids = [e["item_id"] for e in entries]
-        if [f.item_id for f in forecasts] != ids:
-            raise ModelError("GluonTS returned forecasts out of order: refusing to publish them")
-        samples = np.stack([f.samples for f in forecasts]).astype("float32")
+            for i, (predictor, share) in enumerate(zip(self.predictors, shares, strict=True)):
+                predictor.prediction_net.model.num_parallel_samples = share
+                torch.manual_seed((self.config["seed"] if seed is None else seed) + i)
+                forecasts = list(predictor.predict(entries, num_samples=share))
+                if [f.item_id for f in forecasts] != ids:
+                    raise ModelError("GluonTS returned forecasts out of order: refusing to publish them")
+                parts.append(np.stack([f.samples for f in forecasts]))
+        samples = np.concatenate(parts, axis=1).astype("float32")
         samples, capped = _bounded(samples, ids, maxima, self.encoders.y_max)
         for i in np.flatnonzero(closed):  # a site opening inside the horizon: nothing before
             samples[i, :, : closed[i]] = 0.0
@@ -100,15 +134,17 @@ class FittedModel:
 
     # ------------------------------------------------------------------ storage
     def save(self, lake: Lake, uri: str) -> str:
-        """Write ``predictor/``, ``encoders.json`` and ``model.json`` under ``uri``."""
+        """Write ``predictor/``, ``members/<i>/predictor/``, ``encoders.json`` and ``model.json`` under ``uri``."""
         from forecasting.model.fitting import quiet
 
         lake.remove(join(uri, "predictor"))
-        with quiet(), tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
-            self.predictor.serialize(Path(tmp))
-            for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
-                lake.write_bytes(join(uri, "predictor", path.relative_to(tmp).as_posix()),
-                                 path.read_bytes())
+        lake.remove(join(uri, MEMBERS))
+        for i, predictor in enumerate(self.predictors):
+            base = join(uri, "predictor") if i == 0 else join(uri, MEMBERS, str(i), "predictor")
+            with quiet(), tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
+                predictor.serialize(Path(tmp))
+                for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
+                    lake.write_bytes(join(base, path.relative_to(tmp).as_posix()), path.read_bytes())
         lake.write_json(join(uri, "encoders.json"), self.encoders.to_dict())
         lake.write_json(
             join(uri, "model.json"),
@@ -119,29 +155,37 @@ class FittedModel:
     @classmethod
     def load(cls, lake: Lake, uri: str) -> FittedModel:
         """Read a model written by ``save``; ModelError if any part is missing or unreadable."""
-        from gluonts.model.predictor import Predictor
-
-        from forecasting.model.fitting import quiet
-
         try:
             meta = lake.read_json(join(uri, "model.json"))
             encoders = Encoders.from_dict(lake.read_json(join(uri, "encoders.json")))
-            with tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
-                base = join(uri, "predictor")
-                names = lake.ls(base)
-                if not names:
-                    raise FileNotFoundError(base)
-                for name in names:
-                    (Path(tmp) / name).write_bytes(lake.read_bytes(join(base, name)))
-                with quiet():
-                    predictor = Predictor.deserialize(Path(tmp))
+            predictor = _read_predictor(lake, join(uri, "predictor"))
+            members = tuple(
+                _read_predictor(lake, join(uri, MEMBERS, i, "predictor"))
+                for i in sorted(lake.ls(join(uri, MEMBERS)), key=int)
+            )
         except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
             raise ModelError(
                 f"model at {uri} cannot be loaded ({type(exc).__name__}: {exc}): "
                 "retrain it with `riskcast train`"
             ) from exc
         return cls(meta["config"], PanelSpec.from_dict(meta["spec"]), encoders, predictor,
-                   meta.get("metrics", {}))
+                   meta.get("metrics", {}), members)
+
+
+def _read_predictor(lake: Lake, base: str):
+    """Deserialize the GluonTS predictor stored under ``base``; FileNotFoundError if empty."""
+    from gluonts.model.predictor import Predictor
+
+    from forecasting.model.fitting import quiet
+
+    names = lake.ls(base)
+    if not names:
+        raise FileNotFoundError(base)
+    with tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
+        for name in names:
+            (Path(tmp) / name).write_bytes(lake.read_bytes(join(base, name)))
+        with quiet():
+            return Predictor.deserialize(Path(tmp))
 
 
 def _bounded(

@@ -32,6 +32,7 @@ _NOISE = (
     ".*does not have many workers.*",
     ".*Using `json`-module for json-handling.*",
     ".*'M' is deprecated and will be removed.*",  # GluonTS parses its 'M' period alias
+    ".*no `val_dataloader`. Skipping val loop.*",  # a refit has no validation window
 )
 
 
@@ -119,11 +120,14 @@ def trainer_kwargs(config: dict[str, Any], callbacks: list, **extra: Any) -> dic
     }
 
 
-def early_stopping(config: dict[str, Any], monitor: str) -> pl.Callback:
+def early_stopping(config: dict[str, Any], monitor: str) -> list[pl.Callback]:
+    """Early stopping on ``monitor``; none for a fixed-length run (``early_stop`` False, a refit)."""
+    if not config.get("early_stop", True):
+        return []
     # check_finite: a NaN monitor also stops (the guard then reports the divergence)
-    return pl.callbacks.EarlyStopping(
+    return [pl.callbacks.EarlyStopping(
         monitor=monitor, mode="min", patience=config["patience"], check_finite=True
-    )
+    )]
 
 
 class EpochGuard(pl.Callback):
@@ -215,7 +219,7 @@ def fit_local(
         tempfile.TemporaryDirectory(prefix="riskcast-fit-") as tmp,
     ):
         trainer = pl.Trainer(**trainer_kwargs(
-            config, [guard, best, early_stopping(config, monitor)],
+            config, [guard, best, *early_stopping(config, monitor)],
             accelerator="gpu" if use_gpu else "cpu", devices=1, default_root_dir=tmp,
         ))
         trainer.fit(module, train_loader, val_loader)

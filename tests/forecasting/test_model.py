@@ -269,6 +269,9 @@ def test_registry_round_trip_versions_gate_and_latest(fitted, settings_factory):
     with pytest.raises(ModelError, match="passed the calibration gate"):
         load_predictor(settings)
     loaded = load_predictor(settings, version)  # explicit versions load ungated
+    # the default (validation=refit, pool_holdout) keeps the early-stopped network as a member
+    assert len(fitted.members) == len(loaded.members) == 1 == fitted.metrics["pooled_networks"] - 1
+    assert Lake(settings.lake_uri).ls(join(uri, "members")) == ["1"]
     a, b = fitted.predict(df, seed=3), loaded.predict(df, seed=3)
     np.testing.assert_array_equal(a.samples, b.samples)
     assert a.ids[-1] == "WH-NEW" and a.cold_start == ("WH-NEW",)
@@ -292,6 +295,12 @@ def test_predict_is_seeded_non_negative_and_covers_every_series(fitted):
     assert one.samples.shape == (5, 30, HORIZON)
     assert (one.samples >= 0).all() and np.isfinite(one.samples).all()
     assert not np.array_equal(one.samples, fitted.predict(df, num_samples=30, seed=2).samples)
+    # pooled networks: paths split between them, the first takes the remainder
+    odd = fitted.predict(df, num_samples=31, seed=1).samples
+    assert odd.shape == (5, 31, HORIZON)
+    np.testing.assert_array_equal(odd[:, :16], fitted.predict(df, num_samples=32, seed=1).samples[:, :16])
+    with pytest.raises(ModelError, match="fewer than the model's 2 pooled networks"):
+        fitted.predict(df, num_samples=1)
 
 
 @pytest.fixture(scope="module")

@@ -73,6 +73,35 @@ def test_diverging_loss_fails_naming_the_epoch(settings_factory):
         fit_model(make_panel(), SPEC, settings)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_refit_trains_on_every_period_for_the_holdout_runs_best_epoch_count(settings_factory, monkeypatch):
+    import forecasting.train as train
+
+    runs = []
+    real_fit = train._fit
+
+    def recording_fit(config, entries, val, settings, use_ray):
+        runs.append((dict(config), [len(e["target"]) for e in entries], len(val)))
+        return real_fit(config, entries, val, settings, use_ray)
+
+    monkeypatch.setattr(train, "_fit", recording_fit)
+    settings = tiny_settings(settings_factory, model={"validation": "refit", "max_epochs": 4, "patience": 1})
+    df = make_panel(n_series=3, periods=30, cold_start=None)
+    fitted = fit_model(df, SPEC, settings)
+    (first, first_lengths, n_val), (second, second_lengths, n_val_refit) = runs
+    assert n_val == 3 and n_val_refit == 0
+    # the refit sees the held-out window: every series is HORIZON periods longer
+    assert [n - HORIZON for n in second_lengths] == first_lengths
+    holdout = fitted.metrics["holdout"]
+    epochs = holdout["best_epoch"] + 1
+    assert fitted.metrics["refit_epochs"] == epochs == second["max_epochs"] == fitted.config["max_epochs"]
+    assert fitted.metrics["epochs"] == epochs  # a fixed count: no early stopping in the refit
+    assert first["early_stop"] is True and second["early_stop"] is False
+    fs = fitted.predict(df)
+    assert fs.samples.shape == (3, 20, HORIZON) and np.isfinite(fs.samples).all()
+
+
 def test_no_series_long_enough_fails_before_training(settings_factory):
     settings = tiny_settings(settings_factory)
     df = make_panel(n_series=2, periods=HORIZON - 1, cold_start=None)
@@ -104,6 +133,11 @@ def test_cli_train_runs_two_ray_workers_and_registers(ray_local, settings_factor
     assert len(models) == 1 and models[S.SNAPSHOT_ID].item() == snapshot
     manifest = read_manifest(settings, models[S.MODEL_VERSION].item())
     assert manifest["metrics"]["workers"] == 2
+    # validation=refit on Ray Train too: a second job on every period, both networks kept
+    holdout = manifest["metrics"]["holdout"]
+    assert holdout["workers"] == 2 and manifest["metrics"]["refit_epochs"] == holdout["best_epoch"] + 1
+    assert manifest["metrics"]["epochs"] == manifest["metrics"]["refit_epochs"]
+    assert manifest["metrics"]["pooled_networks"] == 2
     assert manifest["settings"]["ray"]["num_workers"] == 2
     assert Path(manifest["metrics"]["ray_run"]).is_relative_to(Path(settings.lake_uri) / "ray_results")
 
