@@ -44,6 +44,8 @@ class TrainSummary:
     resumed_from_epoch: int
     seconds: float
     reused: bool = False  # the version was already registered: not retrained
+    refit_epochs: int | None = None  # validation=refit: epochs of the run on every period
+    pooled_networks: int = 1  # networks whose sample paths a forecast pools
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +78,8 @@ def train_model(settings: Settings, as_of: date, force: bool = False) -> TrainSu
 
 
 def _summary(as_of, version, lake, snapshot_id, m, seconds, reused) -> TrainSummary:
+    holdout = m.get("holdout") or {}  # a refit's early-stopped run holds the validation loss
+    val_loss = m.get("best_val_loss", m.get("val_loss"))  # the registered epoch's
     return TrainSummary(
         as_of=str(as_of),
         model_version=version,
@@ -85,11 +89,13 @@ def _summary(as_of, version, lake, snapshot_id, m, seconds, reused) -> TrainSumm
         epochs=int(m.get("epochs", 0)),
         best_epoch=m.get("best_epoch"),
         train_loss=m.get("train_loss"),
-        val_loss=m.get("best_val_loss", m.get("val_loss")),  # the registered epoch's
+        val_loss=val_loss if val_loss is not None else holdout.get("best_val_loss"),
         workers=int(m.get("workers", 0)),
         resumed_from_epoch=int(m.get("resumed_from_epoch", 0)),
         seconds=round(seconds, 3),
         reused=reused,
+        refit_epochs=m.get("refit_epochs"),
+        pooled_networks=int(m.get("pooled_networks", 1)),
     )
 
 

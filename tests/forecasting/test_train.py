@@ -138,6 +138,9 @@ def test_cli_train_runs_two_ray_workers_and_registers(ray_local, settings_factor
     assert holdout["workers"] == 2 and manifest["metrics"]["refit_epochs"] == holdout["best_epoch"] + 1
     assert manifest["metrics"]["epochs"] == manifest["metrics"]["refit_epochs"]
     assert manifest["metrics"]["pooled_networks"] == 2
+    summary = json.loads([line for line in result.output.splitlines() if line.startswith("{")][-1])
+    assert summary["refit_epochs"] == holdout["best_epoch"] + 1 and summary["pooled_networks"] == 2
+    assert summary["val_loss"] == holdout["best_val_loss"]  # the early-stopped run's
     assert manifest["settings"]["ray"]["num_workers"] == 2
     assert Path(manifest["metrics"]["ray_run"]).is_relative_to(Path(settings.lake_uri) / "ray_results")
 
