@@ -77,7 +77,9 @@ def _settings(args, workers: int):
         ray={"num_workers": max(workers, 1), "use_gpu": args.gpu},
         model={"max_epochs": args.epochs, "batches_per_epoch": args.batches,
                "batch_size": args.batch_size, "patience": args.epochs + 1,
-               "num_samples": args.samples},
+               "num_samples": args.samples,
+               # one training run, like GluonTS' train_model (refit would run a second)
+               "validation": "holdout"},
     )
 
 
