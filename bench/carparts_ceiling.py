@@ -33,12 +33,12 @@ def main() -> None:
     import pandas as pd
 
     from forecasting.metrics import weighted_quantile_loss
-    from forecasting.schema import CUTOFF, MODEL, UNIQUE_ID, Y, quantile_col
+    from forecasting.panel import load_panel
+    from forecasting.schema import CUTOFF, DS, MODEL, UNIQUE_ID, Y, quantile_col
 
     args = _args()
-    raw = pd.read_csv(args.panel, parse_dates=["ds"])
-    wide = raw.pivot(index="series_id", columns="ds", values="y")
-    wide.index = wide.index.astype(str)
+    panel, _ = load_panel(args.panel, id_col="series_id", freq="MS")  # as `riskcast backtest` reads it
+    wide = panel.pivot(index=UNIQUE_ID, columns=DS, values=Y)
     bt = pd.read_parquet(Path(args.backtest_dir) / "backtest.parquet")
     rows = bt[bt[MODEL] == args.model].reset_index(drop=True)
     methods = {f"empirical {n}": ("empirical", n) for n in (6, 12, 24, 36)}

@@ -142,7 +142,9 @@ def fit_model(
     members: tuple[dict, ...] = ()
     if settings.model.validation == "refit" and val:
         holdout_state = state
-        state, metrics = _refit(config, metrics, hist, spec, encoders, h, settings, use_ray)
+        whole = {e["item_id"]: e for e in val}  # a validated series' entry spans its history
+        everything = [whole.get(e["item_id"], e) for e in train]
+        state, metrics = _refit(config, metrics, everything, settings, use_ray)
         members = (holdout_state,) if settings.model.pool_holdout else ()
     metrics["series"] = n_series
     metrics["pooled_networks"] = 1 + len(members)
@@ -172,19 +174,14 @@ def _fit(config: dict, train: list[dict], val: list[dict], settings: Settings, u
     return state, metrics
 
 
-def _refit(config, holdout_metrics, hist, spec, encoders, h, settings, use_ray):
-    """Train again on every observed period for as many epochs as the holdout run's best.
+def _refit(config: dict, holdout_metrics: dict, train: list[dict], settings: Settings, use_ray: bool):
+    """Train again on ``train`` (every observed period) for as many epochs as the holdout run's best.
 
     The holdout run chose the epoch count on windows it never trained on; this run, seeded
-    the same way, sees the last ``h`` periods too (the most recent evidence, which the
-    holdout run had to leave out). Its config keeps ``max_epochs`` = that count.
+    the same way, sees the last horizon too (the most recent evidence, which the holdout
+    run had to leave out). ``config`` keeps ``max_epochs`` = that count.
     """
-    from forecasting.model.dataset import training_entries
-    from forecasting.model.estimator import gluonts_freq
-
     epochs = int(holdout_metrics["best_epoch"]) + 1
-    train, _ = training_entries(hist, spec, encoders, gluonts_freq(spec.freq), holdout=h, in_sample=True)
-    train = [e for e in train if len(e["target"]) >= h]
     config.update(max_epochs=epochs, early_stop=False)
     state, metrics = _fit(config, train, [], settings, use_ray)
     metrics["holdout"] = {k: v for k, v in holdout_metrics.items() if k != "ray_run"}

@@ -30,7 +30,7 @@ from forecasting.panel import PanelSpec
 # it the model has diverged and predict raises ModelError. Series without history use
 # the training panel's largest value.
 CAP_FACTOR = 50.0
-MEMBERS = "members"
+PREDICTOR, MEMBERS = "predictor", "members"
 
 
 @dataclass
@@ -137,10 +137,10 @@ class FittedModel:
         """Write ``predictor/``, ``members/<i>/predictor/``, ``encoders.json`` and ``model.json`` under ``uri``."""
         from forecasting.model.fitting import quiet
 
-        lake.remove(join(uri, "predictor"))
+        lake.remove(join(uri, PREDICTOR))
         lake.remove(join(uri, MEMBERS))
         for i, predictor in enumerate(self.predictors):
-            base = join(uri, "predictor") if i == 0 else join(uri, MEMBERS, str(i), "predictor")
+            base = _predictor_uri(uri, i)
             with quiet(), tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
                 predictor.serialize(Path(tmp))
                 for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
@@ -158,9 +158,9 @@ class FittedModel:
         try:
             meta = lake.read_json(join(uri, "model.json"))
             encoders = Encoders.from_dict(lake.read_json(join(uri, "encoders.json")))
-            predictor = _read_predictor(lake, join(uri, "predictor"))
+            predictor = _read_predictor(lake, _predictor_uri(uri, 0))
             members = tuple(
-                _read_predictor(lake, join(uri, MEMBERS, i, "predictor"))
+                _read_predictor(lake, _predictor_uri(uri, int(i)))
                 for i in sorted(lake.ls(join(uri, MEMBERS)), key=int)
             )
         except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
@@ -170,6 +170,11 @@ class FittedModel:
             ) from exc
         return cls(meta["config"], PanelSpec.from_dict(meta["spec"]), encoders, predictor,
                    meta.get("metrics", {}), members)
+
+
+def _predictor_uri(uri: str, i: int) -> str:
+    """Where network ``i`` of a model lives: 0 is ``predictor/``, members ``members/<i>/predictor/``."""
+    return join(uri, PREDICTOR) if i == 0 else join(uri, MEMBERS, str(i), PREDICTOR)
 
 
 def _read_predictor(lake: Lake, base: str):
