@@ -1,7 +1,7 @@
 """Audit and panel benchmark on the sample network: accuracy against ``_truth/`` and timings.
 
-Generates the sample network (``forecasting.demo_data.generate_network``), ingests it
-(``forecasting.ingest.ingest_dates``), then runs the real stages and compares with truth:
+Generates the sample network (``forecasting.demo.generate.generate_network``), ingests it
+(``forecasting.intake.runner.ingest_dates``), then runs the real stages and compares with truth:
 
 - audit: share of sites whose true reporting rate lies inside the stated 95% interval
   (empirical Bayes, as published; and plain Jeffreys for comparison), mean absolute error of
@@ -51,12 +51,12 @@ def main() -> None:
 def run_seed(args: argparse.Namespace, seed: int) -> dict:
     import pandas as pd
 
-    from forecasting import schema as s
-    from forecasting.audit import run_audit
-    from forecasting.config import load_settings
-    from forecasting.history import read_history
-    from forecasting.lake import Lake
-    from forecasting.panel import build_panel, read_panel
+    from forecasting.core import schema as s
+    from forecasting.core.config import load_settings
+    from forecasting.core.lake import Lake
+    from forecasting.intake.history import read_history
+    from forecasting.panel.audit import run_audit
+    from forecasting.panel.build import build_panel, read_panel
 
     root = Path(args.out) / f"seed={seed}"
     start = date.fromisoformat(args.start)
@@ -65,8 +65,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
     settings = load_settings(None, landing_uri=str(landing), lake_uri=str(lake_dir))
     timings: dict[str, float] = {}
     if not (args.reuse and (lake_dir / "bronze").exists()):
-        from forecasting.demo_data import generate_network
-        from forecasting.ingest import ingest_dates
+        from forecasting.demo.generate import generate_network
+        from forecasting.intake.runner import ingest_dates
 
         t = time.perf_counter()
         generate_network(str(landing), args.warehouses, start, args.days, seed, False)
@@ -98,8 +98,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
 def _audit_accuracy(lake, audit, truth_sites) -> dict:
     import numpy as np
 
-    from forecasting import schema as s
-    from forecasting.rates import jeffreys_interval
+    from forecasting.core import schema as s
+    from forecasting.panel.rates import jeffreys_interval
 
     table = lake.read_parquet(audit.audit_uri)
     site = table.loc[table[s.AUDIT_LEVEL] == "warehouse"].merge(
@@ -131,8 +131,8 @@ def _audit_accuracy(lake, audit, truth_sites) -> dict:
 def _weekly_truth(path: Path):
     import pandas as pd
 
-    from forecasting import schema as s
-    from forecasting.calendar import period_start
+    from forecasting.core import schema as s
+    from forecasting.panel.calendar import period_start
 
     d = pd.read_csv(path, parse_dates=[s.TRUTH_DATE])
     d[s.DS] = period_start(d[s.TRUTH_DATE], "W-MON").to_numpy()
@@ -142,7 +142,7 @@ def _weekly_truth(path: Path):
 def _panel_accuracy(panel, truth) -> dict:
     import pandas as pd
 
-    from forecasting import schema as s
+    from forecasting.core import schema as s
 
     hist = panel.loc[~panel[s.IS_FUTURE]].merge(
         truth.rename(columns={s.WAREHOUSE_ID: s.UNIQUE_ID}), on=[s.UNIQUE_ID, s.DS], how="left"

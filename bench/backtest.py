@@ -1,6 +1,6 @@
 """Backtest benchmark: wall time, peak memory and where the time goes, on carparts.
 
-Runs the real backtest stage (``forecasting.backtest.backtest_panel``: riskcast DeepAR
+Runs the real backtest stage (``forecasting.backtest.run.backtest_panel``: riskcast DeepAR
 with calibration, plain GluonTS DeepAR, seasonal naive, CrostonSBA, TSB, ADIDA) on the
 carparts protocol of the backtest issue (H=6, K=3, cutoffs after months 33, 39, 45) and
 prints the time spent in training, forecasting, baselines, metrics and the report, the
@@ -12,7 +12,7 @@ peak resident memory, and the mean_wQL table.
 
 ``--truth`` compares an existing backtest of the sample network (``backtest.parquet`` in
 ``--backtest-dir``) with the true theft-count quantiles simulated from ``_truth/``
-(``forecasting.demo_truth.true_period_quantiles``): the ratio of forecast to true
+(``forecasting.demo.truth.true_period_quantiles``): the ratio of forecast to true
 quantiles, the share of true quantiles inside the forecast P05-P95 band, and the wQL of
 the true quantiles themselves on the same actuals (the floor no model can beat on average).
 
@@ -45,11 +45,11 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from forecasting.backtest import BacktestOptions, backtest_cli
-    from forecasting.backtest_engine import MODELS
-    from forecasting.config import load_settings
-    from forecasting.errors import CalibrationGateError
-    from forecasting.schema import METRIC, METRIC_VALUE, MODEL, SEGMENT
+    from forecasting.backtest.engine import MODELS
+    from forecasting.backtest.run import BacktestOptions, backtest_cli
+    from forecasting.core.config import load_settings
+    from forecasting.core.errors import CalibrationGateError
+    from forecasting.core.schema import METRIC, METRIC_VALUE, MODEL, SEGMENT
 
     out = str(Path(args.out).resolve())
     settings = load_settings(None, lake_uri=str(Path(out) / "lake"), landing_uri=str(Path(out) / "landing"))
@@ -94,9 +94,16 @@ def compare_truth(truth: str, backtest_dir: str, freq: str) -> None:
     """Print forecast vs true quantiles per model for a sample-network backtest."""
     import pandas as pd
 
-    from forecasting.demo_truth import quantile_name, true_period_quantiles
-    from forecasting.metrics import summarize
-    from forecasting.schema import DS, MODEL, PERIOD_START, UNIQUE_ID, WAREHOUSE_ID, quantile_col
+    from forecasting.backtest.metrics import summarize
+    from forecasting.core.schema import (
+        DS,
+        MODEL,
+        PERIOD_START,
+        UNIQUE_ID,
+        WAREHOUSE_ID,
+        quantile_col,
+    )
+    from forecasting.demo.truth import quantile_name, true_period_quantiles
 
     qs = (0.05, 0.5, 0.9, 0.95)
     bt = pd.read_parquet(Path(backtest_dir) / "backtest.parquet")

@@ -2,7 +2,7 @@
 
 Scores simple per-series predictive distributions on exactly the rows a carparts backtest
 scored (its ``backtest.parquet``: same 2,509 series, cutoffs and horizons), with the
-backtest's own wQL (``forecasting.metrics.weighted_quantile_loss``):
+backtest's own wQL (``forecasting.backtest.metrics.weighted_quantile_loss``):
 
 * ``empirical L``: the empirical quantiles of the series' last L months;
 * ``negbin L``: a negative binomial with the mean and variance of the last L months
@@ -32,9 +32,9 @@ LEVELS = (0.5, 0.9, 0.95)
 def main() -> None:
     import pandas as pd
 
-    from forecasting.metrics import weighted_quantile_loss
-    from forecasting.panel import load_panel
-    from forecasting.schema import CUTOFF, DS, MODEL, UNIQUE_ID, Y, quantile_col
+    from forecasting.backtest.metrics import weighted_quantile_loss
+    from forecasting.core.schema import CUTOFF, DS, MODEL, UNIQUE_ID, Y, quantile_col
+    from forecasting.panel.user import load_panel
 
     args = _args()
     panel, _ = load_panel(args.panel, id_col="series_id", freq="MS")  # as `riskcast backtest` reads it

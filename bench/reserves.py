@@ -35,8 +35,8 @@ def main() -> None:
     args = _args()
     if args.synthetic:
         return _stage_timings(args)
-    from forecasting import schema
-    from forecasting.config import load_settings
+    from forecasting.core import schema
+    from forecasting.core.config import load_settings
 
     out = Path(args.out).resolve()
     settings = load_settings(
@@ -119,9 +119,9 @@ def _time_one(args: argparse.Namespace, n: int, tmp: Path) -> None:
     from reserves_lake import AS_OF
     from sqlalchemy import create_engine, make_url
 
-    from forecasting.config import load_settings
-    from forecasting.publish import publish_reserves
-    from forecasting.reserves import compute_reserves
+    from forecasting.core.config import load_settings
+    from forecasting.reserves.compute import compute_reserves
+    from forecasting.reserves.publish import publish_reserves
 
     urls = {"sqlite": f"sqlite:///{tmp / 'reserves.db'}"}
     scratch, admin = f"riskcast_bench_{uuid.uuid4().hex[:8]}", None
@@ -161,21 +161,21 @@ def _timed(timings: dict[str, float], name: str, fn) -> None:
 
 
 def _landing(settings, start: date, args) -> None:
-    from forecasting.demo_data import generate_network
-    from forecasting.ingest import ingest_dates
+    from forecasting.demo.generate import generate_network
+    from forecasting.intake.runner import ingest_dates
 
     generate_network(settings.landing_uri, args.warehouses, start, args.days, 42, False)
     ingest_dates(settings, [start + timedelta(days=i) for i in range(args.days)], validate=False)
 
 
 def _pipeline(settings, as_of: date) -> None:
-    from forecasting.audit import run_audit
-    from forecasting.backtest import backtest_lake
-    from forecasting.errors import CalibrationGateError
+    from forecasting.backtest.run import backtest_lake
+    from forecasting.core.errors import CalibrationGateError
     from forecasting.forecast import forecast_panel
-    from forecasting.panel import build_panel
-    from forecasting.publish import publish_reserves
-    from forecasting.reserves import compute_reserves
+    from forecasting.panel.audit import run_audit
+    from forecasting.panel.build import build_panel
+    from forecasting.reserves.compute import compute_reserves
+    from forecasting.reserves.publish import publish_reserves
     from forecasting.train import train_model
 
     run_audit(settings, as_of)
@@ -221,8 +221,8 @@ def _published(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _truth(truth_dir: Path, end: date) -> pd.DataFrame:
     """Realised thefts and losses per warehouse and Monday-week (complete weeks only)."""
-    from forecasting import schema
-    from forecasting.demo_truth import true_period_quantiles
+    from forecasting.core import schema
+    from forecasting.demo.truth import true_period_quantiles
 
     daily = pd.read_csv(io.StringIO((truth_dir / "daily.csv").read_text()))
     daily[schema.TRUTH_DATE] = pd.to_datetime(daily[schema.TRUTH_DATE])

@@ -39,8 +39,8 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from forecasting import schema as S  # noqa: E402
-from forecasting.panel import PanelSpec  # noqa: E402
+from forecasting.core import schema as S
+from forecasting.panel.spec import PanelSpec  # noqa: E402
 
 SPEC = PanelSpec(freq="W-MON", static_real=S.PANEL_STATIC_REAL, static_cat=S.PANEL_STATIC_CAT,
                  dynamic_real=S.PANEL_DYNAMIC_REAL)
@@ -70,7 +70,7 @@ def make_panel(series: int, weeks: int, horizon: int, seed: int = 0) -> pd.DataF
 
 
 def _settings(args, workers: int):
-    from forecasting.config import load_settings
+    from forecasting.core.config import load_settings
 
     return load_settings(
         None, lake_uri=os.path.abspath(args.lake), horizon=args.horizon,
@@ -92,7 +92,7 @@ def run_phase(args) -> dict:
     if args.phase.startswith("gluonts"):
         out.update(_plain_gluonts(args, df, multithreaded=args.phase == "gluonts-mt"))
     else:
-        from forecasting.train import fit_model
+        from forecasting.model.fit import fit_model
 
         workers = 0 if args.phase == "inproc" else int(args.phase.split("-")[1])
         settings = _settings(args, workers)

@@ -12,22 +12,17 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
+from riskcast_airflow.assets import RESERVES, all_bronze
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.ray_launcher import RayTrainOperator
 from riskcast_airflow.runtime import DEFAULT_ARGS
 
-BRONZE = [
-    Asset(name=f"riskcast.bronze.{s}", uri=f"riskcast://lake/bronze/{s}")
-    for s in ("security_reports", "reconciliation_logs")
-]
-RESERVES = Asset(name="riskcast.reserves", uri="riskcast://reserves/reserves_latest")
-
 
 def _schedule():
     value = os.environ.get("RISKCAST_FORECAST_SCHEDULE", "@weekly")
-    return (BRONZE[0] & BRONZE[1]) if value == "assets" else value
+    return all_bronze() if value == "assets" else value
 
 
 @dag(
@@ -53,21 +48,21 @@ def riskcast_forecast():
 
     @task(on_failure_callback=data_alert)
     def audit(**context) -> dict:
-        from forecasting.audit import run_audit
+        from forecasting.panel.audit import run_audit
         from riskcast_airflow import runtime
 
         return runtime.summary(run_audit(runtime.settings(context), runtime.as_of(context)))
 
     @task(on_failure_callback=data_alert)
     def panel(audited: dict, **context) -> dict:
-        from forecasting.panel import build_panel
+        from forecasting.panel.build import build_panel
         from riskcast_airflow import runtime
 
         return runtime.summary(build_panel(runtime.settings(context), runtime.as_of(context)))
 
     @task(on_failure_callback=data_alert)
     def validate_panel(built: dict, **context) -> dict:
-        from forecasting.panel import validate_lake_panel
+        from forecasting.panel.build import validate_lake_panel
         from riskcast_airflow import runtime
 
         return runtime.summary(validate_lake_panel(runtime.settings(context), runtime.as_of(context)))
@@ -76,7 +71,7 @@ def riskcast_forecast():
 
     @task(on_failure_callback=RiskcastAlertNotifier(kind="gate"))
     def backtest_gate(trained: dict, **context) -> dict:
-        from forecasting.backtest import backtest_lake
+        from forecasting.backtest.run import backtest_lake
         from riskcast_airflow import runtime
 
         return runtime.summary(
@@ -94,14 +89,14 @@ def riskcast_forecast():
 
     @task
     def reserves(forecasted: dict, **context) -> dict:
-        from forecasting.reserves import compute_reserves
+        from forecasting.reserves.compute import compute_reserves
         from riskcast_airflow import runtime
 
         return runtime.summary(compute_reserves(runtime.settings(context), runtime.as_of(context)))
 
     @task(outlets=[RESERVES])
     def publish(computed: dict, **context) -> dict:
-        from forecasting.publish import publish_reserves
+        from forecasting.reserves.publish import publish_reserves
         from riskcast_airflow import runtime
 
         # run_id None: derived from as_of + model + data snapshot, so a rerun is idempotent
@@ -109,7 +104,7 @@ def riskcast_forecast():
 
     @task
     def escalate(published: dict, **context) -> dict:
-        from forecasting.alerts import escalate_reserves
+        from forecasting.reserves.escalation import escalate_reserves
         from riskcast_airflow import runtime
 
         return runtime.summary(escalate_reserves(runtime.settings(context), runtime.as_of(context)))

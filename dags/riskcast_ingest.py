@@ -11,16 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
+from riskcast_airflow.assets import BRONZE as BRONZE_ASSETS
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.runtime import DEFAULT_ARGS
-
-DAILY_SOURCES = ("security_reports", "reconciliation_logs")  # forecasting.schema.DAILY_SOURCES
-BRONZE_ASSETS = {
-    source: Asset(name=f"riskcast.bronze.{source}", uri=f"riskcast://lake/bronze/{source}")
-    for source in DAILY_SOURCES
-}
 
 
 @dag(
@@ -45,30 +40,30 @@ BRONZE_ASSETS = {
 def riskcast_ingest():
     @task(task_id="ingest_reference", on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
     def ingest_reference(**context) -> dict:
-        from forecasting.pipeline import ingest_reference_days
+        from forecasting.intake.runner import ingest_reference_days
         from riskcast_airflow import runtime
 
         return ingest_reference_days(runtime.settings(context), runtime.days(context))
 
     @task(on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
     def ingest(source: str, **context) -> dict:
-        from forecasting.pipeline import ingest_source_days
+        from forecasting.intake.runner import ingest_source_days
         from riskcast_airflow import runtime
 
         return ingest_source_days(runtime.settings(context), source, runtime.days(context))
 
     @task(on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
     def validate(source: str, ingested: dict, **context) -> dict:
-        from forecasting.pipeline import validate_source_days
+        from forecasting.intake.runner import validate_source_days
         from riskcast_airflow import runtime
 
         return validate_source_days(runtime.settings(context), source, runtime.days(context))
 
     reference = ingest_reference()
-    for source in DAILY_SOURCES:
+    for source, asset in BRONZE_ASSETS.items():
         ingested = ingest.override(task_id=f"ingest_{source}")(source)
         reference >> ingested
-        validate.override(task_id=f"validate_{source}", outlets=[BRONZE_ASSETS[source]])(source, ingested)
+        validate.override(task_id=f"validate_{source}", outlets=[asset])(source, ingested)
 
 
 riskcast_ingest()

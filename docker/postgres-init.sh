@@ -1,6 +1,6 @@
 #!/bin/sh
 # Databases and login roles of the compose stack (run once by the postgres image).
-# Grants on the reserves tables come from riskcast's own DDL (forecasting/sql/roles.sql).
+# Grants on the reserves tables come from riskcast's own DDL (forecasting/reserves/sql/roles.sql).
 set -eu
 psql -v ON_ERROR_STOP=1 -U postgres \
   -v airflow_pw="$AIRFLOW_DB_PASSWORD" \

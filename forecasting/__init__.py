@@ -1,8 +1,11 @@
 """riskcast: batch forecasting of theft and loss risk in a logistics network.
 
-Stages, in data-flow order (one module each): demo_data -> ingest -> validation ->
-audit -> panel -> model/train -> forecast -> backtest (metrics, baselines, calibration)
--> reserves -> publish -> alerts.
+One subpackage per stage, in data-flow order (docs/architecture.md has the map):
+``intake`` (ingest, GX validation, quarantine) -> ``panel`` (audit, panel) -> ``model``
+(DeepAR NB, Ray Train) -> ``train`` / ``forecast`` (stage entry points) -> ``backtest``
+(windows, baselines, calibration gate) -> ``reserves`` (compound losses, publish,
+escalation); ``alerts`` and ``core`` (settings, schema, lake layout) below them all;
+``demo`` (the sample network) beside them, imported by the CLI only.
 """
 
 from importlib.metadata import PackageNotFoundError, version

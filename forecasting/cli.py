@@ -9,15 +9,28 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
-from forecasting.config import Settings, load_settings
-from forecasting.errors import RiskcastError
-from forecasting.lake import parse_date
+from forecasting.backtest.run import BacktestOptions, backtest_cli
+from forecasting.core.config import Settings, load_settings, with_ray_overrides
+from forecasting.core.errors import RiskcastError
+from forecasting.core.lake import parse_date
+from forecasting.demo.generate import generate_network
+from forecasting.forecast import forecast_panel
+from forecasting.intake.runner import ingest_dates, validate_date
+from forecasting.overview import SHOWN_COLUMNS, describe_run
+from forecasting.panel.audit import run_audit
+from forecasting.panel.build import build_panel
+from forecasting.reserves.compute import compute_reserves
+from forecasting.reserves.escalation import escalate_reserves
+from forecasting.reserves.publish import publish_reserves
+from forecasting.train import train_model
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True)
@@ -62,7 +75,6 @@ def demo_data(
     faults: Annotated[bool, typer.Option("--faults/--no-faults", help="inject data faults")] = False,
 ) -> None:
     """Generate a sample European network: daily landing drops plus ground truth in _truth/."""
-    from forecasting.demo_data import generate_network
 
     _print(_run(lambda: generate_network(str(out_dir), warehouses, parse_date(start), days, seed, faults)))
 
@@ -76,7 +88,6 @@ def ingest(
     config: ConfigOpt = None,
 ) -> None:
     """Ingest (and by default validate) the landing drop of a day or a range of days."""
-    from forecasting.ingest import ingest_dates
 
     settings = _settings(config)
     days = _days(date, from_, to)
@@ -91,7 +102,6 @@ def validate(
     config: ConfigOpt = None,
 ) -> None:
     """Validate the day's bronze partitions with Great Expectations (exit 0 / 1 warnings / 2)."""
-    from forecasting.validation import validate_date
 
     settings = _settings(config)
     summary = _run(lambda: validate_date(settings, parse_date(date, "--date"), alert=True))
@@ -102,7 +112,6 @@ def validate(
 @app.command()
 def audit(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
     """Positive-unlabeled audit: reporting rate per warehouse and region."""
-    from forecasting.audit import run_audit
 
     settings = _settings(config)
     _print(_run(lambda: run_audit(settings, parse_date(as_of, "--as-of"))))
@@ -111,7 +120,6 @@ def audit(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
 @app.command()
 def panel(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
     """Build the model panel (targets, static and future-known covariates) and validate it."""
-    from forecasting.panel import build_panel
 
     settings = _settings(config)
     _print(_run(lambda: build_panel(settings, parse_date(as_of, "--as-of"))))
@@ -121,18 +129,15 @@ def panel(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
 def train(
     as_of: AsOfOpt,
     workers: Annotated[int | None, typer.Option(min=1, help="Ray Train workers")] = None,
-    gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="one GPU per worker")] = False,
+    gpu: Annotated[
+        bool | None, typer.Option("--gpu/--no-gpu", help="one GPU per worker (default: the ray.use_gpu setting)")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="retrain even if this version exists")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Train the global DeepAR (negative binomial) as a Ray Train job and register it."""
-    from forecasting.train import train_model
 
-    settings = _settings(config)
-    ray = settings.ray.model_copy(
-        update={k: v for k, v in {"num_workers": workers, "use_gpu": gpu or None}.items() if v}
-    )
-    settings = settings.model_copy(update={"ray": ray})
+    settings = with_ray_overrides(_settings(config), workers, gpu)
     _print(_run(lambda: train_model(settings, parse_date(as_of, "--as-of"), force=force)))
 
 
@@ -143,7 +148,6 @@ def forecast(
     config: ConfigOpt = None,
 ) -> None:
     """Forecast sample paths and P50/P90/P95 for every warehouse from a registered model."""
-    from forecasting.forecast import forecast_panel
 
     settings = _settings(config)
     _print(_run(lambda: forecast_panel(settings, parse_date(as_of, "--as-of"), model_version)))
@@ -168,7 +172,6 @@ def backtest(
     config: ConfigOpt = None,
 ) -> None:
     """Rolling-origin backtest against baselines, calibration and gate; any panel or the lake's."""
-    from forecasting.backtest import BacktestOptions, backtest_cli
 
     settings = _settings(config)
     opts = BacktestOptions(
@@ -193,7 +196,6 @@ def backtest(
 @app.command()
 def reserves(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
     """Compound incident paths x loss severity into reserves in EUR (P50/P90/P95)."""
-    from forecasting.reserves import compute_reserves
 
     settings = _settings(config)
     _print(_run(lambda: compute_reserves(settings, parse_date(as_of, "--as-of"))))
@@ -206,7 +208,6 @@ def publish(
     config: ConfigOpt = None,
 ) -> None:
     """Publish the day's reserves to the reserves database in one transaction."""
-    from forecasting.publish import publish_reserves
 
     settings = _settings(config)
     _print(_run(lambda: publish_reserves(settings, parse_date(as_of, "--as-of"), run_id)))
@@ -215,7 +216,6 @@ def publish(
 @app.command()
 def escalate(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
     """Send escalation alerts for sites whose P95 crosses their threshold."""
-    from forecasting.alerts import escalate_reserves
 
     settings = _settings(config)
     _print(_run(lambda: escalate_reserves(settings, parse_date(as_of, "--as-of"))))
@@ -228,9 +228,7 @@ def show(
     config: ConfigOpt = None,
 ) -> None:
     """Print the published reserves (reserves_latest) and where the run's artefacts are."""
-    from rich.table import Table
 
-    from forecasting.overview import SHOWN_COLUMNS, describe_run
 
     settings = _settings(config)
     view = _run(lambda: describe_run(settings, parse_date(as_of, "--as-of")))
@@ -247,7 +245,6 @@ def show(
 
 
 def _days(date: str | None, start: str | None, end: str | None) -> list:
-    from datetime import timedelta
 
     if date and (start or end):
         raise typer.BadParameter("give either --date or --from/--to, not both")

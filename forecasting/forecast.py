@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from forecasting.config import Settings
-from forecasting.lake import Lake, join
-from forecasting.schema import MODEL_VERSION, QUANTILE_LEVELS
-
-FORECAST_STAGE = "forecasts"
-QUANTILES_FILE = "quantiles.parquet"
-SAMPLES_FILE = "samples.parquet"
+from forecasting.core.config import Settings
+from forecasting.core.lake import Lake, join
+from forecasting.core.layout import FORECASTS as FORECAST_STAGE
+from forecasting.core.layout import QUANTILES_FILE, SAMPLES_FILE
+from forecasting.core.schema import MODEL_VERSION, QUANTILE_LEVELS
+from forecasting.model.registry import load_predictor
+from forecasting.panel.build import read_panel
 
 
 @dataclass
@@ -54,8 +54,6 @@ def forecast_panel(settings: Settings, as_of: date, model_version: str = "latest
     Raises ModelError when no such model exists or the forecasts are not sane (nothing is
     written then), InputError when the panel lacks the model's covariates.
     """
-    from forecasting.model.registry import load_predictor
-    from forecasting.panel import read_panel
 
     df, _ = read_panel(settings, as_of)
     model = load_predictor(settings, model_version)

@@ -10,11 +10,13 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from forecasting import schema
-from forecasting.config import Settings
-from forecasting.errors import PublishError
-from forecasting.lake import Lake, join
+from forecasting.core import schema
+from forecasting.core.config import Settings
+from forecasting.core.errors import PublishError
+from forecasting.core.lake import Lake
 
 SHOWN_COLUMNS = (
     schema.AS_OF_DATE,
@@ -49,8 +51,6 @@ class RunOverview:
 
 def read_latest(settings: Settings) -> pd.DataFrame:
     """All rows of the ``reserves_latest`` view, ordered by warehouse and period."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
 
     engine = create_engine(settings.reserves_url)
     try:
@@ -71,10 +71,10 @@ def describe_run(settings: Settings, as_of: date) -> RunOverview:
     latest = read_latest(settings)
     paths = {
         "reserves_db": settings.reserves_url,
-        "data_docs": join(lake.data_docs, "index.html"),
-        "backtest_report": join(lake.stage("backtests", as_of), "report.html"),
-        "reserves_report": join(lake.stage("reports", as_of), "reserves.html"),
-        "audit_report": join(lake.stage("audit", as_of), "report.html"),
+        "data_docs": lake.data_docs_index,
+        "backtest_report": lake.backtest_file(as_of, "report"),
+        "reserves_report": lake.reserves_report(as_of),
+        "audit_report": lake.audit_report(as_of),
         "alert_outbox": settings.alerts.outbox_path or lake.outbox,
     }
     return RunOverview(

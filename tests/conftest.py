@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.keys import TEST_PII_KEY
+
 _REPO = Path(__file__).resolve().parents[1]
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="riskcast-tests-"))
-TEST_PII_KEY = "test-pii-key-0123456789abcdef"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def settings_factory(tmp_path: Path):
     """Build Settings rooted in this test's tmp folder; keyword overrides win."""
-    from forecasting.config import load_settings
+    from forecasting.core.config import load_settings
 
     def _make(**overrides):
         base = {

@@ -2,7 +2,8 @@
 
 Modules, in data-flow order: ``dataset`` (panel -> GluonTS entries, encoders),
 ``estimator`` (flat config -> ``DeepAREstimator``), ``fitting`` (Lightning loaders and
-callbacks, in-process fit), ``fitted`` (``FittedModel``: predict, save, load),
+callbacks, in-process fit), ``distributed`` (the Ray Train job), ``fit`` (``fit_model``),
+``quiet`` (warnings, threads), ``fitted`` (``FittedModel``: predict, save, load),
 ``samples`` (``ForecastSamples``), ``registry`` (``models/<version>/``).
 
 Names are re-exported lazily so ``import forecasting.model`` stays light (no torch).
@@ -17,6 +18,7 @@ _EXPORTS = {
     "Encoders": "dataset",
     "build_estimator": "estimator",
     "model_config": "estimator",
+    "fit_model": "fit",
     "FittedModel": "fitted",
     "ForecastSamples": "samples",
     "register_model": "registry",

@@ -16,10 +16,25 @@ import shutil
 import uuid
 from typing import Any
 
-from forecasting.config import Settings
-from forecasting.errors import ConfigError, ModelError
-from forecasting.lake import join, storage_options
-from forecasting.model.fitting import MONITOR_VAL, finite
+import fsspec
+from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+from forecasting.core.config import Settings
+from forecasting.core.errors import ConfigError, ModelError
+from forecasting.core.lake import join, storage_options
+from forecasting.model.estimator import build_estimator
+from forecasting.model.fitting import (
+    MONITOR_VAL,
+    EpochGuard,
+    early_stopping,
+    finite,
+    make_loaders,
+    monitor_metric,
+    nan_loss_not_raise,
+    quiet,
+    torch_threads,
+    trainer_kwargs,
+)
 
 _LOCAL_OBJECT_STORE = 512 * 1024**2
 
@@ -49,7 +64,6 @@ def fit_ray(config: dict, train: list[dict], val: list[dict], settings: Settings
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from forecasting.model.fitting import monitor_metric
 
     start_ray(settings)
     _check_resources(settings)
@@ -158,8 +172,6 @@ def _storage(settings: Settings):
     root = join(settings.lake_uri, "ray_results")
     if "://" not in root or root.startswith("file://"):
         return os.path.abspath(root.removeprefix("file://")), None
-    import fsspec
-    from pyarrow.fs import FSSpecHandler, PyFileSystem
 
     protocol = root.split("://", 1)[0]
     opts = storage_options(settings.lake_uri, settings.aws_conn_id)
@@ -183,16 +195,6 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         prepare_trainer,
     )
 
-    from forecasting.model.estimator import build_estimator
-    from forecasting.model.fitting import (
-        EpochGuard,
-        early_stopping,
-        make_loaders,
-        nan_loss_not_raise,
-        quiet,
-        torch_threads,
-        trainer_kwargs,
-    )
 
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from forecasting.config import Settings
+from forecasting.core.config import Settings
 from forecasting.model.dataset import Encoders
-from forecasting.panel import PanelSpec, freq_alias
+from forecasting.model.quiet import quiet
+from forecasting.panel.spec import PanelSpec, freq_alias
 
 
 def gluonts_freq(panel_freq: str) -> str:
@@ -42,7 +43,6 @@ def model_config(
     """
     from gluonts.time_feature import get_lags_for_frequency
 
-    from forecasting.model.fitting import quiet
 
     m = settings.model
     freq = gluonts_freq(spec.freq)
@@ -87,7 +87,6 @@ def build_estimator(config: dict[str, Any], num_batches_per_epoch: int | None = 
     from gluonts.torch.distributions import NegativeBinomialOutput
     from gluonts.torch.model.deepar import DeepAREstimator
 
-    from forecasting.model.fitting import quiet
 
     with quiet():  # GluonTS parses period aliases pandas deprecates
         return DeepAREstimator(

@@ -18,19 +18,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.errors import ModelError
-from forecasting.lake import Lake, join
+from forecasting.core.errors import ModelError
+from forecasting.core.lake import Lake, join
+from forecasting.core.layout import ENCODERS_FILE, MODEL_FILE
+from forecasting.core.layout import MEMBERS_DIR as MEMBERS
+from forecasting.core.layout import PREDICTOR_DIR as PREDICTOR
 from forecasting.model.dataset import Encoders, check_panel, prediction_entries
 from forecasting.model.estimator import build_estimator
+from forecasting.model.quiet import quiet, torch_threads
 from forecasting.model.samples import ForecastSamples
-from forecasting.panel import PanelSpec
+from forecasting.panel.spec import PanelSpec
 
 # Sample values above CAP_FACTOR x max(largest observed value of the series, 1) are cut
 # to that bound and counted in ``ForecastSamples.capped``; if a series' median exceeds
 # it the model has diverged and predict raises ModelError. Series without history use
 # the training panel's largest value.
 CAP_FACTOR = 50.0
-PREDICTOR, MEMBERS = "predictor", "members"
 
 
 @dataclass
@@ -101,7 +104,6 @@ class FittedModel:
         """
         import torch
 
-        from forecasting.model.fitting import quiet, torch_threads
 
         check_panel(df, self.spec, "forecast input")
         n = int(num_samples or self.config["num_samples"])
@@ -135,7 +137,6 @@ class FittedModel:
     # ------------------------------------------------------------------ storage
     def save(self, lake: Lake, uri: str) -> str:
         """Write ``predictor/``, ``members/<i>/predictor/``, ``encoders.json`` and ``model.json`` under ``uri``."""
-        from forecasting.model.fitting import quiet
 
         lake.remove(join(uri, PREDICTOR))
         lake.remove(join(uri, MEMBERS))
@@ -145,9 +146,9 @@ class FittedModel:
                 predictor.serialize(Path(tmp))
                 for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
                     lake.write_bytes(join(base, path.relative_to(tmp).as_posix()), path.read_bytes())
-        lake.write_json(join(uri, "encoders.json"), self.encoders.to_dict())
+        lake.write_json(join(uri, ENCODERS_FILE), self.encoders.to_dict())
         lake.write_json(
-            join(uri, "model.json"),
+            join(uri, MODEL_FILE),
             {"config": self.config, "spec": self.spec.to_dict(), "metrics": self.metrics},
         )
         return uri
@@ -156,8 +157,8 @@ class FittedModel:
     def load(cls, lake: Lake, uri: str) -> FittedModel:
         """Read a model written by ``save``; ModelError if any part is missing or unreadable."""
         try:
-            meta = lake.read_json(join(uri, "model.json"))
-            encoders = Encoders.from_dict(lake.read_json(join(uri, "encoders.json")))
+            meta = lake.read_json(join(uri, MODEL_FILE))
+            encoders = Encoders.from_dict(lake.read_json(join(uri, ENCODERS_FILE)))
             predictor = _read_predictor(lake, _predictor_uri(uri, 0))
             members = tuple(
                 _read_predictor(lake, _predictor_uri(uri, int(i)))
@@ -181,7 +182,6 @@ def _read_predictor(lake: Lake, base: str):
     """Deserialize the GluonTS predictor stored under ``base``; FileNotFoundError if empty."""
     from gluonts.model.predictor import Predictor
 
-    from forecasting.model.fitting import quiet
 
     names = lake.ls(base)
     if not names:

@@ -9,73 +9,18 @@ the held-out window and, in process, keeping the best weights in memory.
 from __future__ import annotations
 
 import copy
-import logging
 import math
+import tempfile
 import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import lightning.pytorch as pl
 
+from forecasting.model.estimator import build_estimator
+from forecasting.model.quiet import nan_loss_not_raise, quiet, torch_threads
+
 MONITOR_VAL = "val_loss"
 MONITOR_TRAIN = "train_loss"
-
-
-# Known, harmless noise of this stack (GluonTS indexing, Lightning pytree, per-rank
-# epoch metrics that are identical on every rank by construction).
-_NOISE = (
-    ".*non-tuple sequence for multidimensional indexing.*",
-    ".*LeafSpec.*",
-    ".*sync_dist=True.*",
-    ".*does not have many workers.*",
-    ".*Using `json`-module for json-handling.*",
-    ".*'M' is deprecated and will be removed.*",  # GluonTS parses its 'M' period alias
-    ".*no `val_dataloader`. Skipping val loop.*",  # a refit has no validation window
-)
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """Silence Lightning's banners and the stack's known warnings for a fit or predict."""
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        for pattern in _NOISE:
-            warnings.filterwarnings("ignore", message=pattern)
-        yield
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run with ``n`` torch intra-op threads, then restore the process' setting."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-@contextmanager
-def nan_loss_not_raise() -> Iterator[None]:
-    """Let diverged distribution parameters give a NaN loss instead of a ValueError.
-
-    torch validates distribution arguments by default, so a diverged network raises in
-    the forward pass of one rank, leaving the other DDP ranks waiting in all-reduce. As a
-    NaN loss it reaches ``EpochGuard`` on every rank, which stops all of them together.
-    """
-    import torch
-
-    previous = torch.distributions.Distribution._validate_args
-    torch.distributions.Distribution.set_default_validate_args(False)
-    try:
-        yield
-    finally:
-        torch.distributions.Distribution.set_default_validate_args(previous)
 
 
 def monitor_metric(has_validation: bool) -> str:
@@ -202,9 +147,6 @@ def fit_local(
     Same estimator, loaders, clipping and early stopping as a Ray worker; the best epoch's
     weights (lowest validation loss, else training loss) are kept in memory.
     """
-    import tempfile
-
-    from forecasting.model.estimator import build_estimator
 
     pl.seed_everything(config["seed"], workers=True, verbose=False)
     estimator = build_estimator(config)

@@ -17,10 +17,12 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting.config import Settings
-from forecasting.errors import ModelError
-from forecasting.lake import Lake, join, parse_date, validate_identifier
-from forecasting.schema import (
+import forecasting
+from forecasting.core.config import Settings
+from forecasting.core.errors import ModelError
+from forecasting.core.lake import Lake, join, parse_date, validate_identifier
+from forecasting.core.layout import MANIFEST_FILE as MANIFEST
+from forecasting.core.schema import (
     AS_OF_DATE,
     CODE_VERSION,
     GATE_PASSED,
@@ -28,8 +30,8 @@ from forecasting.schema import (
     MODEL_VERSION,
     SNAPSHOT_ID,
 )
+from forecasting.model.fitted import FittedModel
 
-MANIFEST = "manifest.json"
 LATEST = "latest"
 # settings that change the fitted network; infrastructure (lake, Ray, alerts) and the
 # runtime knobs below do not
@@ -122,7 +124,6 @@ def resolve_version(settings: Settings, version: str = LATEST) -> str:
 
 def load_predictor(settings: Settings, version: str = LATEST):
     """The registered ``FittedModel`` (``.predict(panel)``; ``.predictor`` is GluonTS')."""
-    from forecasting.model.fitted import FittedModel
 
     resolved = resolve_version(settings, version)
     model = FittedModel.load(_lake(settings), _lake(settings).models(resolved))
@@ -146,7 +147,6 @@ def set_gate_status(settings: Settings, version: str, passed: bool, figures: dic
 
 def code_version() -> str:
     """``forecasting.__version__`` plus ``+g<sha>`` of the source checkout when there is one."""
-    import forecasting
 
     root = Path(forecasting.__file__).resolve().parent.parent
     try:

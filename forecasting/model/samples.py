@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasting.schema import (
+from forecasting.core.schema import (
     DS,
     MEAN,
     QUANTILE_LEVELS,

@@ -2,7 +2,7 @@
 
 ``RiskcastAlertNotifier(kind=...)`` reads the failing task's context (DAG, task, logical
 date, exception, run, try, optional upstream XCom summaries), builds the alert with
-``forecasting.alerts.task_failure_alert`` and delivers it on the configured routes
+``forecasting.alerts.alert.task_failure_alert`` and delivers it on the configured routes
 (``settings.alerts.routes``: outbox file, SMTP, webhook, SNS). What the alert says is built
 in the library; this module only reads Airflow's context. Imported by DAG files at parse
 time, so nothing heavy is imported at module level.
@@ -15,6 +15,11 @@ from datetime import date
 from typing import Any
 
 from airflow.sdk.bases.notifier import BaseNotifier
+
+from forecasting.alerts.alert import task_failure_alert
+from forecasting.alerts.send import send_alert
+from forecasting.core.config import load_settings
+from riskcast_airflow.runtime import settings
 
 KINDS = ("data_quality", "contract", "infrastructure", "gate", "escalation")
 
@@ -47,15 +52,13 @@ class RiskcastAlertNotifier(BaseNotifier):
         self.config = config
 
     def notify(self, context: dict[str, Any]) -> None:
-        from forecasting.alerts import send_alert
 
         alert = self.build_alert(context)
         send_alert(self._settings(context), alert)
         self.log.info("riskcast %s alert %s sent: %s", self.kind, alert.alert_id, alert.title)
 
     def build_alert(self, context: dict[str, Any]) -> Any:
-        """The ``forecasting.alerts.Alert`` this notifier sends for ``context``."""
-        from forecasting.alerts import task_failure_alert
+        """The ``forecasting.alerts.alert.Alert`` this notifier sends for ``context``."""
 
         ti = context.get("ti") or context.get("task_instance")
         dag_id = _first(ti, "dag_id") or _first(context.get("dag"), "dag_id")
@@ -91,10 +94,8 @@ class RiskcastAlertNotifier(BaseNotifier):
 
     def _settings(self, context: dict[str, Any]) -> Any:
         if self.config:
-            from forecasting.config import load_settings
 
             return load_settings(self.config)
-        from riskcast_airflow.runtime import settings
 
         return settings(context)
 

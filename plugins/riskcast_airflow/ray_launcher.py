@@ -17,6 +17,10 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from forecasting.core.lake import parse_date
+from forecasting.train import train_model
+from riskcast_airflow import runtime
+
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 # Settings the job must not receive: secrets, and the address the job itself runs under.
 _NOT_FORWARDED = {"pii_key"}
@@ -128,13 +132,10 @@ class RayTrainOperator(BaseOperator):
         self.poll_s = poll_s
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from forecasting.lake import parse_date
-        from riskcast_airflow import runtime
 
         settings = runtime.settings(context)
         as_of = parse_date(self.as_of, "as_of")
         if not settings.ray.jobs_address:
-            from forecasting.train import train_model
 
             return runtime.summary(train_model(settings, as_of))
         command = entrypoint(as_of.isoformat(), settings.ray.num_workers, settings.ray.use_gpu)

@@ -11,14 +11,17 @@ from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
+from forecasting.core.config import load_settings, with_ray_overrides
+from forecasting.core.lake import parse_date
+
 # Data problems never get better by retrying; infrastructure hiccups might.
 NOT_RETRYABLE = (
-    "forecasting.errors.DataContractError",
-    "forecasting.errors.InputError",
-    "forecasting.errors.ConfigError",
-    "forecasting.errors.CalibrationGateError",
-    "forecasting.errors.ModelError",
-    "forecasting.errors.PublishError",
+    "forecasting.core.errors.DataContractError",
+    "forecasting.core.errors.InputError",
+    "forecasting.core.errors.ConfigError",
+    "forecasting.core.errors.CalibrationGateError",
+    "forecasting.core.errors.ModelError",
+    "forecasting.core.errors.PublishError",
 )
 
 RETRY_POLICY = ExceptionRetryPolicy(
@@ -44,7 +47,6 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 def as_of(context: dict[str, Any]) -> date:
     """The run's date: ``params.as_of`` if given, else the logical date (or run_after)."""
-    from forecasting.lake import parse_date
 
     explicit = (context.get("params") or {}).get("as_of")
     if explicit:
@@ -55,7 +57,6 @@ def as_of(context: dict[str, Any]) -> date:
 
 def days(context: dict[str, Any]) -> list[date]:
     """Days an ingest run covers: ``params.backfill_from`` .. as_of, else just as_of."""
-    from forecasting.lake import parse_date
 
     last = as_of(context)
     first_raw = (context.get("params") or {}).get("backfill_from")
@@ -67,18 +68,9 @@ def days(context: dict[str, Any]) -> list[date]:
 
 def settings(context: dict[str, Any]):
     """Settings from env / RISKCAST_CONFIG with the run's params (workers, gpu) applied."""
-    from forecasting.config import load_settings
 
-    base = load_settings()
     params = context.get("params") or {}
-    ray = base.ray.model_copy(
-        update={
-            k: v
-            for k, v in {"num_workers": params.get("workers"), "use_gpu": params.get("gpu")}.items()
-            if v is not None
-        }
-    )
-    return base.model_copy(update={"ray": ray})
+    return with_ray_overrides(load_settings(), params.get("workers"), params.get("gpu"))
 
 
 def summary(result: Any) -> dict[str, Any]:

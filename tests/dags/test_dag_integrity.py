@@ -62,7 +62,12 @@ def test_tags_owner_retries_and_policy(dagbag, dag_id):
 def test_retry_policy_fails_fast_on_data_errors_and_retries_infrastructure():
     from airflow.sdk import RetryAction
 
-    from forecasting.errors import CalibrationGateError, DataContractError, InputError, StorageError
+    from forecasting.core.errors import (
+        CalibrationGateError,
+        DataContractError,
+        InputError,
+        StorageError,
+    )
     from riskcast_airflow.runtime import RETRY_POLICY
 
     for exc in (DataContractError("x"), InputError("x"), CalibrationGateError("x")):

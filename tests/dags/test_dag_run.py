@@ -19,7 +19,7 @@ LAST = START + timedelta(days=DAYS - 1)
 
 @pytest.fixture
 def tiny_stack(tmp_path, monkeypatch, airflow_db):
-    from forecasting.demo_data import generate_network
+    from forecasting.demo.generate import generate_network
 
     landing = tmp_path / "landing"
     generate_network(str(landing), 6, START, DAYS, seed=3, faults=True)

@@ -7,7 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from deepar_panels import (
+
+from forecasting.core import schema as S
+from forecasting.core.errors import ModelError
+from forecasting.forecast import forecast_panel
+from tests.support.deepar_panels import (
     AS_OF,
     HORIZON,
     SPEC,
@@ -17,17 +21,13 @@ from deepar_panels import (
     write_lake_panel,
 )
 
-from forecasting import schema as S
-from forecasting.errors import ModelError
-from forecasting.forecast import forecast_panel
-
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    from forecasting.config import load_settings
-    from forecasting.train import fit_model
+    from forecasting.core.config import load_settings
+    from forecasting.model.fit import fit_model
 
     lake = tmp_path_factory.mktemp("fit") / "lake"
     settings = load_settings(None, lake_uri=str(lake), horizon=HORIZON, model=TINY_MODEL)

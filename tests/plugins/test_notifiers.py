@@ -40,7 +40,7 @@ def _context(exception: BaseException) -> dict:
 
 
 def test_notify_writes_the_alert_to_the_outbox(lake_env):
-    from forecasting.errors import DataContractError
+    from forecasting.core.errors import DataContractError
     from riskcast_airflow.notifiers import RiskcastAlertNotifier
 
     error = DataContractError(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from forecasting.config import load_settings
+from forecasting.core.config import load_settings
 from riskcast_airflow.ray_launcher import RayJobError, entrypoint, job_env, run_ray_job
 
 
@@ -64,9 +64,8 @@ def test_failed_job_fails_the_task_with_its_log_tail(ray_head):
 def test_training_submitted_as_a_ray_job_registers_the_model(ray_head, settings_factory):
     """The real entrypoint (`riskcast train`) on the local head; the model lands in the lake."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "forecasting"))
-    from deepar_panels import AS_OF, make_panel, tiny_settings, write_lake_panel
-
     from forecasting.model.registry import list_models, read_manifest
+    from tests.support.deepar_panels import AS_OF, make_panel, tiny_settings, write_lake_panel
 
     settings = tiny_settings(settings_factory)
     snapshot = write_lake_panel(settings, make_panel())

@@ -1,0 +1,33 @@
+"""Deliver an alert on every configured route (``settings.alerts.routes``)."""
+
+from __future__ import annotations
+
+import logging
+
+from forecasting.alerts.alert import Alert
+from forecasting.alerts.routes import ROUTES
+from forecasting.core.config import Settings
+from forecasting.core.errors import AlertError
+
+log = logging.getLogger(__name__)
+
+
+def send_alert(settings: Settings, alert: Alert) -> list[str]:
+    """Deliver ``alert`` on every route in ``settings.alerts.routes``; return those that worked.
+
+    Every route is tried; if any failed, AlertError names them (``.delivered`` lists the rest).
+    """
+
+    delivered, failures = [], []
+    for route in settings.alerts.routes:
+        try:
+            ROUTES[route](settings, alert)
+            delivered.append(route)
+        except Exception as exc:  # noqa: BLE001 - one broken route must not silence the others
+            failures.append(f"{route}: {type(exc).__name__}: {exc}")
+    log.info("alert %s %r delivered via %s", alert.alert_id, alert.title, delivered)
+    if failures:
+        raise AlertError(
+            f"alert {alert.title!r} not delivered by {failures} (delivered: {delivered})", delivered
+        )
+    return delivered

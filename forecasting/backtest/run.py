@@ -1,0 +1,246 @@
+"""Backtest stage: read a panel (a user's file or the lake's), run the rolling-origin
+backtest (``forecasting.backtest.engine``), write the evidence and apply the gate.
+
+Files written to the output folder (local or ``s3://``)::
+
+    backtest.parquet   the tidy frame (see backtest_engine)
+    metrics.csv        model, metric, value, segment
+    metrics_by_step.csv model, step, metric, value
+    calibration.json   the quantile-level map others apply to their samples
+    gate.json          the gate verdict and its figures
+    report.html        self-contained report (forecasting.core.html)
+
+A failed gate writes everything first, then sends an alert and raises
+CalibrationGateError: a miscalibrated model never publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from forecasting.alerts.alert import Alert
+from forecasting.alerts.send import send_alert
+from forecasting.backtest.engine import BacktestResult, run_backtest, summary_headline
+from forecasting.backtest.metrics import metrics_by_step
+from forecasting.backtest.report import backtest_sections
+from forecasting.backtest.windows import LISTED
+from forecasting.core.config import Settings
+from forecasting.core.errors import CalibrationGateError, InputError
+from forecasting.core.html import render_report
+from forecasting.core.lake import Lake, join
+from forecasting.core.layout import BACKTEST_FILES as FILES
+from forecasting.core.layout import BACKTESTS as BACKTEST_STAGE
+from forecasting.model.registry import set_gate_status
+from forecasting.panel.build import read_panel
+from forecasting.panel.spec import PanelSpec, freq_alias
+from forecasting.panel.user import load_panel
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    """The ``riskcast backtest`` flags. None means: take it from the settings."""
+
+    panel_path: str | None = None
+    as_of: date | None = None
+    out_dir: str | None = None
+    freq: str | None = None
+    horizon: int | None = None
+    windows: int | None = None
+    id_col: str = "unique_id"
+    time_col: str = "ds"
+    target_col: str = "y"
+    static_real: tuple[str, ...] = ()
+    static_cat: tuple[str, ...] = ()
+    dynamic_real: tuple[str, ...] = ()
+    cold_start_share: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class BacktestSummary:
+    """What a backtest wrote and found (JSON-able; the CLI prints it, the DAG logs it)."""
+
+    out_dir: str
+    panel: str
+    freq: str
+    horizon: int
+    windows: int
+    cutoffs: list[str]
+    calibration_cutoffs: list[str]
+    n_series: int
+    skipped: dict[str, Any]
+    cold_start: dict[str, Any]
+    mean_wql: dict[str, float]
+    gate: dict[str, Any]
+    calibration_levels: dict[str, float]
+    files: dict[str, str]
+    capped_samples: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def backtest_cli(settings: Settings, opts: BacktestOptions, **engine: Any) -> BacktestSummary:
+    """``riskcast backtest``: a user panel (``--panel``) or the lake panel of ``--as-of``.
+
+    ``engine``: extra ``run_backtest`` arguments (``fit``, ``models``, ``num_samples``).
+    """
+    if opts.panel_path:
+
+        if not opts.out_dir:
+            raise InputError(f"give --out DIR: where {', '.join(FILES.values())} go")
+        df, spec = load_panel(
+            opts.panel_path, opts.id_col, opts.time_col, opts.target_col,
+            opts.static_real, opts.static_cat, opts.dynamic_real,
+            freq=freq_alias(opts.freq) if opts.freq else None,
+        )
+        source = str(opts.panel_path)
+    elif opts.as_of:
+
+        df, spec = read_panel(settings, opts.as_of)
+        source = f"lake panel as_of={opts.as_of}"
+    else:
+        raise InputError("give --panel PATH (a long CSV/Parquet panel) or --as-of DATE (the lake's panel)")
+    lake = Lake(opts.out_dir or settings.lake_uri, settings.aws_conn_id)
+    out = opts.out_dir or lake.stage(BACKTEST_STAGE, opts.as_of)
+    return backtest_panel(
+        settings, df, spec, lake, out, source=source,
+        horizon=opts.horizon or settings.horizon, windows=opts.windows or settings.backtest_windows,
+        cold_start_share=opts.cold_start_share, seed=opts.seed, alert_date=opts.as_of, **engine,
+    )
+
+
+def backtest_lake(
+    settings: Settings, as_of: date, model_version: str | None = None, **engine: Any
+) -> BacktestSummary:
+    """The DAG task: backtest the lake panel of ``as_of`` into ``backtests/as_of=D/``.
+
+    With ``model_version`` the gate verdict is recorded on that registered model.
+    Raises CalibrationGateError (after writing the evidence and alerting) on a failed gate.
+    ``engine``: extra ``run_backtest`` arguments (tests inject a model double).
+    """
+
+    df, spec = read_panel(settings, as_of)
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    return backtest_panel(
+        settings, df, spec, lake, lake.stage(BACKTEST_STAGE, as_of), source=f"lake panel as_of={as_of}",
+        horizon=settings.horizon, windows=settings.backtest_windows, alert_date=as_of,
+        model_version=model_version, **engine,
+    )
+
+
+def backtest_panel(
+    settings: Settings,
+    df: pd.DataFrame,
+    spec: PanelSpec,
+    lake: Lake,
+    out: str,
+    *,
+    source: str,
+    horizon: int,
+    windows: int,
+    cold_start_share: float = 0.0,
+    seed: int = 0,
+    alert_date: date | None = None,
+    model_version: str | None = None,
+    **engine: Any,
+) -> BacktestSummary:
+    """Run, write the files, record and enforce the gate. ``engine``: run_backtest extras."""
+    if not 0 <= cold_start_share < 1:
+        raise InputError(f"--cold-start-share must lie in [0, 1), got {cold_start_share}")
+    result = run_backtest(
+        df, spec, settings, horizon=horizon, windows=windows,
+        cold_start_share=cold_start_share, seed=seed, **engine,
+    )
+    files = write_outputs(lake, out, result, source)
+    summary = _summary(result, out, source, spec, horizon, windows, files)
+    if model_version:
+
+        set_gate_status(settings, model_version, result.gate.passed, result.gate.to_dict())
+    if not result.gate.passed:
+        day = alert_date or result.plan.periods[-1].date()
+        try:
+            _alert_gate(settings, result, day, files)
+            alerted = "alert sent"
+        except Exception as exc:  # noqa: BLE001 - a dead alert route must not hide the verdict
+            log.error("calibration gate alert could not be sent: %s", exc)
+            alerted = f"the alert could not be sent ({type(exc).__name__}: {exc})"
+        error = CalibrationGateError(
+            f"calibration gate failed, nothing may publish: {result.gate.describe()} "
+            f"(tolerance {result.gate.tolerance:g}); evidence in {files['report']}; {alerted}"
+        )
+        error.summary = summary  # what was written, for callers that report on failures
+        raise error
+    log.info("backtest %s: gate passed; mean_wQL %s", source, summary.mean_wql)
+    return summary
+
+
+def write_outputs(lake: Lake, out: str, result: BacktestResult, source: str) -> dict[str, str]:
+    """Write every file of ``FILES`` under ``out``; returns ``{name: uri}``. Deterministic."""
+
+    uris = {name: join(out, fname) for name, fname in FILES.items()}
+    lake.write_parquet(result.frame, uris["backtest"])
+    lake.write_text(uris["metrics"], result.metrics.to_csv(index=False, float_format="%.6g"))
+    by_step = metrics_by_step(result.frame)
+    lake.write_text(uris["metrics_by_step"], by_step.to_csv(index=False, float_format="%.6g"))
+    lake.write_json(uris["calibration"], result.calibration.to_dict())
+    lake.write_json(uris["gate"], result.gate.to_dict())
+    t0 = time.perf_counter()
+    html = render_report(backtest_sections(result, by_step), title=f"riskcast backtest: {source}")
+    lake.write_text(uris["report"], html)
+    result.timings["report"] = time.perf_counter() - t0
+    return uris
+
+
+def _summary(result: BacktestResult, out, source, spec, horizon, windows, files) -> BacktestSummary:
+
+    return BacktestSummary(
+        out_dir=out,
+        panel=source,
+        freq=spec.freq,
+        horizon=horizon,
+        windows=windows,
+        cutoffs=[str(c.date()) for c in result.plan.cutoffs],
+        calibration_cutoffs=[str(c.date()) for c in result.plan.calibration],
+        n_series=result.n_series,
+        skipped=result.checks.to_dict(),
+        cold_start={"count": len(result.cold_start), "ids": result.cold_start[:LISTED]},
+        mean_wql=summary_headline(result.metrics),
+        gate={"passed": result.gate.passed, "summary": result.gate.describe()},
+        calibration_levels={f"{q:g}": round(v, 4) for q, v in result.calibration.levels.items()},
+        files=files,
+        capped_samples=result.capped,
+        timings={k: round(v, 2) for k, v in result.timings.items()},
+    )
+
+
+def _alert_gate(settings: Settings, result: BacktestResult, day: date, files: dict[str, str]) -> None:
+    """Tell people the gate blocked publishing, naming the figures."""
+
+    gate = result.gate
+    rows = [
+        {"quantile": q, "coverage": round(f["coverage"], 4), "coverage_strict": round(f["coverage_strict"], 4),
+         "required": f"strict <= {f['upper']:.3f}, coverage >= {f['lower']:.3f}", "ok": f["ok"]}
+        for q, f in gate.figures.items()
+    ]
+    send_alert(settings, Alert(
+        kind="gate",
+        severity="critical",
+        title=f"Calibration gate failed for {gate.model}: reserves must not publish",
+        date=day,
+        source="backtest",
+        summary=gate.describe(),
+        details={"tolerance": gate.tolerance, "windows": gate.windows, "n": gate.n},
+        rows=rows,
+        links={"report": files["report"], "gate": files["gate"]},
+    ))

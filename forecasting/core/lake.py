@@ -1,0 +1,176 @@
+"""The lake's file I/O over fsspec (local folders or ``s3://``); its paths are ``core.layout``'s.
+
+Writes are atomic per file (temporary name, then rename) and deterministic, so a rerun
+of the same logical date replaces its partition with byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from datetime import date, datetime
+from typing import Any
+
+import fsspec
+import pandas as pd
+
+from forecasting.core.errors import ConfigError, StorageError
+from forecasting.core.layout import Layout, join, validate_identifier
+
+__all__ = ["Lake", "filesystem", "join", "parse_date", "storage_options", "validate_identifier"]
+
+def parse_date(value: str | date | datetime, what: str = "date") -> date:
+    """Parse ``YYYY-MM-DD`` (or pass a date through); raise ConfigError naming ``what``."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError as exc:
+        raise ConfigError(f"{what} {value!r} is not a date: write it as YYYY-MM-DD") from exc
+
+
+def storage_options(uri: str, aws_conn_id: str = "aws_default") -> dict[str, Any]:
+    """fsspec options for ``uri``: S3 credentials from env, else the Airflow connection."""
+    if not uri.startswith("s3://"):
+        return {}
+    opts: dict[str, Any] = {}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        opts["client_kwargs"] = {"endpoint_url": endpoint}
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        # explicit, so fsspec's instance cache (keyed by these options) never hands back a
+        # filesystem that resolved other credentials, or none, earlier in this process
+        opts.update(
+            key=os.environ["AWS_ACCESS_KEY_ID"],
+            secret=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            token=os.environ.get("AWS_SESSION_TOKEN"),
+        )
+        return opts
+    if os.environ.get("AWS_PROFILE"):
+        return opts
+    try:  # inside Airflow: the connection named by the settings
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        hook = S3Hook(aws_conn_id=aws_conn_id)
+        creds = hook.get_credentials()
+        opts.update(key=creds.access_key, secret=creds.secret_key, token=creds.token)
+        url = hook.conn_config.endpoint_url
+        if url:
+            opts["client_kwargs"] = {"endpoint_url": url}
+    except Exception:  # noqa: BLE001 - no Airflow, no connection: s3fs tries its own chain
+        pass
+    return opts
+
+
+class Lake(Layout):
+    """I/O under one lake root (local folder or ``s3://bucket/prefix``); paths from ``Layout``."""
+
+    def __init__(self, uri: str, aws_conn_id: str = "aws_default") -> None:
+        self.uri = uri.rstrip("/")
+        self.aws_conn_id = aws_conn_id
+        self._fs: fsspec.AbstractFileSystem | None = None
+
+    # ------------------------------------------------------------------ I/O
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        if self._fs is None:
+            self._fs = filesystem(self.uri, self.aws_conn_id)
+        return self._fs
+
+    def exists(self, uri: str) -> bool:
+        # drop cached listings: files may have landed since (fsspec caches S3 listings)
+        self.fs.invalidate_cache(uri)
+        return _guard(uri, self.aws_conn_id, lambda: self.fs.exists(uri))
+
+    def ls(self, uri: str) -> list[str]:
+        """Names (not paths) directly under ``uri``, sorted; empty if it does not exist."""
+        if not self.exists(uri):
+            return []
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(uri, detail=False))
+
+    def remove(self, uri: str) -> None:
+        if self.exists(uri):
+            self.fs.rm(uri, recursive=True)
+
+    def write_bytes(self, uri: str, data: bytes) -> str:
+        """Write atomically where the filesystem allows it (local: temp file + rename)."""
+        parent = uri.rsplit("/", 1)[0]
+        _guard(uri, self.aws_conn_id, lambda: self.fs.makedirs(parent, exist_ok=True))
+        if _is_local(uri):
+            tmp = f"{uri}.tmp-{os.getpid()}"
+            with open(_local(tmp), "wb") as fh:
+                fh.write(data)
+            os.replace(_local(tmp), _local(uri))
+        else:
+            _guard(uri, self.aws_conn_id, lambda: self.fs.pipe_file(uri, data))
+        return uri
+
+    def read_bytes(self, uri: str) -> bytes:
+        return _guard(uri, self.aws_conn_id, lambda: self.fs.cat_file(uri))
+
+    def write_parquet(self, df: pd.DataFrame, uri: str) -> str:
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False, engine="pyarrow")
+        return self.write_bytes(uri, buf.getvalue())
+
+    def read_parquet(self, uri: str) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(self.read_bytes(uri)), engine="pyarrow")
+
+    def write_text(self, uri: str, text: str) -> str:
+        return self.write_bytes(uri, text.encode("utf-8"))
+
+    def read_text(self, uri: str) -> str:
+        return self.read_bytes(uri).decode("utf-8")
+
+    def write_json(self, uri: str, obj: Any) -> str:
+        return self.write_text(uri, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+    def read_json(self, uri: str) -> Any:
+        return json.loads(self.read_text(uri))
+
+    def append_line(self, uri: str, line: str) -> None:
+        """Append one line (JSON Lines outbox). Local: O_APPEND; remote: read-modify-write."""
+        if _is_local(uri):
+            os.makedirs(os.path.dirname(_local(uri)), exist_ok=True)
+            with open(_local(uri), "a", encoding="utf-8") as fh:
+                fh.write(line.rstrip("\n") + "\n")
+            return
+        old = self.read_text(uri) if self.exists(uri) else ""
+        self.write_text(uri, old + line.rstrip("\n") + "\n")
+
+
+def filesystem(uri: str, aws_conn_id: str = "aws_default") -> fsspec.AbstractFileSystem:
+    """The fsspec filesystem for ``uri`` (``file``, ``s3`` or any installed protocol)."""
+    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    try:
+        return fsspec.filesystem(protocol, **storage_options(uri, aws_conn_id))
+    except ImportError as exc:
+        raise StorageError(f"no filesystem for {uri!r}: install the package for '{protocol}'") from exc
+
+
+def _is_local(uri: str) -> bool:
+    return "://" not in uri or uri.startswith("file://")
+
+
+def _local(uri: str) -> str:
+    return uri[len("file://") :] if uri.startswith("file://") else uri
+
+
+def _guard(uri: str, aws_conn_id: str, fn: Any) -> Any:
+    """Run ``fn``; turn missing S3 credentials into an error naming the connection."""
+    try:
+        return fn()
+    except Exception as exc:
+        name = type(exc).__name__
+        if name in {"NoCredentialsError", "PartialCredentialsError"} or (
+            uri.startswith("s3://") and "credentials" in str(exc).lower()
+        ):
+            raise StorageError(
+                f"no S3 credentials for {uri}: configure the Airflow connection '{aws_conn_id}' "
+                "(or set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, and AWS_ENDPOINT_URL for a "
+                "non-AWS store)"
+            ) from exc
+        raise

@@ -1,0 +1,174 @@
+"""The lake's layout: every stage folder and file name, defined once.
+
+``root`` is ``lake_uri`` (a local folder or ``s3://bucket/prefix``)::
+
+    bronze/<source>/date=D/part.parquet                  accepted rows
+    quarantine/<source>/date=D/ingest.parquet            rows rejected at ingest (+ reason)
+    quarantine/<source>/date=D/validation.parquet        rows rejected by the GX suite (+ reason)
+    quarantine/<source>/date=D/validation.json           what the validation of that day read
+    data_docs/index.html                                 GX Data Docs
+    audit/as_of=D/audit.parquet, report.md, report.html  positive-unlabeled audit
+    panel/as_of=D/panel.parquet, severity.parquet, summary.json
+    models/<model_version>/manifest.json, model.json, encoders.json, predictor/, members/<i>/predictor/
+    forecasts/as_of=D/samples.parquet, quantiles.parquet
+    backtests/as_of=D/backtest.parquet, metrics.csv, metrics_by_step.csv, calibration.json,
+                      gate.json, report.html
+    reserves/as_of=D/reserves.parquet, totals.parquet, thresholds.parquet
+    reports/as_of=D/reserves.html
+    alerts/outbox.jsonl                                  the file alert route
+
+A stage that reads another stage's output asks for the path here (``Layout`` is a base
+of ``forecasting.core.lake.Lake``: ``lake.forecast_samples(as_of)``); nobody else spells
+a lake folder or file name. Identifiers that become path segments are validated.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from forecasting.core.errors import ConfigError
+
+# ------------------------------------------------------------------ folders
+BRONZE, QUARANTINE, DATA_DOCS, MODELS, ALERTS = "bronze", "quarantine", "data_docs", "models", "alerts"
+AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS = (
+    "audit", "panel", "forecasts", "backtests", "reserves", "reports",
+)
+STAGES = (AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS)
+
+# ------------------------------------------------------------------ files
+BRONZE_FILE = "part.parquet"
+INGEST_QUARANTINE_FILE = "ingest.parquet"
+VALIDATION_QUARANTINE_FILE = "validation.parquet"
+VALIDATION_MANIFEST_FILE = "validation.json"
+DATA_DOCS_INDEX = "index.html"
+OUTBOX_FILE = "outbox.jsonl"
+
+AUDIT_FILE, AUDIT_REPORT_MD, AUDIT_REPORT_HTML = "audit.parquet", "report.md", "report.html"
+PANEL_FILE, SEVERITY_FILE, PANEL_SUMMARY_FILE = "panel.parquet", "severity.parquet", "summary.json"
+SAMPLES_FILE, QUANTILES_FILE = "samples.parquet", "quantiles.parquet"
+RESERVES_FILE, TOTALS_FILE, THRESHOLDS_FILE = "reserves.parquet", "totals.parquet", "thresholds.parquet"
+RESERVES_REPORT_FILE = "reserves.html"
+
+# model registry: one folder per version
+MANIFEST_FILE, MODEL_FILE, ENCODERS_FILE = "manifest.json", "model.json", "encoders.json"
+PREDICTOR_DIR, MEMBERS_DIR = "predictor", "members"
+
+# backtest evidence: under backtests/as_of=D/ or a user's --out folder
+BACKTEST_FILES = {
+    "backtest": "backtest.parquet",
+    "metrics": "metrics.csv",
+    "metrics_by_step": "metrics_by_step.csv",
+    "calibration": "calibration.json",
+    "gate": "gate.json",
+    "report": "report.html",
+}
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+def validate_identifier(value: str, what: str = "identifier") -> str:
+    """Return ``value`` if it is safe as a path segment or SQL name, else raise.
+
+    Allowed: letters, digits, ``_ . -``, starting with a letter or digit, no ``..``.
+    """
+    if not isinstance(value, str) or not _SAFE_ID.match(value) or ".." in value:
+        raise ConfigError(
+            f"{what} {value!r} is not a safe identifier: use letters, digits, '_', '.', '-' "
+            "(no '/', no '..', at most 128 characters)"
+        )
+    return value
+
+
+def join(root: str, *parts: str) -> str:
+    """Join URI parts with '/' (works for local paths and s3://)."""
+    out = root.rstrip("/")
+    for p in parts:
+        p = str(p).strip("/")
+        if p:
+            out = f"{out}/{p}"
+    return out
+
+
+class Layout:
+    """Paths under one lake root. Methods return URIs; nothing is read or written here."""
+
+    uri: str
+
+    # ------------------------------------------------------------------ intake
+    def bronze_root(self, source: str) -> str:
+        return join(self.uri, BRONZE, validate_identifier(source, "source"))
+
+    def bronze(self, source: str, day: date) -> str:
+        return join(self.bronze_root(source), f"date={day}")
+
+    def bronze_file(self, source: str, day: date) -> str:
+        return join(self.bronze(source, day), BRONZE_FILE)
+
+    def quarantine(self, source: str, day: date) -> str:
+        return join(self.uri, QUARANTINE, validate_identifier(source, "source"), f"date={day}")
+
+    def ingest_quarantine(self, source: str, day: date) -> str:
+        return join(self.quarantine(source, day), INGEST_QUARANTINE_FILE)
+
+    def validation_quarantine(self, source: str, day: date) -> str:
+        return join(self.quarantine(source, day), VALIDATION_QUARANTINE_FILE)
+
+    def validation_manifest(self, source: str, day: date) -> str:
+        return join(self.quarantine(source, day), VALIDATION_MANIFEST_FILE)
+
+    @property
+    def data_docs(self) -> str:
+        return join(self.uri, DATA_DOCS)
+
+    @property
+    def data_docs_index(self) -> str:
+        return join(self.data_docs, DATA_DOCS_INDEX)
+
+    @property
+    def outbox(self) -> str:
+        return join(self.uri, ALERTS, OUTBOX_FILE)
+
+    # ------------------------------------------------------------------ as-of stages
+    def stage(self, stage: str, as_of: date) -> str:
+        return join(self.uri, validate_identifier(stage, "stage"), f"as_of={as_of}")
+
+    def audit_table(self, as_of: date) -> str:
+        return join(self.stage(AUDIT, as_of), AUDIT_FILE)
+
+    def audit_report(self, as_of: date, markdown: bool = False) -> str:
+        return join(self.stage(AUDIT, as_of), AUDIT_REPORT_MD if markdown else AUDIT_REPORT_HTML)
+
+    def panel_file(self, as_of: date) -> str:
+        return join(self.stage(PANEL, as_of), PANEL_FILE)
+
+    def panel_severity(self, as_of: date) -> str:
+        return join(self.stage(PANEL, as_of), SEVERITY_FILE)
+
+    def panel_summary(self, as_of: date) -> str:
+        return join(self.stage(PANEL, as_of), PANEL_SUMMARY_FILE)
+
+    def forecast_samples(self, as_of: date) -> str:
+        return join(self.stage(FORECASTS, as_of), SAMPLES_FILE)
+
+    def forecast_quantiles(self, as_of: date) -> str:
+        return join(self.stage(FORECASTS, as_of), QUANTILES_FILE)
+
+    def backtest_file(self, as_of: date, kind: str) -> str:
+        """``kind`` is a key of ``BACKTEST_FILES`` (``gate``, ``calibration``, ``report``, ...)."""
+        return join(self.stage(BACKTESTS, as_of), BACKTEST_FILES[kind])
+
+    def reserves_file(self, as_of: date, name: str = RESERVES_FILE) -> str:
+        """``name``: ``RESERVES_FILE``, ``TOTALS_FILE`` or ``THRESHOLDS_FILE``."""
+        return join(self.stage(RESERVES, as_of), name)
+
+    def reserves_report(self, as_of: date) -> str:
+        return join(self.stage(REPORTS, as_of), RESERVES_REPORT_FILE)
+
+    # ------------------------------------------------------------------ model registry
+    def models(self, version: str | None = None) -> str:
+        base = join(self.uri, MODELS)
+        return join(base, validate_identifier(version, "model version")) if version else base
+
+    def model_manifest(self, version: str) -> str:
+        return join(self.models(version), MANIFEST_FILE)

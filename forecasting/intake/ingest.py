@@ -1,0 +1,198 @@
+"""Ingest: a day's landing drop -> bronze (typed, pseudonymised, deduplicated) + quarantine.
+
+Reads ``<landing>/<source>/date=D/*.{csv,parquet,jsonl}`` (reference sources, which are
+not daily, come from that folder when present, else ``<landing>/<source>.{csv,...}``),
+casts every column to the contract (``forecasting.intake.coercion``), replaces PII by a keyed hash
+and free text by a filled/empty flag, drops exact duplicates, and writes
+
+- ``bronze/<source>/date=D/part.parquet``: ``Contract.bronze_columns``, sorted by the
+  business key then ``source_file``/``source_row`` (so reruns give identical bytes);
+- ``quarantine/<source>/date=D/ingest.parquet``: rejected rows, every value column as
+  the raw string (PII pseudonymised, free text flagged) plus ``reason``, ``source_file``,
+  ``source_row``, ``ingest_date``. Written only when a row was rejected.
+
+Every row read lands in exactly one of the two: ``read == accepted + quarantined``.
+A rerun resets the day: it replaces bronze and clears the quarantine partition
+(including the validation stage's ``validation.parquet``, which described the old bronze).
+
+Duplicates: a row with the same business key AND the same content as an earlier one (a
+re-delivered row or file) is quarantined as ``duplicate of <file> row <n>``. Rows that
+share a key but differ in content are both kept: which one is right is a business rule,
+and the validation stage's uniqueness expectation quarantines them by name.
+Duplicates are found within one source and day only.
+
+File-level problems (not the claimed format, a required column missing, unreadable) fail
+the source for that day: InputError naming the file and column, nothing left in bronze.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from forecasting.core.config import Settings
+from forecasting.core.errors import ConfigError, RiskcastError, StorageError
+from forecasting.core.lake import Lake, join
+from forecasting.core.progress import progress_task
+from forecasting.core.schema import CONTRACTS, DAILY_SOURCES, Contract
+from forecasting.intake.bronze import parquet_bytes, split_rows
+from forecasting.intake.pii import resolve_pii_key
+from forecasting.intake.reader import RawFile, file_format, read_file
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass
+class IngestResult:
+    """What ingesting one source for one day did. ``read == accepted + quarantined``;
+    ``duplicates`` are part of ``quarantined``; ``error`` is set when the source failed."""
+
+    source: str
+    date: date
+    files: list[str] = field(default_factory=list)
+    read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    bronze_uri: str | None = None
+    quarantine_uri: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["date"] = self.date.isoformat()
+        return data
+
+
+def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
+    """Ingest one source's drop for ``day``; raise InputError / StorageError when it fails.
+
+    On failure the day's bronze and quarantine partitions of the source are removed, so
+    nothing half-ingested is left behind.
+    """
+    contract = CONTRACTS.get(source)
+    if contract is None:
+        raise ConfigError(f"unknown source {source!r}: use one of {sorted(CONTRACTS)}")
+    landing = Lake(settings.landing_uri, settings.aws_conn_id)
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    result = IngestResult(source, day)
+    try:
+        files, result.warnings = _landing_files(landing, contract, day)
+        result.files = [name for name, _ in files]
+        key = resolve_pii_key(settings) if contract.pii else None
+        raws = _read_all(landing, files, contract, source, day)
+        split = split_rows(raws, contract, key, day)
+    except RiskcastError:
+        _clear(lake, source, day, keep_bronze=False)
+        raise
+    for raw in raws:
+        result.warnings.extend(raw.warnings)
+    result.read = sum(raw.read for raw in raws)
+    result.accepted, result.quarantined = split.bronze.num_rows, split.quarantine.num_rows
+    result.duplicates = split.duplicates
+    assert result.read == result.accepted + result.quarantined, "ingest lost rows"
+    _clear(lake, source, day, keep_bronze=True)
+    bronze_uri = lake.bronze_file(source, day)
+    result.bronze_uri = lake.write_bytes(bronze_uri, parquet_bytes(split.bronze, contract.key))
+    if split.quarantine.num_rows:
+        uri = lake.ingest_quarantine(source, day)
+        result.quarantine_uri = lake.write_bytes(uri, parquet_bytes(split.quarantine, contract.key))
+    for warning in result.warnings:
+        log.warning("%s", warning)
+    log.info(
+        "%s %s: read %d, accepted %d, quarantined %d (duplicates %d)",
+        source,
+        day,
+        result.read,
+        result.accepted,
+        result.quarantined,
+        result.duplicates,
+    )
+    return result
+
+
+def ingest_date(settings: Settings, day: date) -> list[IngestResult]:
+    """Ingest every source of ``schema.CONTRACTS`` for ``day``.
+
+    Raises StorageError when no daily source has a landing folder for ``day`` (the drop is
+    missing); otherwise a failing source is recorded in its result's ``error``.
+    """
+    landing = Lake(settings.landing_uri, settings.aws_conn_id)
+    folders = [_day_folder(landing, name, day) for name in DAILY_SOURCES]
+    if not any(landing.exists(f) for f in folders):
+        raise StorageError(
+            f"no landing drop for {day}: none of {folders} exists; check --date and "
+            "RISKCAST_LANDING_URI, or wait for the drop to arrive"
+        )
+    results = []
+    for source in CONTRACTS:
+        try:
+            results.append(ingest_source(settings, source, day))
+        except RiskcastError as exc:
+            log.error("%s %s: %s", source, day, exc)
+            results.append(IngestResult(source, day, error=str(exc)))
+    return results
+
+
+# ---------------------------------------------------------------------------- landing
+def _day_folder(landing: Lake, source: str, day: date) -> str:
+    return join(landing.uri, source, f"date={day}")
+
+
+def _landing_files(
+    landing: Lake, contract: Contract, day: date
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """[(landing-relative name, uri)] of the source's files for ``day``, sorted, and warnings."""
+    folder = _day_folder(landing, contract.name, day)
+    if landing.exists(folder):
+        rel = f"{contract.name}/date={day}"
+        names = [n for n in landing.ls(folder) if not n.startswith((".", "_"))]
+        skipped = [n for n in names if file_format(n) is None]
+        files = [(f"{rel}/{n}", join(folder, n)) for n in names if file_format(n) is not None]
+        warnings = [f"{rel}: skipped {skipped}: not .csv, .parquet or .jsonl"] if skipped else []
+        if not files:
+            warnings.append(f"{rel}: no data files, 0 rows")
+        return files, warnings
+    if contract.daily:
+        raise StorageError(
+            f"no landing drop for {contract.name} on {day}: {folder} does not exist; check the "
+            "date and RISKCAST_LANDING_URI, or wait for the drop to arrive"
+        )
+    names = [
+        n for n in landing.ls(landing.uri) if n.startswith(contract.name + ".") and file_format(n)
+    ]
+    if not names:
+        raise StorageError(
+            f"no {contract.name} reference data: neither {folder}/ nor "
+            f"{join(landing.uri, contract.name)}.csv (or .parquet, .jsonl) exists"
+        )
+    if len(names) > 1:
+        raise StorageError(
+            f"{contract.name}: several reference files {names} in {landing.uri}; keep one"
+        )
+    return [(names[0], join(landing.uri, names[0]))], []
+
+
+def _read_all(
+    landing: Lake, files: list[tuple[str, str]], contract: Contract, source: str, day: date
+) -> list[RawFile]:
+    raws = []
+    with progress_task(f"{source} {day}", len(files)) as advance:
+        for name, uri in files:
+            raws.append(read_file(name, landing.read_bytes(uri), contract))
+            advance()
+    return raws
+
+
+def _clear(lake: Lake, source: str, day: date, keep_bronze: bool) -> None:
+    """Remove the day's quarantine partition (and bronze, unless it is about to be replaced)."""
+    targets = [lake.quarantine(source, day)] + ([] if keep_bronze else [lake.bronze(source, day)])
+    for uri in targets:
+        try:
+            lake.remove(uri)
+        except RiskcastError as exc:  # the lake itself is unreachable: report the first error
+            log.error("could not clear %s: %s", uri, exc)

@@ -1,0 +1,158 @@
+"""What a validation run reads: the rows ingest delivered for a day, and the suite parameters.
+
+``input_frame`` rebuilds the day's input from bronze, joining back the rows an earlier
+validation quarantined when ``validation.json`` shows bronze is still the file that run
+left (its sha256); after a fresh ingest only bronze counts. ``suite_parameters`` gives
+the end of the logical date, known warehouse ids (latest snapshot on or before the date)
+and volume bounds (median row count of recent partitions x ``settings.validation`` factors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from forecasting.core.config import Settings
+from forecasting.core.lake import Lake, parse_date
+from forecasting.core.schema import (
+    INGEST_DATE,
+    REASON,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    WAREHOUSE_ID,
+    WAREHOUSES,
+    Contract,
+)
+
+MIN_VOLUME_HISTORY = 3  # fewer earlier partitions than this: the volume check is skipped
+_BRONZE_DTYPES = {
+    "str": "string[pyarrow]",
+    "int": "Int64",
+    "float": "float64",
+    "bool": "boolean",
+    "date": "datetime64[ns]",
+    "datetime": "datetime64[ns, UTC]",
+}
+
+
+def input_frame(lake: Lake, contract: Contract, day: date) -> tuple[pd.DataFrame | None, list[str]]:
+    """The rows ingest delivered for ``day``, whatever an earlier validation did with them.
+
+    None for a reference source without a snapshot that day; an empty typed frame (with a
+    note) for a daily source ingest wrote nothing for. Rows sorted by key, then lineage.
+    """
+    bronze_uri = lake.bronze_file(contract.name, day)
+    quarantine_uri = lake.validation_quarantine(contract.name, day)
+    manifest_uri = lake.validation_manifest(contract.name, day)
+    data = lake.read_bytes(bronze_uri) if lake.exists(bronze_uri) else None
+    manifest = lake.read_json(manifest_uri) if lake.exists(manifest_uri) else None
+    # bronze is the file an earlier validation left (or removed): its quarantine joins back
+    ours = manifest is not None and manifest.get("bronze_sha256") == sha256(data)
+    parts = [] if data is None else [pd.read_parquet(io.BytesIO(data))]
+    if ours and lake.exists(quarantine_uri):
+        parts.append(lake.read_parquet(quarantine_uri).drop(columns=[REASON]))
+    parts = [p for p in parts if len(p)] or parts[:1]
+    if not parts:
+        if not ours and not contract.daily:
+            return None, [f"no {contract.name} snapshot for {day}"]
+        note = [] if ours else [f"no bronze partition for {day}: ingest wrote none"]
+        return empty_frame(contract), note
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    order = [*contract.key, SOURCE_FILE, SOURCE_ROW]
+    return frame.sort_values(order, kind="mergesort", na_position="last", ignore_index=True), []
+
+
+def empty_frame(contract: Contract) -> pd.DataFrame:
+    dtypes = {}
+    for col, kind in contract.columns.items():
+        if col in contract.pii:
+            dtypes[contract.pii[col]] = _BRONZE_DTYPES["str"]
+        elif col in contract.free_text:
+            dtypes[contract.free_text[col]] = _BRONZE_DTYPES["bool"]
+        else:
+            dtypes[col] = _BRONZE_DTYPES[kind]
+    dtypes.update(
+        {SOURCE_FILE: _BRONZE_DTYPES["str"], SOURCE_ROW: "Int64", INGEST_DATE: "datetime64[ns]"}
+    )
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in dtypes.items()})
+
+
+def sha256(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- parameters
+def suite_parameters(
+    settings: Settings, lake: Lake, contract: Contract, day: date
+) -> tuple[dict[str, Any], list[str]]:
+    """Suite parameters for ``day`` and notes on the checks they switch off."""
+    notes = []
+    ids = _known_warehouse_ids(lake, day) if contract.name != WAREHOUSES.name else None
+    if ids is None and contract.name != WAREHOUSES.name:
+        notes.append(f"no warehouses snapshot on or before {day}: referential check skipped")
+    low, high, note = _volume_bounds(settings, lake, contract, day)
+    notes += [note] if note else []
+    end_of_day = pd.Timestamp(day + timedelta(days=1), tz="UTC")
+    params = {
+        "max_timestamp": end_of_day,  # strict: up to the last instant of the logical date
+        "max_date": pd.Timestamp(day),
+        "known_warehouse_ids": ids,
+        "min_rows": low,
+        "max_rows": high,
+        "sqft_min": settings.validation.sqft_min,
+        "sqft_max": settings.validation.sqft_max,
+    }
+    return params, notes
+
+
+def _partition_dates(lake: Lake, source: str) -> list[date]:
+    names = lake.ls(lake.bronze_root(source))
+    return sorted(parse_date(n.split("=", 1)[1]) for n in names if n.startswith("date="))
+
+
+def _known_warehouse_ids(lake: Lake, day: date) -> list[str] | None:
+    """Warehouse ids of the latest validated snapshot dated on or before ``day``."""
+    for snap in reversed([d for d in _partition_dates(lake, WAREHOUSES.name) if d <= day]):
+        uri = lake.bronze_file(WAREHOUSES.name, snap)
+        if lake.exists(uri):
+            ids = lake.read_parquet(uri)[WAREHOUSE_ID].dropna()
+            return sorted(set(ids.astype(str)))
+    return None
+
+
+def _volume_bounds(
+    settings: Settings, lake: Lake, contract: Contract, day: date
+) -> tuple[int | None, int | None, str | None]:
+    """Row-count bounds from the median of the previous partitions (None, None: no history)."""
+    if not contract.daily:
+        return None, None, None
+
+    window = settings.validation.volume_window_days
+    earlier = [d for d in _partition_dates(lake, contract.name) if d < day][-window:]
+    counts = []
+    for d in earlier:
+        uri = lake.bronze_file(contract.name, d)
+        if lake.exists(uri):
+            with lake.fs.open(uri, "rb") as fh:
+                counts.append(pq.ParquetFile(fh).metadata.num_rows)
+    if len(counts) < MIN_VOLUME_HISTORY:
+        return (
+            None,
+            None,
+            f"volume check skipped: {len(counts)} earlier partitions (< {MIN_VOLUME_HISTORY})",
+        )
+    median = float(np.median(counts))
+    low = math.floor(median * settings.validation.volume_min_factor)
+    high = math.ceil(max(median, 1.0) * settings.validation.volume_max_factor)
+    return (
+        low,
+        high,
+        f"volume bounds [{low}, {high}] rows from the median {median:g} of {len(counts)} earlier days",
+    )

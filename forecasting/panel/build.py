@@ -1,0 +1,245 @@
+"""The model panel: one long frame every model, backtest and reserve reads.
+
+Columns (names from ``forecasting.core.schema``): ``unique_id`` (str), ``ds`` (datetime64[ns],
+the period start: Monday for weekly, first of month for monthly), ``y`` (float64; NaN is
+missing, never silently zero), then the static and dynamic covariates named by the
+``PanelSpec``. Rows with ``is_future`` True carry only covariates, over the forecast horizon.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from forecasting.core import schema
+from forecasting.core.config import Settings
+from forecasting.core.errors import DataContractError, InputError
+from forecasting.core.lake import Lake, join
+from forecasting.core.layout import PANEL as PANEL_STAGE
+from forecasting.core.layout import PANEL_FILE, SEVERITY_FILE
+from forecasting.core.layout import PANEL_SUMMARY_FILE as SUMMARY_FILE
+from forecasting.intake.history import read_snapshot
+from forecasting.intake.suites import validate_frame
+from forecasting.panel.audit import audit_table, audit_window
+from forecasting.panel.calendar import EVENT_COLUMNS, event_shares, series_grid
+from forecasting.panel.matching import Evidence, gather_evidence
+from forecasting.panel.sites import OPENED, site_covariates
+from forecasting.panel.spec import PanelSpec, freq_alias
+from forecasting.panel.targets import TARGET_COLUMNS, severity_table, target_counts
+
+log = logging.getLogger(__name__)
+
+SUITE = "panel"  # expectations/panel.json
+PANEL_COLUMNS = [
+    schema.UNIQUE_ID,
+    schema.DS,
+    schema.Y,
+    *TARGET_COLUMNS,
+    *schema.PANEL_STATIC_REAL,
+    *schema.PANEL_STATIC_CAT,
+    *schema.PANEL_DYNAMIC_REAL,
+    schema.IS_FUTURE,
+]
+
+
+@dataclass
+class PanelSummary:
+    """What ``build_panel`` wrote (JSON-able via ``to_dict``; also saved as summary.json)."""
+
+    as_of: str
+    panel_uri: str
+    severity_uri: str
+    summary_uri: str
+    spec: dict[str, Any]
+    snapshot_id: str
+    target: str
+    estimated_thefts_method: str
+    n_series: int
+    n_rows: int
+    n_history_rows: int
+    n_future_rows: int
+    history_start: str | None
+    history_end: str
+    future_end: str
+    cold_start: list[str]
+    not_yet_open: list[str]
+    severity_rows: int
+    skipped_unknown_warehouse: dict[str, int]
+    validation: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_panel(settings: Settings, as_of: date) -> PanelSummary:
+    """Build, validate and write the panel, severity table and summary for ``as_of``.
+
+    Raises DataContractError when the panel breaks a critical expectation of the panel
+    suite (nothing is written then).
+    """
+
+    freq = freq_alias(settings.freq)
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    evidence = gather_evidence(lake, as_of, settings.match_window_days)
+    events = read_snapshot(lake, schema.EVENTS.name, as_of, required=False)
+    panel, grid_info = assemble_panel(evidence, events, settings, as_of)
+    severity = severity_table(evidence, freq, settings.target)
+    validation = validate_panel(
+        panel, grid_info["expected_series"], grid_info["expected_future_rows"]
+    )
+    out = lake.stage(PANEL_STAGE, as_of)
+    spec = PanelSpec(
+        freq=freq,
+        static_real=schema.PANEL_STATIC_REAL,
+        static_cat=schema.PANEL_STATIC_CAT,
+        dynamic_real=schema.PANEL_DYNAMIC_REAL,
+        target=settings.target,
+    )
+    data = _parquet_bytes(panel)
+    hist = panel.loc[~panel[schema.IS_FUTURE]]
+    summary = PanelSummary(
+        as_of=str(as_of),
+        panel_uri=join(out, PANEL_FILE),
+        severity_uri=join(out, SEVERITY_FILE),
+        summary_uri=join(out, SUMMARY_FILE),
+        spec=spec.to_dict(),
+        snapshot_id=hashlib.sha256(data).hexdigest(),
+        target=settings.target,
+        estimated_thefts_method=settings.estimated_thefts_method,
+        n_series=int(panel[schema.UNIQUE_ID].nunique()),
+        n_rows=len(panel),
+        n_history_rows=len(hist),
+        n_future_rows=int(panel[schema.IS_FUTURE].sum()),
+        history_start=str(hist[schema.DS].min().date()) if len(hist) else None,
+        history_end=str(grid_info["history_end"].date()),
+        future_end=str(grid_info["future_end"].date()),
+        cold_start=grid_info["cold_start"],
+        not_yet_open=grid_info["not_yet_open"],
+        severity_rows=len(severity),
+        skipped_unknown_warehouse=evidence.skipped,
+        validation=validation,
+    )
+    lake.write_bytes(summary.panel_uri, data)
+    lake.write_bytes(summary.severity_uri, _parquet_bytes(severity))
+    lake.write_json(summary.summary_uri, summary.to_dict())
+    log.info(
+        "panel %s: %d series, %d rows (%d future), cold start %s",
+        as_of,
+        summary.n_series,
+        summary.n_rows,
+        summary.n_future_rows,
+        summary.cold_start,
+    )
+    return summary
+
+
+def read_panel(settings: Settings, as_of: date) -> tuple[pd.DataFrame, PanelSpec]:
+    """The panel ``build_panel`` wrote for ``as_of`` (columns ``PANEL_COLUMNS``) and its spec."""
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    out = lake.stage(PANEL_STAGE, as_of)
+    if not lake.exists(join(out, SUMMARY_FILE)):
+        raise InputError(f"no panel at {out}: run `riskcast panel --as-of {as_of}` first")
+    spec = PanelSpec.from_dict(lake.read_json(join(out, SUMMARY_FILE))["spec"])
+    return lake.read_parquet(join(out, PANEL_FILE)), spec
+
+
+def validate_lake_panel(settings: Settings, as_of: date) -> dict[str, Any]:
+    """Check the written panel before training: same bytes as built, and its suite passes.
+
+    The gate between the panel and the model: a panel changed or damaged after
+    ``build_panel`` (snapshot id mismatch) or one breaking ``expectations/panel.json``
+    raises DataContractError. Returns the suite digest and the snapshot id.
+    """
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    out = lake.stage(PANEL_STAGE, as_of)
+    if not lake.exists(join(out, SUMMARY_FILE)):
+        raise InputError(f"no panel at {out}: run `riskcast panel --as-of {as_of}` first")
+    summary = lake.read_json(join(out, SUMMARY_FILE))
+    data = lake.read_bytes(join(out, PANEL_FILE))
+    snapshot = hashlib.sha256(data).hexdigest()
+    if snapshot != summary["snapshot_id"]:
+        raise DataContractError(
+            f"{join(out, PANEL_FILE)} changed after it was built (sha256 {snapshot[:12]} != "
+            f"{summary['snapshot_id'][:12]}): rebuild it with `riskcast panel --as-of {as_of}`"
+        )
+    panel = lake.read_parquet(join(out, PANEL_FILE))
+    digest = validate_panel(panel, summary["n_series"], summary["n_future_rows"])
+    return {"as_of": str(as_of), "snapshot_id": snapshot, "validation": digest}
+
+
+def validate_panel(panel: pd.DataFrame, n_series: int, n_future_rows: int) -> dict[str, Any]:
+    """Run the panel suite (``expectations/panel.json``); raise DataContractError on failure.
+
+    ``n_series`` (sites open by the end of the horizon) and ``n_future_rows`` (horizon rows
+    they must have) come from the warehouses and the calendar, not from the panel itself.
+    Returns the JSON-able digest of the suite result.
+    """
+
+    result = validate_frame(panel, SUITE, {"n_series": n_series, "n_future_rows": n_future_rows})
+    digest = result.to_dict()
+    if not result.success:
+        failed = "; ".join(
+            f"{e.name} (observed {e.observed_value!r}, {e.unexpected_count or 0} bad rows)"
+            for e in result.failed
+        )
+        raise DataContractError(
+            f"the panel breaks its contract expectations/{SUITE}.json: {failed}: "
+            "nothing was written; fix the bronze inputs or the panel builder"
+        )
+    return digest
+
+
+def assemble_panel(
+    evidence: Evidence, events: pd.DataFrame, settings: Settings, as_of: date
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The panel frame (``PANEL_COLUMNS``, sorted by unique_id, ds) and grid facts.
+
+    Grid facts: history_end, future_end (Timestamps), cold_start (sites with future rows
+    only), not_yet_open (sites opening after the horizon: no rows).
+    """
+
+    freq = freq_alias(settings.freq)
+    sites = site_covariates(evidence.warehouses)
+    grid, info = series_grid(sites, evidence.first_day, as_of, freq, settings.horizon)
+    rates = None
+    if settings.estimated_thefts_method == "rate":
+        table = audit_table(
+            evidence, *audit_window(evidence.first_day, as_of, settings.match_window_days)
+        )
+        site_rows = table.loc[table[schema.AUDIT_LEVEL] == schema.AUDIT_LEVELS[0]]
+        rates = site_rows.set_index(schema.AUDIT_ID)[schema.REPORTING_RATE]
+    counts = target_counts(evidence, freq, settings.estimated_thefts_method, rates)
+    counts = counts.rename(columns={schema.WAREHOUSE_ID: schema.UNIQUE_ID})
+    counts[schema.DS] = pd.to_datetime(counts[schema.DS]).astype("datetime64[ns]")
+    panel = grid.merge(counts, on=[schema.UNIQUE_ID, schema.DS], how="left")
+    hist = ~panel[schema.IS_FUTURE]
+    for col in TARGET_COLUMNS:
+        # zero where the site was open and nothing happened; unknown over the horizon
+        panel[col] = panel[col].fillna(0.0).where(hist).astype("float64")
+    panel[schema.Y] = panel[settings.target]
+    static = sites.rename(columns={schema.WAREHOUSE_ID: schema.UNIQUE_ID})
+    panel = panel.merge(static, on=schema.UNIQUE_ID, how="left")
+    shares = event_shares(events, sites, freq).rename(
+        columns={schema.WAREHOUSE_ID: schema.UNIQUE_ID}
+    )
+    panel = panel.merge(shares, on=[schema.UNIQUE_ID, schema.DS], how="left")
+    for col in EVENT_COLUMNS.values():
+        panel[col] = panel[col].fillna(0.0).astype("float64")
+    # a site without an opening date counts its age from its first period
+    opened = panel[OPENED].fillna(panel.groupby(schema.UNIQUE_ID)[schema.DS].transform("min"))
+    age = (panel[schema.DS] - opened).dt.days / 365.25
+    panel[schema.SITE_AGE_YEARS] = age.clip(lower=0).astype("float64")
+    panel = panel[PANEL_COLUMNS].sort_values([schema.UNIQUE_ID, schema.DS], kind="stable")
+    return panel.reset_index(drop=True), info
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False, engine="pyarrow")
+    return buf.getvalue()

@@ -1,0 +1,48 @@
+"""What a panel holds besides ``unique_id, ds, y`` (``PanelSpec``), and its frequencies.
+
+The one panel type every stage shares: the model package, the backtest and the reserves
+read it, so it lives apart from the panel *stage* (``panel.build``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Settings / CLI frequency -> pandas offset alias used for ``ds``.
+FREQ_ALIASES = {"D": "D", "W": "W-MON", "M": "MS"}
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """What a panel holds besides ``unique_id, ds, y``: its frequency and covariate columns.
+
+    ``freq`` is a pandas offset alias (``D``, ``W-MON``, ``MS``); ``static_real`` /
+    ``static_cat`` are constant per series; ``dynamic_real`` are known over the horizon.
+    """
+
+    freq: str
+    static_real: tuple[str, ...] = ()
+    static_cat: tuple[str, ...] = ()
+    dynamic_real: tuple[str, ...] = ()
+    target: str = "y"  # which panel target column ``y`` was built from (provenance)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PanelSpec:
+        return cls(
+            freq=data["freq"],
+            static_real=tuple(data.get("static_real", ())),
+            static_cat=tuple(data.get("static_cat", ())),
+            dynamic_real=tuple(data.get("dynamic_real", ())),
+            target=data.get("target", "y"),
+            extra=dict(data.get("extra", {})),
+        )
+
+
+def freq_alias(freq: str) -> str:
+    """Map ``D`` / ``W`` / ``M`` (settings, CLI) to the pandas alias; pass aliases through."""
+    return FREQ_ALIASES.get(freq, freq)

@@ -1,0 +1,1 @@
+"""Shared test helpers: small synthetic panels, landing drops and lakes."""
