@@ -1,0 +1,72 @@
+"""Commands of the intake stage: the sample network, ingest, validate."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from forecasting.cli.common import ConfigOpt, app, emit, run, settings_from
+from forecasting.core.lake import parse_date
+from forecasting.demo.generate import generate_network
+from forecasting.intake.runner import ingest_dates, validate_date
+
+
+@app.command("demo-data")
+def demo_data(
+    out_dir: Annotated[Path, typer.Option("--out", help="landing folder to write")],
+    warehouses: Annotated[int, typer.Option(min=1)] = 60,
+    start: Annotated[str, typer.Option(help="first day YYYY-MM-DD")] = "2023-01-02",
+    days: Annotated[int, typer.Option(min=1)] = 1096,
+    seed: int = 0,
+    faults: Annotated[bool, typer.Option("--faults/--no-faults", help="inject data faults")] = False,
+) -> None:
+    """Generate a sample European network: daily landing drops plus ground truth in _truth/."""
+
+    emit(run(lambda: generate_network(str(out_dir), warehouses, parse_date(start), days, seed, faults)))
+
+
+@app.command()
+def ingest(
+    date: Annotated[str | None, typer.Option("--date", help="one day YYYY-MM-DD")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="first day of a backfill")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="last day of a backfill")] = None,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate")] = True,
+    config: ConfigOpt = None,
+) -> None:
+    """Ingest (and by default validate) the landing drop of a day or a range of days."""
+
+    settings = settings_from(config)
+    days = _days(date, from_, to)
+    results = run(lambda: ingest_dates(settings, days, validate=validate))
+    emit(results)
+    raise typer.Exit(max((r.get("exit_code", 0) for r in results), default=0))
+
+
+@app.command()
+def validate(
+    date: Annotated[str, typer.Option("--date", help="day YYYY-MM-DD")],
+    config: ConfigOpt = None,
+) -> None:
+    """Validate the day's bronze partitions with Great Expectations (exit 0 / 1 warnings / 2)."""
+
+    settings = settings_from(config)
+    summary = run(lambda: validate_date(settings, parse_date(date, "--date"), alert=True))
+    emit(summary)
+    raise typer.Exit(summary.exit_code)
+
+
+def _days(date: str | None, start: str | None, end: str | None) -> list:
+
+    if date and (start or end):
+        raise typer.BadParameter("give either --date or --from/--to, not both")
+    if date:
+        return [parse_date(date, "--date")]
+    if not (start and end):
+        raise typer.BadParameter("give --date DATE or both --from DATE and --to DATE")
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}")
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]

@@ -1,0 +1,101 @@
+"""Commands of the model stages: audit, panel, train, forecast, backtest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from forecasting.backtest.run import BacktestOptions, backtest_cli
+from forecasting.cli.common import AsOfOpt, ConfigOpt, app, emit, run, settings_from
+from forecasting.core.config import with_ray_overrides
+from forecasting.core.lake import parse_date
+from forecasting.forecast import forecast_panel
+from forecasting.panel.audit import run_audit
+from forecasting.panel.build import build_panel
+from forecasting.train import train_model
+
+
+@app.command()
+def audit(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
+    """Positive-unlabeled audit: reporting rate per warehouse and region."""
+
+    settings = settings_from(config)
+    emit(run(lambda: run_audit(settings, parse_date(as_of, "--as-of"))))
+
+
+@app.command()
+def panel(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
+    """Build the model panel (targets, static and future-known covariates) and validate it."""
+
+    settings = settings_from(config)
+    emit(run(lambda: build_panel(settings, parse_date(as_of, "--as-of"))))
+
+
+@app.command()
+def train(
+    as_of: AsOfOpt,
+    workers: Annotated[int | None, typer.Option(min=1, help="Ray Train workers")] = None,
+    gpu: Annotated[
+        bool | None, typer.Option("--gpu/--no-gpu", help="one GPU per worker (default: the ray.use_gpu setting)")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="retrain even if this version exists")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Train the global DeepAR (negative binomial) as a Ray Train job and register it."""
+
+    settings = with_ray_overrides(settings_from(config), workers, gpu)
+    emit(run(lambda: train_model(settings, parse_date(as_of, "--as-of"), force=force)))
+
+
+@app.command()
+def forecast(
+    as_of: AsOfOpt,
+    model_version: Annotated[str, typer.Option("--model-version")] = "latest",
+    config: ConfigOpt = None,
+) -> None:
+    """Forecast sample paths and P50/P90/P95 for every warehouse from a registered model."""
+
+    settings = settings_from(config)
+    emit(run(lambda: forecast_panel(settings, parse_date(as_of, "--as-of"), model_version)))
+
+
+@app.command()
+def backtest(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    panel_path: Annotated[Path | None, typer.Option("--panel", help="long CSV/Parquet panel")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="lake panel's date")] = None,
+    freq: Annotated[str | None, typer.Option("--freq", help="D, W or M")] = None,
+    horizon: Annotated[int | None, typer.Option(min=1)] = None,
+    windows: Annotated[int | None, typer.Option(min=1)] = None,
+    id_col: Annotated[str, typer.Option("--id-col")] = "unique_id",
+    time_col: Annotated[str, typer.Option("--time-col")] = "ds",
+    target_col: Annotated[str, typer.Option("--target-col")] = "y",
+    static_real: Annotated[list[str] | None, typer.Option("--static-real")] = None,
+    static_cat: Annotated[list[str] | None, typer.Option("--static-cat")] = None,
+    dynamic_real: Annotated[list[str] | None, typer.Option("--dynamic-real")] = None,
+    cold_start_share: Annotated[float, typer.Option("--cold-start-share", min=0, max=0.9)] = 0.0,
+    seed: int = 0,
+    config: ConfigOpt = None,
+) -> None:
+    """Rolling-origin backtest against baselines, calibration and gate; any panel or the lake's."""
+
+    settings = settings_from(config)
+    opts = BacktestOptions(
+        panel_path=str(panel_path) if panel_path else None,
+        as_of=parse_date(as_of, "--as-of") if as_of else None,
+        out_dir=str(out_dir) if out_dir else None,
+        freq=freq,
+        horizon=horizon,
+        windows=windows,
+        id_col=id_col,
+        time_col=time_col,
+        target_col=target_col,
+        static_real=tuple(static_real or ()),
+        static_cat=tuple(static_cat or ()),
+        dynamic_real=tuple(dynamic_real or ()),
+        cold_start_share=cold_start_share,
+        seed=seed,
+    )
+    emit(run(lambda: backtest_cli(settings, opts)))
