@@ -62,6 +62,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check forecasting plugins dags tests bench
+	$(BIN)/lint-imports
 	$(BIN)/hadolint docker/*.Dockerfile
 
 bench: install
