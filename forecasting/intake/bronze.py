@@ -21,10 +21,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from forecasting.core.schema import INGEST_DATE, REASON, SOURCE_FILE, SOURCE_ROW, Contract
+from forecasting.core.errors import DataContractError
+from forecasting.core.schema import (
+    INGEST_DATE,
+    RAW_LINE,
+    REASON,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    Contract,
+)
 from forecasting.intake.coercion import ARROW_TYPES, coerce_table, raw_strings
 from forecasting.intake.pii import pseudonymise_array
-from forecasting.intake.reader import RawFile
+from forecasting.intake.raw import RawFile
 
 _PANDAS_DTYPES = {
     pa.string(): "string",
@@ -165,11 +173,18 @@ def _empty_typed(contract: Contract) -> pa.Table:
     return pa.table(cols)
 
 
-def _part(values: pa.Table, reasons: list[str], source_file: str, rows: np.ndarray) -> pa.Table:
-    """Rejected rows of one file: raw string contract columns + reason and lineage."""
+def _part(
+    values: pa.Table,
+    reasons: list[str],
+    source_file: str,
+    rows: np.ndarray,
+    lines: pa.Array | None = None,
+) -> pa.Table:
+    """Rejected rows of one file: raw string contract columns, raw line, reason and lineage."""
     n = values.num_rows
     return (
-        values.append_column(REASON, pa.array(reasons, pa.string()))
+        values.append_column(RAW_LINE, lines if lines is not None else pa.nulls(n, pa.string()))
+        .append_column(REASON, pa.array(reasons, pa.string()))
         .append_column(SOURCE_FILE, pa.repeat(pa.scalar(source_file), n))
         .append_column(SOURCE_ROW, pa.array(np.asarray(rows, dtype=np.int64)))
     )
@@ -184,9 +199,11 @@ def _rejects_part(raw: RawFile, contract: Contract) -> pa.Table:
     cols = {
         c: pa.array([r.values.get(c) for r in raw.rejects], pa.string()) for c in contract.columns
     }
-    values = raw_strings(pa.table(cols), list(contract.columns), raw.marker)
+    cols[RAW_LINE] = pa.array([r.line for r in raw.rejects], pa.string())
+    values = raw_strings(pa.table(cols), [*contract.columns, RAW_LINE], raw.marker)
     rows = np.array([r.row for r in raw.rejects], np.int64)
-    return _part(values, [r.reason for r in raw.rejects], raw.name, rows)
+    reasons = [r.reason for r in raw.rejects]
+    return _part(values.drop_columns([RAW_LINE]), reasons, raw.name, rows, values[RAW_LINE])
 
 
 def _duplicate_parts(
@@ -218,6 +235,7 @@ def _quarantine(
     )
     table = table.take(order)
     out = _protect(table, contract, key)
+    out[RAW_LINE] = _protect_line(table[RAW_LINE], contract, key)
     for col in (REASON, SOURCE_FILE, SOURCE_ROW):
         out[col] = table[col]
     out[INGEST_DATE] = _day_column(day, table.num_rows)
@@ -242,5 +260,47 @@ def _protect(table: pa.Table, contract: Contract, key: bytes | None) -> dict[str
     return out
 
 
+def _protect_line(lines: pa.ChunkedArray, contract: Contract, key: bytes | None) -> pa.Array:
+    """An unsplittable row's raw line: its pseudonym when the source carries PII or free text
+    (any part of the line may be a name), else the line itself (fixing it needs the text)."""
+    if not (contract.pii or contract.free_text):
+        return lines.combine_chunks()
+    if key is None:  # a contract with PII always gets a key; guard the invariant
+        raise AssertionError(f"no PII key for {contract.name} raw lines")
+    return pseudonymise_array(lines, key)
+
+
 def _day_column(day: date, n: int) -> pa.Array:
     return pa.repeat(pa.scalar(np.datetime64(day.isoformat(), "ns"), pa.timestamp("ns")), n)
+
+
+def account_rows(raws: list[RawFile], split: Split) -> dict[str, dict[str, int]]:
+    """Per landing file: rows read, in bronze, in quarantine; raise if any row went missing.
+
+    Every row read must land in exactly one of bronze and quarantine. A mismatch is a bug
+    that would lose or invent data silently, so it fails the source-day (critical).
+    """
+    accepted = _counts(split.bronze)
+    held = _counts(split.quarantine)
+    out = {}
+    for raw in raws:
+        row = {"read": raw.read, "accepted": accepted.pop(raw.name, 0), "quarantined": held.pop(raw.name, 0)}
+        out[raw.name] = row
+        if row["read"] != row["accepted"] + row["quarantined"]:
+            raise DataContractError(
+                f"{raw.name}: {row['read']} rows delivered but {row['accepted']} in bronze and "
+                f"{row['quarantined']} in quarantine; nothing was written: report this ingest bug"
+            )
+    if accepted or held:
+        raise DataContractError(
+            f"rows attributed to no landing file of the day: {sorted({**accepted, **held})}; "
+            "nothing was written: report this ingest bug"
+        )
+    return out
+
+
+def _counts(table: pa.Table) -> dict[str, int]:
+    if not table.num_rows:
+        return {}
+    counts = pc.value_counts(table[SOURCE_FILE].combine_chunks())
+    return {v["values"].as_py(): v["counts"].as_py() for v in counts}

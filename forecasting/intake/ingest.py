@@ -33,13 +33,15 @@ from datetime import date
 from typing import Any
 
 from forecasting.core.config import Settings
-from forecasting.core.errors import ConfigError, RiskcastError, StorageError
+from forecasting.core.errors import ConfigError, DataContractError, RiskcastError, StorageError
 from forecasting.core.lake import Lake, join
 from forecasting.core.progress import progress_task
 from forecasting.core.schema import CONTRACTS, DAILY_SOURCES, Contract
-from forecasting.intake.bronze import parquet_bytes, split_rows
+from forecasting.intake.bronze import account_rows, parquet_bytes, split_rows
+from forecasting.intake.landing_files import day_files, read_landing, reference_files
 from forecasting.intake.pii import resolve_pii_key
-from forecasting.intake.reader import RawFile, file_format, read_file
+from forecasting.intake.raw import RawFile
+from forecasting.intake.reader import read_file
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +50,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class IngestResult:
     """What ingesting one source for one day did. ``read == accepted + quarantined``;
-    ``duplicates`` are part of ``quarantined``; ``error`` is set when the source failed."""
+    ``duplicates`` are part of ``quarantined``; ``error`` is set when the source failed.
+    ``file_rows``: landing file -> ``{"read", "accepted", "quarantined"}``, checked to add up."""
 
     source: str
     date: date
     files: list[str] = field(default_factory=list)
+    file_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     read: int = 0
     accepted: int = 0
     quarantined: int = 0
@@ -94,7 +98,11 @@ def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
     result.read = sum(raw.read for raw in raws)
     result.accepted, result.quarantined = split.bronze.num_rows, split.quarantine.num_rows
     result.duplicates = split.duplicates
-    assert result.read == result.accepted + result.quarantined, "ingest lost rows"
+    try:
+        result.file_rows = account_rows(raws, split)
+    except DataContractError:
+        _clear(lake, source, day, keep_bronze=False)
+        raise
     _clear(lake, source, day, keep_bronze=True)
     bronze_uri = lake.bronze_file(source, day)
     result.bronze_uri = lake.write_bytes(bronze_uri, parquet_bytes(split.bronze, contract.key))
@@ -149,32 +157,13 @@ def _landing_files(
     """[(landing-relative name, uri)] of the source's files for ``day``, sorted, and warnings."""
     folder = _day_folder(landing, contract.name, day)
     if landing.exists(folder):
-        rel = f"{contract.name}/date={day}"
-        names = [n for n in landing.ls(folder) if not n.startswith((".", "_"))]
-        skipped = [n for n in names if file_format(n) is None]
-        files = [(f"{rel}/{n}", join(folder, n)) for n in names if file_format(n) is not None]
-        warnings = [f"{rel}: skipped {skipped}: not .csv, .parquet or .jsonl"] if skipped else []
-        if not files:
-            warnings.append(f"{rel}: no data files, 0 rows")
-        return files, warnings
+        return day_files(landing, folder, f"{contract.name}/date={day}")
     if contract.daily:
         raise StorageError(
             f"no landing drop for {contract.name} on {day}: {folder} does not exist; check the "
             "date and RISKCAST_LANDING_URI, or wait for the drop to arrive"
         )
-    names = [
-        n for n in landing.ls(landing.uri) if n.startswith(contract.name + ".") and file_format(n)
-    ]
-    if not names:
-        raise StorageError(
-            f"no {contract.name} reference data: neither {folder}/ nor "
-            f"{join(landing.uri, contract.name)}.csv (or .parquet, .jsonl) exists"
-        )
-    if len(names) > 1:
-        raise StorageError(
-            f"{contract.name}: several reference files {names} in {landing.uri}; keep one"
-        )
-    return [(names[0], join(landing.uri, names[0]))], []
+    return reference_files(landing, contract.name, folder), []
 
 
 def _read_all(
@@ -183,7 +172,7 @@ def _read_all(
     raws = []
     with progress_task(f"{source} {day}", len(files)) as advance:
         for name, uri in files:
-            raws.append(read_file(name, landing.read_bytes(uri), contract))
+            raws.append(read_file(name, read_landing(landing, name, uri), contract))
             advance()
     return raws
 

@@ -1,0 +1,133 @@
+"""Landing file bytes -> (format, plain bytes): decompression and format detection by content.
+
+A landing file is read whatever its name: gzip and zstd compression are recognised by
+their magic bytes (``.gz`` / ``.zst`` names too), the format by the extension left once a
+compression suffix is removed or, when that names no landing format (``part-001.txt``,
+``_part-001``, no extension), by the content (Parquet magic, a JSON object, else CSV text).
+What cannot be read is refused with an InputError that names the file, the reason and the
+fix: text in UTF-16/UTF-32 (named as such), binary content, a cut-off compressed stream,
+a compressed file inside a compressed file, a file that decompresses past
+``MAX_PLAIN_BYTES`` (a decompression bomb).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+
+import pyarrow as pa
+
+from forecasting.core.errors import InputError
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+MAX_PLAIN_BYTES = 8 * 1024**3
+_MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
+_PARQUET_MAGIC = b"PAR1"
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_BOM = b"\xef\xbb\xbf"
+
+
+def file_format(name: str) -> str | None:
+    """``csv`` / ``parquet`` / ``jsonl`` from the file name (after any compression suffix)."""
+    lower = _strip_compression(name.lower())
+    return next((fmt for ext, fmt in FORMATS.items() if lower.endswith(ext)), None)
+
+
+def unpack(name: str, data: bytes) -> tuple[str, bytes, list[str]]:
+    """(format, plain bytes, warnings) of one landing file; raise InputError if unreadable."""
+    codec = _codec(data)
+    warnings: list[str] = []
+    claimed = next((c for ext, c in COMPRESSIONS.items() if name.lower().endswith(ext)), None)
+    if claimed and codec is None and data:
+        raise InputError(
+            f"{name}: is named as {claimed}-compressed but its content is not {claimed}; "
+            "fix the export or rename the file to its real format"
+        )
+    if codec is not None:
+        data = _decompress(name, data, codec)
+        if _codec(data) is not None:
+            raise InputError(
+                f"{name}: is compressed twice ({codec}, then {_codec(data)}); deliver it "
+                "compressed once"
+            )
+    refuse_wide_text(name, data)
+    fmt = file_format(name)
+    if fmt is None:
+        fmt = sniff(data)
+        warnings.append(
+            f"{name}: the name has no .csv, .parquet or .jsonl extension; read as {fmt} "
+            "by its content (name landing files by their format)"
+        )
+    return fmt, data, warnings
+
+
+def sniff(data: bytes) -> str:
+    """The landing format the content looks like: parquet, jsonl or csv (text)."""
+    if data.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
+    return "jsonl" if body.lstrip().startswith(b"{") else "csv"
+
+
+def refuse_wide_text(name: str, data: bytes) -> None:
+    """Raise when the content is UTF-16 / UTF-32 text (BOM or every other byte NUL)."""
+    head = data[:4096]
+    encoding = next((enc for bom, enc in _WIDE_BOMS if head.startswith(bom)), None)
+    if encoding is None and len(head) >= 8 and not head.startswith(_PARQUET_MAGIC):
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) > 0.6 * len(odd) and even.count(0) < 0.1 * len(even):
+            encoding = "UTF-16"  # little-endian ASCII text without a BOM
+        elif even.count(0) > 0.6 * len(even) and odd.count(0) < 0.1 * len(odd):
+            encoding = "UTF-16"  # big-endian
+    if encoding:
+        raise InputError(
+            f"{name}: is {encoding}-encoded text; landing files must be UTF-8: re-export the "
+            f"file as UTF-8 (e.g. iconv -f {encoding} -t UTF-8)"
+        )
+
+
+def _codec(data: bytes) -> str | None:
+    return next((codec for magic, codec in _MAGIC.items() if data.startswith(magic)), None)
+
+
+def _strip_compression(name: str) -> str:
+    for ext in COMPRESSIONS:
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def _decompress(name: str, data: bytes, codec: str) -> bytes:
+    try:
+        if codec == "gzip":
+            plain = _gunzip(data)
+        else:
+            stream = pa.input_stream(pa.BufferReader(data), compression="zstd")
+            plain = stream.read(MAX_PLAIN_BYTES + 1)
+    except (EOFError, OSError, zlib.error, pa.ArrowException) as exc:
+        raise InputError(
+            f"{name}: is a {codec} file that cannot be decompressed ({exc}); the upload may "
+            "be cut off or damaged: deliver the file again"
+        ) from exc
+    if len(plain) > MAX_PLAIN_BYTES:
+        raise InputError(
+            f"{name}: decompresses to more than {MAX_PLAIN_BYTES // 1024**3} GiB; split the "
+            "export into smaller files"
+        )
+    return plain
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Every gzip member, checked to its end (``gzip.decompress`` reads members too)."""
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+        plain = fh.read(MAX_PLAIN_BYTES + 1)
+        if len(plain) <= MAX_PLAIN_BYTES:
+            fh.read(1)  # hits the end: raises EOFError when the last member is cut off
+    return plain
