@@ -25,6 +25,7 @@ IS_HVG = "is_hvg"
 REGION = "region"
 COUNTRY = "country"
 REASON = "reason"  # quarantine: why a row was rejected
+RAW_LINE = "raw_line"  # quarantine: an unsplittable row's line (pseudonymised for PII sources)
 SOURCE_FILE = "source_file"  # lineage: landing file a row came from
 SOURCE_ROW = "source_row"  # lineage: 1-based data row in that file
 INGEST_DATE = "ingest_date"  # the logical date of the drop
