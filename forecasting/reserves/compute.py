@@ -108,7 +108,11 @@ def compute_reserves(settings: Settings, as_of: date) -> ReservesSummary:
         "thresholds": lake.write_parquet(thresholds, join(out, THRESHOLDS_FILE)),
     }
 
-    uris["report"] = write_reserves_report(lake, as_of, reserves, totals, thresholds)
+    # network figures of the whole horizon (paths summed over periods) for the page's headline
+    horizon = _figures(counts.sum(axis=(0, 1)), losses.sum(axis=(0, 1)), inputs.levels)
+    uris["report"] = write_reserves_report(
+        lake, as_of, reserves, totals, thresholds, {k: float(v) for k, v in horizon.items()}
+    )
     network = totals[totals[schema.TOTAL_LEVEL] == schema.NETWORK_ID]
     escalating = reserves.loc[reserves[schema.ESCALATION_LEVEL] > 0, schema.WAREHOUSE_ID]
     summary = ReservesSummary(

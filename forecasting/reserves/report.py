@@ -1,100 +1,94 @@
-"""The reserve report: an HTML fragment (for the run report) and a self-contained page.
+"""The reserves page: read what it shows beyond the day's frames from the lake and write it.
 
-Rendered from the reserves stage frames only: the sites that escalate (worst first), the
-region and network totals, and the reserve table per warehouse and period.
+``write_reserves_report`` writes ``reports/as_of=D/reserves.html`` (self-contained: inline
+CSS and SVG); ``render_reserves_section`` is the same content as one ``<section>`` fragment.
+The page itself is built in ``forecasting.reserves.page``.
 """
 
 from __future__ import annotations
 
-import html
 from datetime import date
 
 import pandas as pd
 
-from forecasting.core import schema
-from forecasting.core.lake import Lake
-from forecasting.reserves.escalation import escalating_sites
-
-_CSS = (
-    "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}"
-    "table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.85rem}"
-    "th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}"
-    "th{background:#f3f3f3}td.t{text-align:left}"
-    "tr.lvl1 td{background:#fff4d6}tr.lvl2 td{background:#ffd9d6}"
-    ".note{color:#555;font-size:.85rem}"
-)
-_FIGURES = [
-    schema.INCIDENTS_P50, schema.INCIDENTS_P90, schema.INCIDENTS_P95,
-    schema.LOSS_EUR_P50, schema.LOSS_EUR_P90, schema.LOSS_EUR_P95, schema.LOSS_EUR_MEAN,
-]  # fmt: skip
-_TEXT = {
-    schema.WAREHOUSE_ID, schema.REGION, schema.COUNTRY, schema.TOTAL_LEVEL, schema.TOTAL_ID,
-    schema.PERIOD_START, schema.PERIOD_END, schema.THRESHOLD_SOURCE,
-}  # fmt: skip
+from forecasting.core.errors import ConfigError
+from forecasting.core.html import render_report
+from forecasting.core.lake import Lake, join, parse_date
+from forecasting.core.layout import RESERVES, TOTALS_FILE
+from forecasting.reserves.page import PageContext, reserves_lead, reserves_sections
 
 
 def render_reserves_section(
-    reserves: pd.DataFrame, totals: pd.DataFrame, thresholds: pd.DataFrame, as_of: date
+    reserves: pd.DataFrame,
+    totals: pd.DataFrame,
+    thresholds: pd.DataFrame,
+    as_of: date,
+    ctx: PageContext | None = None,
 ) -> str:
-    """HTML fragment (``<section>``): escalating sites, totals, reserve table.
-
-    ``reserves`` / ``totals``: the reserves stage frames; ``thresholds``: its thresholds.
-    """
-
-    first = reserves[schema.CALIBRATION_METHOD].iloc[0] if len(reserves) else ""
-    coverage = reserves[schema.BACKTEST_COVERAGE_P95].iloc[0] if len(reserves) else float("nan")
-    cov_text = "no backtest" if pd.isna(coverage) else f"{coverage:.3f} (target 0.95)"
-    hot = escalating_sites(reserves, thresholds)
-    site_cols = [schema.WAREHOUSE_ID, schema.PERIOD_START, schema.REGION, schema.COUNTRY] + _FIGURES
+    """HTML fragment (``<section>``): status, headline, fans, escalating sites, tables."""
+    ctx = ctx or PageContext()
     parts = [
         f"<section id='reserves'><h2>Reserves as of {as_of}</h2>",
-        f"<p class='note'>Quantiles of the compound loss (incident paths x empirical severity), "
-        f"calibration: {html.escape(str(first))}; held-out backtest coverage of P95: {cov_text}. "
-        f"Model {html.escape(str(reserves[schema.MODEL_VERSION].iloc[0]) if len(reserves) else '')}"
-        f", snapshot {html.escape(str(reserves[schema.SNAPSHOT_ID].iloc[0]) if len(reserves) else '')}."
-        "</p>",
-        f"<h3>Escalating sites ({len(hot)})</h3>",
-        _table(hot) if len(hot) else "<p>No site crosses its escalation threshold.</p>",
-        "<h3>Totals (region and network)</h3>",
-        _table(totals[[schema.TOTAL_LEVEL, schema.TOTAL_ID, schema.PERIOD_START] + _FIGURES]),
-        "<h3>Reserves per warehouse and period</h3>",
-        _table(reserves[site_cols + [schema.ESCALATION_LEVEL]]),
-        "</section>",
+        reserves_lead(reserves, totals, as_of, ctx),
     ]
+    for sec in reserves_sections(reserves, totals, thresholds, ctx):
+        parts.append(f"<h3>{sec.title}</h3>\n{sec.body}")
+    parts.append("</section>")
     return "\n".join(parts)
 
 
-def write_reserves_report(
-    lake: Lake, as_of: date, reserves: pd.DataFrame, totals: pd.DataFrame, thresholds: pd.DataFrame
+def render_reserves_page(
+    reserves: pd.DataFrame,
+    totals: pd.DataFrame,
+    thresholds: pd.DataFrame,
+    as_of: date,
+    ctx: PageContext,
 ) -> str:
-    """Write ``reports/as_of=D/reserves.html`` (self-contained page); return its URI."""
-    body = render_reserves_section(reserves, totals, thresholds, as_of)
-    page = (
-        "<!doctype html>\n<html><head><meta charset='utf-8'>"
-        f"<title>riskcast reserves {as_of}</title><style>{_CSS}</style></head>"
-        f"<body>\n{body}\n</body></html>\n"
+    """The whole self-contained page."""
+    lead = reserves_lead(reserves, totals, as_of, ctx)
+    sections = reserves_sections(reserves, totals, thresholds, ctx)
+    return render_report(sections, title=f"riskcast reserves as of {as_of}", lead=lead)
+
+
+def write_reserves_report(
+    lake: Lake,
+    as_of: date,
+    reserves: pd.DataFrame,
+    totals: pd.DataFrame,
+    thresholds: pd.DataFrame,
+    horizon: dict[str, float] | None = None,
+) -> str:
+    """Write ``reports/as_of=D/reserves.html``; return its URI.
+
+    Reads the backtest's ``gate.json`` of ``as_of`` and the totals of the latest earlier
+    reserves date (both optional). ``horizon``: network quantiles over the whole horizon.
+    """
+    gate_uri = lake.backtest_file(as_of, "gate")
+    previous = previous_as_of(lake, as_of)
+    ctx = PageContext(
+        gate=lake.read_json(gate_uri) if lake.exists(gate_uri) else None,
+        previous_as_of=previous,
+        previous_totals=lake.read_parquet(lake.reserves_file(previous, TOTALS_FILE))
+        if previous
+        else None,
+        horizon=horizon,
     )
-    return lake.write_text(lake.reserves_report(as_of), page)
+    return lake.write_text(
+        lake.reserves_report(as_of), render_reserves_page(reserves, totals, thresholds, as_of, ctx)
+    )
 
 
-def _table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = []
-    for rec in frame.to_dict("records"):
-        level = int(rec.get(schema.ESCALATION_LEVEL, 0) or 0)
-        cells = "".join(_cell(c, v) for c, v in rec.items())
-        rows.append(f"<tr class='lvl{level}'>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _cell(col: str, value: object) -> str:
-    if isinstance(value, pd.Timestamp):
-        return f"<td class='t'>{value.date()}</td>"
-    if col == schema.ESCALATION_LEVEL:
-        return f"<td class='t'>{schema.ESCALATION_LEVELS[int(value)]}</td>"
-    if col in _TEXT or not isinstance(value, int | float):
-        return f"<td class='t'>{html.escape(str(value))}</td>"
-    if pd.isna(value):
-        return "<td>-</td>"
-    digits = 0 if col.startswith("loss") else 2
-    return f"<td>{value:,.{digits}f}</td>"
+def previous_as_of(lake: Lake, as_of: date) -> date | None:
+    """The latest reserves date before ``as_of`` that has a totals file, else None."""
+    days = []
+    for name in lake.ls(join(lake.uri, RESERVES)):
+        try:
+            day = parse_date(name.partition("=")[2], "reserves partition")
+        except (ConfigError, ValueError):
+            continue
+        if day < as_of:
+            days.append(day)
+    for day in sorted(days, reverse=True):
+        if lake.exists(lake.reserves_file(day, TOTALS_FILE)):
+            return day
+    return None

@@ -126,7 +126,7 @@ def test_daily_periods_end_on_their_start(settings_factory):
     lake = write_inputs(settings.lake_uri)
     lake.write_json(
         join(lake.stage("panel", AS_OF), "summary.json"),
-        {"snapshot_id": "s", "spec": {"freq": "D"}},
+        {"snapshot_id": "snap-1", "spec": {"freq": "D"}},
     )
     compute_reserves(settings, AS_OF)
     res = _read(settings, "reserves.parquet")
@@ -199,7 +199,7 @@ def test_report_page_lists_escalating_sites_totals_and_table(settings_factory):
     write_inputs(settings.lake_uri)
     summary = compute_reserves(settings, AS_OF)
     page = Lake(settings.lake_uri).read_text(summary.uris["report"])
-    assert page.startswith("<!doctype html>") and "Escalating sites (1)" in page
+    assert page.lower().startswith("<!doctype html>") and "Escalating sites (1)" in page
     assert "WH-A" in page and "network" in page and "severe" in page
     res, tot = _read(settings, "reserves.parquet"), _read(settings, "totals.parquet")
     fragment = render_reserves_section(res, tot, _read(settings, "thresholds.parquet"), AS_OF)
