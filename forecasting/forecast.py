@@ -23,7 +23,7 @@ from forecasting.core.lake import Lake, join
 from forecasting.core.layout import FORECASTS as FORECAST_STAGE
 from forecasting.core.layout import QUANTILES_FILE, SAMPLES_FILE
 from forecasting.core.schema import MODEL_VERSION, QUANTILE_LEVELS
-from forecasting.model.registry import load_predictor
+from forecasting.model.registry import LATEST, load_predictor, require_gate, resolve_version
 from forecasting.panel.build import read_panel
 
 
@@ -33,6 +33,7 @@ class ForecastSummary:
 
     as_of: str
     model_version: str
+    ungated: str | None
     series: int
     cold_start: list[str]
     horizon: int
@@ -47,16 +48,22 @@ class ForecastSummary:
         return asdict(self)
 
 
-def forecast_panel(settings: Settings, as_of: date, model_version: str = "latest") -> ForecastSummary:
+def forecast_panel(
+    settings: Settings, as_of: date, model_version: str = LATEST, *, allow_ungated: bool = False
+) -> ForecastSummary:
     """Forecast every series of the ``as_of`` panel with a registered model; write both files.
 
-    ``model_version`` ``latest`` is the newest model that passed the calibration gate.
+    ``model_version`` ``latest`` is the newest model that passed the calibration gate on this
+    as_of's panel. An explicit version must have passed it too (CalibrationGateError), unless
+    ``allow_ungated`` (the summary's ``ungated`` says why it was needed).
     Raises ModelError when no such model exists or the forecasts are not sane (nothing is
     written then), InputError when the panel lacks the model's covariates.
     """
 
     df, _ = read_panel(settings, as_of)
-    model = load_predictor(settings, model_version)
+    resolved = resolve_version(settings, model_version, as_of)
+    ungated = require_gate(settings, resolved, as_of, allow_ungated=allow_ungated)
+    model = load_predictor(settings, resolved)
     version = model.metrics["model_version"]
     fs = model.predict(df, num_samples=settings.model.num_samples, seed=settings.model.seed)
     levels = tuple(sorted(set(QUANTILE_LEVELS) | set(settings.quantiles)))
@@ -67,6 +74,7 @@ def forecast_panel(settings: Settings, as_of: date, model_version: str = "latest
     summary = ForecastSummary(
         as_of=str(as_of),
         model_version=version,
+        ungated=ungated,
         series=len(fs.ids),
         cold_start=list(fs.cold_start),
         horizon=fs.horizon,

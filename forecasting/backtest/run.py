@@ -11,7 +11,11 @@ Files written to the output folder (local or ``s3://``)::
     report.html        self-contained report (forecasting.core.html)
 
 A failed gate writes everything first, then sends an alert and raises
-CalibrationGateError: a miscalibrated model never publishes.
+CalibrationGateError: a miscalibrated model never publishes. A backtest of the lake panel
+into the lake (``--as-of`` without ``--out``, or the DAG) records its verdict on the
+registered model version of that panel snapshot, which is what forecast, reserves and
+publish check. A backtest of a user's panel (``--panel``) or into ``--out`` is an
+experiment: it records nothing and never alerts.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from forecasting.core.html import render_report
 from forecasting.core.lake import Lake, join
 from forecasting.core.layout import BACKTEST_FILES as FILES
 from forecasting.core.layout import BACKTESTS as BACKTEST_STAGE
+from forecasting.model.registry import model_version as registered_version
 from forecasting.model.registry import set_gate_status
 from forecasting.panel.build import read_panel
 from forecasting.panel.spec import PanelSpec, freq_alias
@@ -113,10 +118,13 @@ def backtest_cli(settings: Settings, opts: BacktestOptions, **engine: Any) -> Ba
         raise InputError("give --panel PATH (a long CSV/Parquet panel) or --as-of DATE (the lake's panel)")
     lake = Lake(opts.out_dir or settings.lake_uri, settings.aws_conn_id)
     out = opts.out_dir or lake.stage(BACKTEST_STAGE, opts.as_of)
+    recorded = opts.as_of is not None and not opts.out_dir
+    version, snapshot = _lake_model(settings, lake, opts.as_of, None) if recorded else (None, None)
     return backtest_panel(
         settings, df, spec, lake, out, source=source,
         horizon=opts.horizon or settings.horizon, windows=opts.windows or settings.backtest_windows,
-        cold_start_share=opts.cold_start_share, seed=opts.seed, alert_date=opts.as_of, **engine,
+        cold_start_share=opts.cold_start_share, seed=opts.seed, alert_date=opts.as_of,
+        model_version=version, snapshot_id=snapshot, alert=recorded, **engine,
     )
 
 
@@ -125,18 +133,34 @@ def backtest_lake(
 ) -> BacktestSummary:
     """The DAG task: backtest the lake panel of ``as_of`` into ``backtests/as_of=D/``.
 
-    With ``model_version`` the gate verdict is recorded on that registered model.
+    The verdict is recorded on ``model_version`` (default: the registered version of this
+    as_of, panel snapshot and model settings) together with the panel snapshot.
     Raises CalibrationGateError (after writing the evidence and alerting) on a failed gate.
     ``engine``: extra ``run_backtest`` arguments (tests inject a model double).
     """
 
     df, spec = read_panel(settings, as_of)
     lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    version, snapshot = _lake_model(settings, lake, as_of, model_version)
     return backtest_panel(
         settings, df, spec, lake, lake.stage(BACKTEST_STAGE, as_of), source=f"lake panel as_of={as_of}",
         horizon=settings.horizon, windows=settings.backtest_windows, alert_date=as_of,
-        model_version=model_version, **engine,
+        model_version=version, snapshot_id=snapshot, **engine,
     )
+
+
+def _lake_model(
+    settings: Settings, lake: Lake, as_of: date, version: str | None
+) -> tuple[str | None, str | None]:
+    """(model version to record the verdict on, panel snapshot id) for the lake panel of as_of."""
+    uri = lake.panel_summary(as_of)
+    snapshot = lake.read_json(uri).get("snapshot_id") if lake.exists(uri) else None
+    if version is None and snapshot:
+        derived = registered_version(settings, as_of, snapshot)
+        version = derived if lake.exists(lake.model_manifest(derived)) else None
+    if version is None:
+        log.warning("no registered model for the panel of %s: the verdict is not recorded", as_of)
+    return version, snapshot
 
 
 def backtest_panel(
@@ -153,9 +177,12 @@ def backtest_panel(
     seed: int = 0,
     alert_date: date | None = None,
     model_version: str | None = None,
+    snapshot_id: str | None = None,
+    alert: bool = True,
     **engine: Any,
 ) -> BacktestSummary:
-    """Run, write the files, record and enforce the gate. ``engine``: run_backtest extras."""
+    """Run, write the files, record (on ``model_version``, judged on ``snapshot_id``) and
+    enforce the gate; ``alert`` False for experiments. ``engine``: run_backtest extras."""
     if not 0 <= cold_start_share < 1:
         raise InputError(f"--cold-start-share must lie in [0, 1), got {cold_start_share}")
     result = run_backtest(
@@ -166,7 +193,15 @@ def backtest_panel(
     summary = _summary(result, out, source, spec, horizon, windows, files)
     if model_version:
 
-        set_gate_status(settings, model_version, result.gate.passed, result.gate.to_dict())
+        set_gate_status(
+            settings, model_version, result.gate.passed, result.gate.to_dict(),
+            snapshot_id=snapshot_id, as_of=alert_date,
+        )
+    if not result.gate.passed and not alert:
+        raise CalibrationGateError(
+            f"calibration gate failed: {result.gate.describe()} (tolerance {result.gate.tolerance:g}); "
+            f"evidence in {files['report']}; an experiment (--panel or --out): no alert, nothing recorded"
+        )
     if not result.gate.passed:
         day = alert_date or result.plan.periods[-1].date()
         try:

@@ -8,7 +8,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from forecasting.cli.common import AsOfOpt, ConfigOpt, app, emit, out, run, settings_from
+from forecasting.cli.common import (
+    AsOfOpt,
+    ConfigOpt,
+    UngatedOpt,
+    app,
+    emit,
+    out,
+    run,
+    settings_from,
+)
 from forecasting.core.lake import parse_date
 from forecasting.overview import SHOWN_COLUMNS, describe_run
 from forecasting.reserves.compute import compute_reserves
@@ -17,23 +26,26 @@ from forecasting.reserves.publish import publish_reserves
 
 
 @app.command()
-def reserves(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
+def reserves(as_of: AsOfOpt, allow_ungated: UngatedOpt = False, config: ConfigOpt = None) -> None:
     """Compound incident paths x loss severity into reserves in EUR (P50/P90/P95)."""
 
     settings = settings_from(config)
-    emit(run(lambda: compute_reserves(settings, parse_date(as_of, "--as-of"))))
+    day = parse_date(as_of, "--as-of")
+    emit(run(lambda: compute_reserves(settings, day, allow_ungated=allow_ungated)))
 
 
 @app.command()
 def publish(
     as_of: AsOfOpt,
     run_id: Annotated[str | None, typer.Option("--run-id")] = None,
+    allow_ungated: UngatedOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Publish the day's reserves to the reserves database in one transaction."""
 
     settings = settings_from(config)
-    emit(run(lambda: publish_reserves(settings, parse_date(as_of, "--as-of"), run_id)))
+    day = parse_date(as_of, "--as-of")
+    emit(run(lambda: publish_reserves(settings, day, run_id, allow_ungated=allow_ungated)))
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from forecasting.backtest.run import BacktestOptions, backtest_cli
-from forecasting.cli.common import AsOfOpt, ConfigOpt, app, emit, run, settings_from
+from forecasting.cli.common import AsOfOpt, ConfigOpt, UngatedOpt, app, emit, run, settings_from
 from forecasting.core.config import with_ray_overrides
 from forecasting.core.lake import parse_date
 from forecasting.forecast import forecast_panel
@@ -53,12 +53,14 @@ def train(
 def forecast(
     as_of: AsOfOpt,
     model_version: Annotated[str, typer.Option("--model-version")] = "latest",
+    allow_ungated: UngatedOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Forecast sample paths and P50/P90/P95 for every warehouse from a registered model."""
+    """Forecast sample paths and P50/P90/P95 for every warehouse from a gate-passed model."""
 
     settings = settings_from(config)
-    emit(run(lambda: forecast_panel(settings, parse_date(as_of, "--as-of"), model_version)))
+    day = parse_date(as_of, "--as-of")
+    emit(run(lambda: forecast_panel(settings, day, model_version, allow_ungated=allow_ungated)))
 
 
 @app.command()

@@ -25,6 +25,8 @@ _EXPORTS = {
     "load_predictor": "registry",
     "list_models": "registry",
     "set_gate_status": "registry",
+    "gate_status": "registry",
+    "require_gate": "registry",
     "resolve_version": "registry",
     "read_manifest": "registry",
     "model_version": "registry",

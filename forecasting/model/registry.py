@@ -3,13 +3,19 @@
 Each version holds the ``FittedModel`` files (``predictor/``, ``encoders.json``,
 ``model.json``) and ``manifest.json``: version, as_of, snapshot_id, code_version,
 settings (``Settings.flat()``), metrics and the calibration gate (``passed`` None until
-the backtest stage sets it). ``latest`` is the newest as_of whose gate passed.
+the backtest stage sets it, with the panel ``snapshot_id`` and ``as_of`` it was judged on).
+``latest`` is the newest as_of whose gate passed.
+
+A version is publishable for an as_of only if a passing verdict was recorded for it on that
+as_of's panel snapshot (``gate_status``); ``require_gate`` is what forecast, reserves and
+publish call, and ``--allow-ungated`` is the only way around it (the caller records it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -19,7 +25,7 @@ import pandas as pd
 
 import forecasting
 from forecasting.core.config import Settings
-from forecasting.core.errors import ModelError
+from forecasting.core.errors import CalibrationGateError, ModelError
 from forecasting.core.lake import Lake, join, parse_date, validate_identifier
 from forecasting.core.layout import MANIFEST_FILE as MANIFEST
 from forecasting.core.schema import (
@@ -32,7 +38,11 @@ from forecasting.core.schema import (
 )
 from forecasting.model.fitted import FittedModel
 
+log = logging.getLogger(__name__)
+
 LATEST = "latest"
+# the label published rows carry when reserves were computed past the gate (--allow-ungated)
+UNGATED = "UNGATED"
 # settings that change the fitted network; infrastructure (lake, Ray, alerts) and the
 # runtime knobs below do not
 _MODEL_SETTINGS = ("model", "freq", "horizon", "target")
@@ -101,8 +111,9 @@ def list_models(settings: Settings) -> pd.DataFrame:
     return out.sort_values([AS_OF_DATE, MODEL_VERSION], ascending=False, ignore_index=True)
 
 
-def resolve_version(settings: Settings, version: str = LATEST) -> str:
-    """``latest`` -> the newest version whose calibration gate passed; else checks it exists."""
+def resolve_version(settings: Settings, version: str = LATEST, as_of: date | None = None) -> str:
+    """``latest`` -> the newest version whose calibration gate passed (with ``as_of``: passed
+    on that as_of's panel snapshot); else checks that ``version`` exists."""
     models = list_models(settings)
     if version != LATEST:
         validate_identifier(version, "model version")
@@ -113,11 +124,15 @@ def resolve_version(settings: Settings, version: str = LATEST) -> str:
             )
         return version
     passed = models[models[GATE_PASSED].map(lambda v: v is True)]
+    if as_of is not None:
+        passed = passed[passed[MODEL_VERSION].map(lambda v: gate_status(settings, v, as_of)[0]).astype(bool)]
     if passed.empty:
+        where = f" on the panel of {as_of}" if as_of is not None else ""
+        hint = f" --as-of {as_of}" if as_of is not None else ""
         raise ModelError(
-            f"no model under {_lake(settings).models()} has passed the calibration gate "
-            f"({len(models)} registered): run `riskcast backtest` on a trained model, or "
-            "pass --model-version explicitly"
+            f"no model under {_lake(settings).models()} has passed the calibration gate{where} "
+            f"({len(models)} registered): run `riskcast backtest{hint}` (it records the verdict), "
+            "or pass --model-version explicitly"
         )
     return str(passed.iloc[0][MODEL_VERSION])
 
@@ -137,12 +152,66 @@ def read_manifest(settings: Settings, version: str) -> dict[str, Any]:
     return lake.read_json(uri)
 
 
-def set_gate_status(settings: Settings, version: str, passed: bool, figures: dict) -> None:
-    """Record the backtest's calibration verdict (and its figures) in the manifest."""
+def set_gate_status(
+    settings: Settings,
+    version: str,
+    passed: bool,
+    figures: dict,
+    *,
+    snapshot_id: str | None = None,
+    as_of: date | None = None,
+) -> None:
+    """Record the backtest's calibration verdict (and its figures) in the manifest, with the
+    panel snapshot it was judged on (default: the snapshot the model was trained on)."""
     lake = _lake(settings)
     manifest = read_manifest(settings, version)
-    manifest["gate"] = {"passed": bool(passed), "figures": figures}
+    manifest["gate"] = {
+        "passed": bool(passed),
+        "figures": figures,
+        "snapshot_id": snapshot_id or manifest.get("snapshot_id"),
+        "as_of": str(parse_date(as_of)) if as_of else manifest.get("as_of"),
+    }
     lake.write_json(join(lake.models(manifest["model_version"]), MANIFEST), manifest)
+
+
+def gate_status(settings: Settings, version: str, as_of: date) -> tuple[bool, str]:
+    """``(publishable, reason)``: True when a passing verdict was recorded for ``version`` on
+    the panel snapshot of ``as_of``; else False and a short reason (it goes into labels)."""
+    lake = _lake(settings)
+    uri = lake.model_manifest(validate_identifier(str(version), "model version"))
+    if not lake.exists(uri):
+        return False, "model not registered"
+    gate = lake.read_json(uri).get("gate") or {}
+    if gate.get("passed") is None:
+        return False, "no gate verdict"
+    if gate["passed"] is not True:
+        return False, "gate failed"
+    summary = lake.panel_summary(parse_date(as_of))
+    snapshot = lake.read_json(summary).get("snapshot_id") if lake.exists(summary) else None
+    if gate.get("snapshot_id") != snapshot:
+        return False, "gated on another panel snapshot"
+    return True, "gate passed"
+
+
+def require_gate(settings: Settings, version: str, as_of: date, *, allow_ungated: bool = False) -> str | None:
+    """None when ``version`` is publishable for ``as_of``; with ``allow_ungated`` the reason it
+    is not (the caller records it as lineage); else CalibrationGateError, one line."""
+    ok, why = gate_status(settings, version, as_of)
+    if ok:
+        return None
+    if allow_ungated:
+        log.warning("--allow-ungated: model %s for %s: %s; the override is recorded", version, as_of, why)
+        return why
+    raise CalibrationGateError(
+        f"model {version} is not publishable for {as_of} ({why}): run `riskcast backtest --as-of "
+        f"{as_of}` (records the verdict), retrain if it fails, or pass --allow-ungated (recorded "
+        "in the published rows)"
+    )
+
+
+def ungated_label(method: str, why: str) -> str:
+    """The calibration label of rows computed past the gate: says so first, then why."""
+    return f"{UNGATED} (--allow-ungated, {why}); calibration {method}"[:200]
 
 
 def code_version() -> str:

@@ -15,7 +15,7 @@ warehouse, step and sample path), the panel's sites and ``severity.parquet``, th
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -27,6 +27,7 @@ from forecasting.core import schema
 from forecasting.core.config import Settings
 from forecasting.core.lake import Lake, join
 from forecasting.core.layout import RESERVES, RESERVES_FILE, THRESHOLDS_FILE, TOTALS_FILE
+from forecasting.model.registry import require_gate, ungated_label
 from forecasting.reserves import compound, escalation
 from forecasting.reserves.inputs import ReserveInputs, load_inputs
 from forecasting.reserves.report import write_reserves_report
@@ -84,10 +85,19 @@ class ReservesSummary:
         return data
 
 
-def compute_reserves(settings: Settings, as_of: date) -> ReservesSummary:
-    """Compound the as-of forecasts into reserves per warehouse, region and network; write them."""
+def compute_reserves(settings: Settings, as_of: date, *, allow_ungated: bool = False) -> ReservesSummary:
+    """Compound the as-of forecasts into reserves per warehouse, region and network; write them.
+
+    The forecasts' model must have passed the calibration gate on this as_of's panel
+    (CalibrationGateError otherwise); ``allow_ungated`` goes on and labels every row
+    ``UNGATED (...)`` in ``calibration_method``, with no backtest coverage claimed.
+    """
     lake = Lake(settings.lake_uri, settings.aws_conn_id)
     inputs = load_inputs(lake, as_of, settings)
+    ungated = require_gate(settings, inputs.model_version, as_of, allow_ungated=allow_ungated)
+    if ungated:  # no verdict on this model and panel: no coverage to quote
+        label = ungated_label(inputs.calibration_method, ungated)
+        inputs = replace(inputs, calibration_method=label, coverage_p95=float("nan"))
     rng = np.random.default_rng([settings.reserves.seed, as_of.toordinal()])
     losses = _simulate(inputs, settings.reserves.draws_per_path, rng)
     counts = np.repeat(inputs.counts, settings.reserves.draws_per_path, axis=-1).astype(float)

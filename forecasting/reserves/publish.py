@@ -34,6 +34,7 @@ from forecasting.core.config import Settings
 from forecasting.core.errors import CalibrationGateError, InputError, PublishError
 from forecasting.core.lake import Lake, validate_identifier
 from forecasting.core.layout import RESERVES_FILE, TOTALS_FILE
+from forecasting.model.registry import UNGATED, require_gate
 from forecasting.reserves import db
 from forecasting.reserves.compute import (
     INCIDENT_COLUMNS,
@@ -70,14 +71,21 @@ class PublishSummary:
         return data
 
 
-def publish_reserves(settings: Settings, as_of: date, run_id: str | None = None) -> PublishSummary:
-    """Publish the reserves of ``as_of`` as run ``run_id`` (default: deterministic, see ``default_run_id``)."""
+def publish_reserves(
+    settings: Settings, as_of: date, run_id: str | None = None, *, allow_ungated: bool = False
+) -> PublishSummary:
+    """Publish the reserves of ``as_of`` as run ``run_id`` (default: deterministic, see ``default_run_id``).
+
+    Refuses (CalibrationGateError) unless the rows' model passed the calibration gate on
+    this as_of's panel; ``allow_ungated`` publishes rows computed with ``--allow-ungated``
+    (their ``calibration_method`` says ``UNGATED``), never silently relabelled ones.
+    """
     lake = Lake(settings.lake_uri, settings.aws_conn_id)
     site_rows = _load(lake, lake.reserves_file(as_of, RESERVES_FILE), RESERVE_COLUMNS, as_of)
     total_rows = _load(lake, lake.reserves_file(as_of, TOTALS_FILE), TOTAL_COLUMNS, as_of)
     digest = content_digest(site_rows, total_rows)
     first = site_rows[0]
-    _check_gate(lake, first[schema.MODEL_VERSION])
+    _check_gate(settings, as_of, first, allow_ungated)
     run_id = validate_identifier(
         run_id
         or default_run_id(as_of, first[schema.MODEL_VERSION], first[schema.SNAPSHOT_ID], digest),
@@ -125,14 +133,21 @@ def content_digest(site_rows: list[dict[str, Any]], total_rows: list[dict[str, A
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _check_gate(lake: Lake, model_version: str) -> None:
-    """Refuse figures of a model whose backtest failed the calibration gate (its manifest says so)."""
-    uri = lake.model_manifest(validate_identifier(model_version, "model_version"))
-    gate = (lake.read_json(uri) if lake.exists(uri) else {}).get("gate") or {}
-    if gate.get("passed") is False:
+def _check_gate(settings: Settings, as_of: date, row: dict[str, Any], allow_ungated: bool) -> None:
+    """Refuse figures of a model without a passing gate verdict on this panel, and rows that
+    claim a gate they never had: an override must be the reserves stage's, on every row."""
+    version = validate_identifier(str(row[schema.MODEL_VERSION]), "model_version")
+    labelled = str(row[schema.CALIBRATION_METHOD] or "").startswith(UNGATED)
+    why = require_gate(settings, version, as_of, allow_ungated=allow_ungated or labelled)
+    if labelled and not allow_ungated:
         raise CalibrationGateError(
-            f"model {model_version} failed the calibration gate ({uri}): its reserves may not be "
-            "published; retrain or fix the calibration, then run backtest, forecast and reserves again"
+            f"the reserves of {as_of} were computed with --allow-ungated (model {version}): "
+            "publish them with --allow-ungated too, or run backtest and reserves again"
+        )
+    if why and not labelled:
+        raise CalibrationGateError(
+            f"model {version} is not publishable for {as_of} ({why}) and its reserves do not say "
+            f"so: run `riskcast reserves --as-of {as_of} --allow-ungated` first to label them"
         )
 
 

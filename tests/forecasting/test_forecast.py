@@ -77,7 +77,9 @@ def test_rerun_writes_byte_identical_files(lake_with_model):
     assert {u: Path(u).read_bytes() for u in before} == before
 
 
-def test_latest_needs_a_gate_passed_model_explicit_versions_do_not(fitted, settings_factory):
+def test_every_version_needs_a_gate_verdict_on_this_panel_or_the_audited_override(
+    fitted, settings_factory
+):
     from typer.testing import CliRunner
 
     from forecasting.cli import app
@@ -93,6 +95,10 @@ def test_latest_needs_a_gate_passed_model_explicit_versions_do_not(fitted, setti
     runner = CliRunner()
     refused = runner.invoke(app, ["forecast", "--as-of", str(AS_OF)], env=env)
     assert refused.exit_code == 2 and "calibration gate" in refused.output
-    ok = runner.invoke(app, ["forecast", "--as-of", str(AS_OF), "--model-version", version], env=env)
+    explicit = runner.invoke(app, ["forecast", "--as-of", str(AS_OF), "--model-version", version], env=env)
+    assert explicit.exit_code == 2 and "no gate verdict" in explicit.output
+    assert "riskcast backtest --as-of" in explicit.output and "--allow-ungated" in explicit.output
+    ok = runner.invoke(app, ["forecast", "--as-of", str(AS_OF), "--model-version", version,
+                             "--allow-ungated"], env=env)
     assert ok.exit_code == 0, ok.output
-    assert version in ok.output
+    assert version in ok.output and "no gate verdict" in ok.output

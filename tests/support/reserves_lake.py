@@ -35,8 +35,11 @@ def write_inputs(
     rate_factor: float = 1.0,
     model_version: str = "m-test-1",
     seed: int = 7,
+    gate: bool | None = True,
 ) -> Lake:
     """Write forecasts, panel, severity (and calibration, manifest) for ``as_of``.
+
+    ``gate``: the verdict recorded on the model for this panel snapshot (None: never gated).
 
     ``extra_forecast_sites``: warehouses forecast but absent from the panel (id -> rate).
     ``rate_factor`` scales the forecast rates (not the history): > 1 makes sites escalate.
@@ -87,7 +90,8 @@ def write_inputs(
     lake.write_parquet(quantiles, join(fc_dir, "quantiles.parquet"))
     lake.write_json(
         join(lake.models(model_version), "manifest.json"),
-        {"version": model_version, "snapshot_id": "snap-1", "code_version": "abc123"},
+        {"version": model_version, "snapshot_id": "snap-1", "code_version": "abc123",
+         "gate": {"passed": gate, "snapshot_id": "snap-1", "as_of": str(as_of)}},
     )
     if calibration is not None:
         lake.write_json(join(lake.stage("backtests", as_of), "calibration.json"), calibration)

@@ -212,3 +212,47 @@ def test_backtest_lake_writes_the_stage_files(settings_factory):
     assert set(cal["levels"]) == {"0.05", "0.5", "0.9", "0.95"} and cal["fitted_on_windows"]
     frame = lake.read_parquet(join(out, "backtest.parquet"))
     assert frame[DS].max() == panel[DS].max()  # covariate-only future rows are never scored
+
+
+def test_a_user_panel_backtest_never_alerts_and_records_nothing(tmp_path, settings_factory):
+    settings = settings_factory()
+    path = _csv(tmp_path, toy_panel())
+    miscalibrated = toy_fit([], spread=500.0, scale=0.1)
+    with pytest.raises(CalibrationGateError, match="no alert, nothing recorded") as err:
+        backtest_cli(settings, _opts(path, tmp_path / "out"), fit=miscalibrated, models=FAST)
+    assert "\n" not in str(err.value)
+    lake = Lake(settings.lake_uri)
+    assert not lake.exists(lake.outbox), "an experiment on a user's panel must not page anyone"
+
+
+def test_backtest_as_of_records_the_verdict_on_the_registered_version(settings_factory):
+    from datetime import date
+
+    from forecasting.backtest.run import backtest_lake
+    from forecasting.core.lake import join
+    from forecasting.model.registry import gate_status, model_version
+
+    settings = settings_factory(horizon=6, backtest_windows=2)
+    lake, as_of = Lake(settings.lake_uri), date(2023, 4, 30)
+    stage = lake.stage("panel", as_of)
+    panel = toy_panel().assign(is_future=False)
+    future = panel[panel[DS] == panel[DS].max()].assign(
+        **{DS: panel[DS].max() + pd.offsets.MonthBegin(), Y: np.nan, "is_future": True})
+    lake.write_parquet(pd.concat([panel, future], ignore_index=True), join(stage, "panel.parquet"))
+    lake.write_json(join(stage, "summary.json"), {"spec": SPEC.to_dict(), "snapshot_id": "snap-x"})
+    version = model_version(settings, as_of, "snap-x")
+    lake.write_json(lake.model_manifest(version), {
+        "model_version": version, "as_of": str(as_of), "snapshot_id": "snap-x",
+        "code_version": "t", "gate": {"passed": None}})
+    assert gate_status(settings, version, as_of) == (False, "no gate verdict")
+    try:
+        backtest_lake(settings, as_of, fit=toy_fit([]), models=FAST)
+        passed = True
+    except CalibrationGateError:
+        passed = False
+    gate = lake.read_json(lake.model_manifest(version))["gate"]
+    assert gate["passed"] is passed and gate["snapshot_id"] == "snap-x" and gate["as_of"] == str(as_of)
+    assert gate_status(settings, version, as_of)[0] is passed
+    # a rebuilt panel (another snapshot) is not covered by that verdict
+    lake.write_json(join(stage, "summary.json"), {"spec": SPEC.to_dict(), "snapshot_id": "snap-y"})
+    assert gate_status(settings, version, as_of)[0] is False

@@ -391,6 +391,32 @@ def test_a_model_that_failed_the_calibration_gate_is_not_published(settings_fact
     lake.write_json(
         manifest, {**lake.read_json(manifest), "gate": {"passed": False, "figures": {}}}
     )
-    with pytest.raises(CalibrationGateError, match="model m-test-1 failed the calibration gate"):
+    with pytest.raises(CalibrationGateError, match=r"model m-test-1 is not publishable .*gate failed"):
         publish_reserves(settings, AS_OF)
     assert not (tmp_path / "reserves.db").exists()  # refused before the database was touched
+
+
+@pytest.mark.parametrize("gate", [None, False])
+def test_ungated_reserves_need_the_audited_override_on_every_path(settings_factory, tmp_path, gate):
+    settings = settings_factory()
+    write_inputs(settings.lake_uri, gate=gate)
+    with pytest.raises(CalibrationGateError, match="--allow-ungated") as err:
+        compute_reserves(settings, AS_OF)
+    assert "\n" not in str(err.value)
+    env = {"RISKCAST_LAKE_URI": settings.lake_uri, "RISKCAST_RESERVES_URL": settings.reserves_url}
+    refused = CliRunner().invoke(app, ["reserves", "--as-of", str(AS_OF)], env=env)
+    assert refused.exit_code == 2 and "not publishable" in refused.output
+    ok = CliRunner().invoke(app, ["reserves", "--as-of", str(AS_OF), "--allow-ungated"], env=env)
+    assert ok.exit_code == 0, ok.output
+    with pytest.raises(CalibrationGateError, match="publish them with --allow-ungated"):
+        publish_reserves(settings, AS_OF)
+    assert not (tmp_path / "reserves.db").exists()
+    publish_reserves(settings, AS_OF, allow_ungated=True)
+    engine = create_engine(settings.reserves_url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT calibration_method, backtest_coverage_p95 FROM reserves_latest").fetchall()
+    engine.dispose()
+    reason = "no gate verdict" if gate is None else "gate failed"
+    assert rows and all(m.startswith(f"UNGATED (--allow-ungated, {reason})") for m, _ in rows)
+    assert all(c is None for _, c in rows), "no backtest coverage is claimed without a verdict"
