@@ -53,10 +53,10 @@ def test_report_parses_and_embeds_every_figure(report_html):
     parser = _Collector()
     parser.feed(report_html)
     assert parser.refs == []  # nothing fetched: self-contained
-    assert parser.tags.get("svg", 0) >= 4  # reliability + PIT, by step, two fan-chart rows
-    assert parser.tags.get("table", 0) >= 2
-    assert parser.h2 == ["Verdict", "Metrics against baselines", "Reliability diagram",
-                         "Coverage by horizon step", "Fan charts"]
+    assert parser.tags.get("svg", 0) >= 5  # heatmap, reliability + PIT, by step, two fan-chart rows
+    assert parser.tags.get("table", 0) == 2  # gate figures and one compact score table, no wide tables
+    assert parser.h2 == ["Verdict", "Scores by segment", "Reliability diagram",
+                         "Coverage by horizon step", "Fan charts", "Tables"]  # plots before tables
     assert "toy &lt;backtest&gt;" in report_html  # titles are escaped
     for model in FAST:
         assert model in report_html
@@ -70,6 +70,22 @@ def test_report_bytes_are_deterministic(report_html, tmp_path):
                        models=FAST, num_samples=100)
     again = render_report(backtest_sections(res, metrics_by_step(res.frame)), title="toy <backtest>")
     assert again == report_html
+
+
+def test_each_model_keeps_one_colour_in_every_figure():
+    from forecasting.backtest.figures import model_colour
+
+    everyone = model_colour(["tsb", "riskcast", "seasonal_naive", "deepar_raw"])
+    some = model_colour(["tsb", "riskcast"])
+    assert some["tsb"] == everyone["tsb"] and some["riskcast"] == everyone["riskcast"]
+    assert len({everyone[m] for m in ["tsb", "riskcast", "seasonal_naive", "deepar_raw"]}) == 4
+
+
+def test_fan_charts_have_history_legend_and_right_band_labels(report_html):
+    fans = report_html.split("<h2>Fan charts</h2>")[1].split("<h2>")[0]
+    assert "P5 to P95" in fans and "P50 to P90" in fans and "actual after cutoff" in fans
+    assert "P90 band" not in fans and "count per period" in fans
+    assert "earlier windows" in fans
 
 
 def test_render_report_takes_other_sections():
