@@ -121,7 +121,7 @@ def run_audit(settings: Settings, as_of: date) -> AuditSummary:
     markdown = render_markdown(table, summary, lags)
     lake.write_parquet(table, summary.audit_uri)
     lake.write_text(summary.report_md_uri, markdown)
-    lake.write_text(summary.report_html_uri, render_html(markdown, f"riskcast audit {as_of}"))
+    lake.write_text(summary.report_html_uri, render_html(markdown, f"riskcast audit {as_of}", table))
     log.info(
         "audit %s: %d/%d unexplained HVG losses reported (%.1f%%)",
         as_of,

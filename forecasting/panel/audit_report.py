@@ -1,4 +1,9 @@
-"""The audit's short report, rendered from the audit table (Markdown, then HTML)."""
+"""The audit's short report, rendered from the audit table (Markdown, then HTML).
+
+The HTML page adds a forest plot (``audit_figures.forest_plot``): each site's reporting rate
+with its interval, grouped by region. Sites without a mature unexplained loss have no rate:
+they are listed as "no data", never ranked.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import pandas as pd
 from markdown_it import MarkdownIt
 
 from forecasting.core import schema
+from forecasting.panel.audit_figures import forest_plot
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
@@ -38,15 +44,11 @@ def render_markdown(table: pd.DataFrame, summary: Any, lags: pd.Series) -> str:
         "",
         "## Regions",
         "",
-        _table(table.loc[table[schema.AUDIT_LEVEL] != schema.AUDIT_LEVELS[0]]),
+        _region_table(table.loc[table[schema.AUDIT_LEVEL] != schema.AUDIT_LEVELS[0]]),
         "",
-        "## Warehouses (lowest estimated reporting rate first)",
+        "## Warehouses (lowest estimated reporting rate first; no data last)",
         "",
-        _table(
-            table.loc[table[schema.AUDIT_LEVEL] == schema.AUDIT_LEVELS[0]].sort_values(
-                [schema.REPORTING_RATE, schema.AUDIT_ID]
-            )
-        ),
+        _site_table(table.loc[table[schema.AUDIT_LEVEL] == schema.AUDIT_LEVELS[0]]),
         "",
         "## Data notes",
         "",
@@ -56,12 +58,17 @@ def render_markdown(table: pd.DataFrame, summary: Any, lags: pd.Series) -> str:
     return "\n".join(lines)
 
 
-def render_html(markdown: str, title: str) -> str:
-    """A standalone HTML page of the Markdown report (markdown-it, tables enabled)."""
+def render_html(markdown: str, title: str, table: pd.DataFrame | None = None) -> str:
+    """A standalone HTML page of the Markdown report (markdown-it, tables enabled); with the
+    audit ``table``, the forest plot of site rates comes right after the headline."""
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    if table is not None and (table[schema.AUDIT_LEVEL] == schema.AUDIT_LEVELS[0]).any():
+        head, sep, rest = body.partition("<h2>Method</h2>")
+        figure = "<h2>Reporting rate per site</h2>\n" + forest_plot(table) + "\n"
+        body = head + figure + sep + rest if sep else body + figure
     return (
-        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
         f"</title><style>{_CSS}</style></head><body>\n{body}</body></html>\n"
     )
 
@@ -78,22 +85,54 @@ def _headline(summary: Any, level: int) -> str:
     )
 
 
-def _table(df: pd.DataFrame) -> str:
+def _region_table(df: pd.DataFrame) -> str:
+    """Regions then the network: pooled counts, so the raw share is the rate (shown once)."""
     cols = [
-        (schema.AUDIT_ID, "id", str),
+        (schema.AUDIT_ID, "region", str),
+        (schema.UNEXPLAINED_LOSSES_N, "unexplained losses", str),
+        (schema.REPORTED_LOSSES, "reported", str),
+        (schema.REPORTING_RATE, "reporting rate", _pct),
+        (None, "interval", _interval),
+        (schema.UNMATCHED_REPORTS_N, "reports without a loss", str),
+    ]
+    return _markdown_table(df, cols)
+
+
+def _site_table(df: pd.DataFrame) -> str:
+    """Sites with data, lowest estimated rate first; sites without data last, unranked."""
+    has = df[schema.UNEXPLAINED_LOSSES_N] > 0
+    ranked = df[has].sort_values([schema.REPORTING_RATE, schema.AUDIT_ID])
+    rest = df[~has].sort_values([schema.REGION, schema.AUDIT_ID])
+    cols = [
+        (schema.AUDIT_ID, "warehouse", str),
         (schema.REGION, "region", lambda v: "" if v is None or pd.isna(v) else str(v)),
-        (schema.UNEXPLAINED_LOSSES_N, "unexplained", str),
+        (schema.UNEXPLAINED_LOSSES_N, "unexplained losses", str),
         (schema.REPORTED_LOSSES, "reported", str),
         (schema.REPORTING_RATE_RAW, "raw share", _pct),
-        (schema.REPORTING_RATE, "rate", _pct),
-        (schema.REPORTING_RATE_LO, "lo", _pct),
-        (schema.REPORTING_RATE_HI, "hi", _pct),
-        (schema.UNMATCHED_REPORTS_N, "reports w/o loss", str),
+        (None, "estimated rate (interval)", _estimate),
+        (schema.UNMATCHED_REPORTS_N, "reports without a loss", str),
     ]
+    return _markdown_table(pd.concat([ranked, rest]), cols)
+
+
+def _markdown_table(df: pd.DataFrame, cols: list) -> str:
     out = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * len(cols)]
     for _, row in df.iterrows():
-        out.append("| " + " | ".join(fmt(row[c]) for c, _, fmt in cols) + " |")
+        out.append(
+            "| " + " | ".join(fmt(row if c is None else row[c]) for c, _, fmt in cols) + " |"
+        )
     return "\n".join(out)
+
+
+def _interval(row: pd.Series) -> str:
+    lo, hi = row[schema.REPORTING_RATE_LO], row[schema.REPORTING_RATE_HI]
+    return "-" if pd.isna(lo) or pd.isna(hi) else f"{lo:.1%}-{hi:.1%}"
+
+
+def _estimate(row: pd.Series) -> str:
+    if not row[schema.UNEXPLAINED_LOSSES_N] > 0:
+        return "no data (no mature unexplained loss)"
+    return f"{_pct(row[schema.REPORTING_RATE])} ({_interval(row)})"
 
 
 def _pct(value: Any) -> str:
