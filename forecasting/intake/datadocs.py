@@ -17,6 +17,7 @@ from typing import Any
 from forecasting.core.config import Settings
 from forecasting.core.lake import Lake, join
 from forecasting.core.layout import DATA_DOCS_INDEX
+from forecasting.intake.datadocs_offline import make_offline
 from forecasting.intake.suites import (
     SuiteResult,
     default_suites_dir,
@@ -70,12 +71,17 @@ def publish_data_docs(
         keys.append(key)
     # one build per day: each build re-reads the newest INDEX_LIMIT results for the index
     context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*keys, *suites.values()])
-    docs = Lake(settings.lake_uri, settings.aws_conn_id).data_docs
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    docs = lake.data_docs
     index = join(docs, DATA_DOCS_INDEX)
-    return [
+    links = [
         DocsLinks(index, join(docs, "validations", *[str(p) for p in k.to_tuple()]) + ".html")
         for k in keys
     ]
+    # the pages just built load Bootstrap & co. from CDNs: point them at vendored copies
+    suite_pages = [join(docs, "expectations", f"{name}.html") for name in suites]
+    make_offline(lake, docs, [index, *suite_pages, *(link.page for link in links)])
+    return links
 
 
 @cache
