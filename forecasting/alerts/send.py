@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from forecasting.alerts.alert import Alert
 from forecasting.alerts.routes import ROUTES
 from forecasting.core.config import Settings
 from forecasting.core.errors import AlertError
+from forecasting.core.links import public_link
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +20,8 @@ def send_alert(settings: Settings, alert: Alert) -> list[str]:
     Every route is tried; if any failed, AlertError names them (``.delivered`` lists the rest).
     """
 
+    # lake paths of reports and Data Docs become pages people can open (public_base_url)
+    alert = replace(alert, links={n: public_link(settings, u) for n, u in alert.links.items()})
     delivered, failures = [], []
     for route in settings.alerts.routes:
         try:

@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     lake_uri: str = "./data/lake"
     reserves_url: str = "sqlite:///./data/reserves.db"
     aws_conn_id: str = "aws_default"
+    # the Airflow web server as people reach it (e.g. https://airflow.example.com): alert links
+    # to reports and Data Docs become pages of the riskcast plugin there instead of lake paths
+    public_base_url: str | None = None
     freq: Literal["D", "W"] = "W"
     horizon: int = Field(8, ge=1)
     quantiles: tuple[float, ...] = (0.5, 0.9, 0.95)

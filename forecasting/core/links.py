@@ -1,0 +1,61 @@
+"""Links people can open: lake paths of reports and Data Docs as pages of the Airflow plugin.
+
+With ``public_base_url`` set (the Airflow web server as people reach it), ``public_link``
+turns a lake URI of a reserves page, backtest report, audit report or Data Docs file into the
+URL where the ``riskcast_airflow`` plugin serves it (behind Airflow's login); any other URI,
+or every URI without the setting, is returned unchanged. The plugin mounts these routes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from forecasting.core.config import Settings
+from forecasting.core.lake import Lake, parse_date
+
+UI_PREFIX = "/riskcast"  # where the plugin's app is mounted in the Airflow API server
+RESERVES_ROUTE, BACKTEST_ROUTE, AUDIT_ROUTE, DATA_DOCS_ROUTE = "reserves", "backtest", "audit", "data-docs"
+_AS_OF = re.compile(r"as_of=(\d{4}-\d{2}-\d{2})")
+
+
+def page_path(route: str, rest: str = "") -> str:
+    """The plugin path of a route (``/riskcast/reserves/2024-06-02``)."""
+    return "/".join(p for p in (UI_PREFIX, route, rest.lstrip("/")) if p)
+
+
+def public_link(settings: Settings, uri: str) -> str:
+    """The plugin URL of ``uri`` under ``settings.public_base_url``, else ``uri`` itself."""
+    base = (settings.public_base_url or "").rstrip("/")
+    if not base:
+        return uri
+    path = plugin_path(Lake(settings.lake_uri, settings.aws_conn_id), uri)
+    return base + path if path else uri
+
+
+def plugin_path(lake: Lake, uri: str) -> str | None:
+    """The plugin path serving lake ``uri``, or None when the plugin does not serve it."""
+    docs = lake.data_docs.rstrip("/") + "/"
+    if uri.startswith(docs):
+        return page_path(DATA_DOCS_ROUTE, uri[len(docs) :])
+    found = _AS_OF.search(uri)
+    if not found:
+        return None
+    day = _day(found.group(1))
+    if day is None:
+        return None
+    for route, target in (
+        (RESERVES_ROUTE, lake.reserves_report(day)),
+        (BACKTEST_ROUTE, lake.backtest_file(day, "report")),
+        (AUDIT_ROUTE, lake.audit_report(day)),
+    ):
+        if uri == target:
+            return page_path(route, day.isoformat())
+    return None
+
+
+def _day(text: str) -> date | None:
+    try:
+        return parse_date(text)
+    except ValueError:
+        return None
