@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from forecasting.cli.common import ConfigOpt, app, emit, run, settings_from
+from forecasting.core.errors import ConfigError
 from forecasting.core.lake import parse_date
 from forecasting.demo.generate import generate_network
 from forecasting.intake.runner import ingest_dates, validate_date
@@ -39,7 +40,7 @@ def ingest(
     """Ingest (and by default validate) the landing drop of a day or a range of days."""
 
     settings = settings_from(config)
-    days = _days(date, from_, to)
+    days = _days(date, from_, to, settings.max_backfill_days)
     results = run(lambda: ingest_dates(settings, days, validate=validate))
     emit(results)
     raise typer.Exit(max((r.get("exit_code", 0) for r in results), default=0))
@@ -58,7 +59,7 @@ def validate(
     raise typer.Exit(summary.exit_code)
 
 
-def _days(date: str | None, start: str | None, end: str | None) -> list:
+def _days(date: str | None, start: str | None, end: str | None, max_days: int) -> list:
 
     if date and (start or end):
         raise typer.BadParameter("give either --date or --from/--to, not both")
@@ -69,4 +70,9 @@ def _days(date: str | None, start: str | None, end: str | None) -> list:
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
     if last < first:
         raise typer.BadParameter(f"--to {last} is before --from {first}")
+    if (last - first).days + 1 > max_days:
+        raise ConfigError(
+            f"--from {first} --to {last} spans {(last - first).days + 1} days, more than "
+            f"max_backfill_days={max_days}: split the backfill or raise RISKCAST_MAX_BACKFILL_DAYS"
+        )
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]

@@ -1,12 +1,15 @@
 """Typed settings: defaults < YAML file (``--config`` / ``RISKCAST_CONFIG``) < ``RISKCAST_*`` env.
 
 Nested fields use ``__`` in env names, e.g. ``RISKCAST_RAY__NUM_WORKERS=2``.
-Secrets (the PII hashing key, SMTP password, webhook URL) come from env or Airflow
-connections only; a YAML file that holds one is rejected.
+Secrets (the PII hashing key, SMTP password, webhook URL, a URL with a password in it)
+come from env or Airflow connections only; a YAML file that holds one is rejected. An
+unknown key in the YAML file is an error naming the closest setting; an unknown
+``RISKCAST_*`` env var is a warning. Error messages never quote a secret.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from contextvars import ContextVar
 from pathlib import Path
@@ -15,13 +18,25 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from forecasting.core.errors import ConfigError
 from forecasting.core.layout import ALERTS, OUTBOX_FILE
+from forecasting.core.settings_checks import (
+    describe,
+    mask_url,
+    unknown_env,
+    unknown_keys,
+    urls_with_passwords,
+)
+
+log = logging.getLogger(__name__)
 
 CONFIG_ENV = "RISKCAST_CONFIG"
 SECRET_FIELDS = ("pii_key",)
 ALERT_SECRET_FIELDS = ("smtp_password", "webhook_url")
+SECRET_PATHS = (*SECRET_FIELDS, *(f"alerts.{k}" for k in ALERT_SECRET_FIELDS))
+ENV_PREFIX = "RISKCAST_"
 
 
 class RaySettings(BaseModel):
@@ -130,7 +145,7 @@ class Settings(BaseSettings):
     """All of riskcast's settings. Invalid values fail at load, naming the field."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RISKCAST_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
     landing_uri: str = "./data/landing"
@@ -152,6 +167,10 @@ class Settings(BaseSettings):
     refit_every_window: bool = True
     calibration_tolerance: float = Field(0.025, ge=0, lt=0.5)
     escalation_quantile_history: float = Field(0.95, gt=0, lt=1)
+    max_backfill_days: int = Field(
+        3 * 366, ge=1, description="longest --from/--to range one ingest run accepts (a typo "
+        "like --to 9999-12-31 must not start millions of day runs)"
+    )
     pii_key: SecretStr | None = None
     ray: RaySettings = RaySettings()
     model: ModelSettings = ModelSettings()
@@ -193,6 +212,8 @@ class Settings(BaseSettings):
     def flat(self) -> dict[str, Any]:
         """JSON-able dict of every setting with secrets removed (Ray config, registry)."""
         data = self.model_dump(mode="json", exclude={"pii_key"})
+        for url in ("reserves_url", "landing_uri", "lake_uri"):
+            data[url] = mask_url(data[url])
         data["alerts"] = {k: v for k, v in data["alerts"].items() if k not in ALERT_SECRET_FIELDS}
         return data
 
@@ -212,6 +233,16 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path} holds secret(s) {leaked}: remove them and set them through "
             "RISKCAST_* env vars or an Airflow connection instead"
+        )
+    unknown = unknown_keys(data, Settings)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; fix the key")
+    with_password = urls_with_passwords(data)
+    if with_password:
+        raise ConfigError(
+            f"config file {path}: {with_password} hold(s) a URL with a password: remove the "
+            "password from the file and set the whole URL through its RISKCAST_* env var "
+            "(e.g. RISKCAST_RESERVES_URL) or use a password file (.pgpass)"
         )
     return data
 
@@ -237,10 +268,18 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     """
     path = config or os.environ.get(CONFIG_ENV)
     token = _YAML_VALUES.set(_read_yaml(Path(path)) if path else {})
+    for warning in unknown_env(dict(os.environ), Settings, ENV_PREFIX):
+        log.warning("%s", warning)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from exc
+        # from None: the chained pydantic error would print every input, secrets included
+        raise ConfigError(describe(exc, SECRET_PATHS)) from None
+    except SettingsError as exc:  # an env value that is not JSON where a list/mapping is due
+        raise ConfigError(
+            f"invalid settings: {exc}; list and mapping settings in env vars are JSON, e.g. "
+            """RISKCAST_ALERTS__ROUTES='["smtp"]'"""
+        ) from None
     finally:
         _YAML_VALUES.reset(token)
 
@@ -249,11 +288,3 @@ def with_ray_overrides(settings: Settings, workers: int | None = None, use_gpu: 
     """``settings`` with a run's Ray choices applied (CLI flags, DAG params); None keeps the setting."""
     update = {k: v for k, v in {"num_workers": workers, "use_gpu": use_gpu}.items() if v is not None}
     return settings.model_copy(update={"ray": settings.ray.model_copy(update=update)})
-
-
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "settings"
-        lines.append(f"setting '{field}': {err['msg']} (got {err.get('input')!r})")
-    return "invalid settings: " + "; ".join(lines)

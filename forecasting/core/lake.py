@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -20,16 +21,33 @@ from forecasting.core.layout import Layout, join, validate_identifier
 
 __all__ = ["Lake", "filesystem", "join", "parse_date", "storage_options", "validate_identifier"]
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
 def parse_date(value: str | date | datetime, what: str = "date") -> date:
-    """Parse ``YYYY-MM-DD`` (or pass a date through); raise ConfigError naming ``what``."""
+    """Parse exactly ``YYYY-MM-DD`` (or pass a date through); raise ConfigError naming ``what``.
+
+    Strict: ``2024-04-20-garbage``, ``20240420`` or ``2024-04-20T10:00`` are refused, not
+    read as their first ten characters. Years outside 1900..2999 are refused as typos.
+    """
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
+    text = str(value)
     try:
-        return date.fromisoformat(str(value)[:10])
+        if not _ISO_DAY.fullmatch(text):
+            raise ValueError(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
-        raise ConfigError(f"{what} {value!r} is not a date: write it as YYYY-MM-DD") from exc
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ConfigError(f"{what} {shown!r} is not a date: write it as YYYY-MM-DD") from exc
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ConfigError(
+            f"{what} {text} is out of range: give a year between {MIN_YEAR} and {MAX_YEAR}"
+        )
+    return day
 
 
 def storage_options(uri: str, aws_conn_id: str = "aws_default") -> dict[str, Any]:
@@ -149,6 +167,10 @@ def filesystem(uri: str, aws_conn_id: str = "aws_default") -> fsspec.AbstractFil
         return fsspec.filesystem(protocol, **storage_options(uri, aws_conn_id))
     except ImportError as exc:
         raise StorageError(f"no filesystem for {uri!r}: install the package for '{protocol}'") from exc
+    except ValueError as exc:  # fsspec: "Protocol not known"
+        raise ConfigError(
+            f"unknown storage protocol '{protocol}' in {uri!r}: use a local folder, file:// or s3://"
+        ) from exc
 
 
 def _is_local(uri: str) -> bool:

@@ -49,6 +49,9 @@ _V1_COLUMNS = {
 }  # fmt: skip
 _MIGRATION_FILE = re.compile(r"^V(\d{3})__([a-z0-9_]+)\.sql$")
 _SQLITE_BUSY_TIMEOUT_S = 60
+PUBLISH_LOCK = "publish_lock"
+LOCK_TIMEOUT_S = 60  # PostgreSQL: how long a writer waits for the lock before failing
+_LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,11 @@ def connect(url: str) -> Engine:
             engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
         with engine.connect():
             pass
+    except ImportError as exc:  # the URL names a driver that is not installed
+        raise PublishError(
+            f"reserves_url {safe_url(url)}: the database driver is not installed ({exc}); "
+            "install it (e.g. psycopg for postgresql+psycopg://) or fix the URL's driver"
+        ) from exc
     except (DBAPIError, NoSuchModuleError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise PublishError(
@@ -139,18 +147,37 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 def lock(conn: Connection, name: str) -> None:
-    """Serialise writers of ``name`` until the transaction ends (PostgreSQL advisory lock).
+    """Serialise writers until the transaction ends; PublishError after ``LOCK_TIMEOUT_S``.
 
-    SQLite needs nothing more: BEGIN IMMEDIATE already holds the database's write lock.
-    The key includes the schema, so isolated schemas (tests) do not wait on each other.
+    PostgreSQL: an EXCLUSIVE lock on the ``publish_lock`` table of the current schema,
+    which only the publisher (UPDATE on it) can take: the read-only finance role cannot
+    hold up a publish. Before migration V004 made that table, a schema-namespaced
+    advisory lock. Either waits at most ``lock_timeout``, then fails with a clear message
+    instead of hanging. SQLite needs nothing more: BEGIN IMMEDIATE holds the write lock.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':riskcast:' || :name))"
-            ),
-            {"name": name},
-        )
+    if conn.dialect.name != "postgresql":
+        return
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT_S * 1000)}ms'")
+    has_table = conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": PUBLISH_LOCK})
+    try:
+        if has_table.scalar():
+            conn.exec_driver_sql(f"LOCK TABLE {PUBLISH_LOCK} IN EXCLUSIVE MODE")
+        else:
+            conn.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock("
+                    "hashtext(current_schema() || ':riskcast:' || :name))"
+                ),
+                {"name": name},
+            )
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        raise PublishError(
+            f"the reserves database lock ({name}) is held by another session for more than "
+            f"{LOCK_TIMEOUT_S} s: another publish or migration is running, or a session "
+            f"holds a lock on {PUBLISH_LOCK} (see pg_locks); wait for it or end it, then retry"
+        ) from exc
 
 
 def ensure_schema(engine: Engine) -> int:
@@ -164,7 +191,21 @@ def ensure_schema(engine: Engine) -> int:
             for statement in m.statements:
                 conn.exec_driver_sql(statement)
             _record(conn, m.version, m.name)
+        if conn.dialect.name == "postgresql":
+            _keep_lock_private(conn)
         return pending[-1].version if pending else current
+
+
+def _keep_lock_private(conn: Connection) -> None:
+    """Finance gets SELECT on new tables by default privileges; on the lock table that would
+    let it hold a lock that blocks publishing, so take it back (a no-op once done)."""
+    conn.exec_driver_sql(
+        "DO $$ BEGIN "
+        "IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'riskcast_finance') "
+        "AND pg_has_role(current_user, (SELECT tableowner FROM pg_tables "
+        f"WHERE schemaname = current_schema() AND tablename = '{PUBLISH_LOCK}'), 'USAGE') THEN "
+        f"REVOKE ALL ON {PUBLISH_LOCK} FROM riskcast_finance; END IF; END $$"
+    )
 
 
 def _current_version(conn: Connection) -> int:

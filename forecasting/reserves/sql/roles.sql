@@ -1,6 +1,7 @@
 -- PostgreSQL roles of the reserves database; idempotent, safe to re-run after a migration.
 -- Applies to the schema in force (current_schema(): set search_path first).
---   riskcast_publisher  writes: `riskcast publish` connects as a member of it
+--   riskcast_publisher  appends: `riskcast publish` connects as a member of it (SELECT,
+--                       INSERT; UPDATE only of publications.is_current; takes publish_lock)
 --   riskcast_finance    reads only: SELECT on tables and views, nothing else
 -- Both are NOLOGIN groups: give people and services their own LOGIN role IN ROLE one of
 -- them (docs/finance.md).
@@ -28,7 +29,15 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO riskcast_publisher, riskcast_finance', s);
     -- the publisher runs the migrations, so it may create objects in the schema
     EXECUTE format('GRANT CREATE ON SCHEMA %I TO riskcast_publisher', s);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA %I TO riskcast_publisher', s);
+    -- history is append-only for the publisher: it inserts runs, never changes or deletes
+    -- them (a correction is a new run); the one mutable fact is which run is current
+    EXECUTE format('GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA %I TO riskcast_publisher', s);
+    EXECUTE format('REVOKE UPDATE ON ALL TABLES IN SCHEMA %I FROM riskcast_publisher', s);
+    EXECUTE format('GRANT UPDATE (is_current) ON %I.publications TO riskcast_publisher', s);
+    -- LOCK TABLE ... IN EXCLUSIVE MODE needs UPDATE: only the publisher may take the lock
+    IF to_regclass(format('%I.publish_lock', s)) IS NOT NULL THEN
+        EXECUTE format('GRANT UPDATE ON %I.publish_lock TO riskcast_publisher', s);
+    END IF;
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO riskcast_finance', s);
     -- finance can read what is created later, by the role running this file or the publisher
     EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT ON TABLES TO riskcast_finance', s);
@@ -40,4 +49,8 @@ BEGIN
     EXECUTE format(
         'REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA %I '
         'FROM riskcast_finance', s);
+    -- not even SELECT on the lock table: a finance session could hold a lock that blocks publish
+    IF to_regclass(format('%I.publish_lock', s)) IS NOT NULL THEN
+        EXECUTE format('REVOKE ALL ON %I.publish_lock FROM riskcast_finance', s);
+    END IF;
 END $$;

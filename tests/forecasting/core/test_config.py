@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from forecasting.core.config import load_settings
 from forecasting.core.errors import ConfigError
+from forecasting.core.lake import parse_date
 
 
 def test_defaults_are_the_embedded_stack(monkeypatch):
@@ -69,3 +72,85 @@ def test_missing_or_broken_yaml_is_a_clear_error(tmp_path):
     bad.write_text("horizon: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(bad)
+
+
+# ---------------------------------------------------------------------------- issue 14: bad input
+SECRET = "hunter2-very-secret-value"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "named", "closest"),
+    [
+        (f"alerts:\n  smtp_pasword: {SECRET}\n", "'alerts.smtp_pasword'", "'alerts.smtp_password'"),
+        ("horizn: 4\n", "'horizn'", "'horizon'"),
+        ("ray:\n  num_worker: 2\n", "'ray.num_worker'", "'ray.num_workers'"),
+        (f"pii_keys: {SECRET}\n", "'pii_keys'", "'pii_key'"),
+    ],
+)
+def test_unknown_yaml_keys_are_an_error_with_the_closest_name_and_no_value(
+    tmp_path, yaml_text, named, closest
+):
+    cfg = tmp_path / "typo.yaml"
+    cfg.write_text(yaml_text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    msg = str(err.value)
+    assert named in msg and f"did you mean {closest}" in msg and SECRET not in msg
+
+
+def test_unknown_env_vars_are_a_warning_with_the_closest_name(monkeypatch, caplog):
+    monkeypatch.setenv("RISKCAST_ALERTS__SMTP_PASWORD", SECRET)
+    monkeypatch.setenv("RISKCAST_HORIZN", "3")
+    with caplog.at_level(logging.WARNING):
+        load_settings()
+    text = caplog.text
+    assert "RISKCAST_ALERTS__SMTP_PASWORD" in text and "RISKCAST_ALERTS__SMTP_PASSWORD?" in text
+    assert "did you mean RISKCAST_HORIZON?" in text and SECRET not in text
+
+
+@pytest.mark.parametrize(
+    ("env", "value"),
+    [
+        ("RISKCAST_ALERTS__SMTP_PASSWORD", "x" * 3),  # fine on its own ...
+        ("RISKCAST_PII_KEY", SECRET),
+    ],
+)
+def test_errors_never_print_a_secret(monkeypatch, env, value):
+    monkeypatch.setenv(env, value)
+    monkeypatch.setenv("RISKCAST_ALERTS__SMTP_PORT", "not-a-port")  # ... the error is elsewhere
+    monkeypatch.setenv("RISKCAST_ALERTS", "{}")
+    with pytest.raises(ConfigError) as err:
+        load_settings(alerts={"smtp_password": SECRET, "smtp_port": "nope"})
+    assert SECRET not in str(err.value) and err.value.__cause__ is None
+    assert "'alerts.smtp_port'" in str(err.value)
+
+
+def test_a_url_with_a_password_is_a_secret(tmp_path, monkeypatch):
+    url = f"postgresql+psycopg://publisher:{SECRET}@db:5432/reserves"
+    cfg = tmp_path / "url.yaml"
+    cfg.write_text(f"reserves_url: '{url}'\n")
+    with pytest.raises(ConfigError, match="URL with a password") as err:
+        load_settings(cfg)
+    assert SECRET not in str(err.value) and "reserves_url" in str(err.value)
+    monkeypatch.setenv("RISKCAST_RESERVES_URL", url)  # from env it is allowed, never shown
+    settings = load_settings()
+    assert settings.reserves_url == url and SECRET not in str(settings.flat())
+    with pytest.raises(ConfigError) as err:
+        load_settings(horizon=0, lake_uri=f"s3://key:{SECRET}@bucket/lake", freq="Q")
+    assert SECRET not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["2024-04-20-garbage", "20240420", "2024-04-20T10:00", "1000-01-01", "9999-12-31", ""]
+)
+def test_dates_are_strict_iso_days_in_range(value):
+    with pytest.raises(ConfigError, match="--date"):
+        parse_date(value, "--date")
+
+
+def test_an_env_list_that_is_not_json_is_one_line_without_the_secret(monkeypatch):
+    monkeypatch.setenv("RISKCAST_ALERTS__SMTP_PASSWORD", SECRET)
+    monkeypatch.setenv("RISKCAST_ALERTS__ROUTES", "smtp")
+    with pytest.raises(ConfigError, match=r"alerts.*JSON") as err:
+        load_settings()
+    assert SECRET not in str(err.value) and "\n" not in str(err.value)

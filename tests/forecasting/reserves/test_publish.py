@@ -90,7 +90,7 @@ def _query(url: str, sql: str) -> pd.DataFrame:
 def test_latest_view_has_one_ordered_row_per_warehouse_and_period(staged):
     summary = publish_reserves(staged, AS_OF)
     assert (
-        summary.status == "published" and summary.reserves_rows == 9 and summary.schema_version == 3
+        summary.status == "published" and summary.reserves_rows == 9 and summary.schema_version == 4
     )
     latest = _query(staged.reserves_url, "SELECT * FROM reserves_latest")
     assert len(latest) == 9 and not latest.duplicated(["warehouse_id", "period_start"]).any()
@@ -295,9 +295,9 @@ def test_a_v1_table_from_an_older_version_is_migrated(staged):
         )
     engine.dispose()
     summary = publish_reserves(staged, AS_OF)
-    assert summary.schema_version == reserves_db.latest_version() == 3
+    assert summary.schema_version == reserves_db.latest_version() == 4
     versions = _query(staged.reserves_url, "SELECT version FROM schema_version ORDER BY version")
-    assert versions["version"].tolist() == [1, 2, 3]
+    assert versions["version"].tolist() == [1, 2, 3, 4]
     old = _query(
         staged.reserves_url, "SELECT * FROM reserves_current WHERE warehouse_id = 'WH-OLD'"
     )
@@ -420,3 +420,43 @@ def test_ungated_reserves_need_the_audited_override_on_every_path(settings_facto
     reason = "no gate verdict" if gate is None else "gate failed"
     assert rows and all(m.startswith(f"UNGATED (--allow-ungated, {reason})") for m, _ in rows)
     assert all(c is None for _, c in rows), "no backtest coverage is claimed without a verdict"
+
+
+@pytest.mark.postgres
+def test_history_is_append_only_and_finance_cannot_hold_the_publish_lock(
+    settings_factory, pg_schema_url, monkeypatch
+):
+    settings = settings_factory(reserves_url=pg_schema_url)
+    write_inputs(settings.lake_uri)
+    compute_reserves(settings, AS_OF)
+    publish_reserves(settings, AS_OF, run_id="by-owner")
+    engine = reserves_db.connect(pg_schema_url)
+    reserves_db.apply_roles(engine)
+    for role, statement in (
+        ("riskcast_publisher", "UPDATE reserves SET loss_eur_p95 = 0"),
+        ("riskcast_publisher", "UPDATE publications SET content_digest = 'x'"),
+        ("riskcast_publisher", "UPDATE reserves_totals SET loss_eur_p95 = 0"),
+        ("riskcast_publisher", "DELETE FROM reserves"),
+        ("riskcast_finance", "LOCK TABLE publish_lock IN ACCESS SHARE MODE"),
+        ("riskcast_finance", "SELECT * FROM publish_lock"),
+    ):
+        with engine.begin() as conn, pytest.raises(ProgrammingError) as info:
+            conn.exec_driver_sql(f"SET LOCAL ROLE {role}")
+            conn.exec_driver_sql(statement)
+        assert info.value.orig.sqlstate == "42501", statement  # insufficient_privilege
+    # a session holding the lock makes publish fail quickly with a clear message, not hang
+    monkeypatch.setattr(reserves_db, "LOCK_TIMEOUT_S", 1)
+    compute_reserves(settings, AS_OF)
+    with engine.begin() as holder:
+        holder.exec_driver_sql("LOCK TABLE publish_lock IN EXCLUSIVE MODE")
+        with pytest.raises(PublishError, match="held by another session for more than 1 s"):
+            publish_reserves(settings, AS_OF, run_id="blocked")
+    assert publish_reserves(settings, AS_OF, run_id="after").status == "published"
+    engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["mysql://finance:s3cret-pw@db/reserves", "postgresql+pg8000://u:s3cret-pw@h/r"])
+def test_a_missing_database_driver_is_a_publish_error_without_the_password(url):
+    with pytest.raises(PublishError, match="driver is not installed") as err:
+        reserves_db.connect(url)
+    assert "s3cret-pw" not in str(err.value)

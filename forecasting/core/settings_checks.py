@@ -1,0 +1,125 @@
+"""Checks on what feeds the settings: unknown keys, credentials in URLs, safe error text.
+
+- A key in a config file that is no setting is an error naming the closest valid one
+  (``alerts.smtp_pasword`` -> ``alerts.smtp_password``); nested sections included, which
+  pydantic would otherwise ignore silently.
+- A ``RISKCAST_*`` env var that is no setting is a warning with the closest name (env is
+  shared with other tools, so it cannot be an error).
+- A URL with a password in it (``postgresql://user:pw@host/db``) is a secret: refused in a
+  config file, masked wherever settings are shown.
+- Validation errors never quote a secret, a URL with a password or a whole section.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
+
+# RISKCAST_* names read by other parts of riskcast, not by Settings
+OTHER_ENV = (
+    "RISKCAST_CONFIG",
+    "RISKCAST_EXPECTATIONS_DIR",
+    "RISKCAST_FORECAST_SCHEDULE",
+    "RISKCAST_PUBLISHER_PASSWORD",
+    "RISKCAST_FINANCE_PASSWORD",
+    "RISKCAST_TEST_POSTGRES_URL",
+)
+MASK = "***"
+_MAX_SHOWN = 60
+
+
+def setting_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Dotted names of every setting of ``model`` (sections and their fields)."""
+    out = []
+    for name, info in model.model_fields.items():
+        out.append(prefix + name)
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            out += setting_paths(sub, f"{prefix}{name}.")
+    return out
+
+
+def unknown_keys(data: dict[str, Any], model: type[BaseModel], prefix: str = "") -> list[str]:
+    """``"path (did you mean 'x'?)"`` for every key of ``data`` that is no setting."""
+    found = []
+    for key, value in data.items():
+        info = model.model_fields.get(str(key))
+        if info is None:
+            found.append(f"'{prefix}{key}'{_closest(str(key), list(model.model_fields), prefix)}")
+            continue
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel) and isinstance(value, dict):
+            found += unknown_keys(value, sub, f"{prefix}{key}.")
+    return found
+
+
+def unknown_env(environ: dict[str, str], model: type[BaseModel], prefix: str) -> list[str]:
+    """Warnings for ``prefix``* env vars that name no setting (never their values)."""
+    known = {prefix + p.replace(".", "__").upper() for p in setting_paths(model)}
+    known |= set(OTHER_ENV)
+    warnings = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(prefix) or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"env var {name} is not a riskcast setting and is ignored{hint}")
+    return warnings
+
+
+def url_password(value: Any) -> bool:
+    """Whether ``value`` is a URL carrying a password (``scheme://user:password@host``)."""
+    if not isinstance(value, str) or "://" not in value:
+        return False
+    try:
+        return bool(urlsplit(value).password)
+    except ValueError:
+        return "@" in value.split("://", 1)[1]
+
+
+def mask_url(value: str) -> str:
+    """``value`` with the password of a URL replaced by ``***``."""
+    if not url_password(value):
+        return value
+    scheme, rest = value.split("://", 1)
+    userinfo, _, host = rest.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:{MASK}@{host}"
+
+
+def urls_with_passwords(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of the values in ``data`` (nested) that are URLs with a password."""
+    out = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out += urls_with_passwords(value, f"{prefix}{key}.")
+        elif url_password(value):
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def describe(exc: ValidationError, secrets: tuple[str, ...]) -> str:
+    """One line per error naming the setting; the input only when it is safe to show."""
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        given = err.get("input")
+        if err["type"] == "extra_forbidden":
+            lines.append(f"setting '{field}' does not exist")
+            continue
+        shown = ""
+        safe = isinstance(given, str | int | float | bool) and field not in secrets
+        if safe and not url_password(given):
+            text = repr(given)
+            shown = f" (got {text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + '...'})"
+        lines.append(f"setting '{field}': {err['msg']}{shown}")
+    return "invalid settings: " + "; ".join(lines)
+
+
+def _closest(key: str, names: list[str], prefix: str) -> str:
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
