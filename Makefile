@@ -24,6 +24,8 @@ install: $(STAMP)
 # The embedded default: everything under data/ (landing, lake, reserves.db, Airflow home).
 DATA := $(CURDIR)/data
 DEMO_END = $(shell $(BIN)/python -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
+# a run works on the day that ended before it became due: the runs of DEMO_END + 1 process DEMO_END
+DEMO_RUN = $(shell $(BIN)/python -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS)))")
 
 demo: export RISKCAST_LANDING_URI = $(DATA)/demo/landing
 demo: export RISKCAST_LAKE_URI = $(DATA)/lake
@@ -50,10 +52,10 @@ demo: install $(DATA)/pii.key
 	@echo "== 2/4 Airflow metadata database (SQLite in $(DATA)/airflow)"
 	airflow db migrate > $(DATA)/airflow-migrate.log 2>&1
 	@echo "== 3/4 riskcast_ingest: every day $(DEMO_START) .. $(DEMO_END) in one backfill run"
-	airflow dags test riskcast_ingest $(DEMO_END) -c '{"backfill_from": "$(DEMO_START)"}' \
+	airflow dags test riskcast_ingest $(DEMO_RUN) -c '{"backfill_from": "$(DEMO_START)"}' \
 		> $(DATA)/dag-ingest.log 2>&1 || { tail -n 40 $(DATA)/dag-ingest.log; exit 1; }
 	@echo "== 4/4 riskcast_forecast for $(DEMO_END)"
-	airflow dags test riskcast_forecast $(DEMO_END) \
+	airflow dags test riskcast_forecast $(DEMO_RUN) \
 		> $(DATA)/dag-forecast.log 2>&1 || { tail -n 40 $(DATA)/dag-forecast.log; exit 1; }
 	@riskcast show --as-of $(DEMO_END)
 

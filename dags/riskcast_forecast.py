@@ -2,7 +2,11 @@
 forecast -> reserves -> publish -> escalation alerts.
 
 Scheduled weekly by default; set ``RISKCAST_FORECAST_SCHEDULE=assets`` to run whenever both
-bronze Assets were updated, or any cron expression. Training runs in-process on local Ray
+bronze Assets were updated, or any cron expression. Every task takes its date from
+``runtime.as_of``: ``params.as_of``, else the last day that had ended when the run became
+due (the day before the data interval's end, or before ``run_after`` for asset-triggered
+runs, which have no logical date): a weekly run due Sunday 00:00 works on Saturday, a run
+triggered by the bronze of D works on D. Training runs in-process on local Ray
 (embedded default) or as a Ray Job on the cluster named by ``RISKCAST_RAY__JOBS_ADDRESS``.
 A miscalibrated model fails the gate, so nothing is published.
 """
@@ -36,7 +40,7 @@ def _schedule():
     default_args={**DEFAULT_ARGS, "on_failure_callback": RiskcastAlertNotifier(kind="infrastructure")},
     tags=["riskcast", "forecast", "reserves"],
     params={
-        "as_of": Param(None, type=["null", "string"], format="date", description="override the logical date"),
+        "as_of": Param(None, type=["null", "string"], format="date", description="work on this day instead of the last one that ended"),
         "workers": Param(None, type=["null", "integer"], minimum=1, description="Ray Train workers"),
         "gpu": Param(None, type=["null", "boolean"], description="one GPU per Ray worker"),
     },
@@ -67,7 +71,7 @@ def riskcast_forecast():
 
         return runtime.summary(validate_lake_panel(runtime.settings(context), runtime.as_of(context)))
 
-    train = RayTrainOperator(task_id="train", as_of="{{ params.as_of or ds }}")
+    train = RayTrainOperator(task_id="train")
 
     @task(on_failure_callback=RiskcastAlertNotifier(kind="gate"))
     def backtest_gate(trained: dict, **context) -> dict:

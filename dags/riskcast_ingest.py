@@ -1,7 +1,14 @@
 """riskcast_ingest: the daily landing drop -> bronze, validated by Great Expectations.
 
-For each day (the logical date, or ``params.backfill_from`` .. logical date in one run):
-reference data (warehouses, events) first, then per source ingest -> validate. Validation
+Dates: a run processes a day after it has ENDED. The timetable is a data-interval one
+(``CronDataIntervalTimetable("@daily")``, UTC): the run for day D covers the interval
+[D 00:00, D+1 00:00), is created at D+1 00:00 and its logical date is D. Every task takes
+its date from ``runtime.as_of`` (``params.as_of`` if given, else the day before the data
+interval's end, else the day before ``run_after``), so a cron run, a manual run and
+``airflow dags test riskcast_ingest D+1`` all process D.
+
+For each day (that date, or ``params.backfill_from`` .. that date in one run): reference
+data (warehouses, events) first, then per source ingest -> validate. Validation
 emits the bronze Asset of its source, which can trigger ``riskcast_forecast``. Failed
 expectations alert security; infrastructure failures alert the platform owner.
 Heavy libraries are imported inside the task callables only.
@@ -11,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from riskcast_airflow.assets import BRONZE as BRONZE_ASSETS
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
@@ -21,7 +28,7 @@ from riskcast_airflow.runtime import DEFAULT_ARGS
 @dag(
     dag_id="riskcast_ingest",
     description="Landing drop -> bronze + quarantine, validated with Great Expectations",
-    schedule="@daily",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=datetime(2023, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -29,7 +36,7 @@ from riskcast_airflow.runtime import DEFAULT_ARGS
     default_args={**DEFAULT_ARGS, "on_failure_callback": RiskcastAlertNotifier(kind="infrastructure")},
     tags=["riskcast", "ingest", "data-quality"],
     params={
-        "as_of": Param(None, type=["null", "string"], format="date", description="override the logical date"),
+        "as_of": Param(None, type=["null", "string"], format="date", description="process this day instead of the one that just ended"),
         "backfill_from": Param(
             None, type=["null", "string"], format="date", description="ingest every day from here to the run's date"
         ),

@@ -3,27 +3,33 @@
 Without a jobs address (``settings.ray.jobs_address`` / ``RISKCAST_RAY__JOBS_ADDRESS``) the
 task calls ``forecasting.train.train_model`` in-process (local Ray, the embedded default).
 With one, it submits the same entrypoint (``riskcast train --as-of D``) through the Ray Jobs
-API, streams the job's logs into the task log while polling, fails the task when the job
-fails or is stopped, and returns the job's summary (the last JSON line it printed).
+API under a submission id derived from the DAG, run and task (``submission_id``): a retry
+finds the job of the previous try and attaches to it instead of starting a second one (a
+new id, ``...-2``, only when that job failed or was stopped). Then the task DEFERS: a
+``RayJobTrigger`` on the triggerer tails the job's log and polls its status, so no worker
+slot waits; ``execute_complete`` fails the task (with the log tail) unless the job
+succeeded, and returns the job's summary (the last JSON line it printed). ``on_kill`` stops
+the job (the trigger's ``on_kill`` does so while deferred). ``deferrable=False`` waits in
+the worker instead (same ids, same log handling).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from forecasting.core.lake import parse_date
 from forecasting.train import train_model
 from riskcast_airflow import runtime
+from riskcast_airflow.ray_trigger import TAIL_LINES, TERMINAL, RayJobTrigger, last_json
 
-TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 # Settings the job must not receive: secrets, and the address the job itself runs under.
 _NOT_FORWARDED = {"pii_key"}
+_ALIVE = {"PENDING", "RUNNING"}
 
 
 class RayJobError(RuntimeError):
@@ -52,6 +58,52 @@ def entrypoint(as_of: str, workers: int | None, use_gpu: bool) -> str:
     return cmd
 
 
+def submission_id(dag_id: str, run_id: str, task_id: str) -> str:
+    """``riskcast-<dag>-<task>-<hash of run id>``: the same task of the same run, the same id."""
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:12]
+    return f"riskcast-{dag_id}-{task_id}-{digest}"
+
+
+def attach_or_submit(
+    client: Any, base_id: str, command: str, env: dict[str, str], log: Any, wait_s: float = 120
+) -> tuple[str, str]:
+    """``(job_id, status)``: the live or succeeded job of ``base_id`` (a retry attaches), else a
+    new submission (``base_id``, then ``base_id-2``, ... after failed or stopped jobs)."""
+    for attempt in range(1, 1000):
+        job_id = base_id if attempt == 1 else f"{base_id}-{attempt}"
+        status = job_status(client, job_id)
+        if status is None:
+            _submit(client, command, env, job_id, wait_s)
+            log.info("submitted Ray job %s: %s", job_id, command)
+            return job_id, "PENDING"
+        if status in _ALIVE or status == "SUCCEEDED":
+            log.info("Ray job %s of an earlier try is %s: attaching to it", job_id, status)
+            return job_id, status
+        log.info("Ray job %s of an earlier try ended %s: not reused", job_id, status)
+    raise RayJobError(f"too many Ray jobs under {base_id}")
+
+
+def job_status(client: Any, job_id: str) -> str | None:
+    """The job's status, or None when the Jobs server does not know it."""
+    try:
+        return str(client.get_job_info(job_id).status.value)
+    except RuntimeError as exc:
+        if "404" in str(exc) or "does not exist" in str(exc):
+            return None
+        raise
+
+
+def job_result(event: dict[str, Any]) -> dict[str, Any]:
+    """The task's return value from a trigger event; RayJobError unless the job succeeded."""
+    if event.get("status") != "SUCCEEDED":
+        tail = "\n".join(event.get("tail") or [])
+        raise RayJobError(
+            f"Ray job {event.get('job_id')} ended {event.get('status')} on {event.get('address')}; "
+            f"last log lines:\n{tail}"
+        )
+    return dict(event.get("summary") or {}) | {"ray_job_id": event["job_id"]}
+
+
 def run_ray_job(
     address: str,
     command: str,
@@ -62,21 +114,23 @@ def run_ray_job(
     timeout_s: float = 3600,
     submission_id: str | None = None,
 ) -> dict[str, Any]:
-    """Submit ``command`` to the Ray Jobs server at ``address``, stream logs, wait.
-
-    Returns the last JSON object the job printed on a line of its own; raises RayJobError
-    (with the log tail) if the job fails, is stopped, or outlives ``timeout_s``.
-    """
+    """Submit (or attach to) ``command`` at ``address`` and wait in this process, logging each
+    new log line once. Returns the job's summary; RayJobError on failure or timeout."""
     from ray.job_submission import JobSubmissionClient
 
     client = JobSubmissionClient(address)
-    job_id = _submit(client, command, env, submission_id or f"riskcast-{uuid.uuid4().hex[:12]}")
-    log.info("submitted Ray job %s to %s: %s", job_id, address, command)
+    base = submission_id or f"riskcast-adhoc-{hashlib.sha256(command.encode()).hexdigest()[:8]}-{time.time_ns()}"
+    job_id, status = attach_or_submit(client, base, command, env, log)
+    return job_result(wait_ray_job(client, address, job_id, log=log, poll_s=poll_s, timeout_s=timeout_s))
+
+
+def wait_ray_job(client: Any, address: str, job_id: str, *, log: Any, poll_s: float, timeout_s: float) -> dict:
+    """The blocking twin of RayJobTrigger.run: the same event, from this process."""
     seen = 0
     deadline = time.monotonic() + timeout_s
     while True:
         status = str(client.get_job_status(job_id).value)
-        logs = client.get_job_logs(job_id)
+        logs = client.get_job_logs(job_id)  # no stream in a worker: print only what is new
         for line in logs[seen:].splitlines():
             log.info("[ray job %s] %s", job_id, line)
         seen = len(logs)
@@ -84,12 +138,12 @@ def run_ray_job(
             break
         if time.monotonic() > deadline:
             client.stop_job(job_id)
-            raise RayJobError(f"Ray job {job_id} did not finish within {timeout_s:.0f} s; stopped it")
+            status = "TIMED_OUT"
+            break
         time.sleep(poll_s)
-    if status != "SUCCEEDED":
-        tail = "\n".join(logs.splitlines()[-20:])
-        raise RayJobError(f"Ray job {job_id} ended {status} on {address}; last log lines:\n{tail}")
-    return _last_json(logs) | {"ray_job_id": job_id}
+    lines = logs.splitlines()
+    return {"status": status, "job_id": job_id, "address": address,
+            "summary": last_json(lines), "tail": lines[-TAIL_LINES:]}
 
 
 def _submit(client: Any, command: str, env: dict[str, str], submission_id: str, wait_s: float = 120) -> str:
@@ -109,41 +163,52 @@ def _submit(client: Any, command: str, env: dict[str, str], submission_id: str, 
             time.sleep(2)
 
 
-def _last_json(logs: str) -> dict[str, Any]:
-    for line in reversed(logs.splitlines()):
-        line = line.strip()
-        if line.startswith("{") and line.endswith("}"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                continue
-    return {}
-
-
 class RayTrainOperator(BaseOperator):
-    """Train and register the DeepAR model; returns the training summary to XCom."""
+    """Train and register the DeepAR model for the run's ``runtime.as_of``; returns the
+    training summary to XCom. Deferrable when training goes to a Ray cluster."""
 
-    template_fields: Sequence[str] = ("as_of",)
+    template_fields: Sequence[str] = ()
     ui_color = "#e8f1ff"
 
-    def __init__(self, *, as_of: str, poll_s: float = 2.0, **kwargs: Any) -> None:
+    def __init__(self, *, poll_s: float = 10.0, deferrable: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.as_of = as_of
         self.poll_s = poll_s
+        self.deferrable = deferrable
+        self._job: tuple[str, str] | None = None
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from ray.job_submission import JobSubmissionClient
 
         settings = runtime.settings(context)
-        as_of = parse_date(self.as_of, "as_of")
+        as_of = runtime.as_of(context)
         if not settings.ray.jobs_address:
-
             return runtime.summary(train_model(settings, as_of))
+        address = settings.ray.jobs_address
         command = entrypoint(as_of.isoformat(), settings.ray.num_workers, settings.ray.use_gpu)
-        return run_ray_job(
-            settings.ray.jobs_address,
-            command,
-            job_env(settings),
-            log=self.log,
-            poll_s=self.poll_s,
-            timeout_s=settings.ray.job_timeout_s,
+        ti = context["ti"]
+        base = submission_id(ti.dag_id, context["run_id"], ti.task_id)
+        client = JobSubmissionClient(address)
+        job_id, status = attach_or_submit(client, base, command, job_env(settings), self.log)
+        self._job = (address, job_id)
+        if self.deferrable and status != "SUCCEEDED":
+            deadline = time.time() + settings.ray.job_timeout_s
+            self.defer(
+                trigger=RayJobTrigger(address, job_id, self.poll_s, deadline),
+                method_name="execute_complete",
+            )
+        event = wait_ray_job(
+            client, address, job_id, log=self.log, poll_s=self.poll_s, timeout_s=settings.ray.job_timeout_s
         )
+        return job_result(event)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        self.log.info("Ray job %s ended %s", event.get("job_id"), event.get("status"))
+        return job_result(event)
+
+    def on_kill(self) -> None:
+        from ray.job_submission import JobSubmissionClient
+
+        if self._job:
+            address, job_id = self._job
+            self.log.info("stopping Ray job %s on %s", job_id, address)
+            JobSubmissionClient(address).stop_job(job_id)

@@ -6,7 +6,7 @@ Light on purpose: DAG files import this at parse time, so nothing heavy is impor
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
@@ -46,12 +46,33 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 
 def as_of(context: dict[str, Any]) -> date:
-    """The run's date: ``params.as_of`` if given, else the logical date (or run_after)."""
+    """The day a run works on, derived one way for cron, asset-triggered and manual runs.
+
+    ``params.as_of`` if given; else the last day that had ENDED when the run became due: the
+    day before the end of the run's data interval, or, for runs without one (asset-triggered,
+    manual without a logical date), the day before ``run_after``. So the daily ingest
+    (``CronDataIntervalTimetable``, interval [D, D+1) due at D+1 00:00 UTC) processes D, a
+    weekly cron forecast due Sunday 00:00 works on Saturday, and a forecast triggered by the
+    bronze of D (published just after midnight) works on D. Never ``ds``: asset-triggered
+    runs have none.
+    """
 
     explicit = (context.get("params") or {}).get("as_of")
     if explicit:
         return parse_date(explicit, "params.as_of")
-    stamp = context.get("logical_date") or context["dag_run"].run_after
+    run = context.get("dag_run")
+    end = context.get("data_interval_end") or getattr(run, "data_interval_end", None)
+    end = end or getattr(run, "run_after", None)
+    if end is None:
+        raise ValueError("the task context has neither a data interval nor run_after: pass params.as_of")
+    return _utc_day(end) - timedelta(days=1)
+
+
+def _utc_day(stamp: Any) -> date:
+    if isinstance(stamp, str):
+        stamp = datetime.fromisoformat(stamp)
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC)
     return stamp.date()
 
 

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 START, DAYS = date(2024, 1, 1), 210
 LAST = START + timedelta(days=DAYS - 1)
+# a run processes the day that ended before it became due: the run of LAST + 1 works on LAST
+RUN_AT = datetime.combine(LAST + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
 @pytest.fixture
@@ -59,10 +61,7 @@ def _failed_tasks(run) -> list[str]:
 def test_ingest_then_forecast_end_to_end(tiny_stack):
     tmp_path, landing = tiny_stack
     ingest = _dag("riskcast_ingest")
-    run = ingest.test(
-        logical_date=datetime.combine(LAST, datetime.min.time(), tzinfo=UTC),
-        run_conf={"backfill_from": START.isoformat()},
-    )
+    run = ingest.test(logical_date=RUN_AT, run_conf={"backfill_from": START.isoformat()})
     assert run.state == "success", _failed_tasks(run)
 
     lake = tmp_path / "lake"
@@ -75,7 +74,7 @@ def test_ingest_then_forecast_end_to_end(tiny_stack):
     assert (lake / "data_docs" / "index.html").exists()
 
     forecast = _dag("riskcast_forecast")
-    run = forecast.test(logical_date=datetime.combine(LAST, datetime.min.time(), tzinfo=UTC))
+    run = forecast.test(logical_date=RUN_AT)
     assert run.state == "success", _failed_tasks(run)
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'reserves.db'}")
@@ -92,7 +91,7 @@ def test_ingest_then_forecast_end_to_end(tiny_stack):
 
     # rerun of the same date: the published tables do not change
     before = latest.sort_values(["warehouse_id", "period_start"]).reset_index(drop=True)
-    run = forecast.test(logical_date=datetime.combine(LAST, datetime.min.time(), tzinfo=UTC))
+    run = forecast.test(logical_date=RUN_AT)
     assert run.state == "success", _failed_tasks(run)
     with engine.connect() as conn:
         after = pd.read_sql(sa.text("SELECT * FROM reserves_latest"), conn)

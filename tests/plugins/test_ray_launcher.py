@@ -1,16 +1,31 @@
 """The Ray launcher: settings travel as env, jobs run on a real local Ray head, logs stream,
-failures fail the task."""
+failures fail the task; the operator defers to a trigger, a retry attaches to its job,
+killing the deferred task stops the job."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from forecasting.core.config import load_settings
-from riskcast_airflow.ray_launcher import RayJobError, entrypoint, job_env, run_ray_job
+from riskcast_airflow.ray_launcher import (
+    RayJobError,
+    RayTrainOperator,
+    attach_or_submit,
+    entrypoint,
+    job_env,
+    job_result,
+    job_status,
+    run_ray_job,
+    submission_id,
+)
+from riskcast_airflow.ray_trigger import RayJobTrigger
 
 
 def test_job_env_round_trips_settings_without_secrets(monkeypatch):
@@ -39,6 +54,8 @@ class _ListLog:
 
     def info(self, msg, *args):
         self.lines.append(msg % args)
+
+    warning = info
 
 
 @pytest.mark.slow
@@ -81,3 +98,107 @@ def test_training_submitted_as_a_ray_job_registers_the_model(ray_head, settings_
     assert version in set(list_models(settings)["model_version"])
     manifest = read_manifest(settings, version)
     assert manifest["snapshot_id"] == snapshot and manifest["as_of"] == AS_OF.isoformat()
+
+
+def test_submission_id_is_derived_from_dag_run_and_task():
+    a = submission_id("riskcast_forecast", "scheduled__2024-03-02T00:00:00+00:00", "train")
+    assert a == submission_id("riskcast_forecast", "scheduled__2024-03-02T00:00:00+00:00", "train")
+    assert a.startswith("riskcast-riskcast_forecast-train-")
+    assert a != submission_id("riskcast_forecast", "manual__2024-03-02T00:00:00+00:00", "train")
+
+
+def _client(address):
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(address)
+
+
+def _wait_status(client, job_id, wanted, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = job_status(client, job_id)
+        if status in wanted:
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"{job_id} never reached {wanted}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_retry_attaches_to_the_running_job_and_a_failed_one_is_not_reused(ray_head):
+    client, log = _client(ray_head), _ListLog()
+    base = f"riskcast-test-attach-{uuid.uuid4().hex[:8]}"
+    sleeper = f"{sys.executable} -c \"import time; time.sleep(120)\""
+    first, _ = attach_or_submit(client, base, sleeper, {}, log)
+    _wait_status(client, first, {"RUNNING"})
+    again, status = attach_or_submit(client, base, sleeper, {}, log)
+    assert (again, status) == (first, "RUNNING"), "a retry must not start a second job"
+    client.stop_job(first)
+    _wait_status(client, first, {"STOPPED"})
+    fresh, _ = attach_or_submit(client, base, sleeper, {}, log)
+    assert fresh == f"{base}-2"
+    client.stop_job(fresh)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_trigger_tails_each_line_once_and_fires_the_summary(ray_head, monkeypatch):
+    client, job_id = _client(ray_head), f"riskcast-test-trigger-{uuid.uuid4().hex[:8]}"
+    code = ("import json, time; [print('epoch', i, flush=True) or time.sleep(0.3) for i in range(5)]; "
+            "print(json.dumps({'model_version': 'v2'}))")
+    client.submit_job(entrypoint=f"{sys.executable} -c \"{code}\"", submission_id=job_id)
+    trigger = RayJobTrigger(ray_head, job_id, poll_s=0.5, deadline=time.time() + 240)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "riskcast_airflow.ray_trigger.RayJobTrigger" and kwargs["job_id"] == job_id
+
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    log = _ListLog()
+    monkeypatch.setattr(RayJobTrigger, "log", log, raising=False)  # the triggerer's task log
+    event = asyncio.run(first_event())
+    assert event["status"] == "SUCCEEDED" and event["summary"] == {"model_version": "v2"}
+    epochs = [line for line in log.lines if line.split("] ", 1)[-1].startswith("epoch ")]
+    assert len(epochs) == 5, epochs  # every line once, as it came
+    assert job_result(event) == {"model_version": "v2", "ray_job_id": job_id}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_killing_the_deferred_task_stops_the_job(ray_head):
+    client, job_id = _client(ray_head), f"riskcast-test-kill-{uuid.uuid4().hex[:8]}"
+    client.submit_job(entrypoint=f"{sys.executable} -c \"import time; time.sleep(120)\"", submission_id=job_id)
+    _wait_status(client, job_id, {"RUNNING"})
+    asyncio.run(RayJobTrigger(ray_head, job_id).on_kill())
+    assert _wait_status(client, job_id, {"STOPPED"}) == "STOPPED"
+    with pytest.raises(RayJobError, match="STOPPED"):
+        job_result({"status": "STOPPED", "job_id": job_id, "address": ray_head, "tail": []})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_operator_submits_under_the_derived_id_then_defers(ray_head, monkeypatch, tmp_path):
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    monkeypatch.setenv("RISKCAST_RAY__JOBS_ADDRESS", ray_head)
+    monkeypatch.setenv("RISKCAST_LAKE_URI", str(tmp_path / "lake"))
+    run_id = f"manual__{uuid.uuid4().hex}"
+    context = {
+        "ti": SimpleNamespace(dag_id="riskcast_forecast", task_id="train"),
+        "run_id": run_id,
+        "params": {},
+        "dag_run": SimpleNamespace(run_after=datetime(2024, 3, 4, 1, tzinfo=UTC), data_interval_end=None),
+    }
+    op = RayTrainOperator(task_id="train", poll_s=0.5)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, RayJobTrigger) and deferred.value.method_name == "execute_complete"
+    assert trigger.job_id == submission_id("riskcast_forecast", run_id, "train")
+    info = _client(ray_head).get_job_info(trigger.job_id)
+    assert info.entrypoint == "riskcast train --as-of 2024-03-03 --workers 1"
+    _client(ray_head).stop_job(trigger.job_id)

@@ -1,0 +1,120 @@
+"""Which day each task works on, for runs built the way the scheduler builds them.
+
+The DAGs' real timetables make the runs (``next_dagrun_info`` for cron runs; for asset-
+triggered runs what the scheduler's ``_create_dag_runs_asset_triggered`` gives: no logical
+date, no data interval, ``run_after`` = the asset event; for manual runs the timetable's
+``infer_manual_data_interval``); the task context carries what the task runner hands a task
+(``params``, ``logical_date``, ``data_interval_end``, ``dag_run``). Every task of both DAGs
+must take its date from ``runtime.as_of`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from riskcast_airflow import runtime
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+def _dag(dag_id: str, monkeypatch=None, schedule: str | None = None):
+    from airflow.dag_processing.dagbag import DagBag
+
+    if schedule is not None:
+        monkeypatch.setenv("RISKCAST_FORECAST_SCHEDULE", schedule)
+    bag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py"))
+    assert bag.import_errors == {}
+    return bag.get_dag(dag_id)
+
+
+def _core(dag):
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    return coerce_to_core_timetable(dag.timetable)
+
+
+def _context(run_after, logical_date=None, interval=None, params=None) -> dict:
+    """What a task sees: the run's stamps as the task runner passes them."""
+    end = interval.end if interval is not None else None
+    run = SimpleNamespace(run_after=run_after, logical_date=logical_date, data_interval_end=end)
+    return {"params": params or {}, "logical_date": logical_date, "data_interval_end": end, "dag_run": run}
+
+
+def _scheduled(dag, after: datetime) -> dict:
+    """The context of the next cron run the scheduler creates after ``after``."""
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    core = _core(dag)
+    last = core.infer_manual_data_interval(run_after=after)
+    restriction = TimeRestriction(earliest=datetime(2023, 1, 1, tzinfo=UTC), latest=None, catchup=True)
+    info = core.next_dagrun_info(last_automated_data_interval=DataInterval(last.start, last.end),
+                                 restriction=restriction)
+    assert info is not None
+    return _context(info.run_after, info.logical_date, info.data_interval)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_the_scheduled_ingest_processes_the_day_that_just_ended():
+    dag = _dag("riskcast_ingest")
+    assert type(_core(dag)).__name__ == "CronDataIntervalTimetable"
+    ctx = _scheduled(dag, datetime(2024, 3, 2, 0, 0, tzinfo=UTC))
+    assert ctx["dag_run"].run_after == datetime(2024, 3, 3, tzinfo=UTC), "due once Mar 2 has ended"
+    assert runtime.as_of(ctx) == date(2024, 3, 2)
+    assert ctx["logical_date"].date() == date(2024, 3, 2), "the UI shows the day processed"
+    assert runtime.days(ctx) == [date(2024, 3, 2)]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_manual_ingest_for_a_logical_date_processes_the_day_before_it():
+    dag = _dag("riskcast_ingest")
+    stamp = datetime(2024, 3, 3, tzinfo=UTC)  # `airflow dags test riskcast_ingest 2024-03-03`
+    ctx = _context(stamp, stamp, _core(dag).infer_manual_data_interval(run_after=stamp))
+    assert runtime.as_of(ctx) == date(2024, 3, 2)
+    ctx["params"] = {"as_of": "2024-01-05", "backfill_from": "2024-01-03"}
+    assert runtime.days(ctx) == [date(2024, 1, 3), date(2024, 1, 4), date(2024, 1, 5)]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_weekly_forecast_works_on_the_saturday_before_it(monkeypatch):
+    dag = _dag("riskcast_forecast", monkeypatch, "@weekly")
+    ctx = _scheduled(dag, datetime(2024, 3, 1, tzinfo=UTC))
+    assert ctx["dag_run"].run_after == datetime(2024, 3, 3, tzinfo=UTC)  # Sunday 00:00
+    assert runtime.as_of(ctx) == date(2024, 3, 2)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_an_asset_triggered_forecast_works_on_the_day_the_ingest_processed(monkeypatch):
+    dag = _dag("riskcast_forecast", monkeypatch, "assets")
+    assert type(_core(dag)).__name__ == "AssetTriggeredTimetable"
+    ingest = _scheduled(_dag("riskcast_ingest"), datetime(2024, 3, 2, tzinfo=UTC))
+    # the scheduler: logical_date=None, data_interval=None, run_after=the (last) asset event
+    event_time = ingest["dag_run"].run_after.replace(minute=7)
+    ctx = _context(event_time)
+    assert "ds" not in ctx and ctx["logical_date"] is None
+    assert runtime.as_of(ctx) == runtime.as_of(ingest) == date(2024, 3, 2)
+
+
+def test_a_manual_run_without_a_logical_date_works_on_yesterday():
+    ctx = _context(datetime(2024, 3, 5, 14, 30, tzinfo=UTC))
+    assert runtime.as_of(ctx) == date(2024, 3, 4)
+    assert runtime.as_of({**ctx, "params": {"as_of": "2024-02-01"}}) == date(2024, 2, 1)
+
+
+@pytest.mark.usefixtures("airflow_db")
+@pytest.mark.parametrize("dag_id", ["riskcast_ingest", "riskcast_forecast"])
+def test_every_task_derives_its_date_from_runtime_as_of_only(dag_id, monkeypatch):
+    dag = _dag(dag_id, monkeypatch, "assets")
+    for task in dag.tasks:
+        for field in task.template_fields:
+            value = str(getattr(task, field, "") or "")
+            assert not re.search(r"\{\{.*\}\}", value), f"{task.task_id}.{field} is a template: {value}"
+        callable_ = getattr(task, "python_callable", None)
+        source = inspect.getsource(callable_ if callable_ else type(task).execute)
+        assert "runtime.as_of(context)" in source or "runtime.days(context)" in source, task.task_id
+        assert not re.search(r"\b(ds|logical_date)\b", source), task.task_id
