@@ -190,6 +190,18 @@ def contract_alert(
     return Alert("contract", "critical", title, day, source, summary, links=dict(links or {}))
 
 
+def infrastructure_alert(source: str, day: date, message: str) -> Alert:
+    """A source-day that could not be ingested because of the platform, not the data (a
+    missing PII key, an unreachable store): for the platform owner, not the data's owners."""
+    title = f"infrastructure: {source} {day} not ingested"
+    summary = (
+        f"{message} Nothing of {source} for {day} was written to bronze. This is a platform "
+        "setting or service, not a problem of the landing data: the platform owner must fix "
+        "it, then rerun the day."
+    )
+    return Alert("infrastructure", "critical", title, day, source, summary)
+
+
 def task_failure_alert(
     kind: str,
     dag_id: str,

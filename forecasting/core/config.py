@@ -116,7 +116,14 @@ class ValidationSettings(BaseModel):
     max_bad_row_share: float = Field(0.2, ge=0, le=1)
     volume_window_days: int = Field(14, ge=1)
     volume_max_factor: float = Field(5.0, gt=1)
-    volume_min_factor: float = Field(0.0, ge=0)
+    volume_min_factor: float = Field(
+        0.25, ge=0, description="a day with fewer rows than this x the median of recent days "
+        "is rejected (a lost file or a cut-off export); 0 turns the lower bound off"
+    )
+    max_row_age_days: int | None = Field(
+        30, ge=0, description="rows dated (reported_at, count_date) more than this many days "
+        "before the drop's day are held back as stale; None turns the check off"
+    )
     sqft_min: float = 1_000
     sqft_max: float = 5_000_000
 

@@ -9,6 +9,7 @@ folder or ``s3://``), atomic writes, and no timestamps in the HTML.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cache
@@ -137,6 +138,22 @@ def _docs_context(lake_uri: str, aws_conn_id: str, suites_dir: str) -> Any:
     return context
 
 
+def escape_values(value: Any) -> Any:
+    """``value`` with every string HTML-escaped, in lists, tuples and dicts too.
+
+    GX writes offending values into Data Docs pages as given: a landing value such as
+    ``<script>...`` would run in the browser of whoever opens the page (stored XSS). The
+    stored results hold only escaped text, so every page built from them is safe.
+    """
+    if isinstance(value, str):
+        return html.escape(value, quote=True)
+    if isinstance(value, dict):
+        return {escape_values(k): escape_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(escape_values(v) for v in value)
+    return value
+
+
 def _stored_result(result: SuiteResult, run_id: Any, day: date) -> Any:
     """The GX result with long offending-value lists cut and wall-clock markers replaced."""
     from great_expectations.core.expectation_validation_result import (
@@ -148,7 +165,7 @@ def _stored_result(result: SuiteResult, run_id: Any, day: date) -> Any:
     rows = []
     for r in gx.results:
         res = {
-            k: (
+            k: escape_values(
                 v[:STORED_VALUES]
                 if isinstance(v, list) and k.startswith(("unexpected", "partial"))
                 else v
@@ -171,7 +188,7 @@ def _stored_result(result: SuiteResult, run_id: Any, day: date) -> Any:
         **meta.get("batch_markers", {}),
         "ge_load_time": f"{day:%Y%m%d}T000000.000000Z",
     }
-    meta["riskcast"] = {"notes": list(result.notes), "row_count": result.row_count}
+    meta["riskcast"] = {"notes": escape_values(list(result.notes)), "row_count": result.row_count}
     return ExpectationSuiteValidationResult(
         success=gx.success,
         results=rows,

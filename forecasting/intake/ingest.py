@@ -44,6 +44,7 @@ from forecasting.intake.raw import RawFile
 from forecasting.intake.reader import read_file
 
 log = logging.getLogger(__name__)
+CONTRACT, INFRASTRUCTURE = "contract", "infrastructure"  # IngestResult.error_kind
 
 
 
@@ -65,6 +66,7 @@ class IngestResult:
     quarantine_uri: str | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    error_kind: str | None = None  # "contract" (the data) or "infrastructure" (the platform)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -142,7 +144,14 @@ def ingest_date(settings: Settings, day: date) -> list[IngestResult]:
             results.append(ingest_source(settings, source, day))
         except RiskcastError as exc:
             log.error("%s %s: %s", source, day, exc)
-            results.append(IngestResult(source, day, error=str(exc)))
+            # a setting (e.g. no PII key) is the platform's problem, not the data's
+            kind = INFRASTRUCTURE if isinstance(exc, ConfigError) else CONTRACT
+            results.append(IngestResult(source, day, error=str(exc), error_kind=kind))
+        except Exception as exc:  # noqa: BLE001 - a bug in one source must not stop the others
+            log.exception("%s %s: unexpected error", source, day)
+            _clear(Lake(settings.lake_uri, settings.aws_conn_id), source, day, keep_bronze=False)
+            error = f"unexpected {type(exc).__name__} while ingesting (a riskcast bug): {exc}"
+            results.append(IngestResult(source, day, error=error, error_kind=INFRASTRUCTURE))
     return results
 
 

@@ -16,12 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from forecasting.alerts.alert import contract_alert, data_quality_alert, offending_rows
+from forecasting.alerts.alert import (
+    contract_alert,
+    data_quality_alert,
+    infrastructure_alert,
+    offending_rows,
+)
 from forecasting.alerts.send import send_alert
 from forecasting.core.config import Settings
 from forecasting.core.errors import AlertError
 from forecasting.core.lake import Lake
 from forecasting.core.schema import CONTRACTS, REASON, SOURCE_FILE, SOURCE_ROW, WAREHOUSE_ID
+from forecasting.intake.ingest import INFRASTRUCTURE
 
 if TYPE_CHECKING:
     from forecasting.alerts.alert import Alert
@@ -71,6 +77,8 @@ def source_alert(
     if source is None:
         return None
     if ingested is not None and ingested.error:
+        if ingested.error_kind == INFRASTRUCTURE:
+            return infrastructure_alert(source, day, ingested.error)
         return contract_alert(source, day, ingested.error)
     held_at_ingest = ingested.quarantined if ingested is not None else 0
     status = checked.status if checked is not None else "passed"

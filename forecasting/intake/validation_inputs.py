@@ -100,9 +100,13 @@ def suite_parameters(
     low, high, note = _volume_bounds(settings, lake, contract, day)
     notes += [note] if note else []
     end_of_day = pd.Timestamp(day + timedelta(days=1), tz="UTC")
+    age = settings.validation.max_row_age_days
+    oldest = None if age is None else day - timedelta(days=age)
     params = {
         "max_timestamp": end_of_day,  # strict: up to the last instant of the logical date
         "max_date": pd.Timestamp(day),
+        "min_timestamp": None if oldest is None else pd.Timestamp(oldest, tz="UTC"),
+        "min_date": None if oldest is None else pd.Timestamp(oldest),
         "known_warehouse_ids": ids,
         "min_rows": low,
         "max_rows": high,

@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from forecasting.alerts.alert import Alert
 from forecasting.core import schema as s
 from forecasting.core.lake import Lake, join
 from forecasting.intake.datadocs import INDEX_LIMIT
 from forecasting.intake.gx_store import deterministic_html
-from forecasting.intake.runner import validate_date
+from forecasting.intake.runner import ingest_and_validate, validate_date
+from tests.support.landing import DAY as DAY_LANDED
+from tests.support.landing import csv_text, land, recon, report
 from tests.support.validation_frames import DAY, reports, write_bronze, write_day
 
 
@@ -92,3 +97,64 @@ def test_validation_and_data_docs_on_an_s3_lake(settings_factory, s3_lake):
     assert held[s.REPORT_ID].tolist() == ["SR-000003"]
     assert "security_reports" in lake.read_text(lake.outbox)
     assert not Path("riskcast").exists()  # nothing leaked to a local folder named like the prefix
+
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_landing_values_never_reach_a_page_unescaped(settings_factory, tmp_path):
+    """Stored XSS: script/HTML payloads planted in every text column of every source must
+    not reach the Data Docs pages or the alert e-mails as markup."""
+    settings = settings_factory()
+    landing = tmp_path / "landing"
+    text_cols = [c for c, k in s.SECURITY_REPORTS.columns.items() if k == "str"]
+    land(landing, s.SECURITY_REPORTS.name, "part-000.csv", csv_text(
+        [report(i) for i in range(3)] + [report(10 + j, **{c: XSS}) for j, c in enumerate(text_cols)]
+    ))
+    recon_cols = [c for c, k in s.RECONCILIATION_LOGS.columns.items() if k == "str"]
+    land(landing, s.RECONCILIATION_LOGS.name, "part-000.csv", csv_text(
+        [recon(i) for i in range(3)] + [recon(10 + j, **{c: XSS}) for j, c in enumerate(recon_cols)]
+    ))
+    (landing / "warehouses.csv").write_text(
+        "warehouse_id,name,country,region,sqft,opened_on\n"
+        f"WH-DE-000,Berlin,DE,DACH,120000,2015-04-01\nWH-DE-001,\"{XSS.replace(chr(34), chr(39))}\","
+        f"DE,DACH,90000.5,2018-01-15\nWH-DE-002,Köln,DE,\"{XSS.replace(chr(34), chr(39))}\",1000,2019-01-01\n"
+    )
+    (landing / "events.csv").write_text(
+        "date,scope,scope_id,event_type,name\n2024-03-01,all,,peak,Spring sale\n"
+        f"2024-03-01,\"{XSS.replace(chr(34), chr(39))}\",x,peak,\"{XSS.replace(chr(34), chr(39))}\"\n"
+    )
+    summary = ingest_and_validate(settings, DAY_LANDED)
+    assert summary["quarantined"] > 0
+    pages = list((tmp_path / "lake" / "data_docs").rglob("*.html"))
+    assert pages
+    for page in pages:
+        assert not _planted_markup(page.read_text()), page
+    outbox = [json.loads(x) for x in Path(Lake(settings.lake_uri).outbox).read_text().splitlines()]
+    assert outbox
+    for sent in outbox:
+        fields = {k: v for k, v in sent.items() if k != "id"}
+        assert not _planted_markup(Alert(**fields).render_html()), sent["title"]
+
+
+class _Markup(HTMLParser):
+    """Elements and attributes a planted payload would create if it were not escaped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self._in_script = tag == "script"
+        self.found += [f"{tag} {k}" for k, _ in attrs if k == "onerror"]
+
+    def handle_data(self, data):
+        if self._in_script and 'alert("x")' in data:
+            self.found.append("script alert")
+
+
+def _planted_markup(page: str) -> list[str]:
+    parser = _Markup()
+    parser.feed(page)
+    return parser.found

@@ -31,6 +31,8 @@ PARAMS = {
     "known_warehouse_ids": list(SITES),
     "max_timestamp": END_OF_DAY,
     "max_date": pd.Timestamp(DAY),
+    "min_timestamp": pd.Timestamp(DAY - timedelta(days=30), tz="UTC"),
+    "min_date": pd.Timestamp(DAY - timedelta(days=30)),
     "min_rows": 1,
     "max_rows": 60,
     "sqft_min": 1_000,
