@@ -9,9 +9,11 @@ COPY --chown=airflow:root pyproject.toml constraints.txt README.md ./
 COPY --chown=airflow:root forecasting ./forecasting
 COPY --chown=airflow:root plugins ./plugins
 COPY --chown=airflow:root expectations ./expectations
-# CPU torch first (the CUDA build is for the Ray GPU workers only), then the pinned set.
+COPY --chown=airflow:root docker/stack/databases.py ./stack/databases.py
+# CPU torch first (the CUDA build is for the Ray GPU workers only), then riskcast with its
+# airflow extra, every version pinned by constraints.txt (the image's Airflow included).
 RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
- && pip install --no-cache-dir -c constraints.txt "apache-airflow==3.3.2" .
+ && pip install --no-cache-dir -c constraints.txt ".[airflow]"
 
 COPY --chown=airflow:root dags /opt/airflow/dags
 ENV RISKCAST_EXPECTATIONS_DIR=/opt/riskcast/expectations \

@@ -8,7 +8,8 @@ COPY --chown=ray:users pyproject.toml constraints.txt README.md ./
 COPY --chown=ray:users forecasting ./forecasting
 COPY --chown=ray:users plugins ./plugins
 COPY --chown=ray:users expectations ./expectations
-# CUDA torch of the same version as the CPU pin; the rest from the pinned set.
+# CUDA torch of the same version as the CPU pin; then riskcast WITHOUT the airflow extra:
+# the training nodes need the library only, every version pinned by constraints.txt.
 RUN pip install --no-cache-dir torch==2.13.0 \
  && pip install --no-cache-dir -c constraints.txt .
 

@@ -24,13 +24,45 @@ def test_dockerfiles_pass_hadolint(dockerfile: Path):
 
 
 def test_images_use_the_pinned_official_bases():
-    import tomllib
+    pins = dict(line.split("==") for line in (DOCKER.parent / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert f"FROM apache/airflow:{pins['apache-airflow']}-python3.11" in (DOCKER / "airflow.Dockerfile").read_text()
+    assert f"FROM rayproject/ray:{pins['ray']}-py311-gpu" in (DOCKER / "ray.Dockerfile").read_text()
 
-    pins = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())["project"]["dependencies"]
-    airflow_pin = next(p for p in pins if p.startswith("apache-airflow=="))
-    ray_pin = next(p for p in pins if p.startswith("ray["))
-    assert f"FROM apache/airflow:{airflow_pin.split('==')[1]}-python3.11" in (DOCKER / "airflow.Dockerfile").read_text()
-    assert f"FROM rayproject/ray:{ray_pin.split('==')[1]}-py311-gpu" in (DOCKER / "ray.Dockerfile").read_text()
+
+def test_the_ray_image_installs_riskcast_without_airflow_and_airflow_with_its_extra():
+    ray, airflow = (DOCKER / "ray.Dockerfile").read_text(), (DOCKER / "airflow.Dockerfile").read_text()
+    assert "-c constraints.txt ." in ray and "airflow]" not in ray
+    assert '-c constraints.txt ".[airflow]"' in airflow
+
+
+def test_airflow_waits_for_its_init_and_the_roles_and_secrets_reach_only_their_users():
+    services = _compose()["services"]
+    for name in AIRFLOW_COMPONENTS:
+        deps = services[name]["depends_on"]
+        assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
+        assert deps["reserves-init"]["condition"] == "service_completed_successfully", name
+    assert "databases.py" in services["reserves-init"]["command"]  # migrates, then roles.sql
+    for name, svc in services.items():
+        env = svc.get("environment", {})
+        text = str(env)
+        if name != "airflow-scheduler":
+            assert "RISKCAST_PII_KEY" not in text, f"{name} does not need the PII key"
+        if name not in {"airflow-scheduler", "postgres"}:
+            assert "RISKCAST_PUBLISHER_PASSWORD" not in text, f"{name} does not publish"
+    for name in ("ray-head", "ray-worker"):
+        assert not any(k.startswith(("AIRFLOW", "RISKCAST_RESERVES")) for k in services[name]["environment"])
+    init = (DOCKER / "postgres-init.sh").read_text()
+    assert "riskcast_publisher_svc LOGIN" in init and "CREATE ROLE riskcast_publisher LOGIN" not in init
+
+
+def test_compose_runs_the_commands_make_stack_runs():
+    services, up = _compose()["services"], (DOCKER / "stack" / "up.sh").read_text()
+    for name in AIRFLOW_COMPONENTS | {"airflow-init"}:
+        command = services[name]["command"]
+        assert f"airflow {command}" in up.replace("python -m airflow", "airflow"), command
+    assert "ray.scripts.scripts start --head --block" in up and "start --block" in up
+    assert "databases.py" in up
 
 
 def _compose() -> dict:
@@ -45,7 +77,8 @@ def test_compose_has_every_component_of_the_stack():
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
         assert env["RISKCAST_LAKE_URI"].startswith("s3://")
-        assert env["RISKCAST_RESERVES_URL"].startswith("postgresql+psycopg://")
+    reserves = services["airflow-scheduler"]["environment"]["RISKCAST_RESERVES_URL"]
+    assert reserves.startswith("postgresql+psycopg://riskcast_publisher_svc:")
     gpu = services["ray-worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["capabilities"] == ["gpu"]
 
