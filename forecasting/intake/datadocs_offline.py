@@ -3,8 +3,8 @@
 GX 1.24 pages load Bootstrap, Font Awesome, jQuery and bootstrap-table from CDNs; offline the
 index (built by JavaScript) is blank and the pass/fail icons vanish. ``offline_html`` rewrites
 every such link to ``static/vendor/...`` relative to the page (dropping the SRI attributes,
-which pin CDN responses) and drops the tags of assets the pages do not need (dark-mode CSS,
-vega). ``make_offline`` copies the vendored files next to GX's own ``static/`` folder of the
+which pin CDN responses), drops the tags of assets the pages do not need (dark-mode CSS,
+vega) and points GX's own ``static/`` links at the right depth (its deepest pages miss by one). ``make_offline`` copies the vendored files next to GX's own ``static/`` folder of the
 site and rewrites the given pages. Both are idempotent.
 """
 
@@ -44,6 +44,7 @@ ASSETS: dict[str, str | None] = {
 LOGO_URL = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png"
 LOGO_FILE = ("static", "images", "logo-long.png")  # shipped by GX in the site's static/
 _TAG = re.compile(r"<(link|script)\b[^>]*?\b(?:href|src)=\"(https?://[^\"]+)\"[^>]*>(?:\s*</script>)?", re.I)
+_STATIC = re.compile(r"\b(href|src)=\"(?:\./|(?:\.\./)+)static/")  # GX puts depth-4 pages' favicon 3 up
 _SRI = re.compile(r"\s+(?:integrity|crossorigin)=\"[^\"]*\"", re.I)
 
 
@@ -60,7 +61,7 @@ def offline_html(text: str, depth: int) -> str:
         local = ASSETS[url]
         return "" if local is None else _SRI.sub("", tag.replace(url, vendor + local))
 
-    text = _TAG.sub(swap, text)
+    text = _STATIC.sub(lambda m: f'{m.group(1)}="{up}static/', _TAG.sub(swap, text))
     return text.replace(LOGO_URL, up + "/".join(LOGO_FILE))
 
 

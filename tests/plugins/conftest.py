@@ -72,3 +72,39 @@ def ray_head():
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def airflow_ui(tmp_path_factory):
+    """Airflow's API server app (with the riskcast plugin) on loopback, over a lake holding
+    every served page. Yields ``(base_url, token, lake)``: ``token`` is a valid Airflow JWT."""
+    import threading
+
+    import uvicorn
+
+    from tests.support.served_lake import build_served_lake
+
+    home = Path(os.environ["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    airflow = Path(sys.executable).parent / "airflow"
+    done = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lake = build_served_lake(tmp_path_factory.mktemp("served"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISKCAST_LAKE_URI", lake.uri)
+        from airflow.api_fastapi.app import create_app, get_auth_manager
+        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+        app = create_app("core")
+        token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.started, "the Airflow API app did not start"
+        yield f"http://127.0.0.1:{port}", token, lake
+        server.should_exit = True
+        thread.join(timeout=15)

@@ -34,6 +34,8 @@ def test_links_are_rewritten_relative_to_the_page_and_idempotent():
     assert '<a href="https://greatexpectations.io">' in out  # a link, not a fetch
     assert offline_html(out, 2) == out
     assert offline_html(page, 0).count('"./static/vendor/') == 2
+    favicon = '<link rel="icon" href="../../../static/images/favicon.ico">'
+    assert offline_html(favicon, 4) == '<link rel="icon" href="../../../../static/images/favicon.ico">'
     assert page_depth("/l/data_docs", "/l/data_docs/validations/a/b/c.html") == 3
 
 

@@ -1,0 +1,153 @@
+"""riskcast in the Airflow UI: the reserves page, backtest and audit reports and GX Data Docs,
+read from the lake (local or ``s3://``, through ``Lake``) and served by the API server.
+
+Mounted at ``forecasting.core.links.UI_PREFIX`` by ``RiskcastPlugin.fastapi_apps``. Airflow's
+login does not cover plugin apps by itself: every route here resolves the caller with
+Airflow's own ``get_user`` (the ``Authorization: Bearer`` JWT or the UI's ``_token`` cookie,
+validated by the configured auth manager). No valid token: browsers are sent to Airflow's
+login page, other clients get 401. Nothing is served without a user.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import date
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
+
+from forecasting.core.config import Settings, load_settings
+from forecasting.core.errors import RiskcastError
+from forecasting.core.html import Section, render_report
+from forecasting.core.lake import Lake, join, parse_date
+from forecasting.core.layout import AUDIT, BACKTESTS, DATA_DOCS_INDEX, REPORTS
+from forecasting.core.links import AUDIT_ROUTE, BACKTEST_ROUTE, DATA_DOCS_ROUTE, RESERVES_ROUTE
+from forecasting.intake.datadocs_offline import SITE_VENDOR, VENDOR_DIR, offline_html, page_depth
+
+LATEST = "latest"
+_PAGES = {  # route -> (title, lake folder listing the dates, the page's URI)
+    RESERVES_ROUTE: ("Reserves", REPORTS, lambda lake, d: lake.reserves_report(d)),
+    BACKTEST_ROUTE: ("Backtest report", BACKTESTS, lambda lake, d: lake.backtest_file(d, "report")),
+    AUDIT_ROUTE: ("Reporting-rate audit", AUDIT, lambda lake, d: lake.audit_report(d)),
+}
+_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+app = FastAPI(title="riskcast reports", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@app.middleware("http")
+async def require_airflow_user(request: Request, call_next: Any) -> Response:
+    """Serve nothing to a caller without a valid Airflow token."""
+    if await _airflow_user(request) is None:
+        if "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse(_login_url(request), status_code=302, headers=_HEADERS)
+        return Response("Not authenticated: log in to Airflow", status_code=401, headers=_HEADERS)
+    return await call_next(request)
+
+
+@app.get("/", response_class=HTMLResponse)
+def index() -> HTMLResponse:
+    """Links to every date's pages and to the Data Docs."""
+    lake = _lake()
+    sections = []
+    for route, (title, folder, uri) in _PAGES.items():
+        days = [d for d in _dates(lake, folder) if lake.exists(uri(lake, d))]
+        items = "".join(
+            f"<li><a href='{route}/{d.isoformat()}'>{d}</a></li>"
+            for d in sorted(days, reverse=True)
+        )
+        sections.append(
+            Section(title, f"<ul>{items}</ul>" if items else "<p class='note'>None yet.</p>")
+        )
+    docs = lake.exists(lake.data_docs_index)
+    sections.append(Section("Data validation (Great Expectations Data Docs)",
+                            f"<p><a href='{DATA_DOCS_ROUTE}/{DATA_DOCS_INDEX}'>Data Docs</a></p>"
+                            if docs else "<p class='note'>None yet.</p>"))  # fmt: skip
+    return HTMLResponse(render_report(sections, title="riskcast reports"), headers=_HEADERS)
+
+
+@app.get("/" + DATA_DOCS_ROUTE + "/{path:path}")
+def data_docs(path: str) -> Response:
+    """A file of the Data Docs site; pages with CDN links are served with local copies."""
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        parts = [DATA_DOCS_INDEX]
+    if any(p in {".", ".."} or "\\" in p for p in parts):
+        raise HTTPException(404, "no such file")
+    lake = _lake()
+    uri = join(lake.data_docs, *parts)
+    media = mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
+    if not lake.exists(uri):
+        vendored = VENDOR_DIR.joinpath(*parts[len(SITE_VENDOR) :])
+        if (
+            tuple(parts[: len(SITE_VENDOR)]) == SITE_VENDOR
+            and vendored.is_file()
+            and VENDOR_DIR in vendored.parents
+        ):
+            return Response(vendored.read_bytes(), media_type=media, headers=_HEADERS)
+        raise HTTPException(404, "no such file")
+    if media == "text/html":  # pages built before the assets were vendored
+        text = offline_html(lake.read_text(uri), page_depth(lake.data_docs, uri))
+        return HTMLResponse(text, headers=_HEADERS)
+    return Response(lake.read_bytes(uri), media_type=media, headers=_HEADERS)
+
+
+@app.get("/{route}/{day}")
+def report_page(route: str, day: str) -> Response:
+    """A date's reserves page, backtest or audit report (``latest``: the newest date)."""
+    if route not in _PAGES:
+        raise HTTPException(404, f"no page {route!r}")
+    title, folder, uri = _PAGES[route]
+    lake = _lake()
+    if day == LATEST:
+        days = [d for d in _dates(lake, folder) if lake.exists(uri(lake, d))]
+        if not days:
+            raise HTTPException(404, f"no {title.lower()} yet")
+        as_of = max(days)
+    else:
+        try:
+            as_of = parse_date(day, "date")
+        except RiskcastError as exc:
+            raise HTTPException(404, str(exc)) from exc
+    target = uri(lake, as_of)
+    if not lake.exists(target):
+        raise HTTPException(404, f"no {title.lower()} for {as_of}")
+    return HTMLResponse(lake.read_text(target), headers=_HEADERS)
+
+
+def _lake() -> Lake:
+    settings: Settings = load_settings(None)
+    return Lake(settings.lake_uri, settings.aws_conn_id)
+
+
+def _dates(lake: Lake, folder: str) -> list[date]:
+    out = []
+    for name in lake.ls(join(lake.uri, folder)):
+        try:
+            out.append(parse_date(name.partition("=")[2], "partition"))
+        except RiskcastError:
+            continue
+    return out
+
+
+async def _airflow_user(request: Request) -> Any:
+    """The Airflow user of the request's JWT (bearer header, else the UI cookie), or None."""
+    from airflow.api_fastapi.core_api.security import get_user
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    creds = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if token else None
+    try:
+        return await get_user(request, None, creds)
+    except HTTPException:
+        return None
+
+
+def _login_url(request: Request) -> str:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    try:
+        return get_auth_manager().get_url_login(next_url=str(request.url))
+    except RuntimeError:  # no auth manager: not inside the API server
+        return "/"
