@@ -64,6 +64,11 @@ def split_rows(raws: list[RawFile], contract: Contract, key: bytes | None, day: 
     goods, parts = [], []
     for raw in raws:
         co = coerce_table(raw.table, contract, raw.marker)
+        raw.warnings += [
+            f"{raw.name}: {n} {col} value(s) held undecodable (non-UTF-8) bytes and were emptied; "
+            "the rows were kept (an optional field): fix the export's encoding"
+            for col, n in co.nulled.items()
+        ]
         good = co.table if not co.bad.any() else co.table.filter(pa.array(~co.bad))
         good = good.append_column(SOURCE_FILE, pa.repeat(pa.scalar(raw.name), len(good)))
         goods.append(good.append_column(SOURCE_ROW, pa.array(raw.rows[~co.bad])))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -60,18 +60,22 @@ class Coerced:
 
     ``table``: every contract column with its Arrow type from ``ARROW_TYPES`` (bad cells
     null); ``bad``: bool per row, True where any cell failed; ``reasons``: row index ->
-    ``"; "``-joined reasons, for the bad rows only.
+    ``"; "``-joined reasons, for the bad rows only; ``nulled``: optional column -> cells
+    emptied because they held undecodable bytes (the row itself is kept).
     """
 
     table: pa.Table
     bad: np.ndarray
     reasons: dict[int, str]
+    nulled: dict[str, int] = field(default_factory=dict)
 
 
 def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None) -> Coerced:
     """Cast every contract column of ``table`` (raw strings or typed Parquet columns).
 
-    ``marker`` is the reader's stand-in for undecodable bytes: cells holding it are bad.
+    ``marker`` is the reader's stand-in for undecodable bytes: cells holding it are bad,
+    except in optional columns outside the key (a site's display name), where the cell is
+    emptied and counted in ``nulled``: a damaged optional field never costs the row.
     Reasons quote the raw value, except in PII and free-text columns.
     """
     n = table.num_rows
@@ -79,14 +83,18 @@ def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None)
     reasons: dict[int, list[str]] = defaultdict(list)
     private = set(contract.pii) | set(contract.free_text)
     columns = []
+    nulled: dict[str, int] = {}
     for col, kind in contract.columns.items():
         arr = table[col]  # chunked (CSV blocks, row groups): compute kernels take it as is
         if marker is not None and pa.types.is_string(arr.type):
             mangled = _mask(pc.match_substring(arr, marker))
-            if mangled.any():
+            if mangled.any() and col in contract.optional and col not in contract.key:
+                nulled[col] = int(mangled.sum())
+            elif mangled.any():
                 _note(
                     reasons, bad, mangled, lambda _v, c=col: f"non-UTF-8 bytes in column {c!r}", arr
                 )
+            if mangled.any():
                 arr = pc.if_else(pa.array(mangled), pa.scalar(None, arr.type), arr)
         typed, failed = _cast(arr, kind)
         if failed is not None and failed.any():
@@ -109,7 +117,7 @@ def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None)
                 )
         columns.append(typed)
     out = pa.table(columns, names=list(contract.columns))
-    return Coerced(out, bad, {i: "; ".join(r) for i, r in reasons.items()})
+    return Coerced(out, bad, {i: "; ".join(r) for i, r in reasons.items()}, nulled)
 
 
 def raw_strings(table: pa.Table, columns: list[str], marker: str | None = None) -> pa.Table:
