@@ -1,4 +1,5 @@
-# riskcast: two commands do everything on a fresh machine: `make demo` and `make test`.
+# riskcast: two commands do everything on a fresh machine: `make demo` and `make test`;
+# a third, `make stack`, runs the production-shaped stack locally (docker/stack/).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,13 +11,13 @@ DEMO_DAYS ?= 1096
 DEMO_START ?= 2023-01-02
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean stack stack-down stack-test
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	@# torch first, pinned to the CPU build, so nothing can pull a multi-GB CUDA wheel
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[airflow,dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -70,5 +71,21 @@ lint: install
 bench: install
 	$(BIN)/python bench/ingest.py
 
+# PostgreSQL, S3 (moto), SMTP, a Ray head + worker and Airflow 3 (api-server, scheduler,
+# dag-processor, triggerer) as separate processes, riskcast installed from its wheel;
+# logs and pid files under data/stack/ (docker/stack/up.sh says what each part is).
+stack: install
+	bash docker/stack/up.sh
+
+stack-down:
+	bash docker/stack/down.sh
+
+# On that stack the scheduler runs both DAGs (ingest on its timetable, forecast on the bronze
+# assets); tests/stack checks what they did. Slow (~10 min); the stack is stopped either way.
+stack-test: install
+	bash docker/stack/down.sh > /dev/null
+	bash docker/stack/up.sh
+	STACK_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider tests/stack -m stack -v; rc=$$?; bash docker/stack/down.sh; exit $$rc
+
 clean:
-	rm -rf data/demo data/lake data/airflow data/reserves.db
+	rm -rf data/demo data/lake data/airflow data/reserves.db data/stack

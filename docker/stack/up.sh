@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# `make stack`: the production-shaped stack on this machine, without Docker, each part its own
+# process (own session: `down.sh` stops the whole process group) with a log in
+# $STACK/logs/<name>.log and a pid file in $STACK/pids/<name>.pid:
+#   PostgreSQL (the machine's; started if down): Airflow metadata DB + reserves DB, roles applied
+#   moto (S3 endpoint) . aiosmtpd (SMTP) . Ray head + 1 worker (`ray start`, Jobs API)
+#   Airflow 3 api-server, scheduler (LocalExecutor), dag-processor, triggerer
+# Airflow and Ray run riskcast INSTALLED FROM ITS WHEEL into $STACK/venv (its dependencies are
+# this project's venv, as a plain path entry: nothing is downloaded), never the checkout.
+# The commands are the ones docker/compose.yaml runs in its containers.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+PY_BUILD="${PY_BUILD:-$STACK_REPO/.venv/bin/python}"
+
+if compgen -G "$STACK/pids/*.pid" > /dev/null; then
+  for f in "$STACK"/pids/*.pid; do
+    if kill -0 "$(cat "$f")" 2>/dev/null; then echo "the stack is up already ($f): make stack-down first"; exit 1; fi
+  done
+fi
+rm -rf "$STACK"
+mkdir -p "$STACK"/{logs,pids,run,plugins,mail,wheel,airflow}
+
+step() { echo "== $*"; }
+wait_for() {  # wait_for WHAT SECONDS CMD...: poll until CMD succeeds (fails fast if LAST died)
+  local what=$1 secs=$2; shift 2
+  for _ in $(seq 1 "$secs"); do
+    "$@" > /dev/null 2>&1 && return 0
+    if [ -n "${LAST:-}" ] && ! kill -0 "$(cat "$STACK/pids/$LAST.pid")" 2>/dev/null; then
+      echo "$LAST exited:"; tail -n 20 "$STACK/logs/$LAST.log"; exit 1
+    fi
+    sleep 1
+  done
+  echo "$what did not come up in ${secs}s; logs in $STACK/logs"; exit 1
+}
+start() {  # start NAME CMD...: own session (process group), log + pid file, cwd outside the checkout
+  local name=$1; shift
+  (cd "$STACK/run" && exec setsid "$@" > "$STACK/logs/$name.log" 2>&1 < /dev/null) &
+  echo $! > "$STACK/pids/$name.pid"
+  LAST=$name
+}
+http_ok() { "$STACK_VENV/bin/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)" "$1"; }
+
+step "PostgreSQL on 127.0.0.1:5432"
+if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  wait_for PostgreSQL 30 pg_isready -h 127.0.0.1 -p 5432 -q
+fi
+
+step "riskcast wheel -> $STACK_VENV (dependencies from the project venv)"
+"$PY_BUILD" -m pip wheel --no-deps --no-build-isolation -q -w "$STACK/wheel" "$STACK_REPO"
+"$PY_BUILD" -m venv "$STACK_VENV"
+"$STACK_VENV/bin/python" -m pip install -q --no-deps --no-index "$STACK"/wheel/riskcast-*.whl
+"$STACK_VENV/bin/python" -c "import sysconfig; print(sysconfig.get_path('purelib'))" > /dev/null
+"$PY_BUILD" -c "import sysconfig; print(sysconfig.get_path('purelib'))" \
+  > "$("$STACK_VENV/bin/python" -c "import sysconfig; print(sysconfig.get_path('purelib'))")/deps.pth"
+export PATH="$STACK_VENV/bin:$PATH"
+(cd "$STACK/run" && python -c "import forecasting, sys; assert forecasting.__file__.startswith(sys.prefix), forecasting.__file__")
+
+step "databases: riskcast_airflow (metadata), riskcast_reserves (schema, roles, login roles)"
+(cd "$STACK/run" && python "$STACK_REPO/docker/stack/databases.py" --fresh)
+
+step "S3 endpoint (moto server) on $STACK_S3, bucket $STACK_BUCKET"
+start s3 python -m moto.server -H 127.0.0.1 -p "$STACK_S3_PORT"
+wait_for "moto" 60 http_ok "$STACK_S3/moto-api/"
+AWS_ACCESS_KEY_ID=$STACK_AWS_KEY AWS_SECRET_ACCESS_KEY=$STACK_AWS_SECRET python -c "
+import boto3, sys
+boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1').create_bucket(Bucket=sys.argv[2])" \
+  "$STACK_S3" "$STACK_BUCKET"
+
+step "SMTP (aiosmtpd) on 127.0.0.1:$STACK_SMTP_PORT -> $STACK/mail (Maildir)"
+start smtp python -m aiosmtpd -n -l "127.0.0.1:$STACK_SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$STACK/mail"
+wait_for "aiosmtpd" 30 python -c "import smtplib; smtplib.SMTP('127.0.0.1', $STACK_SMTP_PORT, timeout=2).quit()"
+
+step "Ray head (Jobs API on $RISKCAST_RAY__JOBS_ADDRESS) + 1 worker node"
+free_ports() { python -c "
+import socket
+socks = [socket.socket() for _ in range(7)]
+for s in socks: s.bind(('127.0.0.1', 0))
+print(' '.join(f'--{n}={s.getsockname()[1]}' for n, s in zip(('dashboard-agent-listen-port', 'dashboard-agent-grpc-port', 'metrics-export-port', 'runtime-env-agent-port', 'node-manager-port', 'object-manager-port', 'ray-client-server-port'), socks)))"; }
+# the training job reads and writes the lake in S3 with the node's credentials (no PII key)
+# (a busy 2-core machine starts a node's dashboard agent slowly: wait for it longer)
+ray_env=(env -u AIRFLOW_CONN_AWS_DEFAULT AWS_ACCESS_KEY_ID="$STACK_AWS_KEY"
+         AWS_SECRET_ACCESS_KEY="$STACK_AWS_SECRET" AWS_ENDPOINT_URL="$STACK_S3" AWS_DEFAULT_REGION=us-east-1
+         RAY_agent_register_timeout_ms=300000 RAY_raylet_start_wait_time_s=300)
+# shellcheck disable=SC2046
+start ray-head "${ray_env[@]}" python -m ray.scripts.scripts start --head --block \
+  --node-ip-address=127.0.0.1 --port="$STACK_RAY_PORT" --dashboard-host=127.0.0.1 \
+  --dashboard-port="$STACK_RAY_DASHBOARD" --include-dashboard=true --num-cpus=2 --num-gpus=0 \
+  --temp-dir="$STACK/ray" --object-store-memory=$((300 * 1024 * 1024)) --disable-usage-stats $(free_ports)
+wait_for "the Ray Jobs API" 180 http_ok "$RISKCAST_RAY__JOBS_ADDRESS/api/version"
+# A node's raylet gives its dashboard agent ~16 s to start; on a busy 2-core machine that can
+# be too short, so the worker node gets three tries.
+for try in 1 2 3; do
+  # shellcheck disable=SC2046
+  start ray-worker "${ray_env[@]}" python -m ray.scripts.scripts start --block \
+    --address="127.0.0.1:$STACK_RAY_PORT" --node-ip-address=127.0.0.1 --num-cpus=1 --num-gpus=0 \
+    --object-store-memory=$((300 * 1024 * 1024)) --disable-usage-stats $(free_ports)
+  for _ in $(seq 1 90); do
+    python -c "
+from ray.util.state import list_nodes
+import sys; sys.exit(0 if sum(n.state == 'ALIVE' for n in list_nodes(address='$RISKCAST_RAY__JOBS_ADDRESS')) >= 2 else 1)" \
+      > /dev/null 2>&1 && break 2
+    kill -0 "$(cat "$STACK/pids/ray-worker.pid")" 2>/dev/null || break
+    sleep 1
+  done
+  echo "   the Ray worker node did not join (try $try): $(grep -o 'Timed out waiting for file' "$STACK"/ray/session_latest/logs/raylet*.out | head -n1)"
+  kill -TERM -- "-$(cat "$STACK/pids/ray-worker.pid")" 2>/dev/null || true
+  sleep 2
+  if [ "$try" = 3 ]; then  # go on with the head alone: training still runs as a Ray Job
+    echo "   WARNING: no Ray worker node (machine too busy); the head alone runs the jobs" | tee "$STACK/logs/WARNING"
+    rm -f "$STACK/pids/ray-worker.pid"
+  fi
+done
+
+step "Airflow 3 (metadata in PostgreSQL, LocalExecutor, parallelism $AIRFLOW__CORE__PARALLELISM)"
+openssl rand -hex 32 > "$STACK/pii.key" 2>/dev/null || python -c "import secrets; print(secrets.token_hex(32))" > "$STACK/pii.key"
+chmod 600 "$STACK/pii.key"
+LAST=; python -m airflow db migrate > "$STACK/logs/airflow-migrate.log" 2>&1 || { tail -n 30 "$STACK/logs/airflow-migrate.log"; exit 1; }
+# the PII key reaches Airflow only (ingest tasks), as the connection riskcast_pii; Ray never sees it
+export AIRFLOW_CONN_RISKCAST_PII="{\"conn_type\": \"generic\", \"password\": \"$(cat "$STACK/pii.key")\"}"
+start airflow-apiserver python -m airflow api-server --port "$STACK_API_PORT"
+wait_for "the Airflow API server" 180 http_ok "http://127.0.0.1:$STACK_API_PORT/api/v2/version"
+start airflow-scheduler python -m airflow scheduler
+start airflow-dag-processor python -m airflow dag-processor
+start airflow-triggerer python -m airflow triggerer
+echo "stack up: Airflow UI http://127.0.0.1:$STACK_API_PORT, Ray dashboard $RISKCAST_RAY__JOBS_ADDRESS,"
+echo "          S3 $STACK_S3, SMTP maildir $STACK/mail; logs in $STACK/logs; stop with make stack-down"
