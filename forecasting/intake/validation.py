@@ -31,10 +31,19 @@ import pandas as pd
 from forecasting.core.config import Settings
 from forecasting.core.errors import DataContractError
 from forecasting.core.lake import Lake, parse_date
-from forecasting.core.schema import CONTRACTS, DAILY_SOURCES, REASON, REFERENCE_SOURCES, Contract
+from forecasting.core.schema import (
+    CONTRACTS,
+    DAILY_SOURCES,
+    REASON,
+    REFERENCE_SOURCES,
+    WAREHOUSE_ID,
+    WAREHOUSES,
+    Contract,
+)
 from forecasting.intake.datadocs import publish_data_docs
 from forecasting.intake.suites import ExpectationResult, SuiteResult, validate_frame
 from forecasting.intake.validation_inputs import (
+    held_warehouse_ids,
     input_frame,
     sha256,
     suite_parameters,
@@ -105,7 +114,10 @@ def check_source(
     if bad.any():
         reasons.iloc[result.row_reasons().index.to_numpy()] = result.row_reasons().to_numpy()
     blocking = [e.name for e in result.critical]
-    share = float(bad.mean()) if len(frame) else 0.0
+    site_held = _rows_of_held_sites(lake, contract, day, frame, reasons, notes)
+    bad = bad | site_held
+    rest = bad[~site_held]  # a site held back in the snapshot is its own problem, not the day's
+    share = float(rest.mean()) if len(rest) else 0.0
     limit = settings.validation.max_bad_row_share
     if not blocking and share > limit:
         blocking.append(SHARE_CHECK)
@@ -129,6 +141,36 @@ def check_source(
     )
     _write(lake, contract, day, frame, bad, reasons, sv)
     return sv, result
+
+
+def _rows_of_held_sites(
+    lake: Lake,
+    contract: Contract,
+    day: date,
+    frame: pd.DataFrame,
+    reasons: pd.Series,
+    notes: list[str],
+) -> np.ndarray:
+    """Mask of rows whose warehouse the snapshot held back; their reasons name the site."""
+    none = np.zeros(len(frame), dtype=bool)
+    if WAREHOUSE_ID not in contract.columns or contract.name == WAREHOUSES.name or not len(frame):
+        return none
+    held, snap = held_warehouse_ids(lake, day)
+    if not held:
+        return none
+    mask = frame[WAREHOUSE_ID].astype("string").isin(held).fillna(False).to_numpy(dtype=bool)
+    if mask.any():
+        sites = frame.loc[mask, WAREHOUSE_ID].astype(str)
+        why = (
+            "warehouse " + sites + f" is held back in the warehouses snapshot of {snap}: fix "
+            "its row in the warehouses file"
+        ).astype("string")
+        reasons[mask] = (reasons[mask] + "; " + why).fillna(why)
+        notes.append(
+            f"{int(mask.sum())} row(s) of site(s) {sorted(set(sites))} held back: the site is "
+            f"quarantined in the warehouses snapshot of {snap}; the other rows are not affected"
+        )
+    return mask
 
 
 def _write(lake: Lake, contract: Contract, day: date, frame: pd.DataFrame, bad: np.ndarray,

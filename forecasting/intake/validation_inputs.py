@@ -121,6 +121,34 @@ def _partition_dates(lake: Lake, source: str) -> list[date]:
     return sorted(parse_date(n.split("=", 1)[1]) for n in names if n.startswith("date="))
 
 
+def held_warehouse_ids(lake: Lake, day: date) -> tuple[list[str], date | None]:
+    """Sites the referential check's snapshot held back (quarantined at ingest or validation)
+    and so does not list: (sorted ids, snapshot date). Their rows are rejected as such, by
+    name, and do not count towards the day's bad-row share: one bad site row is not a bad day.
+    """
+    snap = _snapshot_date(lake, day)
+    if snap is None:
+        return [], None
+    known = set(_known_warehouse_ids(lake, day) or [])
+    held: set[str] = set()
+    for uri in (
+        lake.ingest_quarantine(WAREHOUSES.name, snap),
+        lake.validation_quarantine(WAREHOUSES.name, snap),
+    ):
+        if lake.exists(uri):
+            ids = lake.read_parquet(uri)[WAREHOUSE_ID].dropna().astype(str)
+            held |= set(ids)
+    return sorted(held - known), snap
+
+
+def _snapshot_date(lake: Lake, day: date) -> date | None:
+    """The date of the latest warehouses snapshot with a bronze partition on or before ``day``."""
+    for snap in reversed([d for d in _partition_dates(lake, WAREHOUSES.name) if d <= day]):
+        if lake.exists(lake.bronze_file(WAREHOUSES.name, snap)):
+            return snap
+    return None
+
+
 def _known_warehouse_ids(lake: Lake, day: date) -> list[str] | None:
     """Warehouse ids of the latest validated snapshot dated on or before ``day``."""
     for snap in reversed([d for d in _partition_dates(lake, WAREHOUSES.name) if d <= day]):

@@ -16,8 +16,11 @@ from typer.testing import CliRunner
 from forecasting.core import schema as s
 from forecasting.core.errors import DataContractError
 from forecasting.core.lake import Lake, join
-from forecasting.intake.runner import validate_date
+from forecasting.intake.runner import ingest_and_validate, validate_date
 from forecasting.intake.validation import validate_source
+from tests.support.landing import DAY as LANDED_DAY
+from tests.support.landing import csv_text, land, recon
+from tests.support.landing import report as landed_report
 from tests.support.validation_frames import (
     DAY,
     recons,
@@ -414,3 +417,31 @@ def test_a_rejected_batch_can_be_returned_for_alerting(lake_settings):
     assert checked.status == "critical" and checked.exit_code == 2
     sent, failed = alert_day(settings, DAY, [], [checked])
     assert list(sent) == ["data quality failure: security_reports 2024-03-04"] and not failed
+
+
+def test_a_site_held_back_in_the_snapshot_rejects_only_its_own_rows(settings_factory):
+    """Reference failures stay proportionate: a warehouse row that fails (bad sqft) takes
+    only that site's reports with it, named; the day's other reports are kept, even when
+    the site's rows alone exceed max_bad_row_share."""
+    settings = settings_factory()
+    landing = Path(settings.landing_uri)
+    (landing / "warehouses.csv").parent.mkdir(parents=True, exist_ok=True)
+    (landing / "warehouses.csv").write_text(
+        "warehouse_id,name,country,region,sqft,opened_on\n"
+        "WH-DE-000,Berlin,DE,DACH,120000,2015-04-01\n"
+        "WH-DE-001,Hamburg,DE,DACH,lots,2018-01-15\n"  # held back at ingest
+        "WH-DE-002,K\xf6ln,DE,DACH,90000,2019-01-01\n"
+    )
+    (landing / "events.csv").write_text("date,scope,scope_id,event_type,name\n2024-03-01,all,,peak,Sale\n")
+    rows = [landed_report(i) for i in range(9)]  # warehouse WH-DE-{i % 3}: a third at WH-DE-001
+    land(landing, s.SECURITY_REPORTS.name, "part-000.csv", csv_text(rows))
+    land(landing, s.RECONCILIATION_LOGS.name, "part-000.csv", csv_text([recon(0)]))
+    summary = ingest_and_validate(settings, LANDED_DAY)
+    checked = summary["validation"]["sources"][s.SECURITY_REPORTS.name]
+    assert checked["status"] == "warnings" and not checked["blocking"], checked
+    assert checked["validated_rows"] == 6 and checked["quarantined_rows"] == 3
+    lake = Lake(settings.lake_uri)
+    held = lake.read_parquet(lake.validation_quarantine(s.SECURITY_REPORTS.name, LANDED_DAY))
+    assert set(held[s.WAREHOUSE_ID]) == {"WH-DE-001"}
+    assert held[s.REASON].str.contains("warehouse WH-DE-001 is held back in the warehouses").all()
+    assert any("WH-DE-001" in n and "other rows are not affected" in n for n in checked["notes"])
