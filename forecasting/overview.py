@@ -42,6 +42,20 @@ class RunOverview:
     warehouses: int
     latest: pd.DataFrame = field(repr=False)
     paths: dict[str, str] = field(default_factory=dict)
+    published_as_of: list[str] = field(default_factory=list)  # as-of dates in reserves_latest
+
+    @property
+    def has_publication(self) -> bool:
+        """Whether ``reserves_latest`` holds rows published for ``as_of`` itself."""
+        return self.as_of in self.published_as_of
+
+    def notice(self) -> str:
+        """One sentence when the rows shown are not the asked day's publication, else ''."""
+        if self.has_publication:
+            return ""
+        held = ", ".join(self.published_as_of) or "nothing"
+        return (f"no publication for {self.as_of}: reserves_latest holds {held}; "
+                f"run `riskcast publish --as-of {self.as_of}` to publish that day")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -83,4 +97,12 @@ def describe_run(settings: Settings, as_of: date) -> RunOverview:
         warehouses=int(latest[schema.WAREHOUSE_ID].nunique()) if schema.WAREHOUSE_ID in latest else 0,
         latest=latest,
         paths={k: v for k, v in paths.items() if "://" in v or not k.endswith("report") or lake.exists(v)},
+        published_as_of=_as_of_dates(latest),
     )
+
+
+def _as_of_dates(latest: pd.DataFrame) -> list[str]:
+    if schema.AS_OF_DATE not in latest.columns:
+        return []
+    days = pd.to_datetime(latest[schema.AS_OF_DATE].dropna()).dt.date.unique()
+    return sorted(d.isoformat() for d in days)

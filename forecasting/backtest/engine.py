@@ -55,6 +55,7 @@ from forecasting.backtest.windows import (
     window_frames,
 )
 from forecasting.core.config import Settings
+from forecasting.core.progress import track
 from forecasting.core.schema import (
     COLD_START,
     CUTOFF,
@@ -155,7 +156,7 @@ def run_backtest(
     cold = pick_cold_start(ids, cold_start_share, seed)
     n = int(num_samples or settings.model.num_samples)
     frames, raw, samples, capped, fitted = [], [], {}, 0, None
-    for k, cutoff in enumerate([*plan.calibration, *plan.cutoffs]):
+    for k, cutoff in enumerate(track([*plan.calibration, *plan.cutoffs], "backtest windows")):
         win = window_frames(df, spec, cutoff, horizon, cold)
         scales = mase_scales(win.history, spec.freq)
         window = k - len(plan.calibration)  # calibration-only windows are negative

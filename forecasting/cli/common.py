@@ -18,8 +18,11 @@ from rich.markup import escape
 from typer._click.exceptions import ClickException  # typer 0.29 vendors Click
 from typer.core import TyperGroup
 
+import forecasting
+from forecasting.cli.summary import render as render_summary
 from forecasting.core.config import Settings, load_settings
 from forecasting.core.errors import RiskcastError
+from forecasting.core.progress import DEFAULT_LOG_FILE, quiet_libraries
 
 
 class _OneLineErrors(TyperGroup):
@@ -61,7 +64,8 @@ out = Console()
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML settings file (else RISKCAST_CONFIG)")
 ]
-AsOfOpt = Annotated[str, typer.Option("--as-of", help="logical date YYYY-MM-DD")]
+AsOfOpt = Annotated[str, typer.Option("--as-of", metavar="DATE", help="logical date YYYY-MM-DD")]
+OUTPUT = {"json": False}  # set by the app callback's --json
 UngatedOpt = Annotated[
     bool,
     typer.Option(
@@ -86,10 +90,39 @@ def run(fn: Callable[[], Any]) -> Any:
 
 
 def emit(summary: Any) -> None:
-    """Pretty JSON on a terminal; one JSON line otherwise (logs, Ray Jobs parse the last)."""
+    """A short readable summary on a terminal; with ``--json``, or when the output is piped
+    (logs, Ray Jobs and the DAGs parse the last line), the summary as one JSON line."""
     data = summary.to_dict() if hasattr(summary, "to_dict") else summary
     text = json.dumps(data, default=str, sort_keys=True)
-    if out.is_terminal:
-        out.print_json(text)
-    else:
+    if OUTPUT["json"] or not out.is_terminal:
         print(text, flush=True)
+    else:
+        out.print(render_summary(json.loads(text)), highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"riskcast {forecasting.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    json_output: Annotated[
+        bool, typer.Option("--json", help="print each result as one JSON object (the default when piped)")
+    ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", metavar="PATH", help=f"debug log of every library (default {DEFAULT_LOG_FILE})"),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """riskcast: theft and loss risk forecasts and reserves, one command per stage.
+
+    Dates are YYYY-MM-DD. Library logs (GX, Ray, Lightning) go to the debug log file, not
+    the terminal; warnings and errors of riskcast itself are shown.
+    """
+    OUTPUT["json"] = json_output
+    quiet_libraries(log_file or DEFAULT_LOG_FILE)

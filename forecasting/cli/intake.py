@@ -18,10 +18,10 @@ from forecasting.intake.runner import ingest_dates, validate_date
 @app.command("demo-data")
 def demo_data(
     out_dir: Annotated[Path, typer.Option("--out", help="landing folder to write")],
-    warehouses: Annotated[int, typer.Option(min=1)] = 60,
-    start: Annotated[str, typer.Option(help="first day YYYY-MM-DD")] = "2023-01-02",
-    days: Annotated[int, typer.Option(min=1)] = 1096,
-    seed: int = 0,
+    warehouses: Annotated[int, typer.Option(min=1, help="number of warehouses")] = 60,
+    start: Annotated[str, typer.Option(metavar="DATE", help="first day YYYY-MM-DD")] = "2023-01-02",
+    days: Annotated[int, typer.Option(min=1, help="number of days of drops")] = 1096,
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same network")] = 0,
     faults: Annotated[bool, typer.Option("--faults/--no-faults", help="inject data faults")] = False,
 ) -> None:
     """Generate a sample European network: daily landing drops plus ground truth in _truth/."""
@@ -31,10 +31,10 @@ def demo_data(
 
 @app.command()
 def ingest(
-    date: Annotated[str | None, typer.Option("--date", help="one day YYYY-MM-DD")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="first day of a backfill")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="last day of a backfill")] = None,
-    validate: Annotated[bool, typer.Option("--validate/--no-validate")] = True,
+    date: Annotated[str | None, typer.Option("--date", metavar="DATE", help="one day YYYY-MM-DD")] = None,
+    from_: Annotated[str | None, typer.Option("--from", metavar="DATE", help="first day of a backfill YYYY-MM-DD")] = None,
+    to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="last day of a backfill YYYY-MM-DD (inclusive)")] = None,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="validate with GX after ingest")] = True,
     config: ConfigOpt = None,
 ) -> None:
     """Ingest (and by default validate) the landing drop of a day or a range of days."""
@@ -48,7 +48,7 @@ def ingest(
 
 @app.command()
 def validate(
-    date: Annotated[str, typer.Option("--date", help="day YYYY-MM-DD")],
+    date: Annotated[str, typer.Option("--date", metavar="DATE", help="day YYYY-MM-DD")],
     config: ConfigOpt = None,
 ) -> None:
     """Validate the day's bronze partitions with Great Expectations (exit 0 / 1 warnings / 2)."""

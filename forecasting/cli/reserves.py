@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from forecasting.cli.common import (
@@ -37,7 +38,7 @@ def reserves(as_of: AsOfOpt, allow_ungated: UngatedOpt = False, config: ConfigOp
 @app.command()
 def publish(
     as_of: AsOfOpt,
-    run_id: Annotated[str | None, typer.Option("--run-id")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="publication id (default: derived from the date and inputs)")] = None,
     allow_ungated: UngatedOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -67,6 +68,8 @@ def show(
 
     settings = settings_from(config)
     view = run(lambda: describe_run(settings, parse_date(as_of, "--as-of")))
+    if view.notice():  # never let another day's rows pass for the asked day's
+        out.print(f"[bold yellow]note:[/] {escape(view.notice())}", highlight=False, soft_wrap=True)
     cols = [c for c in SHOWN_COLUMNS if c in view.latest.columns]
     table = Table(title=f"reserves_latest: {view.reserves_rows} rows, {view.warehouses} warehouses")
     for col in cols:

@@ -52,7 +52,7 @@ def train(
 @app.command()
 def forecast(
     as_of: AsOfOpt,
-    model_version: Annotated[str, typer.Option("--model-version")] = "latest",
+    model_version: Annotated[str, typer.Option("--model-version", help="registered model version, or latest")] = "latest",
     allow_ungated: UngatedOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -67,18 +67,18 @@ def forecast(
 def backtest(
     out_dir: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
     panel_path: Annotated[Path | None, typer.Option("--panel", help="long CSV/Parquet panel")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="lake panel's date")] = None,
-    freq: Annotated[str | None, typer.Option("--freq", help="D, W or M")] = None,
-    horizon: Annotated[int | None, typer.Option(min=1)] = None,
-    windows: Annotated[int | None, typer.Option(min=1)] = None,
-    id_col: Annotated[str, typer.Option("--id-col")] = "unique_id",
-    time_col: Annotated[str, typer.Option("--time-col")] = "ds",
-    target_col: Annotated[str, typer.Option("--target-col")] = "y",
-    static_real: Annotated[list[str] | None, typer.Option("--static-real")] = None,
-    static_cat: Annotated[list[str] | None, typer.Option("--static-cat")] = None,
-    dynamic_real: Annotated[list[str] | None, typer.Option("--dynamic-real")] = None,
-    cold_start_share: Annotated[float, typer.Option("--cold-start-share", min=0, max=0.9)] = 0.0,
-    seed: int = 0,
+    as_of: Annotated[str | None, typer.Option("--as-of", metavar="DATE", help="the lake panel's date YYYY-MM-DD")] = None,
+    freq: Annotated[str | None, typer.Option("--freq", help="period of the panel: D, W or M (default: the settings' freq)")] = None,
+    horizon: Annotated[int | None, typer.Option(min=1, help="periods ahead per window (default: settings)")] = None,
+    windows: Annotated[int | None, typer.Option(min=1, help="evaluated rolling-origin windows (default: settings)")] = None,
+    id_col: Annotated[str, typer.Option("--id-col", help="series id column of --panel")] = "unique_id",
+    time_col: Annotated[str, typer.Option("--time-col", help="period column of --panel")] = "ds",
+    target_col: Annotated[str, typer.Option("--target-col", help="count column of --panel")] = "y",
+    static_real: Annotated[list[str] | None, typer.Option("--static-real", help="static numeric covariate column (repeatable)")] = None,
+    static_cat: Annotated[list[str] | None, typer.Option("--static-cat", help="static categorical covariate column (repeatable)")] = None,
+    dynamic_real: Annotated[list[str] | None, typer.Option("--dynamic-real", help="future-known numeric covariate column (repeatable)")] = None,
+    cold_start_share: Annotated[float, typer.Option("--cold-start-share", min=0, max=0.9, help="share of series held out as cold starts")] = 0.0,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
     config: ConfigOpt = None,
 ) -> None:
     """Rolling-origin backtest against baselines, calibration and gate; any panel or the lake's."""

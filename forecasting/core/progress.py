@@ -1,20 +1,82 @@
-"""A rich progress bar on stderr for multi-step work (files of a drop, days of a backfill).
+"""What a person at the terminal sees of long work: progress bars, and no library noise.
 
-Nested uses share one display: rich allows only one live display at a time, so an inner
-task is added to the bar that is already showing instead of opening a second one.
+``progress_task``: a rich progress bar on stderr for multi-step work (files of a drop, days
+of a backfill, backtest windows). Nested uses share one display: rich allows only one live
+display at a time, so an inner task is added to the bar already showing.
+
+``quiet_libraries``: GX, Ray, Lightning, torch and Python warnings log to a debug file
+instead of the terminal; riskcast's own warnings and errors still reach stderr.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+T = TypeVar("T")
 _ACTIVE: ContextVar[Any] = ContextVar("riskcast_progress", default=None)
+DEFAULT_LOG_FILE = Path(tempfile.gettempdir()) / "riskcast" / "debug.log"
+NOISY_LOGGERS = (
+    "great_expectations", "ray", "lightning", "lightning.pytorch", "lightning_fabric",
+    "pytorch_lightning", "torch", "gluonts", "py.warnings", "fsspec", "s3fs", "botocore",
+    "urllib3", "matplotlib", "filelock", "alembic", "airflow",
+)  # fmt: skip
+_HANDLER_NAME, _CONSOLE_NAME = "riskcast-debug-file", "riskcast-console"
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def quiet_libraries(
+    log_file: Path = DEFAULT_LOG_FILE, console_level: int = logging.WARNING
+) -> Path:
+    """Log everything (DEBUG) to ``log_file``; on stderr only riskcast's records from
+    ``console_level`` up. Calling again replaces both handlers; returns the log file."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() in (_HANDLER_NAME, _CONSOLE_NAME)]:
+        root.removeHandler(handler)  # a second call (another log file) replaces the first
+        handler.close()
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(log_file, encoding="utf-8")
+    to_file.set_name(_HANDLER_NAME)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    to_console = _Stderr()
+    to_console.set_name(_CONSOLE_NAME)
+    to_console.setLevel(console_level)
+    to_console.addFilter(lambda record: not record.name.startswith(NOISY_LOGGERS))
+    to_console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(to_file)
+    root.addHandler(to_console)
+    root.setLevel(logging.INFO)
+    for name in NOISY_LOGGERS:  # their own console handlers, where already attached
+        lib = logging.getLogger(name)
+        lib.handlers = [
+            h
+            for h in lib.handlers
+            if not isinstance(h, logging.StreamHandler) or isinstance(h, logging.FileHandler)
+        ]
+        lib.propagate = True
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # library warnings: to the file, not the terminal
+    return log_file
 
 
 @contextmanager
@@ -47,3 +109,12 @@ def progress_task(label: str, total: int) -> Iterator[Callable[[], None]]:
             yield lambda: bar.advance(task)
     finally:
         _ACTIVE.reset(token)
+
+
+def track(items: Iterable[T], label: str) -> Iterator[T]:
+    """Yield ``items`` while a progress bar (see ``progress_task``) counts them."""
+    items = list(items)
+    with progress_task(label, len(items)) as advance:
+        for item in items:
+            yield item
+            advance()

@@ -16,6 +16,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 
+from forecasting.core.progress import progress_task
 from forecasting.model.estimator import build_estimator
 from forecasting.model.quiet import nan_loss_not_raise, quiet, torch_threads
 
@@ -55,7 +56,7 @@ def trainer_kwargs(config: dict[str, Any], callbacks: list, **extra: Any) -> dic
     return {
         "max_epochs": config["max_epochs"],
         "gradient_clip_val": config["gradient_clip_val"],
-        "callbacks": callbacks,
+        "callbacks": [*callbacks, EpochProgress()],
         "logger": False,
         "enable_checkpointing": False,
         "enable_progress_bar": False,
@@ -63,6 +64,29 @@ def trainer_kwargs(config: dict[str, Any], callbacks: list, **extra: Any) -> dic
         "num_sanity_val_steps": 0,
         **extra,
     }
+
+
+class EpochProgress(pl.Callback):
+    """A "training epochs" bar (``forecasting.core.progress``) on rank 0; Lightning's own bars
+    stay off (they print a line per batch into logs)."""
+
+    def __init__(self) -> None:
+        self._task: Any = None
+        self._advance: Any = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_rank == 0 and trainer.max_epochs:
+            self._task = progress_task("training epochs", int(trainer.max_epochs))
+            self._advance = self._task.__enter__()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._advance is not None:
+            self._advance()
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._task is not None:
+            self._task.__exit__(None, None, None)
+            self._task = self._advance = None
 
 
 def early_stopping(config: dict[str, Any], monitor: str) -> list[pl.Callback]:

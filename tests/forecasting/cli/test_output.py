@@ -1,0 +1,100 @@
+"""What the CLI shows people: --version, a short summary at a terminal, JSON with --json or
+when piped (unchanged content), help on every option, dates as DATE, no library noise."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import forecasting
+import forecasting.cli.common as common
+from forecasting.cli import app
+from forecasting.cli.summary import render
+from forecasting.core.progress import quiet_libraries
+from forecasting.overview import RunOverview
+
+COMMANDS = ["demo-data", "ingest", "validate", "audit", "panel", "train", "forecast", "backtest",
+            "reserves", "publish", "escalate", "show"]  # fmt: skip
+
+
+def _demo(tmp_path, *extra):
+    args = [*extra, "demo-data", "--out", str(tmp_path / "landing"), "--warehouses", "2", "--days", "28"]
+    return CliRunner().invoke(app, args, env={"RISKCAST_CONFIG": ""})
+
+
+def test_version():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"riskcast {forecasting.__version__}"
+
+
+def test_json_is_the_same_with_the_flag_and_when_piped(tmp_path):
+    flagged, piped = _demo(tmp_path / "a", "--json"), _demo(tmp_path / "b")
+    assert flagged.exit_code == piped.exit_code == 0, flagged.output + piped.output
+    a, b = json.loads(flagged.output.strip().splitlines()[-1]), json.loads(piped.output.strip().splitlines()[-1])
+    assert a.keys() == b.keys() and a["warehouses"] == 2
+
+
+def test_a_terminal_gets_a_short_readable_summary(tmp_path, monkeypatch):
+    buf = io.StringIO()
+    monkeypatch.setattr(common, "out", Console(file=buf, force_terminal=True, width=120, color_system=None))
+    monkeypatch.setitem(common.OUTPUT, "json", False)
+    common.emit({"as_of": "2024-06-02", "warehouses": 60, "escalating_warehouses": ["WH-1", "WH-2"],
+                 "uris": {"report": "/lake/reports/as_of=2024-06-02/reserves.html"}})  # fmt: skip
+    text = buf.getvalue()
+    assert "{" not in text and "warehouses" in text and "2: WH-1, WH-2" in text
+    assert len(text.strip().splitlines()) <= 6
+
+
+def test_a_list_of_results_is_one_row_each():
+    buf = io.StringIO()
+    Console(file=buf, width=100, color_system=None).print(
+        render([{"source": "events", "day": "2024-01-01", "exit_code": 0}] * 25)
+    )
+    assert "... 5 more (--json for all)" in buf.getvalue()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_has_help_and_dates_read_date(command):
+    import typer.main
+
+    click_cmd = typer.main.get_command(app).commands[command]
+    for param in click_cmd.params:
+        if param.param_type_name != "option":
+            continue
+        assert param.help, f"{command} {param.opts} has no help"
+        if any(o in ("--as-of", "--date", "--from", "--to", "--start") for o in param.opts):
+            assert param.metavar == "DATE", f"{command} {param.opts}"
+
+
+def test_show_says_when_the_day_has_no_publication():
+    view = RunOverview(as_of="2024-06-09", reserves_rows=3, warehouses=3, latest=None, published_as_of=["2024-06-02"])
+    assert "no publication for 2024-06-09" in view.notice() and "2024-06-02" in view.notice()
+    same = RunOverview(as_of="2024-06-02", reserves_rows=3, warehouses=3, latest=None, published_as_of=["2024-06-02"])
+    assert same.notice() == ""
+
+
+def test_library_logs_go_to_the_debug_file_not_the_terminal(tmp_path, capsys):
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        log_file = quiet_libraries(tmp_path / "debug.log")
+        added = [h for h in root.handlers if h not in before]
+        logging.getLogger("great_expectations.data_context").warning("gx internals")
+        logging.getLogger("ray.train").warning("ray internals")
+        logging.getLogger("forecasting.reserves").warning("a site lacks history")
+        for h in added:
+            h.flush()
+        err = capsys.readouterr().err
+        assert "gx internals" not in err and "ray internals" not in err and "a site lacks history" in err
+        text = log_file.read_text()
+        assert "gx internals" in text and "ray internals" in text
+    finally:
+        for h in [h for h in root.handlers if h not in before]:
+            root.removeHandler(h)
+            h.close()
+        logging.captureWarnings(False)
