@@ -27,6 +27,7 @@ SOURCES = [REPO / "forecasting", REPO / "plugins" / "riskcast_airflow"]
 HEAVY = {
     "torch", "gluonts", "ray", "lightning", "great_expectations", "airflow",
     "matplotlib", "statsforecast", "scipy",
+    "dowhy",  # 10-16 s to import (numba, cvxpy, sklearn): only explain's fit and attribution need it
 }
 MAX_TOP_LEVEL_MODULES, MAX_LINES = 8, 350
 

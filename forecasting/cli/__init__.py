@@ -9,6 +9,7 @@ warnings only (validate), 2 a riskcast error (bad input, contract broken, gate f
 from forecasting.cli import intake  # noqa: I001
 from forecasting.cli import stages
 from forecasting.cli import reserves
+from forecasting.cli import explain
 from forecasting.cli.common import app
 
-__all__ = ["app", "intake", "reserves", "stages"]
+__all__ = ["app", "explain", "intake", "reserves", "stages"]

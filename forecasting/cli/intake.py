@@ -23,10 +23,11 @@ def demo_data(
     days: Annotated[int, typer.Option(min=1, help="number of days of drops")] = 1096,
     seed: Annotated[int, typer.Option(help="random seed: same seed, same network")] = 0,
     faults: Annotated[bool, typer.Option("--faults/--no-faults", help="inject data faults")] = False,
+    anomalies: Annotated[bool, typer.Option("--anomalies/--no-anomalies", help="inject known root causes (_truth/anomalies.csv)")] = False,
 ) -> None:
     """Generate a sample European network: daily landing drops plus ground truth in _truth/."""
 
-    emit(run(lambda: generate_network(str(out_dir), warehouses, parse_date(start), days, seed, faults)))
+    emit(run(lambda: generate_network(str(out_dir), warehouses, parse_date(start), days, seed, faults, anomalies)))
 
 
 @app.command()

@@ -15,6 +15,7 @@
                       gate.json, report.html
     reserves/as_of=D/reserves.parquet, totals.parquet, thresholds.parquet
     reports/as_of=D/reserves.html
+    explain/as_of=D/attributions.parquet, scores.parquet, explain.json   root causes of outliers
     alerts/outbox.jsonl                                  the file alert route
 
 A stage that reads another stage's output asks for the path here (``Layout`` is a base
@@ -34,7 +35,8 @@ BRONZE, QUARANTINE, DATA_DOCS, MODELS, ALERTS = "bronze", "quarantine", "data_do
 AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS = (
     "audit", "panel", "forecasts", "backtests", "reserves", "reports",
 )
-STAGES = (AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS)
+EXPLAIN = "explain"
+STAGES = (AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS, EXPLAIN)
 
 # ------------------------------------------------------------------ files
 BRONZE_FILE = "part.parquet"
@@ -49,6 +51,9 @@ PANEL_FILE, SEVERITY_FILE, PANEL_SUMMARY_FILE = "panel.parquet", "severity.parqu
 SAMPLES_FILE, QUANTILES_FILE = "samples.parquet", "quantiles.parquet"
 RESERVES_FILE, TOTALS_FILE, THRESHOLDS_FILE = "reserves.parquet", "totals.parquet", "thresholds.parquet"
 RESERVES_REPORT_FILE = "reserves.html"
+ATTRIBUTIONS_FILE, EXPLAIN_SCORES_FILE, EXPLAIN_SUMMARY_FILE = (
+    "attributions.parquet", "scores.parquet", "explain.json",
+)
 
 # model registry: one folder per version
 MANIFEST_FILE, MODEL_FILE, ENCODERS_FILE = "manifest.json", "model.json", "encoders.json"
@@ -164,6 +169,19 @@ class Layout:
 
     def reserves_report(self, as_of: date) -> str:
         return join(self.stage(REPORTS, as_of), RESERVES_REPORT_FILE)
+
+    def explain_attributions(self, as_of: date) -> str:
+        return join(self.stage(EXPLAIN, as_of), ATTRIBUTIONS_FILE)
+
+    def explain_file(self, as_of: date, kind: str) -> str:
+        """``kind``: ``attributions``, ``scores`` (every scored warehouse-week) or ``summary``."""
+        name = {"attributions": ATTRIBUTIONS_FILE, "scores": EXPLAIN_SCORES_FILE,
+                "summary": EXPLAIN_SUMMARY_FILE}[kind]  # fmt: skip
+        return join(self.stage(EXPLAIN, as_of), name)
+
+    def stage_dates(self, stage: str) -> str:
+        """The folder holding a stage's ``as_of=D`` partitions (list it with ``Lake.ls``)."""
+        return join(self.uri, validate_identifier(stage, "stage"))
 
     # ------------------------------------------------------------------ model registry
     def models(self, version: str | None = None) -> str:

@@ -264,6 +264,25 @@ INCIDENTS_THRESHOLD = "incidents_threshold"
 LOSS_EUR_THRESHOLD = "loss_eur_threshold"
 THRESHOLD_SOURCE = "threshold_source"  # "setting" | "history" | "none"
 
+# --------------------------------------------------------------------------- explain (root causes)
+# Nodes of the weekly causal graph (forecasting.explain.graph), the columns of its node frame,
+# and the cause names of the sample network's _truth/anomalies.csv.
+NODE_CALENDAR, NODE_ACTIVITY, NODE_REPORTING = "calendar", "activity", "reporting"
+NODE_COUNT_ERRORS, NODE_THEFTS, NODE_INCIDENTS = "count_errors", "thefts", "incidents"
+NODE_VALUE_MIX, NODE_LOSS_EUR = "value_mix", "loss_eur"
+EXPLAIN_NODE = "node"
+OUTLIER_SCORE = "outlier_score"  # information-theoretic: -log P(score >= the week's score)
+CONTRIBUTION = "contribution"  # a node's Shapley share of the outlier score (nats)
+CONTRIBUTION_LO, CONTRIBUTION_HI = "contribution_lo", "contribution_hi"  # bootstrap interval
+TARGET_NODE = "target_node"  # the watched node whose outlier is attributed
+EXCEEDED_P95 = "exceeded_p95"  # realised incidents or losses above the published P95
+FLAGGED = "flagged"
+CAUSE_TEXT = "cause_text"  # plain words naming the top causes
+ANOMALY_CAUSE = "cause"  # _truth/anomalies.csv: the injected root cause (a node name)
+# raw weekly measures behind the nodes (explain/as_of=D/scores.parquet keeps the actuals)
+REPORTS_FILED, REPORTED_THEFTS, ACTIVITY_LINES = "reports_filed", "reported_thefts", "activity_lines"
+INCIDENTS_ACTUAL, LOSS_EUR_ACTUAL = "incidents_actual", "loss_eur_actual"
+
 # --------------------------------------------------------------------------- sample network truth
 # Files under <landing>/_truth/ written by demo_data (never read by the pipeline itself).
 TRUTH_DATE = "date"

@@ -41,6 +41,7 @@ from forecasting.core.schema import (
     WAREHOUSES,
 )  # fmt: skip
 from forecasting.demo import activity as act
+from forecasting.demo import anomalies as anom
 from forecasting.demo.calendar import build_events, event_flags
 from forecasting.demo.drops import build_drops, format_frame, write_drops
 from forecasting.demo.faults import FaultContext, fault_days, inject_faults, min_days_for_faults
@@ -51,7 +52,7 @@ from forecasting.demo.truth import PARAMS_FILE, TRUTH_DIR, daily_truth, thefts_t
 HORIZON_DAYS = 120  # events (future covariates) and truth run this far past the last day
 MIN_DAYS, MAX_WAREHOUSES = 28, 2000
 _PARTS = ("network", "catalog", "events", "thefts", "reports", "noise_reports", "recon",
-          "noise_recon", "files", "faults")  # fmt: skip
+          "noise_recon", "files", "faults", "anomalies")  # fmt: skip
 _OWNED = (
     SECURITY_REPORTS.name,
     RECONCILIATION_LOGS.name,
@@ -74,19 +75,22 @@ class NetworkSummary:
     rows: dict[str, int]
     thefts: int
     faults: list[str]
+    anomalies: int = 0  # injected anomaly weeks (_truth/anomalies.csv)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def generate_network(
-    out: str, warehouses: int, start: date, days: int, seed: int, faults: bool
+    out: str, warehouses: int, start: date, days: int, seed: int, faults: bool,
+    anomalies: bool = False,
 ) -> NetworkSummary:
     """Write a sample network's landing drops for ``days`` days from ``start`` and its truth.
 
     Deterministic for ``seed``. Overwrites a folder an earlier run wrote; refuses a folder
     holding other landing data. With ``faults`` every name in ``demo_faults.FAULTS`` is
-    injected once (see ``_truth/faults.json``).
+    injected once (see ``_truth/faults.json``); with ``anomalies`` the root causes of
+    ``demo_anomalies`` (see ``_truth/anomalies.csv``).
     """
     _check(warehouses, days, seed, faults)
     lake = Lake(out if "://" in out else os.path.abspath(out))
@@ -110,10 +114,17 @@ def generate_network(
 
     k = process.dispersion
     counts = rng["thefts"].negative_binomial(k, k / (k + mu[:, :days])) * is_open[:, :days]
+    plan = anom.plan_anomalies(rng["anomalies"], wh, start, days, mu) if anomalies else None
+    if plan is not None:
+        counts = anom.extra_thefts(rng["anomalies"], plan, counts, mu[:, :days], is_open[:, :days])
     thefts = act.draw_thefts(rng["thefts"], counts, wh, catalog, process, epoch0)
+    if plan is not None:
+        thefts = anom.alter_thefts(plan, thefts, warehouses, days)
     pool = ReporterPool(rng["reports"], warehouses)
     rate_reports, rate_recon = act.noise_rates(wh, process)
     noise_w, noise_d = act.open_pairs(rng["noise_reports"], rate_reports, is_open[:, :days])
+    if plan is not None:
+        noise_w, noise_d = anom.keep_noise_reports(plan, noise_w, noise_d, warehouses, days)
     reports = act.assign_report_ids(pd.concat([
         act.theft_reports(rng["reports"], thefts, wh, pool),
         act.noise_reports(rng["noise_reports"], noise_w, noise_d, wh, pool, epoch0),
@@ -122,6 +133,8 @@ def generate_network(
     recon = act.assign_recon_ids(pd.concat([
         act.theft_recon(thefts, rng["recon"]),
         act.noise_recon(rng["noise_recon"], recon_w, recon_d, wh, catalog, process),
+        *([anom.extra_recon(rng["anomalies"], plan, wh, catalog, process, rate_recon,
+                            is_open[:, :days])] if plan is not None else []),
     ], ignore_index=True))  # fmt: skip
 
     day_names = [str(start + timedelta(days=d)) for d in range(days)]
@@ -148,12 +161,15 @@ def generate_network(
         "thefts": thefts_truth(thefts, reports, recon, epoch0),
         "skus": catalog,
     }  # fmt: skip
+    if plan is not None:
+        truth[anom.ANOMALIES_STEM] = anom.truth_frame(plan, wh, start)
     params = {"seed": seed, "start": str(start), "end": str(end), "days": days,
               "warehouses": warehouses, "events_end": str(horizon_end), "faults": faults,
-              "process": process.to_dict()}  # fmt: skip
+              "process": process.to_dict(), **({"anomalies": True} if plan is not None else {})}  # fmt: skip
     write_truth(lake, truth, params, records)
     return NetworkSummary(lake.uri, warehouses, days, str(start), str(end), seed, rows,
-                          len(thefts), [r["fault"] for r in records])  # fmt: skip
+                          len(thefts), [r["fault"] for r in records],
+                          0 if plan is None else len(truth[anom.ANOMALIES_STEM]))  # fmt: skip
 
 
 def _check(warehouses: int, days: int, seed: int, faults: bool) -> None:

@@ -1,0 +1,84 @@
+"""The explain stage on a small sample network with anomalies: outputs, bad input, reruns."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecasting.cli import app
+from forecasting.core import schema
+from forecasting.core.errors import InputError
+from forecasting.core.lake import Lake
+from forecasting.demo.generate import generate_network
+from forecasting.explain.scm import AttributionOptions
+from forecasting.explain.stage import ATTRIBUTION_COLUMNS, ExplainOptions, explain_lake
+from forecasting.intake.runner import ingest_dates
+from forecasting.panel.build import build_panel
+
+START, DAYS = date(2024, 1, 1), 200
+END = START + timedelta(days=DAYS - 1)
+FAST = ExplainOptions(attribution=AttributionOptions(bootstrap=3, distribution_samples=300))
+
+
+@pytest.fixture(scope="module")
+def lake_settings(tmp_path_factory):
+    from forecasting.core.config import load_settings
+
+    root = tmp_path_factory.mktemp("explain")
+    settings = load_settings(
+        None, landing_uri=str(root / "landing"), lake_uri=str(root / "lake"),
+        reserves_url=f"sqlite:///{root / 'reserves.db'}",
+    )  # fmt: skip
+    generate_network(settings.landing_uri, 8, START, DAYS, 4, False, True)
+    ingest_dates(settings, [START + timedelta(days=i) for i in range(DAYS)], validate=False)
+    build_panel(settings, END)
+    return settings
+
+
+def test_explain_writes_attributions_scores_and_alerts(lake_settings) -> None:
+    summary = explain_lake(lake_settings, END, FAST)
+    lake = Lake(lake_settings.lake_uri)
+    attr = lake.read_parquet(lake.explain_attributions(END))
+    scores = lake.read_parquet(lake.explain_file(END, "scores"))
+    assert list(attr.columns) == ATTRIBUTION_COLUMNS
+    assert len(summary.periods) == 8 and summary.counts["scored"] == len(scores)
+    flagged = scores.loc[scores[schema.FLAGGED]]
+    assert summary.counts["flagged"] == len(flagged) > 0
+    assert flagged[schema.CAUSE_TEXT].str.contains("% of the outlier").all()
+    assert set(attr[schema.WAREHOUSE_ID] + attr[schema.PERIOD_START].astype(str)) == set(
+        flagged[schema.WAREHOUSE_ID] + flagged[schema.PERIOD_START].astype(str)
+    )
+    assert (attr[schema.CONTRIBUTION_LO] <= attr[schema.CONTRIBUTION_HI]).all()
+    # the cold-start site has no actuals in the window: a message, no attribution
+    truth = pd.read_csv(f"{lake_settings.landing_uri}/_truth/warehouses.csv")
+    cold = truth.loc[truth[schema.COLD_START], schema.WAREHOUSE_ID].iloc[0]
+    assert cold in summary.skipped and cold not in set(attr[schema.WAREHOUSE_ID])
+    outbox = lake.read_text(lake.outbox)
+    assert "% of the outlier" in outbox
+
+
+def test_explain_rerun_is_byte_identical(lake_settings) -> None:
+    lake = Lake(lake_settings.lake_uri)
+    quiet = ExplainOptions(alert=False, attribution=FAST.attribution)
+    explain_lake(lake_settings, END, quiet)
+    first = {k: lake.read_bytes(lake.explain_file(END, k)) for k in ("attributions", "scores", "summary")}
+    explain_lake(lake_settings, END, quiet)
+    assert first == {k: lake.read_bytes(lake.explain_file(END, k)) for k in first}
+
+
+def test_too_little_history_is_a_message_not_a_crash(lake_settings) -> None:
+    opts = ExplainOptions(min_reference=500, alert=False, attribution=FAST.attribution)
+    summary = explain_lake(lake_settings, END, opts)
+    assert summary.counts["flagged"] == 0 and summary.counts["attribution_rows"] == 0
+    assert any("too little history" in why for why in summary.skipped.values())
+
+
+def test_missing_panel_names_the_fix(lake_settings) -> None:
+    with pytest.raises(InputError, match="riskcast panel --as-of"):
+        explain_lake(lake_settings, END - timedelta(days=3), FAST)
+    env = {"RISKCAST_LAKE_URI": lake_settings.lake_uri, "RISKCAST_LANDING_URI": lake_settings.landing_uri}
+    result = CliRunner().invoke(app, ["explain", "--as-of", str(END - timedelta(days=3))], env=env)
+    assert result.exit_code == 2 and "riskcast panel" in result.output
