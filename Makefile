@@ -46,6 +46,9 @@ $(DATA)/pii.key:
 	@$(PYTHON) -c "import secrets; print(secrets.token_hex(32))" > $@
 	@chmod 600 $@
 
+# make demo prints each DAG task as it starts (the full logs stay in data/dag-*.log)
+DEMO_TASK_LINE = s/.*\[DAG TEST\] starting task_id=\([^ ]*\).*/   .. task \1/p
+
 demo: install $(DATA)/pii.key
 	@echo "== 1/4 sample network: $(DEMO_WAREHOUSES) warehouses, $(DEMO_DAYS) days from $(DEMO_START), with faults"
 	riskcast demo-data --out $(DATA)/demo/landing --warehouses $(DEMO_WAREHOUSES) \
@@ -53,11 +56,14 @@ demo: install $(DATA)/pii.key
 	@echo "== 2/4 Airflow metadata database (SQLite in $(DATA)/airflow)"
 	airflow db migrate > $(DATA)/airflow-migrate.log 2>&1
 	@echo "== 3/4 riskcast_ingest: every day $(DEMO_START) .. $(DEMO_END) in one backfill run"
-	airflow dags test riskcast_ingest $(DEMO_RUN) -c '{"backfill_from": "$(DEMO_START)"}' \
-		> $(DATA)/dag-ingest.log 2>&1 || { tail -n 40 $(DATA)/dag-ingest.log; exit 1; }
+	@airflow dags test riskcast_ingest $(DEMO_RUN) -c '{"backfill_from": "$(DEMO_START)"}' \
+		> $(DATA)/dag-ingest.log 2>&1 & pid=$$!; \
+		tail -n +1 -F --pid=$$pid $(DATA)/dag-ingest.log 2>/dev/null | sed -nu "$(DEMO_TASK_LINE)"; \
+		wait $$pid || { tail -n 40 $(DATA)/dag-ingest.log; exit 1; }
 	@echo "== 4/4 riskcast_forecast for $(DEMO_END)"
-	airflow dags test riskcast_forecast $(DEMO_RUN) \
-		> $(DATA)/dag-forecast.log 2>&1 || { tail -n 40 $(DATA)/dag-forecast.log; exit 1; }
+	@airflow dags test riskcast_forecast $(DEMO_RUN) > $(DATA)/dag-forecast.log 2>&1 & pid=$$!; \
+		tail -n +1 -F --pid=$$pid $(DATA)/dag-forecast.log 2>/dev/null | sed -nu "$(DEMO_TASK_LINE)"; \
+		wait $$pid || { tail -n 40 $(DATA)/dag-forecast.log; exit 1; }
 	@riskcast show --as-of $(DEMO_END)
 
 test: install

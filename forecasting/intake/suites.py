@@ -153,6 +153,7 @@ def validate_frame(
             continue
         used.update(needed)
         active.append(gx_expectation(suite_name, i, exp))
+    silence_gx()  # the first GX import logs ~200 INFO lines once Airflow set the root to INFO
     from great_expectations.core import ExpectationSuite
 
     gx_suite = ExpectationSuite(
