@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 from forecasting.core.lake import Lake
-from forecasting.intake.datadocs_offline import ASSETS, VENDOR_DIR, offline_html, page_depth, vendor_files
+from forecasting.intake.datadocs_offline import (
+    ASSETS,
+    VENDOR_DIR,
+    offline_html,
+    page_depth,
+    vendor_files,
+)
 from forecasting.intake.runner import validate_date
 from tests.support.validation_frames import DAY, write_day
 
