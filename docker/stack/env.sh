@@ -34,6 +34,9 @@ export AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR=True
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=20
 export AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC=5
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
+# a busy 2-core machine answers the Execution API slowly: task processes wait longer (default 5 s)
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60
+export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=10
 # credentials through Airflow connections, not task env: S3 (moto) and the PII hashing key
 export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"$STACK_AWS_KEY\", \"password\": \"$STACK_AWS_SECRET\", \"extra\": {\"endpoint_url\": \"$STACK_S3\", \"region_name\": \"us-east-1\"}}"
 

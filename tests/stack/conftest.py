@@ -4,6 +4,7 @@ STACK_TEST=1 (make stack-test sets it), so `make test` never needs the stack."""
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +39,19 @@ def _latest(env: dict, as_of: date):
     return [dict(r) for r in rows]
 
 
+def _break_rows(path: Path, n: int = 2) -> list[dict]:
+    """Give ``n`` rows of yesterday's drop negative units (a data-quality fault GX catches)."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows[:n]:
+        row["units"] = "-3"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows[:n]
+
+
 @pytest.fixture(scope="session")
 def scenario():
     """Sample network -> S3 landing; history ingested by the CLI; then the SCHEDULER runs
@@ -49,15 +63,20 @@ def scenario():
     start = yesterday - timedelta(days=DAYS - 1)
     landing = Path(env["STACK"]) / "landing"
     run(env, "riskcast", "demo-data", "--out", str(landing), "--warehouses", str(WAREHOUSES),
-        "--start", start.isoformat(), "--days", str(DAYS), "--seed", "3", "--faults")
+        "--start", start.isoformat(), "--days", str(DAYS), "--seed", "3")
+    bad = _break_rows(landing / "security_reports" / f"date={yesterday}" / "part-000.csv")
     aws = {"AWS_ACCESS_KEY_ID": env["STACK_AWS_KEY"], "AWS_SECRET_ACCESS_KEY": env["STACK_AWS_SECRET"],
            "AWS_ENDPOINT_URL": env["STACK_S3"], "AWS_DEFAULT_REGION": "us-east-1"}
-    run(env, "python", "-c", "import fsspec, sys; fsspec.filesystem('s3').put(sys.argv[1], sys.argv[2], recursive=True)",
-        f"{landing}/", env["RISKCAST_LANDING_URI"] + "/", extra=aws)
-    # the history before yesterday: a one-off load with the CLI (no Airflow run, no assets)
+    put = "import fsspec, sys; fsspec.filesystem('s3').put(sys.argv[1], sys.argv[2], recursive=True)"
+    run(env, "python", "-c", put, f"{landing}/", env["RISKCAST_LANDING_URI"] + "/", extra=aws)
+    # the history before yesterday: a one-off bulk load (CLI, local, clean data, no GX: the
+    # scheduled runs validate), then copied into the S3 lake; no Airflow run, no assets
+    history = Path(env["STACK"]) / "history-lake"
     pii = (Path(env["STACK"]) / "pii.key").read_text().strip()
     run(env, "riskcast", "ingest", "--from", start.isoformat(), "--to", (yesterday - timedelta(days=1)).isoformat(),
-        timeout=900, extra={**aws, "RISKCAST_PII_KEY": pii})
+        "--no-validate", timeout=900,
+        extra={"RISKCAST_PII_KEY": pii, "RISKCAST_LANDING_URI": str(landing), "RISKCAST_LAKE_URI": str(history)})
+    run(env, "python", "-c", put, f"{history}/", env["RISKCAST_LAKE_URI"] + "/", extra=aws)
     engine = metadata(env)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # the dag-processor has serialized both DAGs
@@ -80,6 +99,6 @@ def scenario():
     yield {
         "env": env, "engine": engine, "as_of": yesterday, "ingest": runs(engine, "riskcast_ingest"),
         "forecast": forecast, "first": first, "second": second, "landing": landing,
-        "seconds": time.monotonic() - t0, "first_ingest": ingest,
+        "seconds": time.monotonic() - t0, "first_ingest": ingest, "bad_rows": bad, "pii_key": pii,
     }
     engine.dispose()
