@@ -45,6 +45,11 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
+def libraries_quiet() -> bool:
+    """Whether ``quiet_libraries`` is in force in this process (the CLI at a terminal or not)."""
+    return any(h.get_name() == _HANDLER_NAME for h in logging.getLogger().handlers)
+
+
 def quiet_libraries(
     log_file: Path = DEFAULT_LOG_FILE, console_level: int = logging.WARNING
 ) -> Path:

@@ -22,6 +22,7 @@ from pyarrow.fs import FSSpecHandler, PyFileSystem
 from forecasting.core.config import Settings
 from forecasting.core.errors import ConfigError, ModelError
 from forecasting.core.lake import join, storage_options
+from forecasting.core.progress import libraries_quiet
 from forecasting.model.estimator import build_estimator
 from forecasting.model.fitting import (
     MONITOR_VAL,
@@ -51,7 +52,9 @@ def start_ray(settings: Settings) -> None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         # No dashboard (memory, start-up) means no state API, so Ray Train's placement
         # group cleaner warns every few seconds that it cannot query it: log errors only.
-        ray.init(address="local", include_dashboard=False,
+        # the CLI keeps worker output (Lightning, GluonTS) off the terminal: it stays in
+        # Ray's session logs; errors still surface as the job's exception
+        ray.init(address="local", include_dashboard=False, log_to_driver=not libraries_quiet(),
                  object_store_memory=_LOCAL_OBJECT_STORE,
                  logging_config=ray.LoggingConfig(log_level="ERROR"))
     else:
