@@ -53,6 +53,8 @@ export RISKCAST_ALERTS__SMTP_PORT="$STACK_SMTP_PORT"
 export RISKCAST_ALERTS__SMTP_TO='["security@riskcast.local"]'
 # a small, fast model: the stack shows the deployment, not accuracy (bench/ does that)
 export RISKCAST_HORIZON="${RISKCAST_HORIZON:-4}"
+# a 5-warehouse network has ~6 reports a day: one bad row must quarantine, not reject the day
+export RISKCAST_VALIDATION__MAX_BAD_ROW_SHARE="${RISKCAST_VALIDATION__MAX_BAD_ROW_SHARE:-0.5}"
 export RISKCAST_BACKTEST_WINDOWS="${RISKCAST_BACKTEST_WINDOWS:-2}"
 export RISKCAST_CALIBRATION_TOLERANCE="${RISKCAST_CALIBRATION_TOLERANCE:-0.45}"
 export RISKCAST_MODEL__MAX_EPOCHS="${RISKCAST_MODEL__MAX_EPOCHS:-2}"

@@ -18,7 +18,7 @@ if compgen -G "$STACK/pids/*.pid" > /dev/null; then
   done
 fi
 rm -rf "$STACK"
-mkdir -p "$STACK"/{logs,pids,run,plugins,mail,wheel,airflow}
+mkdir -p "$STACK"/{logs,pids,run,plugins,wheel,airflow} "$STACK"/mail/{cur,new,tmp}
 
 step() { echo "== $*"; }
 wait_for() {  # wait_for WHAT SECONDS CMD...: poll until CMD succeeds (fails fast if LAST died)

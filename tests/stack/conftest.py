@@ -39,8 +39,8 @@ def _latest(env: dict, as_of: date):
     return [dict(r) for r in rows]
 
 
-def _break_rows(path: Path, n: int = 2) -> list[dict]:
-    """Give ``n`` rows of yesterday's drop negative units (a data-quality fault GX catches)."""
+def _break_rows(path: Path, n: int = 1) -> list[dict]:
+    """Give ``n`` rows of yesterday's drop negative units (a data-quality fault GX quarantines)."""
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows[:n]:
