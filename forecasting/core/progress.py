@@ -28,9 +28,14 @@ DEFAULT_LOG_FILE = Path(tempfile.gettempdir()) / "riskcast" / "debug.log"
 NOISY_LOGGERS = (
     "great_expectations", "ray", "lightning", "lightning.pytorch", "lightning_fabric",
     "pytorch_lightning", "torch", "gluonts", "py.warnings", "fsspec", "s3fs", "botocore",
-    "urllib3", "matplotlib", "filelock", "alembic", "airflow",
+    "urllib3", "matplotlib", "filelock",
 )  # fmt: skip
-_HANDLER_NAME, _CONSOLE_NAME = "riskcast-debug-file", "riskcast-console"
+_HANDLER_NAME, _CONSOLE_NAME, _LIBS_NAME = (
+    "riskcast-debug-file",
+    "riskcast-console",
+    "riskcast-libraries",
+)
+_HANDLERS: dict[str, logging.FileHandler] = {}
 
 
 class _Stderr(logging.StreamHandler):
@@ -50,38 +55,57 @@ def libraries_quiet() -> bool:
     return any(h.get_name() == _HANDLER_NAME for h in logging.getLogger().handlers)
 
 
+def isolate_libraries(log_file: Path) -> Path:
+    """Library loggers (``NOISY_LOGGERS``) write to ``log_file`` only: their records no longer
+    reach the root logger's handlers (the terminal, an Airflow task log). Python warnings too.
+    Idempotent per file; returns it."""
+    handler = _file_handler(log_file, _LIBS_NAME)
+    for name in NOISY_LOGGERS:
+        lib = logging.getLogger(name)
+        lib.handlers = [h for h in lib.handlers if not isinstance(h, logging.StreamHandler)]
+        lib.addHandler(handler)
+        lib.propagate = False
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    return log_file
+
+
 def quiet_libraries(
     log_file: Path = DEFAULT_LOG_FILE, console_level: int = logging.WARNING
 ) -> Path:
-    """Log everything (DEBUG) to ``log_file``; on stderr only riskcast's records from
-    ``console_level`` up. Calling again replaces both handlers; returns the log file."""
+    """For the CLI: everything (riskcast at INFO, libraries) to ``log_file``; on stderr only
+    riskcast's records from ``console_level`` up. Calling again replaces the handlers."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if h.get_name() in (_HANDLER_NAME, _CONSOLE_NAME)]:
         root.removeHandler(handler)  # a second call (another log file) replaces the first
         handler.close()
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    to_file = logging.FileHandler(log_file, encoding="utf-8")
-    to_file.set_name(_HANDLER_NAME)
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    isolate_libraries(log_file)
     to_console = _Stderr()
     to_console.set_name(_CONSOLE_NAME)
     to_console.setLevel(console_level)
     to_console.addFilter(lambda record: not record.name.startswith(NOISY_LOGGERS))
     to_console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    root.addHandler(to_file)
+    root.addHandler(_file_handler(log_file, _HANDLER_NAME))
     root.addHandler(to_console)
     root.setLevel(logging.INFO)
-    for name in NOISY_LOGGERS:  # their own console handlers, where already attached
-        lib = logging.getLogger(name)
-        lib.handlers = [
-            h
-            for h in lib.handlers
-            if not isinstance(h, logging.StreamHandler) or isinstance(h, logging.FileHandler)
-        ]
-        lib.propagate = True
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    logging.captureWarnings(True)  # library warnings: to the file, not the terminal
     return log_file
+
+
+def _file_handler(log_file: Path, name: str) -> logging.Handler:
+    """One handler per (name, file): a new file replaces the old handler everywhere."""
+    old = _HANDLERS.get(name)
+    if old is not None and old.baseFilename == str(log_file.resolve()):
+        return old
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.set_name(name)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if old is not None:
+        for lib in NOISY_LOGGERS:
+            logging.getLogger(lib).removeHandler(old)
+        old.close()
+    _HANDLERS[name] = handler
+    return handler
 
 
 @contextmanager

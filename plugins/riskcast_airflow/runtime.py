@@ -6,13 +6,16 @@ Light on purpose: DAG files import this at parse time, so nothing heavy is impor
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
 from forecasting.core.config import load_settings, with_ray_overrides
 from forecasting.core.lake import parse_date
+from forecasting.core.progress import isolate_libraries
 
 # Data problems never get better by retrying; infrastructure hiccups might.
 NOT_RETRYABLE = (
@@ -35,6 +38,7 @@ RETRY_POLICY = ExceptionRetryPolicy(
     default=RetryAction.DEFAULT,
 )
 
+LIBRARY_LOG = "riskcast-libraries.log"
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "riskcast",
     "retries": 2,
@@ -91,7 +95,17 @@ def settings(context: dict[str, Any]):
     """Settings from env / RISKCAST_CONFIG with the run's params (workers, gpu) applied."""
 
     params = context.get("params") or {}
+    quiet_task_logs()
     return with_ray_overrides(load_settings(), params.get("workers"), params.get("gpu"))
+
+
+def quiet_task_logs() -> Path:
+    """GX, Ray, Lightning and torch log to ``<base_log_folder>/riskcast-libraries.log``, not
+    the task log (which keeps riskcast's own lines); called by every task via ``settings``."""
+    from airflow.configuration import conf
+
+    folder = Path(conf.get("logging", "base_log_folder", fallback=tempfile.gettempdir()))
+    return isolate_libraries(folder / LIBRARY_LOG)
 
 
 def summary(result: Any) -> dict[str, Any]:

@@ -98,3 +98,27 @@ def test_library_logs_go_to_the_debug_file_not_the_terminal(tmp_path, capsys):
             root.removeHandler(h)
             h.close()
         logging.captureWarnings(False)
+
+
+def test_isolated_library_logs_never_reach_the_task_log(tmp_path):
+    """What an Airflow task does (riskcast_airflow.runtime.quiet_task_logs): the root logger's
+    handlers (the task log) see riskcast's lines, not GX/Ray/Lightning's."""
+    from forecasting.core.progress import NOISY_LOGGERS, isolate_libraries
+
+    seen: list[str] = []
+    task_log = logging.Handler()
+    task_log.emit = lambda record: seen.append(record.name)
+    root = logging.getLogger()
+    root.addHandler(task_log)
+    saved = {n: (logging.getLogger(n).propagate, list(logging.getLogger(n).handlers)) for n in NOISY_LOGGERS}
+    try:
+        log_file = isolate_libraries(tmp_path / "libs.log")
+        logging.getLogger("lightning.pytorch.utilities").warning("GPU available: False")
+        logging.getLogger("forecasting.train").warning("trained")
+        assert seen == ["forecasting.train"]
+        assert "GPU available" in log_file.read_text()
+    finally:
+        root.removeHandler(task_log)
+        for name, (propagate, handlers) in saved.items():
+            logging.getLogger(name).propagate, logging.getLogger(name).handlers = propagate, handlers
+        logging.captureWarnings(False)
