@@ -1,5 +1,5 @@
 """riskcast_forecast: bronze -> audit -> panel -> DeepAR on Ray -> backtest + gate ->
-forecast -> reserves -> publish -> escalation alerts.
+forecast -> reserves -> publish -> explain (root causes) -> escalation alerts.
 
 Scheduled weekly by default; set ``RISKCAST_FORECAST_SCHEDULE=assets`` to run whenever both
 bronze Assets were updated, or any cron expression. Every task takes its date from
@@ -107,6 +107,13 @@ def riskcast_forecast():
         return runtime.summary(publish_reserves(runtime.settings(context), runtime.as_of(context), None))
 
     @task
+    def explain(published: dict, **context) -> dict:
+        from forecasting.explain.stage import explain_lake
+        from riskcast_airflow import runtime
+
+        return runtime.summary(explain_lake(runtime.settings(context), runtime.as_of(context)))
+
+    @task
     def escalate(published: dict, **context) -> dict:
         from forecasting.reserves.escalation import escalate_reserves
         from riskcast_airflow import runtime
@@ -117,7 +124,7 @@ def riskcast_forecast():
     checked = validate_panel(built)
     checked >> train
     gate = backtest_gate(train.output)
-    escalate(publish(reserves(forecast(train.output, gate))))
+    escalate(explain(publish(reserves(forecast(train.output, gate)))))
 
 
 riskcast_forecast()

@@ -4,7 +4,8 @@
   their empirical distribution; ``loss_eur`` an additive-noise model on incidents x value mix
   (loss is a product); every other node an additive-noise linear model. Fixed mechanisms
   (no model selection) keep the fit fast and the result reproducible.
-- ``outlier_scores``: the information-theoretic score of each watched node,
+- ``outlier_scores``: the information-theoretic score of each watched node (counts net of
+  the planned calendar),
   ``-log((1 + #{reference >= x}) / (n + 1))`` (``<=`` for nodes watched for a fall), against
   the reference weeks; a week's score is the largest, its target node that node.
 - ``attribute``: ``gcm.attribute_anomalies`` (exact Shapley over the target's upstream
@@ -58,11 +59,16 @@ def fit_scm(train: pd.DataFrame, seed: int = 0) -> Any:
 
 
 def outlier_scores(nodes: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Per row of ``nodes``: ``outlier_score`` (max over watched nodes) and ``target_node``."""
+    """Per row of ``nodes``: ``outlier_score`` (max over watched nodes) and ``target_node``.
+
+    A watched count node is first adjusted for the planned calendar (least squares of the
+    node on ``calendar`` over the reference weeks, removed from both sides): launches and
+    peaks are in the forecast already, a surprise is what is left.
+    """
     scores = {}
     for node, side in WATCHED.items():
-        ref = np.sort(reference[node].to_numpy(dtype=float))
-        x = nodes[node].to_numpy(dtype=float)
+        ref, x = _adjusted(reference, node, nodes)
+        ref = np.sort(ref)
         if side == HIGH:
             tail = len(ref) - np.searchsorted(ref, x, side="left")  # reference >= x
         else:
@@ -73,6 +79,16 @@ def outlier_scores(nodes: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame
     out[schema.OUTLIER_SCORE] = table.max(axis=1)
     out[schema.TARGET_NODE] = table.idxmax(axis=1)
     return out
+
+
+def _adjusted(reference: pd.DataFrame, node: str, nodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    y = reference[node].to_numpy(dtype=float)
+    if node == schema.NODE_REPORTING:
+        return y, nodes[node].to_numpy(dtype=float)
+    X = np.column_stack([np.ones(len(reference)), reference[schema.NODE_CALENDAR].to_numpy(dtype=float)])
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    cal = nodes[schema.NODE_CALENDAR].to_numpy(dtype=float)
+    return y - X @ coef, nodes[node].to_numpy(dtype=float) - (coef[0] + coef[1] * cal)
 
 
 def attribute(

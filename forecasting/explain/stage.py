@@ -41,6 +41,7 @@ from forecasting.explain.graph import NODES
 from forecasting.explain.scm import AttributionOptions, attribute, outlier_scores
 from forecasting.explain.text import cause_text, root_cause_alerts
 from forecasting.panel.build import read_panel
+from forecasting.reserves.causes import refresh_page
 
 log = logging.getLogger(__name__)
 _KEYS = [schema.WAREHOUSE_ID, schema.PERIOD_START]
@@ -121,6 +122,8 @@ def explain_lake(settings: Settings, as_of: date, options: ExplainOptions | None
         for alert in root_cause_alerts(as_of, flagged, {"attributions": out["attributions"]}):
             send_alert(settings, alert)
             summary.alerts.append(alert.alert_id)
+    if refresh_page(lake, as_of):  # the reserves page of D lists the causes found now
+        summary.uris["reserves_page"] = lake.reserves_report(as_of)
     log.info("explain %s: %d weeks scored, %d flagged", as_of, len(weeks), len(flagged))
     return summary
 
@@ -183,7 +186,10 @@ def _published_p95(lake: Lake, as_of: date) -> pd.DataFrame:
         if day < as_of and lake.exists(lake.reserves_file(day)):
             frames.append(lake.read_parquet(lake.reserves_file(day))[cols])
     if not frames:
-        return pd.DataFrame(columns=[*_KEYS, schema.INCIDENTS_P95, schema.LOSS_EUR_P95])
+        return pd.DataFrame({
+            schema.WAREHOUSE_ID: pd.Series(dtype=str), schema.PERIOD_START: pd.Series(dtype="datetime64[ns]"),
+            schema.INCIDENTS_P95: pd.Series(dtype=float), schema.LOSS_EUR_P95: pd.Series(dtype=float),
+        })  # fmt: skip
     df = pd.concat(frames, ignore_index=True)
     df[schema.PERIOD_START] = pd.to_datetime(df[schema.PERIOD_START])
     df = df.loc[pd.to_datetime(df[schema.AS_OF_DATE]) < df[schema.PERIOD_START]]

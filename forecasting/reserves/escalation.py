@@ -39,6 +39,7 @@ from forecasting.core.jsonable import records
 from forecasting.core.lake import Lake
 from forecasting.core.layout import RESERVES_FILE, THRESHOLDS_FILE
 from forecasting.reserves import compound
+from forecasting.reserves.causes import latest_causes, site_causes
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,9 @@ def build_escalation_alert(as_of: date, sites: pd.DataFrame, lake: Lake) -> Any:
             "as_of": as_of.isoformat(),
             "escalating": len(sites),
             "levels": list(schema.ESCALATION_LEVELS),
+            # root causes of the sites' recent outlier weeks (riskcast explain), when known
+            **({"root causes": c} if (c := site_causes(latest_causes(lake, as_of)[1],
+                                                        list(sites[schema.WAREHOUSE_ID]))) else {}),
         },
         rows=_jsonable(sites),
         links={"reserve report": lake.reserves_report(as_of)},

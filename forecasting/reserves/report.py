@@ -15,6 +15,7 @@ from forecasting.core.errors import ConfigError
 from forecasting.core.html import render_report
 from forecasting.core.lake import Lake, join, parse_date
 from forecasting.core.layout import RESERVES, TOTALS_FILE
+from forecasting.reserves.causes import causes_block, insert_causes, latest_causes
 from forecasting.reserves.page import PageContext, reserves_lead, reserves_sections
 
 
@@ -73,9 +74,9 @@ def write_reserves_report(
         else None,
         horizon=horizon,
     )
-    return lake.write_text(
-        lake.reserves_report(as_of), render_reserves_page(reserves, totals, thresholds, as_of, ctx)
-    )
+    page = render_reserves_page(reserves, totals, thresholds, as_of, ctx)
+    page = insert_causes(page, causes_block(*latest_causes(lake, as_of)))  # forecasting.explain's
+    return lake.write_text(lake.reserves_report(as_of), page)
 
 
 def previous_as_of(lake: Lake, as_of: date) -> date | None:

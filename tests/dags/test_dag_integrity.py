@@ -97,7 +97,7 @@ def test_ingest_structure(dagbag):
 
 def test_forecast_structure(dagbag):
     dag = dagbag.get_dag("riskcast_forecast")
-    chain = ["audit", "panel", "validate_panel", "train", "backtest_gate", "forecast", "reserves", "publish", "escalate"]
+    chain = ["audit", "panel", "validate_panel", "train", "backtest_gate", "forecast", "reserves", "publish", "explain", "escalate"]
     assert set(chain) == set(dag.task_ids)
     for up, down in zip(chain, chain[1:], strict=False):
         assert up in dag.get_task(down).upstream_task_ids, f"{up} must run before {down}"
