@@ -74,8 +74,9 @@ def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None)
     """Cast every contract column of ``table`` (raw strings or typed Parquet columns).
 
     ``marker`` is the reader's stand-in for undecodable bytes: cells holding it are bad,
-    except in optional columns outside the key (a site's display name), where the cell is
-    emptied and counted in ``nulled``: a damaged optional field never costs the row.
+    except in optional plain columns outside the key (a site's display name), where the cell
+    is emptied and counted in ``nulled``: a damaged optional field never costs the row.
+    (PII and free text stay strict: emptying them would misstate ``has_notes``.)
     Reasons quote the raw value, except in PII and free-text columns.
     """
     n = table.num_rows
@@ -88,7 +89,7 @@ def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None)
         arr = table[col]  # chunked (CSV blocks, row groups): compute kernels take it as is
         if marker is not None and pa.types.is_string(arr.type):
             mangled = _mask(pc.match_substring(arr, marker))
-            if mangled.any() and col in contract.optional and col not in contract.key:
+            if mangled.any() and col in contract.optional and col not in (*contract.key, *private):
                 nulled[col] = int(mangled.sum())
             elif mangled.any():
                 _note(

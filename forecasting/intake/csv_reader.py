@@ -19,6 +19,7 @@ import io
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from forecasting.core.errors import InputError
@@ -51,13 +52,11 @@ def read_csv(name: str, data: bytes, contract: Contract) -> RawFile:
     header_line = (data if end < 0 else data[:end]).rstrip(b"\r").decode("utf-8")
     header = next(csv.reader([header_line]))
     keep, warnings = select_columns(name, header, contract)
-    lines = data.split(b"\n")
-    physical = sum(1 for ln in lines[1:] if ln.strip(b"\r"))
     fast = _read_arrow(data, header, keep)
-    if fast is not None and fast[0].num_rows + len(fast[1]) == physical:
+    if fast is not None and fast[0].num_rows + len(fast[2]) == _physical_lines(data):
         table, rows, rejects = fast
     else:
-        table, rows, rejects = _read_lines(lines[1:], header, keep)
+        table, rows, rejects = _read_lines(data.split(b"\n")[1:], header, keep)
     table = complete(table, contract)
     if not data.endswith(b"\n") and len(rows) and (not rejects or rejects[-1].row < rows[-1]):
         # the last line has the right field count but no line end: it may be cut mid-value
@@ -72,6 +71,14 @@ def read_csv(name: str, data: bytes, contract: Contract) -> RawFile:
             f"{name}: {len(rejects)} row(s) could not be split into the header's fields"
         )
     return RawFile(name, table, rows, rejects, warnings, marker)
+
+
+def _physical_lines(data: bytes) -> int:
+    """Non-blank lines after the header (what Arrow counts as records when none spans lines)."""
+    ends = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if b"\n\n" not in data and b"\n\r\n" not in data:
+        return ends - 1  # no blank lines: one count, no split (the common case)
+    return sum(1 for ln in data.split(b"\n")[1:] if ln.strip(b"\r"))
 
 
 def _read_arrow(
@@ -130,6 +137,18 @@ def _read_lines(
         if not texts[i]:
             i += 1
             continue
+        run = _balanced_run(texts, i)
+        if run > 1:  # lines with balanced quotes: one record each, parsed in one pass
+            for fields in _parse_run(texts[i : i + run]):
+                row += 1
+                if len(fields) == width:
+                    good.append(fields)
+                    rows.append(row)
+                else:
+                    line = ",".join(fields)  # only for the reject: the fields as read
+                    rejects.append(Reject(row, _field_count_reason(len(fields), width), line=line))
+            i += run
+            continue
         row += 1
         fields, used = _record(texts, i, width)
         if fields is not None and len(fields) == width:
@@ -141,13 +160,38 @@ def _read_lines(
         else:
             rejects.append(Reject(row, _field_count_reason(len(fields), width), line=texts[i]))
         i += used
+    by_column = list(zip(*good, strict=True)) if good else [()] * width
     columns = {
-        c: pa.array([f[j] or None for f in good], pa.string())
+        c: _nulls_for_empty(pa.array(by_column[j], pa.string()))
         for j, c in enumerate(header)
         if c in keep
     }
     table = pa.table(columns) if columns else pa.table({})
     return table, np.asarray(rows, dtype=np.int64), rejects
+
+
+def _nulls_for_empty(arr: pa.Array) -> pa.Array:
+    """Empty cells are missing values (as in Arrow's reader)."""
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+def _balanced_run(texts: list[str], start: int) -> int:
+    """How many lines from ``start`` are non-blank with an even number of quotes."""
+    end = start
+    while end < len(texts) and texts[end] and texts[end].count('"') % 2 == 0:
+        end += 1
+    return end - start
+
+
+def _parse_run(texts: list[str]) -> list[list[str]]:
+    """Each line of ``texts`` (balanced quotes) as one record."""
+    try:
+        records = list(csv.reader(texts, strict=True))
+        if len(records) == len(texts):
+            return records
+    except csv.Error:
+        pass
+    return [_parse([ln]) or [ln] for ln in texts]  # rare: parse line by line
 
 
 def _record(texts: list[str], start: int, width: int) -> tuple[list[str] | None, int]:
