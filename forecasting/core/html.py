@@ -89,13 +89,15 @@ def table_html(
     formats: dict[str, Callable[[object], str]] | None = None,
     row_class: Callable[[object, pd.Series], str] | None = None,
     index: bool = True,
+    left: Iterable[str] = (),
 ) -> str:
     """An HTML table; ``best`` maps column -> ``min``/``max`` to bold the best cell.
 
     ``headers``: column -> human header; ``formats``: column -> value formatter (else floats
-    with ``digits``); ``row_class(index, row)``: a CSS class per row; ``index=False`` hides it.
+    with ``digits``); ``row_class(index, row)``: a CSS class per row; ``index=False`` hides it;
+    ``left``: columns aligned as text (numbers formatted as words, e.g. a level's name).
     """
-    best, headers, formats = best or {}, headers or {}, formats or {}
+    best, headers, formats, left = best or {}, headers or {}, formats or {}, set(left)
     names = ([df.index.name or ""] if index else []) + list(df.columns)
     head = "".join(f"<th>{html.escape(str(headers.get(c, c)))}</th>" for c in names)
     rows = []
@@ -106,8 +108,8 @@ def table_html(
             if col in best and pd.notna(val):
                 target = df[col].min() if best[col] == "min" else df[col].max()
                 cls = " class='best'" if val == target else ""
-            elif col in formats or not _is_number(val):
-                cls = "" if col in formats and _is_number(val) else " class='t'"
+            elif col in left or col in formats or not _is_number(val):
+                cls = "" if col in formats and _is_number(val) and col not in left else " class='t'"
             if col in formats:
                 text = html.escape(formats[col](val))
             elif _is_number(val):

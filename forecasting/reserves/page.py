@@ -223,4 +223,5 @@ def _table(frame: pd.DataFrame, level: bool = False, total: bool = False) -> str
         formats=FORMATS,
         row_class=row_class,
         index=False,
+        left=(schema.ESCALATION_LEVEL,),
     )
