@@ -67,7 +67,16 @@ def isolate_libraries(log_file: Path) -> Path:
         lib.propagate = False
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     logging.captureWarnings(True)
+    _enable_own_loggers()
     return log_file
+
+
+def _enable_own_loggers() -> None:
+    """Re-enable riskcast's loggers: a logging ``dictConfig`` applied after they were created
+    (Airflow's, with ``disable_existing_loggers``) would otherwise silence them for good."""
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith(("forecasting", "riskcast_airflow")) and isinstance(logger, logging.Logger):
+            logger.disabled = False
 
 
 def quiet_libraries(

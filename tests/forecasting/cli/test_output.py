@@ -122,3 +122,18 @@ def test_isolated_library_logs_never_reach_the_task_log(tmp_path):
         for name, (propagate, handlers) in saved.items():
             logging.getLogger(name).propagate, logging.getLogger(name).handlers = propagate, handlers
         logging.captureWarnings(False)
+
+
+def test_riskcast_loggers_disabled_by_a_later_logging_config_come_back(tmp_path):
+    """Airflow applies a dictConfig (disable_existing_loggers) after riskcast's modules were
+    imported: isolating the libraries re-enables riskcast's own loggers."""
+    import logging.config
+
+    from forecasting.core.progress import isolate_libraries
+
+    own = logging.getLogger("forecasting.reserves.compute")
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": True})
+    assert own.disabled
+    isolate_libraries(tmp_path / "libs.log")
+    assert not own.disabled
+    logging.captureWarnings(False)
