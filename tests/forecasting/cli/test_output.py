@@ -132,8 +132,16 @@ def test_riskcast_loggers_disabled_by_a_later_logging_config_come_back(tmp_path)
     from forecasting.core.progress import isolate_libraries
 
     own = logging.getLogger("forecasting.reserves.compute")
-    logging.config.dictConfig({"version": 1, "disable_existing_loggers": True})
-    assert own.disabled
-    isolate_libraries(tmp_path / "libs.log")
-    assert not own.disabled
-    logging.captureWarnings(False)
+    loggers = [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    state = [(lg, lg.disabled) for lg in loggers]
+    root_handlers, root_level = list(logging.getLogger().handlers), logging.getLogger().level
+    try:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": True})
+        assert own.disabled
+        isolate_libraries(tmp_path / "libs.log")
+        assert not own.disabled
+    finally:
+        for lg, disabled in state:
+            lg.disabled = disabled
+        logging.getLogger().handlers, logging.getLogger().level = root_handlers, root_level
+        logging.captureWarnings(False)
