@@ -72,10 +72,12 @@ def isolate_libraries(log_file: Path) -> Path:
 
 
 def _enable_own_loggers() -> None:
-    """Re-enable riskcast's loggers: a logging ``dictConfig`` applied after they were created
-    (Airflow's, with ``disable_existing_loggers``) would otherwise silence them for good."""
+    """Re-enable riskcast's and the libraries' loggers: a logging ``dictConfig`` applied after
+    they were created (Airflow's, with ``disable_existing_loggers``) would otherwise silence
+    riskcast's lines for good and keep the libraries' out of their debug file."""
+    prefixes = ("forecasting", "riskcast_airflow", *NOISY_LOGGERS)
     for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        if name.startswith(("forecasting", "riskcast_airflow")) and isinstance(logger, logging.Logger):
+        if name.startswith(prefixes) and isinstance(logger, logging.Logger):
             logger.disabled = False
 
 

@@ -132,14 +132,17 @@ def test_riskcast_loggers_disabled_by_a_later_logging_config_come_back(tmp_path)
     from forecasting.core.progress import isolate_libraries
 
     own = logging.getLogger("forecasting.reserves.compute")
+    lib = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     loggers = [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
     state = [(lg, lg.disabled) for lg in loggers]
     root_handlers, root_level = list(logging.getLogger().handlers), logging.getLogger().level
     try:
         logging.config.dictConfig({"version": 1, "disable_existing_loggers": True})
-        assert own.disabled
-        isolate_libraries(tmp_path / "libs.log")
-        assert not own.disabled
+        assert own.disabled and lib.disabled
+        log_file = isolate_libraries(tmp_path / "libs.log")
+        assert not own.disabled and not lib.disabled
+        lib.warning("GPU available: False")
+        assert "GPU available" in log_file.read_text()
     finally:
         for lg, disabled in state:
             lg.disabled = disabled
