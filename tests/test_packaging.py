@@ -25,6 +25,21 @@ def _expected() -> set[str]:
     return files
 
 
+def _install(wheel: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A fresh venv with only the wheel installed: (venv, its python, its site-packages).
+
+    Dependencies come from this environment's site-packages as a plain path entry: its
+    editable-install hook (a .pth there) does not run, so `forecasting` is the wheel's.
+    """
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    site = Path(subprocess.check_output([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True).strip())
+    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return venv, py, site
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
@@ -48,14 +63,7 @@ def test_the_wheel_holds_every_module_and_sql_file(wheel: Path):
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_installed_wheel_imports_every_module_and_runs_the_cli(wheel: Path, tmp_path: Path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
-    # Dependencies come from this environment's site-packages as a plain path entry: its
-    # editable-install hook (a .pth there) does not run, so `forecasting` is the wheel's.
-    site = Path(subprocess.check_output([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True).strip())
-    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    venv, py, site = _install(wheel, tmp_path)
     modules = sorted(
         ".".join(Path(f).with_suffix("").parts).removesuffix(".__init__")
         for f in _expected() if f.endswith(".py")
@@ -156,12 +164,7 @@ sys.meta_path.insert(0, _NoAirflow())
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_core_install_runs_without_airflow_and_the_extra_parses_the_dags(wheel: Path, tmp_path: Path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
-    site = Path(subprocess.check_output([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True).strip())
-    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    venv, py, site = _install(wheel, tmp_path)
     blocker = tmp_path / "blocker"
     blocker.mkdir()
     (blocker / "sitecustomize.py").write_text(_NO_AIRFLOW)
