@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest.metrics import coverage, pit_cdf
+from forecasting.backtest.metrics import coverage, pit_cdf, weighted_quantile_loss
 from forecasting.core.schema import CUTOFF, DS, EVAL_QUANTILES, PIT_HI, PIT_LO, QUANTILE_LEVELS, Y
 
 METHOD = "quantile-level recalibration on the non-randomised count PIT (Kuleshov et al. 2018)"
 REFIT_METHOD = "quantile_level_recalibration"  # calibration.json "method"
 IDENTITY_METHOD = "identity (raw quantiles within half the gate tolerance)"
+KEPT_RAW_METHOD = "identity (the level map did not improve both calibration and wQL on windows it was not fitted on)"
 LEVEL_BOUNDS = (0.001, 0.999)  # q' never reaches 0 or 1: the sample min/max are too noisy
 _BISECT_STEPS = 40
 
@@ -43,6 +44,7 @@ class Calibration:
     fitted_on_windows: list[str] = field(default_factory=list)
     n_pit: int = 0
     held_out: dict[str, Any] = field(default_factory=dict)
+    choice: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (``calibration.json``); level keys are strings like ``"0.95"``."""
@@ -58,6 +60,7 @@ class Calibration:
             fitted_on_windows=list(data.get("fitted_on_windows", [])),
             n_pit=int(data.get("n_pit", 0)),
             held_out=dict(data.get("held_out", {})),
+            choice=dict(data.get("choice", {})),
         )
 
 
@@ -147,6 +150,43 @@ def already_calibrated(rows: pd.DataFrame, tolerance: float) -> bool:
     if not len(rows) or rows[Y].isna().all():
         return False
     return evaluate_gate(rows[rows[Y].notna()], "raw", tolerance / 2, [], EVAL_QUANTILES).passed
+
+
+def calibration_gap(rows: pd.DataFrame, quantiles: tuple[float, ...] = EVAL_QUANTILES) -> float:
+    """Mean over ``quantiles`` of the distance from q to ``[coverage_strict_q, coverage_q]``.
+
+    ``rows``: ``y`` and ``q*`` columns. 0 when every quantile meets the discrete calibration
+    condition ``coverage_strict_q <= q <= coverage_q``; NaN without rows.
+    """
+    if not len(rows):
+        return float("nan")
+    gaps = [max(0.0, coverage(rows, q, strict=True) - q, q - coverage(rows, q)) for q in quantiles]
+    return float(np.mean(gaps))
+
+
+def mean_wql(rows: pd.DataFrame, quantiles: tuple[float, ...] = EVAL_QUANTILES) -> float:
+    """Mean over ``quantiles`` of the weighted quantile loss of ``rows`` (``y``, ``q*``)."""
+    return float(np.mean([weighted_quantile_loss(rows, q) for q in quantiles]))
+
+
+def map_improves(
+    raw: pd.DataFrame, mapped: pd.DataFrame, quantiles: tuple[float, ...] = EVAL_QUANTILES
+) -> tuple[bool, dict[str, Any]]:
+    """(apply the map?, figures): True only when ``mapped`` beats ``raw`` on BOTH the
+    ``calibration_gap`` and the mean wQL, strictly.
+
+    ``raw`` and ``mapped``: the same rows (``y``, ``q*``) of windows the map was not fitted
+    on, with raw quantiles and with quantiles at the map's levels. No rows: False (no
+    evidence, the raw quantiles go through).
+    """
+    figures: dict[str, Any] = {"n": int(len(raw))}
+    for name, rows in (("raw", raw), ("mapped", mapped)):
+        figures[name] = {"mean_wQL": mean_wql(rows, quantiles) if len(rows) else float("nan"),
+                         "calibration_gap": calibration_gap(rows, quantiles)}
+    r, m = figures["raw"], figures["mapped"]
+    better = bool(len(raw)) and all(m[k] < r[k] for k in ("mean_wQL", "calibration_gap"))
+    figures["applied"] = bool(better)
+    return bool(better), figures
 
 
 def choose_levels(

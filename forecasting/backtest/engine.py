@@ -7,8 +7,9 @@ model, series, cutoff and step::
     model, unique_id, cutoff, ds, step, y, mean, q0.05, q0.5, q0.9, q0.95,
     window, cold_start, mase_scale, pit_lo, pit_hi [, region]
 
-Models: ``riskcast`` (DeepAR with quantile levels recalibrated on earlier windows only),
-``deepar_raw`` (the same samples, raw levels), ``gluonts_deepar`` (plain GluonTS),
+Models: ``riskcast`` (DeepAR with quantile levels recalibrated on earlier windows only, and
+only where earlier windows showed the map improves both calibration and wQL: see
+``forecasting.backtest.level_choice``), ``deepar_raw`` (the same samples, raw levels), ``gluonts_deepar`` (plain GluonTS),
 ``seasonal_naive``, ``croston_sba``, ``tsb``, ``adida`` (see ``forecasting.backtest.baselines``).
 The calibrated model also forecasts ``calibration_windows`` earlier cutoffs so that its
 first evaluated window has levels fitted on the past (``forecasting.backtest.calibration``).
@@ -28,14 +29,12 @@ import pandas as pd
 
 from forecasting import model
 from forecasting.backtest import baselines as bl
-from forecasting.backtest.calibration import (
-    Calibration,
-    GateResult,
-    choose_levels,
-    evaluate_gate,
-    expanding_levels,
-    is_identity,
-    recalibrate_pit,
+from forecasting.backtest.calibration import Calibration, GateResult, evaluate_gate
+from forecasting.backtest.level_choice import (
+    LevelChoice,
+    choose_window_levels,
+    mapped_rows,
+    production_levels,
 )
 from forecasting.backtest.metrics import (
     MEAN_WQL,
@@ -174,32 +173,22 @@ def run_backtest(
             for name, fc in fcs.items():
                 frames.append(_decorate(_scored(fc, name, win.actuals, cutoff), scales, cold, window))
     raw_all = pd.concat(raw, ignore_index=True) if raw else pd.DataFrame(columns=FRAME_COLUMNS)
-    levels = expanding_levels(raw_all, plan.cutoffs, tolerance=settings.calibration_tolerance)
+    choice = choose_window_levels(
+        raw_all, samples, spec.freq, [*plan.calibration, *plan.cutoffs], plan.cutoffs,
+        settings.calibration_tolerance,
+    )
     if raw:
         frames.append(raw_all[raw_all[CUTOFF].isin(plan.cutoffs)].assign(**{MODEL: DEEPAR_RAW}))
         for cutoff in plan.cutoffs:
-            frames.append(_calibrated_rows(raw_all, samples[cutoff], spec.freq, cutoff, levels[cutoff][0]))
+            rows = mapped_rows(raw_all, samples[cutoff], spec.freq, cutoff, choice.applied[cutoff])
+            frames.append(rows.assign(**{MODEL: RISKCAST}))
     frame = _finish(frames, df, models)
     metrics = clock.time("metrics", lambda: metrics_table(frame))
-    calibration, gate = _calibrate(raw_all, frame, plan, levels, settings.calibration_tolerance)
+    calibration, gate = _calibrate(raw_all, frame, plan, choice, settings.calibration_tolerance)
     return BacktestResult(
         frame, metrics, calibration, gate, plan, checks, cold, len(ids), clock.seconds,
-        {str(c.date()): lv for c, (lv, _) in levels.items()}, capped,
+        {str(c.date()): lv for c, lv in choice.applied.items()}, capped,
     )
-
-
-def _calibrated_rows(raw_all: pd.DataFrame, fs, freq: str, cutoff, levels) -> pd.DataFrame:
-    """The calibrated model's rows of one window: quantiles at the levels fitted on the
-    past, PIT bounds mapped through the past's PIT CDF (actuals up to the cutoff only)."""
-    qcols = [quantile_col(q) for q in QUANTILE_LEVELS]
-    cal = _sample_rows(fs, freq, None, cutoff, levels)
-    base = raw_all[raw_all[CUTOFF] == cutoff].drop(columns=qcols)
-    out = base.merge(cal[[UNIQUE_ID, DS, *qcols]], on=[UNIQUE_ID, DS], how="left")
-    if not is_identity(levels):
-        past = raw_all[raw_all[DS] <= cutoff]
-        for col in (PIT_LO, PIT_HI):
-            out[col] = recalibrate_pit(past[PIT_LO], past[PIT_HI], out[col].to_numpy())
-    return out.assign(**{MODEL: RISKCAST})
 
 
 def _baselines(
@@ -268,14 +257,14 @@ def _finish(frames: list[pd.DataFrame], panel: pd.DataFrame, models: tuple[str, 
     return frame
 
 
-def _calibrate(raw, frame, plan, levels, tolerance) -> tuple[Calibration, GateResult]:
-    """Production levels (fitted on every window) and the gate on held-out windows."""
-    held = [c for c in plan.cutoffs if levels[c][1]]
+def _calibrate(raw, frame, plan, choice: LevelChoice, tolerance) -> tuple[Calibration, GateResult]:
+    """Production levels (``production_levels``) and the gate on held-out windows."""
+    held = [c for c in plan.cutoffs if choice.fitted_on[c]]
     rows = frame[(frame[MODEL] == RISKCAST) & frame[CUTOFF].isin(held)]
     names = [str(c.date()) for c in held]
     gate = evaluate_gate(rows, RISKCAST, tolerance, names, EVAL_QUANTILES)
     fitted_on = sorted({str(pd.Timestamp(c).date()) for c in raw[CUTOFF].unique()}) if len(raw) else []
-    lv, method = choose_levels(raw, tolerance)
+    lv, method, evidence = production_levels(raw, choice.mapped, tolerance)
     calibration = Calibration(
         method=method,
         levels=lv,
@@ -283,6 +272,8 @@ def _calibrate(raw, frame, plan, levels, tolerance) -> tuple[Calibration, GateRe
         n_pit=int(raw[PIT_LO].notna().sum()) if len(raw) else 0,
         held_out={"windows": names, "n": gate.n, "passed": gate.passed, "figures": gate.figures,
                   "tolerance": tolerance, **_flat_coverage(rows)},
+        choice={"production": evidence,
+                "windows": {str(c.date()): e for c, e in choice.evidence.items()}},
     )
     return calibration, gate
 

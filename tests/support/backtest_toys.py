@@ -28,6 +28,18 @@ def toy_panel(n_periods: int = 40, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[UNIQUE_ID, DS, Y, REGION])
 
 
+def wide_panel(n_series: int = 60, n_periods: int = 40, seed: int = 0) -> pd.DataFrame:
+    """``n_series`` monthly NB(2) series at rates drawn in [0.5, 5.5]: enough rows per
+    window for coverage and wQL comparisons to mean something."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_series):
+        lam = 0.5 + 5.0 * rng.random()
+        for d in pd.date_range("2020-01-01", periods=n_periods, freq="MS"):
+            rows.append((f"s{i}", d, float(rng.negative_binomial(2, 2 / (2 + lam))), "north" if i % 2 else "south"))
+    return pd.DataFrame(rows, columns=[UNIQUE_ID, DS, Y, REGION])
+
+
 SPEC = PanelSpec(freq="MS", static_cat=(REGION,))
 
 
