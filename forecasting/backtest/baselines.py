@@ -28,6 +28,7 @@ import pandas as pd
 
 from forecasting.backtest.calibration import apply_levels, identity_levels
 from forecasting.core.schema import DS, MEAN, QUANTILE_LEVELS, STEP, UNIQUE_ID, Y, quantile_col
+from forecasting.model.quiet import quiet
 
 SEASONAL_NAIVE, CROSTON_SBA, TSB, ADIDA = "seasonal_naive", "croston_sba", "tsb", "adida"
 GLUONTS_DEEPAR = "gluonts_deepar"
@@ -196,8 +197,6 @@ def gluonts_deepar(
     from gluonts.torch.distributions import NegativeBinomialOutput
     from gluonts.torch.model.deepar import DeepAREstimator
 
-    for name in ("lightning", "lightning.pytorch", "gluonts"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     pl.seed_everything(seed, workers=True, verbose=False)
     df = train.sort_values([UNIQUE_ID, DS], kind="stable")
     seen = df[Y].notna().groupby(df[UNIQUE_ID], sort=False).cummax()
@@ -208,7 +207,8 @@ def gluonts_deepar(
         for uid, g in df.groupby(UNIQUE_ID, sort=True)
     ]
     dataset = ListDataset(data, freq=pfreq)
-    with tempfile.TemporaryDirectory(prefix="riskcast-gluonts-") as tmp, warnings.catch_warnings():
+    quieter = quiet(logging.ERROR, ("lightning", "lightning.pytorch", "gluonts"))
+    with tempfile.TemporaryDirectory(prefix="riskcast-gluonts-") as tmp, quieter, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = DeepAREstimator(
             freq=pfreq,

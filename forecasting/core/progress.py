@@ -61,14 +61,27 @@ def isolate_libraries(log_file: Path) -> Path:
     Idempotent per file; returns it."""
     handler = _file_handler(log_file, _LIBS_NAME)
     for name in NOISY_LOGGERS:
-        lib = logging.getLogger(name)
-        lib.handlers = [h for h in lib.handlers if not isinstance(h, logging.StreamHandler)]
-        lib.addHandler(handler)
-        lib.propagate = False
+        _to_file_only(logging.getLogger(name), handler)
+    for name, lib in list(logging.Logger.manager.loggerDict.items()):
+        # a library's own sub-logger that stops propagation (Ray Train's, Ray Data's) would
+        # bypass the handler above: it gets the file too, and loses its terminal handlers
+        if name.startswith(NOISY_LOGGERS) and isinstance(lib, logging.Logger) and not lib.propagate:
+            _to_file_only(lib, handler)
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     logging.captureWarnings(True)
     _enable_own_loggers()
     return log_file
+
+
+def _to_file_only(lib: logging.Logger, handler: logging.Handler) -> None:
+    """``lib`` writes to ``handler`` (a file) and no longer to a terminal or to the root."""
+    lib.handlers = [
+        h for h in lib.handlers
+        if not (isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler))
+        and h.get_name() != _LIBS_NAME
+    ]
+    lib.addHandler(handler)
+    lib.propagate = False
 
 
 def _enable_own_loggers() -> None:

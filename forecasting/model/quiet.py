@@ -25,15 +25,26 @@ _NOISE = (
 )
 
 
+_LIGHTNING = ("lightning.pytorch", "lightning.fabric", "lightning")
+
+
 @contextmanager
-def quiet() -> Iterator[None]:
-    """Silence Lightning's banners and the stack's known warnings for a fit or predict."""
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        for pattern in _NOISE:
-            warnings.filterwarnings("ignore", message=pattern)
-        yield
+def quiet(level: int = logging.WARNING, names: tuple[str, ...] = _LIGHTNING) -> Iterator[None]:
+    """Silence Lightning's banners (``names`` below ``level``) and the stack's known warnings
+    for a fit or predict. The loggers' levels are restored on exit: a process-wide level
+    change would also hide those libraries' warnings from their debug file later."""
+    loggers = [logging.getLogger(name) for name in names]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(level)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _NOISE:
+                warnings.filterwarnings("ignore", message=pattern)
+            yield
+    finally:
+        for lg, lv in zip(loggers, before, strict=True):
+            lg.setLevel(lv)
 
 
 @contextmanager

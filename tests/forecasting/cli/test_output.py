@@ -148,3 +148,34 @@ def test_riskcast_loggers_disabled_by_a_later_logging_config_come_back(tmp_path)
             lg.disabled = disabled
         logging.getLogger().handlers, logging.getLogger().level = root_handlers, root_level
         logging.captureWarnings(False)
+
+
+def test_a_library_sub_logger_that_stops_propagation_still_writes_to_the_file(tmp_path, capsys):
+    """Ray Train and Ray Data configure their own sub-loggers (propagate off, a stderr
+    handler) once a trainer has run in the process: isolating afterwards still sends their
+    records to the debug file and never to the terminal."""
+    from forecasting.core.progress import isolate_libraries
+
+    sub = logging.getLogger("ray.train.riskcast_test_sub")
+    saved = (sub.propagate, list(sub.handlers))
+    sub.propagate, sub.handlers = False, [logging.StreamHandler()]
+    try:
+        log_file = isolate_libraries(tmp_path / "libs.log")
+        sub.warning("controller internals")
+        assert "controller internals" in log_file.read_text()
+        assert "controller internals" not in capsys.readouterr().err
+    finally:
+        sub.propagate, sub.handlers = saved
+        logging.captureWarnings(False)
+
+
+def test_quieting_a_fit_leaves_the_library_log_levels_as_they_were():
+    """A fit silences Lightning for its own duration only: a process-wide level left at
+    ERROR hid Lightning's warnings from the debug file for every later run in the worker."""
+    from forecasting.model.quiet import quiet
+
+    lightning = logging.getLogger("lightning.pytorch")
+    before = lightning.level
+    with quiet(logging.ERROR, ("lightning.pytorch",)):
+        assert lightning.level == logging.ERROR
+    assert lightning.level == before
