@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import create_engine, text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from forecasting.core import schema
 from forecasting.core.config import Settings
 from forecasting.core.errors import PublishError
 from forecasting.core.lake import Lake
+from forecasting.reserves.db import connect, safe_url
 
 SHOWN_COLUMNS = (
     schema.AS_OF_DATE,
@@ -66,17 +68,36 @@ class RunOverview:
 def read_latest(settings: Settings) -> pd.DataFrame:
     """All rows of the ``reserves_latest`` view, ordered by warehouse and period."""
 
-    engine = create_engine(settings.reserves_url)
+    _sqlite_file_exists(settings.reserves_url)
+    engine = connect(settings.reserves_url)  # a missing driver or a down server: one clear line
     try:
         with engine.connect() as conn:
             df = pd.read_sql(text("SELECT * FROM reserves_latest"), conn)
     except SQLAlchemyError as exc:
-        safe = engine.url.render_as_string(hide_password=True)
-        raise PublishError(f"cannot read reserves_latest from {safe}: {exc.__class__.__name__}: {exc}") from exc
+        safe = safe_url(settings.reserves_url)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise PublishError(
+            f"cannot read reserves_latest from {safe}: {reason}. Has anything been published "
+            "there? Run `riskcast publish --as-of DATE` (or check reserves_url)"
+        ) from exc
     finally:
         engine.dispose()
     keys = [c for c in (schema.WAREHOUSE_ID, schema.PERIOD_START) if c in df.columns]
     return df.sort_values(keys).reset_index(drop=True) if keys else df
+
+
+def _sqlite_file_exists(url: str) -> None:
+    """Reading never creates a database: a SQLite URL must name an existing file."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - connect() names the bad URL
+        return
+    db = parsed.database
+    if parsed.get_backend_name() == "sqlite" and db and db != ":memory:" and not Path(db).is_file():
+        raise PublishError(
+            f"no reserves database at {db}: nothing has been published with this reserves_url "
+            "(RISKCAST_RESERVES_URL); run `riskcast publish --as-of DATE` or fix the URL"
+        )
 
 
 def describe_run(settings: Settings, as_of: date) -> RunOverview:

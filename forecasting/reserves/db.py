@@ -112,12 +112,12 @@ def connect(url: str) -> Engine:
             engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
         with engine.connect():
             pass
-    except ImportError as exc:  # the URL names a driver that is not installed
+    except (ImportError, NoSuchModuleError) as exc:  # a driver not installed, or unknown
         raise PublishError(
             f"reserves_url {safe_url(url)}: the database driver is not installed ({exc}); "
             "install it (e.g. psycopg for postgresql+psycopg://) or fix the URL's driver"
         ) from exc
-    except (DBAPIError, NoSuchModuleError, OSError) as exc:
+    except (DBAPIError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise PublishError(
             f"reserves database {safe_url(url)} cannot be reached: {reason}. Check reserves_url "
