@@ -7,9 +7,11 @@ model, series, cutoff and step::
     model, unique_id, cutoff, ds, step, y, mean, q0.05, q0.5, q0.9, q0.95,
     window, cold_start, mase_scale, pit_lo, pit_hi [, region]
 
-Models: ``riskcast`` (DeepAR with quantile levels recalibrated on earlier windows only, and
-only where earlier windows showed the map improves both calibration and wQL: see
-``forecasting.backtest.level_choice``), ``deepar_raw`` (the same samples, raw levels), ``gluonts_deepar`` (plain GluonTS),
+Models: ``riskcast`` (the ensemble, with quantile levels recalibrated on earlier windows
+only, and only where earlier windows showed the map improves both calibration and wQL: see
+``forecasting.backtest.level_choice``), ``ensemble`` (the mixture of DeepAR's and the
+members' sample paths at weights fitted on earlier windows: ``forecasting.backtest.ensemble``),
+``deepar_raw`` (DeepAR's samples, raw levels), ``local_nb`` (and any other member), ``gluonts_deepar`` (plain GluonTS),
 ``seasonal_naive``, ``croston_sba``, ``tsb``, ``adida`` (see ``forecasting.backtest.baselines``).
 The calibrated model also forecasts ``calibration_windows`` earlier cutoffs so that its
 first evaluated window has levels fitted on the past (``forecasting.backtest.calibration``).
@@ -29,6 +31,7 @@ import pandas as pd
 
 from forecasting import model
 from forecasting.backtest import baselines as bl
+from forecasting.backtest import ensemble as ens
 from forecasting.backtest.calibration import Calibration, GateResult, evaluate_gate
 from forecasting.backtest.level_choice import (
     LevelChoice,
@@ -81,7 +84,8 @@ from forecasting.panel.spec import PanelSpec
 log = logging.getLogger(__name__)
 
 RISKCAST, DEEPAR_RAW = "riskcast", "deepar_raw"
-MODELS = (RISKCAST, DEEPAR_RAW, bl.GLUONTS_DEEPAR, bl.SEASONAL_NAIVE, *bl.STATS_BASELINES)
+MODELS = (RISKCAST, ens.ENSEMBLE, DEEPAR_RAW, *ens.MEMBER_FITS, bl.GLUONTS_DEEPAR, bl.SEASONAL_NAIVE,
+          *bl.STATS_BASELINES)
 CALIBRATION_WINDOWS = 1
 FRAME_COLUMNS = [
     MODEL, UNIQUE_ID, CUTOFF, DS, STEP, Y, MEAN, *[quantile_col(q) for q in QUANTILE_LEVELS],
@@ -111,6 +115,7 @@ class BacktestResult:
     timings: dict[str, float] = field(default_factory=dict)
     window_levels: dict[str, dict[float, float]] = field(default_factory=dict)
     capped: int = 0
+    ensemble: ens.EnsembleChoice | None = None
 
 
 class _Clock:
@@ -141,11 +146,13 @@ def run_backtest(
     models: tuple[str, ...] = MODELS,
     calibration_windows: int = CALIBRATION_WINDOWS,
     num_samples: int | None = None,
+    member_fits: dict[str, FitFn] = ens.MEMBER_FITS,
 ) -> BacktestResult:
     """Backtest ``df`` (a panel) on ``windows`` rolling origins; see the module docstring.
 
     ``fit`` is called once per cutoff (or once in all if ``settings.refit_every_window``
-    is False) with the training rows of that cutoff only. Raises InputError for panels
+    is False) with the training rows of that cutoff only; so is every ensemble member of
+    ``member_fits`` (``forecasting.backtest.ensemble``). Raises InputError for panels
     too short for the windows.
     """
     clock = _Clock()
@@ -154,7 +161,7 @@ def run_backtest(
     ids = sorted(df[UNIQUE_ID].astype(str).unique())
     cold = pick_cold_start(ids, cold_start_share, seed)
     n = int(num_samples or settings.model.num_samples)
-    frames, raw, samples, capped, fitted = [], [], {}, 0, None
+    frames, raw, samples, members, capped, fitted = [], [], {}, {}, 0, None
     for k, cutoff in enumerate(track([*plan.calibration, *plan.cutoffs], "backtest windows")):
         win = window_frames(df, spec, cutoff, horizon, cold)
         scales = mase_scales(win.history, spec.freq)
@@ -167,27 +174,31 @@ def run_backtest(
             fs = clock.time("forecast", lambda w=win, f=fitted: f.predict(w.context, num_samples=n))
             capped += int(getattr(fs, "capped", 0))
             samples[cutoff] = fs
+            members[cutoff] = clock.time("fit ensemble", lambda w=win, f=fs: ens.fit_members(
+                w, spec, settings, horizon, seed, n, f, member_fits))
             raw.append(_decorate(_sample_rows(fs, spec.freq, win.actuals, cutoff), scales, cold, window))
         if cutoff in plan.cutoffs:
             fcs = clock.time("baselines", lambda w=win: _baselines(w, spec, settings, horizon, seed, models, n))
             for name, fc in fcs.items():
                 frames.append(_decorate(_scored(fc, name, win.actuals, cutoff), scales, cold, window))
     raw_all = pd.concat(raw, ignore_index=True) if raw else pd.DataFrame(columns=FRAME_COLUMNS)
-    choice = choose_window_levels(
-        raw_all, samples, spec.freq, [*plan.calibration, *plan.cutoffs], plan.cutoffs,
-        settings.calibration_tolerance,
-    )
+    every = [*plan.calibration, *plan.cutoffs]
+    run = clock.time("ensemble", lambda: ens.build_ensemble(raw_all, samples, members, every, spec.freq, member_fits)
+                     ) if raw else None
+    base, paths = (run.rows, run.paths) if run else (raw_all, samples)
+    choice = choose_window_levels(base, paths, spec.freq, every, plan.cutoffs, settings.calibration_tolerance)
     if raw:
-        frames.append(raw_all[raw_all[CUTOFF].isin(plan.cutoffs)].assign(**{MODEL: DEEPAR_RAW}))
+        evaluated = [raw_all.assign(**{MODEL: DEEPAR_RAW}), base, *run.members.values()]
+        frames.extend(f[f[CUTOFF].isin(plan.cutoffs)] for f in evaluated)
         for cutoff in plan.cutoffs:
-            rows = mapped_rows(raw_all, samples[cutoff], spec.freq, cutoff, choice.applied[cutoff])
+            rows = mapped_rows(base, paths[cutoff], spec.freq, cutoff, choice.applied[cutoff])
             frames.append(rows.assign(**{MODEL: RISKCAST}))
     frame = _finish(frames, df, models)
     metrics = clock.time("metrics", lambda: metrics_table(frame))
-    calibration, gate = _calibrate(raw_all, frame, plan, choice, settings.calibration_tolerance)
+    calibration, gate = _calibrate(base, frame, plan, choice, settings.calibration_tolerance)
     return BacktestResult(
         frame, metrics, calibration, gate, plan, checks, cold, len(ids), clock.seconds,
-        {str(c.date()): lv for c, lv in choice.applied.items()}, capped,
+        {str(c.date()): lv for c, lv in choice.applied.items()}, capped, run.choice if run else None,
     )
 
 

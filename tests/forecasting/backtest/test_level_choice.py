@@ -23,7 +23,7 @@ QCOLS = [quantile_col(q) for q in (0.05, 0.5, 0.9, 0.95)]
 
 def _run(settings, spread: float):
     return run_backtest(wide_panel(), SPEC, settings, horizon=6, windows=3, fit=toy_fit([], spread=spread),
-                        models=(RISKCAST, DEEPAR_RAW), num_samples=200)
+                        models=(RISKCAST, DEEPAR_RAW), num_samples=200, member_fits={})  # DeepAR alone
 
 
 def _model(frame: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -61,6 +61,7 @@ def test_no_future_data_reaches_a_fit_or_forecast(settings_factory):
     a, b = res_a.frame, res_b.frame
     pd.testing.assert_frame_equal(a[forecast_cols], b[forecast_cols])  # every model, every window
     assert res_a.window_levels == res_b.window_levels
+    assert res_a.ensemble.window_weights == res_b.ensemble.window_weights  # fitted on earlier windows
     assert (b.loc[b[DS] == last, Y] == 1e6).all()
 
 
@@ -132,7 +133,7 @@ def test_gate_blocks_a_miscalibrated_model_after_writing_the_evidence(tmp_path, 
     miscalibrated = toy_fit([], spread=500.0, scale=0.1)
     with pytest.raises(CalibrationGateError, match=r"q=0\.95: coverage_strict .* FAIL") as err:
         backtest_panel(settings, toy_panel(), SPEC, Lake(out), out, source="toy", horizon=6, windows=3,
-                       fit=miscalibrated, models=FAST)
+                       fit=miscalibrated, models=FAST, member_fits={})  # no member to rescue it
     assert "FAIL" in str(err.value)
     assert "alert sent" in str(err.value)
     gate = json.loads((tmp_path / "bt" / "gate.json").read_text())
@@ -178,8 +179,8 @@ def test_backtest_cli_runs_real_deepar(tmp_path, settings_factory):
     except CalibrationGateError as exc:  # two epochs need not calibrate; the evidence must exist
         summary = exc.summary.to_dict()
     metrics = pd.read_csv(tmp_path / "out" / "metrics.csv")
-    assert set(metrics["model"]) == {"riskcast", "deepar_raw", "gluonts_deepar", "seasonal_naive",
-                                     "croston_sba", "tsb", "adida"}
+    assert set(metrics["model"]) == {"riskcast", "ensemble", "deepar_raw", "local_nb", "gluonts_deepar",
+                                     "seasonal_naive", "croston_sba", "tsb", "adida"}
     assert summary["timings"]["train"] > 0 and summary["cutoffs"] == ["2021-12-01", "2022-06-01"]
     frame = pd.read_parquet(tmp_path / "out" / "backtest.parquet")
     raw = frame[frame[MODEL] == DEEPAR_RAW]
@@ -219,7 +220,7 @@ def test_a_user_panel_backtest_never_alerts_and_records_nothing(tmp_path, settin
     path = _csv(tmp_path, toy_panel())
     miscalibrated = toy_fit([], spread=500.0, scale=0.1)
     with pytest.raises(CalibrationGateError, match="no alert, nothing recorded") as err:
-        backtest_cli(settings, _opts(path, tmp_path / "out"), fit=miscalibrated, models=FAST)
+        backtest_cli(settings, _opts(path, tmp_path / "out"), fit=miscalibrated, models=FAST, member_fits={})
     assert "\n" not in str(err.value)
     lake = Lake(settings.lake_uri)
     assert not lake.exists(lake.outbox), "an experiment on a user's panel must not page anyone"

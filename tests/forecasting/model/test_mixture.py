@@ -1,0 +1,47 @@
+"""Mixtures of member paths: shares, whole paths, alignment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.core.errors import ModelError
+from forecasting.model.mixture import DEEPAR, mix_forecasts, mix_samples, mixture_shares
+from forecasting.model.samples import ForecastSamples
+
+
+def test_shares_sum_to_the_paths_and_follow_the_weights():
+    assert mixture_shares([0.7, 0.3], 200) == [140, 60]
+    assert sum(mixture_shares([1, 1, 1], 100)) == 100
+    assert mixture_shares([1.0, 0.0], 7) == [7, 0]
+    with pytest.raises(ValueError):
+        mixture_shares([0.0, 0.0], 10)
+
+
+def test_every_mixed_path_is_a_whole_member_path_so_totals_survive():
+    rng = np.random.default_rng(0)
+    a = rng.poisson(1.0, size=(3, 100, 6)).astype(float)
+    b = 100 + rng.poisson(50.0, size=(3, 100, 6)).astype(float)
+    mix = mix_samples([a, b], [0.75, 0.25])
+    assert mix.shape == (3, 100, 6)
+    np.testing.assert_array_equal(mix[:, :75], a[:, :75])
+    np.testing.assert_array_equal(mix[:, 75:], b[:, :25])
+    # period totals of the mixture are the members' own path totals (no path is spliced)
+    totals = mix.sum(axis=2)
+    assert set(np.round(totals[0], 6)) <= set(np.round(a[0].sum(axis=1), 6)) | set(np.round(b[0].sum(axis=1), 6))
+
+
+def _fs(ids, samples, start="2024-01-01"):
+    return ForecastSamples(list(ids), [pd.Timestamp(start)] * len(ids), samples, "MS")
+
+
+def test_mix_forecasts_aligns_members_on_deepar_series_and_refuses_others():
+    deepar = _fs(["a", "b"], np.zeros((2, 10, 3), "float32"))
+    local = _fs(["b", "a"], np.stack([np.full((10, 3), 2.0), np.full((10, 3), 1.0)]).astype("float32"))
+    mixed = mix_forecasts({DEEPAR: deepar, "local_nb": local}, {DEEPAR: 0.5, "local_nb": 0.5})
+    assert mixed.ids == ["a", "b"] and (mixed.samples[0, 5:] == 1.0).all() and (mixed.samples[1, 5:] == 2.0).all()
+    assert mix_forecasts({DEEPAR: deepar, "local_nb": local}, {DEEPAR: 1.0}) is deepar
+    other = _fs(["a", "b"], np.zeros((2, 10, 3), "float32"), start="2024-02-01")
+    with pytest.raises(ModelError, match="other periods"):
+        mix_forecasts({DEEPAR: deepar, "x": other}, {DEEPAR: 0.5, "x": 0.5})
