@@ -174,9 +174,16 @@ def test_the_core_install_runs_without_airflow_and_the_extra_parses_the_dags(whe
         "import importlib, pkgutil, forecasting\n"
         "for m in pkgutil.walk_packages(forecasting.__path__, 'forecasting.'): importlib.import_module(m.name)\n"
         "try:\n    import airflow\nexcept ModuleNotFoundError:\n    print('no airflow')\n"
+        # the one route that needs the provider says so instead of an ImportError
+        "from forecasting.alerts.routes import deliver_sns\n"
+        "from forecasting.core.config import Settings\n"
+        "from forecasting.core.errors import ConfigError\n"
+        "s = Settings(alerts={'routes': ['sns'], 'sns_topic_arn': 'arn:aws:sns:eu-west-1:1:t'})\n"
+        "try:\n    deliver_sns(s, None)\nexcept ConfigError as exc:\n    print('sns:', exc)\n"
     )
     core = subprocess.run([str(py), "-c", script], cwd=tmp_path, env=core_env, capture_output=True, text=True)
     assert core.returncode == 0 and "no airflow" in core.stdout, core.stderr[-3000:]
+    assert "sns:" in core.stdout and "riskcast[airflow]" in core.stdout, core.stdout[-2000:]
     cli = subprocess.run([str(venv / "bin" / "riskcast"), "--help"], cwd=tmp_path, env=core_env,
                          capture_output=True, text=True)
     assert cli.returncode == 0 and "ingest" in cli.stdout, cli.stderr[-2000:]

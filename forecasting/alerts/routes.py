@@ -84,7 +84,13 @@ def deliver_sns(settings: Settings, alert: Alert) -> None:
     """Publish the text rendering to ``alerts.sns_topic_arn`` with the Amazon provider's SnsHook."""
     if not settings.alerts.sns_topic_arn:
         raise ConfigError("alerts.routes has 'sns' but alerts.sns_topic_arn is not set")
-    from airflow.providers.amazon.aws.hooks.sns import SnsHook
+    try:
+        from airflow.providers.amazon.aws.hooks.sns import SnsHook
+    except ImportError as exc:
+        raise ConfigError(
+            "alerts.routes has 'sns', which publishes through the Amazon provider for Airflow; "
+            f"it is not installed here ({exc}): install riskcast[airflow] or drop the route"
+        ) from exc
 
     SnsHook(aws_conn_id=settings.alerts.aws_conn_id).publish_to_target(
         target_arn=settings.alerts.sns_topic_arn,
