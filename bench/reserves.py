@@ -99,8 +99,7 @@ def _stage_timings(args: argparse.Namespace) -> None:
     """Wall time of compute_reserves and publish_reserves (first, then idempotent rerun)."""
     import tempfile
 
-    sys.path.insert(0, str(ROOT / "tests" / "forecasting"))
-    from reserves_lake import write_inputs
+    from tests.support.reserves_lake import write_inputs
 
     print("sites  periods  paths  draws | reserves s | publish s (db: first / rerun)")
     for n in args.synthetic:
@@ -116,12 +115,12 @@ def _stage_timings(args: argparse.Namespace) -> None:
 def _time_one(args: argparse.Namespace, n: int, tmp: Path) -> None:
     import uuid
 
-    from reserves_lake import AS_OF
     from sqlalchemy import create_engine, make_url
 
     from forecasting.core.config import load_settings
     from forecasting.reserves.compute import compute_reserves
     from forecasting.reserves.publish import publish_reserves
+    from tests.support.reserves_lake import AS_OF
 
     urls = {"sqlite": f"sqlite:///{tmp / 'reserves.db'}"}
     scratch, admin = f"riskcast_bench_{uuid.uuid4().hex[:8]}", None
@@ -181,13 +180,15 @@ def _pipeline(settings, as_of: date) -> None:
     run_audit(settings, as_of)
     build_panel(settings, as_of)
     version = train_model(settings, as_of).model_version
+    ungated = False
     try:
         backtest_lake(settings, as_of, version)
     except CalibrationGateError as exc:  # the bench reports coverage either way
-        print(f"  gate failed for {as_of} (published anyway for the bench): {str(exc)[:300]}")
-    forecast_panel(settings, as_of, version)
-    compute_reserves(settings, as_of)
-    publish_reserves(settings, as_of)
+        print(f"  gate failed for {as_of} (published UNGATED for the bench): {str(exc)[:300]}")
+        ungated = True
+    forecast_panel(settings, as_of, version, allow_ungated=ungated)
+    compute_reserves(settings, as_of, allow_ungated=ungated)
+    publish_reserves(settings, as_of, allow_ungated=ungated)
 
 
 def _is_published(url: str, as_of: date) -> bool:
