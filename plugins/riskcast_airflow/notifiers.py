@@ -19,7 +19,7 @@ from airflow.sdk.bases.notifier import BaseNotifier
 from forecasting.alerts.alert import task_failure_alert
 from forecasting.alerts.send import send_alert
 from forecasting.core.config import load_settings
-from riskcast_airflow.runtime import settings
+from riskcast_airflow.runtime import as_of, settings
 
 KINDS = ("data_quality", "contract", "infrastructure", "gate", "escalation")
 
@@ -105,12 +105,9 @@ def _first(obj: Any, attr: str) -> Any:
 
 
 def _logical_day(context: dict[str, Any]) -> date | None:
-    """``params.as_of``, else the logical date, else the run's ``run_after``; None if absent."""
-    explicit = (context.get("params") or {}).get("as_of")
-    if explicit:
-        return date.fromisoformat(str(explicit)[:10])
-    stamp = context.get("logical_date") or _first(context.get("dag_run"), "logical_date")
-    stamp = stamp or _first(context.get("dag_run"), "run_after")
-    if stamp is None and context.get("ds"):
-        return date.fromisoformat(context["ds"])
-    return stamp.date() if hasattr(stamp, "date") else stamp
+    """The day the failed run worked on, the one way every task derives it
+    (``runtime.as_of``); None where the context cannot say (the alert still goes out)."""
+    try:
+        return as_of(context)
+    except (ValueError, TypeError):
+        return None

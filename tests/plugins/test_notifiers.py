@@ -33,7 +33,9 @@ def _context(exception: BaseException) -> dict:
         "dag": dag,
         "task": task,
         "run_id": "scheduled__2024-03-04T00:00:00+00:00",
+        # the daily ingest's run for 2024-03-04: data interval [03-04, 03-05)
         "logical_date": datetime(2024, 3, 4, tzinfo=UTC),
+        "data_interval_end": datetime(2024, 3, 5, tzinfo=UTC),
         "params": {},
         "exception": exception,
     }
@@ -114,9 +116,12 @@ def test_notify_posts_to_a_webhook(lake_env, monkeypatch):
 DAG_FILE = """
 from datetime import datetime
 from airflow.sdk import dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 
-@dag(dag_id="notifier_check", schedule=None, start_date=datetime(2024, 1, 1), catchup=False)
+# the ingest's timetable: the run of logical date D covers [D, D+1) and works on D
+@dag(dag_id="notifier_check", schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+     start_date=datetime(2024, 1, 1), catchup=False)
 def notifier_check():
     @task
     def validate_summary():
@@ -172,7 +177,9 @@ def test_on_failure_callback_in_a_real_dag_run(tmp_path):
     (line,) = (tmp_path / "lake" / "alerts" / "outbox.jsonl").read_text().splitlines()
     alert = json.loads(line)
     assert alert["title"] == "data quality: notifier_check.publish failed"
-    assert alert["date"] == "2024-03-04" and alert["details"]["try_number"] == 1
+    # dag.test at 2024-03-04 is a manual run: its data interval is the day that ended, 03-03,
+    # the day its tasks work on (runtime.as_of); the alert names the same day
+    assert alert["date"] == "2024-03-03" and alert["details"]["try_number"] == 1
     assert alert["details"]["summary"] == {
         "validate_summary": {"source": "security_reports", "exit_code": 2, "quarantined_rows": 60}
     }
