@@ -34,7 +34,9 @@ demo: export RISKCAST_RESERVES_URL = sqlite:///$(DATA)/reserves.db
 demo: export RISKCAST_PII_KEY = $(shell cat $(DATA)/pii.key 2>/dev/null)
 demo: export AIRFLOW_HOME = $(DATA)/airflow
 demo: export AIRFLOW__CORE__DAGS_FOLDER = $(CURDIR)/dags
-demo: export AIRFLOW__CORE__PLUGINS_FOLDER = $(CURDIR)/plugins
+# empty: the plugin loads from the install's entry point (the repo folder as well logged
+# "Plugin 'riskcast' already registered")
+demo: export AIRFLOW__CORE__PLUGINS_FOLDER = $(DATA)/airflow/plugins
 demo: export AIRFLOW__CORE__LOAD_EXAMPLES = False
 demo: export RAY_AUTH_MODE = disabled
 demo: export RAY_USAGE_STATS_ENABLED = 0
