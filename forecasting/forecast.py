@@ -8,23 +8,31 @@ Writes under ``<lake>/forecasts/as_of=D/``:
   value); ``settings.model.num_samples`` paths per series, what the reserves stage
   compounds with loss severities.
 
+The paths are the ensemble the backtest of this as_of chose (``backtests/as_of=D/
+ensemble.json``: DeepAR and members such as ``local_nb``, mixed by weight as whole paths,
+``forecasting.model.mixture``); without that file, or when it chose DeepAR alone, DeepAR's.
 Cold-start sites (no observed history) are forecast from their static features. Paths are
 seeded (``settings.model.seed``), so a rerun writes byte-identical files.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import logging
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
 from forecasting.core.config import Settings
+from forecasting.core.errors import ModelError
 from forecasting.core.lake import Lake, join
 from forecasting.core.layout import FORECASTS as FORECAST_STAGE
 from forecasting.core.layout import QUANTILES_FILE, SAMPLES_FILE
 from forecasting.core.schema import MODEL_VERSION, QUANTILE_LEVELS
+from forecasting.model.mixture import DEEPAR, MEMBER_FITS, mix_forecasts
 from forecasting.model.registry import LATEST, load_predictor, require_gate, resolve_version
 from forecasting.panel.build import read_panel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,6 +51,7 @@ class ForecastSummary:
     capped_values: int
     quantiles_uri: str
     samples_uri: str
+    ensemble: dict[str, float] = field(default_factory=dict)  # member -> share of the paths
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,9 +75,10 @@ def forecast_panel(
     model = load_predictor(settings, resolved)
     version = model.metrics["model_version"]
     fs = model.predict(df, num_samples=settings.model.num_samples, seed=settings.model.seed)
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    fs, weights = _ensemble(lake, settings, as_of, df, model, fs)
     levels = tuple(sorted(set(QUANTILE_LEVELS) | set(settings.quantiles)))
     quantiles = fs.to_frame(levels).assign(**{MODEL_VERSION: version})
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
     out = lake.stage(FORECAST_STAGE, as_of)
     periods = fs.periods()
     summary = ForecastSummary(
@@ -84,7 +94,33 @@ def forecast_panel(
         capped_values=fs.capped,
         quantiles_uri=join(out, QUANTILES_FILE),
         samples_uri=join(out, SAMPLES_FILE),
+        ensemble=weights,
     )
     lake.write_parquet(fs.to_samples_frame(), summary.samples_uri)
     lake.write_parquet(quantiles, summary.quantiles_uri)
     return summary
+
+
+def _ensemble(lake: Lake, settings: Settings, as_of: date, df, model, fs):
+    """(paths, weights): DeepAR's ``fs`` mixed with the members ``ensemble.json`` weighs.
+
+    Members forecast the same panel with the same seed; a member that cannot forecast the
+    same series and periods leaves DeepAR alone (logged; the weights returned say so).
+    """
+    uri = lake.backtest_file(as_of, "ensemble")
+    weights = {DEEPAR: 1.0}
+    if lake.exists(uri):
+        chosen = {str(k): float(v) for k, v in (lake.read_json(uri).get("weights") or {}).items()}
+        weights = {m: w for m, w in chosen.items() if w > 0 and (m == DEEPAR or m in MEMBER_FITS)} or weights
+    if list(weights) == [DEEPAR]:
+        return fs, weights
+    members = {DEEPAR: fs}
+    for name in weights:
+        if name != DEEPAR:
+            member = MEMBER_FITS[name](df, model.spec, settings, seed=settings.model.seed, horizon=fs.horizon)
+            members[name] = member.predict(df, num_samples=fs.num_samples, seed=settings.model.seed)
+    try:
+        return mix_forecasts(members, weights), weights
+    except ModelError as exc:
+        log.warning("ensemble %s not published, DeepAR alone: %s", weights, exc)
+        return fs, {DEEPAR: 1.0}

@@ -39,12 +39,12 @@ from forecasting.core.schema import (
 )
 from forecasting.core.schema import STEP as STEP_COL
 from forecasting.model.fitted import CAP_FACTOR
-from forecasting.model.local import LOCAL_NB, fit_local
 from forecasting.model.mixture import DEEPAR, aligned_samples, mix_samples
+from forecasting.model.mixture import MEMBER_FITS as MIXTURE_MEMBERS
 
 ENSEMBLE = "ensemble"
 ROUNDS = 10  # greedy steps: weights in multiples of 1/ROUNDS
-MEMBER_FITS: dict[str, Callable[..., Any]] = {LOCAL_NB: fit_local}
+MEMBER_FITS: dict[str, Callable[..., Any]] = dict(MIXTURE_MEMBERS)
 
 
 @dataclass

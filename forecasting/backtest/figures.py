@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest import baselines as bl
 from forecasting.backtest import metrics as mt
-from forecasting.backtest.engine import DEEPAR_RAW, RISKCAST
+from forecasting.backtest.engine import MODELS
 from forecasting.core.html import (
     ACTUAL_COLOUR,
     FAN_RISKIEST,
@@ -38,7 +37,7 @@ from forecasting.core.schema import (
     quantile_col,
 )  # fmt: skip
 
-MODEL_ORDER = (RISKCAST, DEEPAR_RAW, bl.GLUONTS_DEEPAR, bl.SEASONAL_NAIVE, *bl.STATS_BASELINES)
+MODEL_ORDER = MODELS
 RELIABILITY_LEVELS = (0.05, *EVAL_QUANTILES)
 
 

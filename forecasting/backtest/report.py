@@ -58,12 +58,34 @@ def _verdict(result) -> Section:
         f"calibration-only: {', '.join(str(c.date()) for c in result.plan.calibration) or 'none'}; "
         f"horizon {result.plan.horizon}, step {result.plan.step}; {result.n_series} series; "
         f"cold start {len(result.cold_start)}.</p>"
-        f"<p>Production calibration levels (applied to sample paths): {levels}.</p>"
+        f"<p>Production calibration levels (applied to sample paths): {levels} "
+        f"({html.escape(result.calibration.method)}).</p>{_ensemble_text(result.ensemble)}"
         f"<p class='note'>Left out: {checks['all_missing']['count']} all-missing series, "
         f"{checks['missing_in_windows']['count']} with missing actuals inside the evaluated windows. "
         f"Capped sample values: {result.capped}.</p>"
     )
     return Section("Verdict", body)
+
+
+def _ensemble_text(choice) -> str:
+    """What the published forecast mixes: production weights, per-window weights, failures."""
+    if choice is None:
+        return ""
+    weights = ", ".join(f"{html.escape(m)} {w:.0%}" for m, w in choice.weights.items())
+    scores = ", ".join(f"{html.escape(m)} {v:.4f}" for m, v in choice.scores.items())
+    windows = "; ".join(
+        f"{c}: " + ", ".join(f"{html.escape(m)} {w:.0%}" for m, w in ws.items())
+        for c, ws in choice.window_weights.items()
+    )
+    failed = "".join(
+        f"<li>{html.escape(m)}: weight 0, {html.escape('; '.join(r))}</li>" for m, r in choice.failed.items()
+    )
+    only = " (DeepAR alone: the windows chose no other member)" if list(choice.weights) == ["deepar"] else ""
+    return (
+        f"<p>Ensemble published (sample paths mixed by weight){only}: {weights}. Mean wQL over every "
+        f"window: {scores}. Weights each window was scored with (fitted on earlier windows only): "
+        f"{windows}.</p>" + (f"<ul>{failed}</ul>" if failed else "")
+    )
 
 
 def _tables(result) -> Section:
@@ -90,9 +112,10 @@ def _tables(result) -> Section:
     segment = html.escape(str(every[SEGMENT].iloc[0])) if len(every) else "-"
     note = (
         "<p class='note'>wQL = 2 &Sigma; pinball / &Sigma; |y| (GluonTS); &le; Pq = share(y &le; q&#770;); "
-        "P5-P95 coverage = share(q0.05 &le; y &le; q0.95), target 0.90. riskcast = DeepAR with levels "
-        "recalibrated on earlier windows only; deepar_raw = the same samples uncalibrated. Every segment's "
-        "figures are in metrics.csv.</p>"
+        "P5-P95 coverage = share(q0.05 &le; y &le; q0.95), target 0.90. riskcast = the ensemble with levels "
+        "recalibrated on earlier windows only where that helped there; ensemble = DeepAR's and local_nb's "
+        "paths mixed by weight; deepar_raw = DeepAR's samples uncalibrated; local_nb = the local negative "
+        "binomial model. Every segment's figures are in metrics.csv.</p>"
     )
     return Section(
         "Tables",

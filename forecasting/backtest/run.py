@@ -8,6 +8,7 @@ Files written to the output folder (local or ``s3://``)::
     metrics_by_step.csv model, step, metric, value
     calibration.json   the quantile-level map others apply to their samples
     gate.json          the gate verdict and its figures
+    ensemble.json      the ensemble's members, weights (what forecast mixes), failures, scores
     report.html        self-contained report (forecasting.core.html)
 
 A failed gate writes everything first, then sends an alert and raises
@@ -31,6 +32,7 @@ import pandas as pd
 from forecasting.alerts.alert import Alert
 from forecasting.alerts.send import send_alert
 from forecasting.backtest.engine import BacktestResult, run_backtest, summary_headline
+from forecasting.backtest.ensemble import EnsembleChoice
 from forecasting.backtest.metrics import metrics_by_step
 from forecasting.backtest.report import backtest_sections
 from forecasting.backtest.windows import LISTED
@@ -40,6 +42,7 @@ from forecasting.core.html import render_report
 from forecasting.core.lake import Lake, join
 from forecasting.core.layout import BACKTEST_FILES as FILES
 from forecasting.core.layout import BACKTESTS as BACKTEST_STAGE
+from forecasting.model.mixture import DEEPAR
 from forecasting.model.registry import model_version as registered_version
 from forecasting.model.registry import set_gate_status
 from forecasting.panel.build import read_panel
@@ -47,6 +50,7 @@ from forecasting.panel.spec import PanelSpec, freq_alias
 from forecasting.panel.user import load_panel
 
 log = logging.getLogger(__name__)
+DEEPAR_ONLY = EnsembleChoice([DEEPAR], {DEEPAR: 1.0})
 
 
 
@@ -90,6 +94,7 @@ class BacktestSummary:
     files: dict[str, str]
     capped_samples: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    ensemble_weights: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -230,6 +235,7 @@ def write_outputs(lake: Lake, out: str, result: BacktestResult, source: str) -> 
     lake.write_text(uris["metrics_by_step"], by_step.to_csv(index=False, float_format="%.6g"))
     lake.write_json(uris["calibration"], result.calibration.to_dict())
     lake.write_json(uris["gate"], result.gate.to_dict())
+    lake.write_json(uris["ensemble"], (result.ensemble or DEEPAR_ONLY).to_dict())
     t0 = time.perf_counter()
     html = render_report(backtest_sections(result, by_step), title=f"riskcast backtest: {source}")
     lake.write_text(uris["report"], html)
@@ -253,6 +259,7 @@ def _summary(result: BacktestResult, out, source, spec, horizon, windows, files)
         mean_wql=summary_headline(result.metrics),
         gate={"passed": result.gate.passed, "summary": result.gate.describe()},
         calibration_levels={f"{q:g}": round(v, 4) for q, v in result.calibration.levels.items()},
+        ensemble_weights=dict(result.ensemble.weights) if result.ensemble else {},
         files=files,
         capped_samples=result.capped,
         timings={k: round(v, 2) for k, v in result.timings.items()},

@@ -66,6 +66,7 @@ BACKTEST_FILES = {
     "metrics_by_step": "metrics_by_step.csv",
     "calibration": "calibration.json",
     "gate": "gate.json",
+    "ensemble": "ensemble.json",
     "report": "report.html",
 }
 

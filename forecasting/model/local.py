@@ -46,11 +46,14 @@ class LocalCountModel:
         ``df``: a panel (``unique_id, ds, y``; ``is_future`` rows are ignored). Returns
         ``ForecastSamples`` with ids sorted, samples float32 (n_series, num_samples, horizon).
         """
-        hist = df[~df[IS_FUTURE].fillna(False).astype(bool)] if IS_FUTURE in df else df
-        hist = hist[[UNIQUE_ID, DS, Y]].sort_values([UNIQUE_ID, DS], kind="stable")
-        ids = sorted(hist[UNIQUE_ID].astype(str).unique())
+        future = df[IS_FUTURE].fillna(False).astype(bool) if IS_FUTURE in df else pd.Series(False, df.index)
+        hist = df[~future][[UNIQUE_ID, DS, Y]].sort_values([UNIQUE_ID, DS], kind="stable")
+        ids = sorted(df[UNIQUE_ID].astype(str).unique())
         offset = pd.tseries.frequencies.to_offset(self.freq)
-        last = hist.groupby(hist[UNIQUE_ID].astype(str))[DS].max()
+        # first forecast period: after the last history row; a site with covariate rows only
+        # (opening inside the horizon) starts at its first future row
+        first = (df[future].groupby(df[future][UNIQUE_ID].astype(str))[DS].min() - offset).reindex(ids)
+        last = hist.groupby(hist[UNIQUE_ID].astype(str))[DS].max().reindex(ids).fillna(first)
         seen = hist[hist[Y].notna()]
         recent = seen.groupby(UNIQUE_ID, sort=False).tail(self.window)
         stats = recent.groupby(recent[UNIQUE_ID].astype(str))[Y].agg(["mean", "var", "size"])

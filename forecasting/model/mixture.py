@@ -14,9 +14,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from forecasting.core.errors import ModelError
+from forecasting.model.local import LOCAL_NB, fit_local
 from forecasting.model.samples import ForecastSamples
 
 DEEPAR = "deepar"
+# members beside DeepAR, by name: fit(train, spec, settings, *, seed, horizon) -> .predict(df, n)
+MEMBER_FITS = {LOCAL_NB: fit_local}
 
 
 def mixture_shares(weights: Sequence[float], num_samples: int) -> list[int]:

@@ -102,3 +102,29 @@ def test_every_version_needs_a_gate_verdict_on_this_panel_or_the_audited_overrid
                              "--allow-ungated"], env=env)
     assert ok.exit_code == 0, ok.output
     assert version in ok.output and "no gate verdict" in ok.output
+
+
+def test_forecast_publishes_the_ensemble_the_backtest_chose_as_whole_paths(lake_with_model):
+    from forecasting.core.lake import Lake
+    from forecasting.model.local import LOCAL_NB, fit_local
+    from forecasting.panel.build import read_panel
+
+    settings, _ = lake_with_model
+    alone = forecast_panel(settings, AS_OF)
+    assert alone.ensemble == {"deepar": 1.0}  # no backtest file: DeepAR alone
+    deepar_paths = pd.read_parquet(alone.samples_uri)
+    lake = Lake(settings.lake_uri)
+    lake.write_json(lake.backtest_file(AS_OF, "ensemble"), {"weights": {"deepar": 0.5, LOCAL_NB: 0.5}})
+    summary = forecast_panel(settings, AS_OF)
+    assert summary.ensemble == {"deepar": 0.5, LOCAL_NB: 0.5}
+    paths = pd.read_parquet(summary.samples_uri)
+    n = settings.model.num_samples
+    half = paths[S.SAMPLE] < n // 2
+    pd.testing.assert_frame_equal(paths[half].reset_index(drop=True),
+                                  deepar_paths[deepar_paths[S.SAMPLE] < n // 2].reset_index(drop=True))
+    df, spec = read_panel(settings, AS_OF)
+    local = fit_local(df, spec, settings, seed=settings.model.seed, horizon=HORIZON).predict(
+        df, num_samples=n, seed=settings.model.seed)
+    # each published path of the second half is a whole local path: its period total too
+    totals = paths[~half].groupby([S.UNIQUE_ID, S.SAMPLE])[S.VALUE].sum().unstack().to_numpy()
+    np.testing.assert_allclose(totals, local.samples[:, : n - n // 2].sum(axis=2))
