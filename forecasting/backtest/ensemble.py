@@ -44,6 +44,7 @@ from forecasting.model.mixture import MEMBER_FITS as MIXTURE_MEMBERS
 
 ENSEMBLE = "ensemble"
 ROUNDS = 10  # greedy steps: weights in multiples of 1/ROUNDS
+FIT_PATHS = 200  # weights are scored on the mixture of each member's first FIT_PATHS paths
 MEMBER_FITS: dict[str, Callable[..., Any]] = dict(MIXTURE_MEMBERS)
 
 
@@ -115,7 +116,7 @@ def _loss(windows: list[tuple[_Window, np.ndarray]], names: list[str], weights: 
     """Mean wQL over ``EVAL_QUANTILES`` of the mixture, on the masked actuals of ``windows``."""
     num, den = np.zeros(len(EVAL_QUANTILES)), 0.0
     for w, mask in windows:
-        mix = mix_samples([w.parts[m] for m in names], weights)
+        mix = mix_samples([w.parts[m][:, :FIT_PATHS] for m in names], weights)
         qs = np.quantile(mix, EVAL_QUANTILES, axis=1)  # (len(q), n, h)
         y = w.y[mask]
         den += np.abs(y).sum()
