@@ -140,6 +140,7 @@ def _score(settings, as_of: date, truth_csv: Path, seed: int) -> pd.DataFrame:
     keys = [schema.WAREHOUSE_ID, schema.PERIOD_START]
     weeks = scores.merge(truth, on=keys, how="left").merge(top, on=keys, how="left")
     weeks["cause"] = weeks["cause"].fillna("none")
+    weeks["trace"] = _left_a_trace(weeks, truth_csv.parent / "thefts.csv")
     # a normal week right before or after an injected episode at the same site (a miscount
     # burst's loss lines are dated back by the panel's median count lag, for one)
     near = pd.concat([truth[keys].assign(**{schema.PERIOD_START: truth[schema.PERIOD_START] + pd.Timedelta(days=d)})
@@ -154,6 +155,19 @@ def _score(settings, as_of: date, truth_csv: Path, seed: int) -> pd.DataFrame:
         )
         weeks = pd.concat([weeks, extra], ignore_index=True)
     return weeks.assign(seed=seed)
+
+
+def _left_a_trace(weeks: pd.DataFrame, thefts_csv: Path) -> pd.Series:
+    """False for an injected value shift in a week the site had no theft: nothing to see."""
+    from forecasting.core import schema
+
+    thefts = pd.read_csv(thefts_csv, usecols=[schema.WAREHOUSE_ID, schema.INCIDENT_AT])
+    at = pd.to_datetime(thefts[schema.INCIDENT_AT], utc=True).dt.tz_localize(None).dt.normalize()
+    monday = at - pd.to_timedelta(at.dt.dayofweek, unit="D")
+    had = set(zip(thefts[schema.WAREHOUSE_ID], monday, strict=True))
+    keys = zip(weeks[schema.WAREHOUSE_ID], pd.to_datetime(weeks[schema.PERIOD_START]), strict=True)
+    seen = pd.Series([k in had for k in keys], index=weeks.index)
+    return seen | (weeks["cause"] != "value_mix")
 
 
 def _report(weeks: pd.DataFrame, timings: list[float], args) -> None:
@@ -185,7 +199,19 @@ def _report(weeks: pd.DataFrame, timings: list[float], args) -> None:
         "explain s": max(timings),
     }  # fmt: skip
     table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    traced = anomalous & weeks["trace"].fillna(True).astype(bool)
+    table["recall, traced"] = [
+        *[(flagged & traced)[weeks["seed"] == sd].sum() / max(traced[weeks["seed"] == sd].sum(), 1)
+          for sd in table["seed"].iloc[:-1]],
+        (flagged & traced).sum() / max(traced.sum(), 1),
+    ]  # fmt: skip
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(f"anomaly weeks with a trace: {int(traced.sum())} of {int(anomalous.sum())}")
+    score = weeks[schema.OUTLIER_SCORE].fillna(0.0)
+    sweep = [{"min_score": t, "recall": (score >= t)[anomalous].mean(), "recall, traced": (score >= t)[traced].mean(),
+              "flagged normal": (score >= t)[~anomalous].mean(), "not adjacent": (score >= t)[normal].mean()}
+             for t in (3.0, 3.5, 4.0, 4.5, 5.0, 5.5)]  # fmt: skip
+    print("\nthreshold sweep (score only):\n" + pd.DataFrame(sweep).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     conf = pd.crosstab(weeks.loc[flagged, "cause"], weeks.loc[flagged, "top1"].fillna("-"))
     print("\ninjected cause (rows) x top-1 node (columns), flagged weeks:\n" + conf.to_string())
     print("\nmissed anomaly weeks by cause:\n"

@@ -15,7 +15,7 @@ from forecasting.explain.stage import ExplainOptions, explain_lake
 def explain(
     as_of: AsOfOpt,
     window: Annotated[int, typer.Option(min=1, help="periods explained (ending a settle week before --as-of)")] = 8,
-    min_score: Annotated[float, typer.Option(min=0, help="outlier score that flags a week")] = 4.5,
+    min_score: Annotated[float, typer.Option(min=0, help="outlier score that flags a week: -log of its tail probability")] = ExplainOptions.min_score,
     alert: Annotated[bool, typer.Option("--alert/--no-alert", help="send the root-cause alerts")] = True,
     config: ConfigOpt = None,
 ) -> None:

@@ -50,7 +50,7 @@ MEANING = {
     NODE_ACTIVITY: "count activity (TRANSFER and DAMAGE lines: goods moved, e.g. an unannounced launch)",
     NODE_REPORTING: "security reporting (reports filed, all categories)",
     NODE_COUNT_ERRORS: "count errors (losses no report corroborates beyond the site's usual share)",
-    NODE_VALUE_MIX: "value mix (loss per incident)",
+    NODE_VALUE_MIX: "value mix (loss beyond what the week's incidents usually cost)",
     NODE_THEFTS: "thefts (reported thefts scaled by the site's reporting share)",
     NODE_INCIDENTS: "incidents (the forecast target)",
     NODE_LOSS_EUR: "loss in EUR",

@@ -12,8 +12,8 @@ reference weeks (so one model pools every site):
 | ``thefts`` | (theft/burglary/fraud reports, not false alarms, / the site's reporting share - m) / s |
 | ``count_errors`` | (incidents - reported thefts / reporting share) / s: evidence no report corroborates beyond the usual share |
 | ``incidents`` | (the panel target - m) / s (= thefts + count_errors) |
-| ``value_mix`` | (loss per incident) / the site's median; 1 in a week without incidents |
-| ``loss_eur`` | (severity losses / the site's median loss per incident - m) / s |
+| ``value_mix`` | (severity losses / the site's mean loss per incident - incidents) / s: the loss beyond what the week's incidents usually cost |
+| ``loss_eur`` | (severity losses / the site's mean loss per incident - m) / s (= incidents + value_mix) |
 
 ``m`` is the site's mean incidents per reference week and ``s = sqrt(m + 1)``: counts are
 centred and scaled like Poisson counts, so a small site's single theft does not look like
@@ -103,8 +103,7 @@ def node_frame(measures: pd.DataFrame, reference: pd.Series) -> pd.DataFrame:
                                               ACTIVITY_LINES, LOSS)}  # fmt: skip
     share = site.map((g[REPORTED_THEFTS].sum() / g[schema.NODE_INCIDENTS].sum().replace(0, np.nan))
                      .fillna(MIN_SHARE).clip(MIN_SHARE, 1.0))  # fmt: skip
-    per_incident = m[LOSS] / m[schema.NODE_INCIDENTS].where(m[schema.NODE_INCIDENTS] > 0)
-    ref_pi = per_incident.loc[reference.to_numpy()].groupby(ref[schema.WAREHOUSE_ID]).median()
+    ref_pi = g[LOSS].sum() / g[schema.NODE_INCIDENTS].sum().where(g[schema.NODE_INCIDENTS].sum() > 0)
     mu = mean[schema.NODE_INCIDENTS].where(mean[schema.NODE_INCIDENTS] > 0)
     scale = np.sqrt(mu + 1)
     typical = site.map(ref_pi)
@@ -116,8 +115,9 @@ def node_frame(measures: pd.DataFrame, reference: pd.Series) -> pd.DataFrame:
     out[schema.NODE_THEFTS] = (implied - mu) / scale
     out[schema.NODE_COUNT_ERRORS] = (m[schema.NODE_INCIDENTS] - implied) / scale
     out[schema.NODE_INCIDENTS] = (m[schema.NODE_INCIDENTS] - mu) / scale
-    out[schema.NODE_VALUE_MIX] = (per_incident / typical).fillna(1.0).where(typical > 0)
-    out[schema.NODE_LOSS_EUR] = (m[LOSS] / typical.where(typical > 0) - mu) / scale
+    cost = m[LOSS] / typical.where(typical > 0)  # the week's loss in usual incidents' worth
+    out[schema.NODE_VALUE_MIX] = (cost - m[schema.NODE_INCIDENTS]) / scale
+    out[schema.NODE_LOSS_EUR] = (cost - mu) / scale
     return out[[*_KEYS, *NODES]]
 
 

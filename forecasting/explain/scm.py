@@ -1,13 +1,11 @@
 """Causal mechanisms, outlier scores and Shapley attributions (DoWhy ``gcm``).
 
 - ``fit_scm``: an ``InvertibleStructuralCausalModel`` on ``graph.EDGES``: root nodes take
-  their empirical distribution; ``loss_eur`` an additive-noise model on incidents x value mix
-  (loss is a product); every other node an additive-noise linear model. Fixed mechanisms
-  (no model selection) keep the fit fast and the result reproducible.
-- ``outlier_scores``: the information-theoretic score of each watched node (counts net of
-  the planned calendar),
-  ``-log((1 + #{reference >= x}) / (n + 1))`` (``<=`` for nodes watched for a fall), against
-  the reference weeks; a week's score is the largest, its target node that node.
+  their empirical distribution, every other node an additive-noise linear model (the
+  nodes are measured so that incidents = thefts + count errors and loss = incidents +
+  value mix hold exactly: ``explain.nodes``). Fixed mechanisms (no model selection) keep
+  the fit fast and the result reproducible.
+- outlier scores (which weeks to attribute, and to which watched node): ``explain.scores``.
 - ``attribute``: ``gcm.attribute_anomalies`` (exact Shapley over the target's upstream
   noise) for every outlier week of one target node, with a bootstrap interval from
   ``gcm.confidence_intervals(gcm.fit_and_compute(...))`` (refits on 75% subsets).
@@ -24,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core import schema
-from forecasting.explain.graph import EDGES, HIGH, NODES, WATCHED, parents
+from forecasting.explain.graph import EDGES, NODES, parents
 
 
 @dataclass(frozen=True)
@@ -50,45 +48,10 @@ def fit_scm(train: pd.DataFrame, seed: int = 0) -> Any:
     for node in NODES:
         if not parents(node):
             scm.set_causal_mechanism(node, gcm.EmpiricalDistribution())
-        elif node == schema.NODE_LOSS_EUR:
-            scm.set_causal_mechanism(node, gcm.AdditiveNoiseModel(_product_model(gcm)))
         else:
             scm.set_causal_mechanism(node, gcm.AdditiveNoiseModel(gcm.ml.create_linear_regressor()))
     gcm.fit(scm, train[list(NODES)])
     return scm
-
-
-def outlier_scores(nodes: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Per row of ``nodes``: ``outlier_score`` (max over watched nodes) and ``target_node``.
-
-    A watched count node is first adjusted for the planned calendar (least squares of the
-    node on ``calendar`` over the reference weeks, removed from both sides): launches and
-    peaks are in the forecast already, a surprise is what is left.
-    """
-    scores = {}
-    for node, side in WATCHED.items():
-        ref, x = _adjusted(reference, node, nodes)
-        ref = np.sort(ref)
-        if side == HIGH:
-            tail = len(ref) - np.searchsorted(ref, x, side="left")  # reference >= x
-        else:
-            tail = np.searchsorted(ref, x, side="right")  # reference <= x
-        scores[node] = -np.log((1.0 + tail) / (len(ref) + 1.0))
-    table = pd.DataFrame(scores, index=nodes.index)
-    out = pd.DataFrame(index=nodes.index)
-    out[schema.OUTLIER_SCORE] = table.max(axis=1)
-    out[schema.TARGET_NODE] = table.idxmax(axis=1)
-    return out
-
-
-def _adjusted(reference: pd.DataFrame, node: str, nodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    y = reference[node].to_numpy(dtype=float)
-    if node == schema.NODE_REPORTING:
-        return y, nodes[node].to_numpy(dtype=float)
-    X = np.column_stack([np.ones(len(reference)), reference[schema.NODE_CALENDAR].to_numpy(dtype=float)])
-    coef = np.linalg.lstsq(X, y, rcond=None)[0]
-    cal = nodes[schema.NODE_CALENDAR].to_numpy(dtype=float)
-    return y - X @ coef, nodes[node].to_numpy(dtype=float) - (coef[0] + coef[1] * cal)
 
 
 def attribute(
@@ -176,29 +139,9 @@ def _predictor(mechanism: Any) -> Any:
     model = getattr(mechanism, "prediction_model", None)
     if model is None:
         return None
-    if hasattr(model, "coef"):  # ProductModel
-        return lambda X: _features(X) @ model.coef
     linear = model.sklearn_model
     coef, intercept = np.asarray(linear.coef_, dtype=float).reshape(-1), float(np.ravel(linear.intercept_)[0])
     return lambda X: np.asarray(X, dtype=float) @ coef + intercept
-
-
-def _product_model(gcm: Any) -> Any:
-    """A prediction model for loss: least squares on (a x b, a, b, 1) of its two parents."""
-
-    class ProductModel(gcm.ml.PredictionModel):
-        coef: np.ndarray
-
-        def fit(self, X: np.ndarray, Y: np.ndarray) -> None:
-            self.coef = np.linalg.lstsq(_features(X), np.ravel(Y), rcond=None)[0]
-
-        def predict(self, X: np.ndarray) -> np.ndarray:
-            return (_features(X) @ self.coef).reshape(-1, 1)
-
-        def clone(self) -> ProductModel:
-            return ProductModel()
-
-    return ProductModel()
 
 
 def _scorer(gcm: Any) -> Any:
@@ -218,8 +161,3 @@ def _scorer(gcm: Any) -> Any:
             return 1.0 - 2.0 * np.minimum(less + equal / 2, greater + equal / 2)
 
     return SortedMedianCDFQuantileScorer()
-
-
-def _features(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=float).reshape(len(X), -1)
-    return np.column_stack([np.prod(X, axis=1), X, np.ones(len(X))])

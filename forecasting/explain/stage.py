@@ -38,7 +38,8 @@ from forecasting.core.lake import Lake, parse_date
 from forecasting.core.layout import RESERVES
 from forecasting.explain import nodes as nd
 from forecasting.explain.graph import NODES
-from forecasting.explain.scm import AttributionOptions, attribute, outlier_scores
+from forecasting.explain.scm import AttributionOptions, attribute
+from forecasting.explain.scores import outlier_scores
 from forecasting.explain.text import cause_text, root_cause_alerts
 from forecasting.panel.build import read_panel
 from forecasting.reserves.causes import refresh_page
@@ -57,7 +58,7 @@ class ExplainOptions:
     window: int = 8  # periods explained
     settle_days: int = 7  # count lines arrive up to 10 days late: skip the newest periods
     min_reference: int = 12  # reference periods a site needs
-    min_score: float = 4.5  # -log tail probability: about 1 in 90 reference weeks
+    min_score: float = 5.0  # -log tail probability under the site's usual week: 1 in 150
     min_score_exceeded: float = 3.0  # for weeks above their published P95
     alert: bool = True
     attribution: AttributionOptions = field(default_factory=AttributionOptions)
@@ -97,7 +98,13 @@ def explain_lake(settings: Settings, as_of: date, options: ExplainOptions | None
         skipped.setdefault("*", note)
         log.warning("explain %s: %s", as_of, note)
         week_nodes = week_nodes.iloc[:0]
-    weeks = _score_weeks(lake, measures, week_nodes, train, as_of, opts)
+    per_incident = pd.DataFrame({
+        schema.WAREHOUSE_ID: severity[schema.WAREHOUSE_ID].astype(str).to_numpy(),
+        schema.PERIOD_START: pd.to_datetime(severity[schema.DS]).to_numpy(),
+        nd.LOSS: severity[schema.SEVERITY_LOSS_EUR].astype(float).to_numpy(),
+    })  # fmt: skip
+    scores = outlier_scores(measures, reference & ok, measures.index.isin(week_nodes.index), per_incident)
+    weeks = _score_weeks(lake, measures, week_nodes, scores, as_of, opts)
     attributions = _attribute(train, week_nodes, weeks, opts)
     weeks = _with_causes(weeks, attributions, week_nodes)
     out = {
@@ -157,11 +164,11 @@ def _skipped_sites(sites, measures, nodes, explained, reference, opts: ExplainOp
     return out
 
 
-def _score_weeks(lake: Lake, measures, week_nodes, train, as_of: date, opts: ExplainOptions) -> pd.DataFrame:
+def _score_weeks(lake: Lake, measures, week_nodes, scores, as_of: date, opts: ExplainOptions) -> pd.DataFrame:
     weeks = measures.loc[week_nodes.index, _KEYS].copy()
     weeks[schema.INCIDENTS_ACTUAL] = measures.loc[week_nodes.index, schema.NODE_INCIDENTS]
     weeks[nd.LOSS] = measures.loc[week_nodes.index, nd.LOSS]
-    weeks = weeks.join(outlier_scores(week_nodes, train))
+    weeks = weeks.join(scores[[schema.OUTLIER_SCORE, schema.TARGET_NODE]])
     weeks = weeks.merge(_published_p95(lake, as_of), on=_KEYS, how="left")
     weeks[schema.EXCEEDED_P95] = (
         (weeks[schema.INCIDENTS_ACTUAL] > weeks[schema.INCIDENTS_P95])

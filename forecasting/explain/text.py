@@ -33,7 +33,7 @@ def describe(node: str, site: str, value: float) -> str:
     if node == schema.NODE_COUNT_ERRORS:
         return f"losses no report corroborates at {site} (count errors) ran {_sd(value)} usual"
     if node == schema.NODE_VALUE_MIX:
-        return f"loss per incident at {site} was {value:.1f}x its usual value (value mix)"
+        return f"the value of goods lost at {site} (value mix) ran {_sd(value)} what its incidents usually cost"
     if node == schema.NODE_CALENDAR:
         return f"calendar events at {site} (launch, peak, holiday exposure {value:+.2f})"
     if node == schema.NODE_INCIDENTS:

@@ -17,11 +17,11 @@ def synthetic_nodes(n: int = 600, seed: int = 0) -> pd.DataFrame:
         schema.NODE_ACTIVITY: rng.normal(0, 0.3, n),
         schema.NODE_REPORTING: rng.normal(0, 0.3, n),
         schema.NODE_COUNT_ERRORS: rng.normal(0, 0.3, n),
-        schema.NODE_VALUE_MIX: rng.lognormal(0, 0.3, n),
+        schema.NODE_VALUE_MIX: rng.normal(0, 0.3, n),
     })  # fmt: skip
     df[schema.NODE_THEFTS] = 1 + 0.4 * df[schema.NODE_CALENDAR] + 0.5 * df[schema.NODE_ACTIVITY] + rng.normal(0, 0.3, n)
     df[schema.NODE_INCIDENTS] = df[schema.NODE_THEFTS] + df[schema.NODE_COUNT_ERRORS] + rng.normal(0, 0.05, n)
-    df[schema.NODE_LOSS_EUR] = df[schema.NODE_INCIDENTS] * df[schema.NODE_VALUE_MIX] + rng.normal(0, 0.1, n)
+    df[schema.NODE_LOSS_EUR] = df[schema.NODE_INCIDENTS] + df[schema.NODE_VALUE_MIX] + rng.normal(0, 0.05, n)
     return df[list(NODES)]
 
 
@@ -37,9 +37,8 @@ def with_root_cause(normal: pd.DataFrame, node: str, shift: float) -> pd.DataFra
         row[schema.NODE_INCIDENTS] += row[schema.NODE_THEFTS] - normal[schema.NODE_THEFTS].iloc[0]
     if node == schema.NODE_COUNT_ERRORS:
         row[schema.NODE_INCIDENTS] += shift
-    factor = row[schema.NODE_VALUE_MIX].iloc[0]
     row[schema.NODE_LOSS_EUR] = normal[schema.NODE_LOSS_EUR].iloc[0] + (
-        row[schema.NODE_INCIDENTS].iloc[0] * factor
-        - normal[schema.NODE_INCIDENTS].iloc[0] * normal[schema.NODE_VALUE_MIX].iloc[0]
+        row[schema.NODE_INCIDENTS].iloc[0] + row[schema.NODE_VALUE_MIX].iloc[0]
+        - normal[schema.NODE_INCIDENTS].iloc[0] - normal[schema.NODE_VALUE_MIX].iloc[0]
     )
     return row

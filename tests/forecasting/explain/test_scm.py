@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,7 +12,6 @@ from forecasting.explain.scm import (
     attribute,
     attribute_once,
     fit_scm,
-    outlier_scores,
 )
 from tests.support.explain_nodes import synthetic_nodes, with_root_cause
 
@@ -67,16 +65,3 @@ def test_attribution_is_reproducible(normal) -> None:
     a = attribute(normal, schema.NODE_INCIDENTS, week, FAST)
     b = attribute(normal, schema.NODE_INCIDENTS, week, FAST)
     pd.testing.assert_frame_equal(a, b)
-
-
-def test_outlier_scores_look_one_way_per_node(normal) -> None:
-    high = normal.iloc[[0, 0]].copy()
-    high.loc[:, schema.NODE_INCIDENTS] = [10.0, -10.0]  # only more incidents is an outlier
-    high.loc[:, schema.NODE_REPORTING] = 0.0
-    high.loc[:, schema.NODE_LOSS_EUR] = 0.0
-    s = outlier_scores(high.reset_index(drop=True), normal)
-    assert s[schema.OUTLIER_SCORE].iloc[0] == pytest.approx(np.log(len(normal) + 1))
-    assert s[schema.TARGET_NODE].iloc[0] == schema.NODE_INCIDENTS
-    assert s[schema.OUTLIER_SCORE].iloc[1] < 2
-    low = normal.iloc[[0]].copy().assign(**{schema.NODE_REPORTING: -5.0})
-    assert outlier_scores(low, normal)[schema.TARGET_NODE].iloc[0] == schema.NODE_REPORTING

@@ -28,7 +28,7 @@ def test_cause_text_names_the_collapse_of_reporting_and_its_share() -> None:
 
 
 def test_cause_text_value_mix_and_count_errors() -> None:
-    assert "loss per incident at WH-A was 6.0x its usual value" in cause_text(
+    assert "value of goods lost at WH-A (value mix) ran 6.0 standard deviations above" in cause_text(
         "WH-A", _contrib(value_mix=4.0), {schema.NODE_VALUE_MIX: 6.0}
     )
     assert "count errors" in cause_text(
