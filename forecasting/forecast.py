@@ -8,9 +8,10 @@ Writes under ``<lake>/forecasts/as_of=D/``:
   value); ``settings.model.num_samples`` paths per series, what the reserves stage
   compounds with loss severities.
 
-The paths are the ensemble the backtest of this as_of chose (``backtests/as_of=D/
-ensemble.json``: DeepAR and members such as ``local_nb``, mixed by weight as whole paths,
-``forecasting.model.mixture``); without that file, or when it chose DeepAR alone, DeepAR's.
+The paths are the ensemble the gating backtest chose and recorded in the registry with its
+verdict (``registry.ensemble_weights``; evidence in ``backtests/as_of=D/ensemble.json``):
+DeepAR and members such as ``local_nb``, mixed by weight as whole paths
+(``forecasting.model.mixture``); with no weights recorded, or DeepAR alone chosen, DeepAR's.
 Cold-start sites (no observed history) are forecast from their static features. Paths are
 seeded (``settings.model.seed``), so a rerun writes byte-identical files.
 """
@@ -29,7 +30,13 @@ from forecasting.core.layout import FORECASTS as FORECAST_STAGE
 from forecasting.core.layout import QUANTILES_FILE, SAMPLES_FILE
 from forecasting.core.schema import MODEL_VERSION, QUANTILE_LEVELS
 from forecasting.model.mixture import DEEPAR, MEMBER_FITS, mix_forecasts
-from forecasting.model.registry import LATEST, load_predictor, require_gate, resolve_version
+from forecasting.model.registry import (
+    LATEST,
+    ensemble_weights,
+    load_predictor,
+    require_gate,
+    resolve_version,
+)
 from forecasting.panel.build import read_panel
 
 log = logging.getLogger(__name__)
@@ -76,7 +83,7 @@ def forecast_panel(
     version = model.metrics["model_version"]
     fs = model.predict(df, num_samples=settings.model.num_samples, seed=settings.model.seed)
     lake = Lake(settings.lake_uri, settings.aws_conn_id)
-    fs, weights = _ensemble(lake, settings, as_of, df, model, fs)
+    fs, weights = _ensemble(settings, version, df, model, fs)
     levels = tuple(sorted(set(QUANTILE_LEVELS) | set(settings.quantiles)))
     quantiles = fs.to_frame(levels).assign(**{MODEL_VERSION: version})
     out = lake.stage(FORECAST_STAGE, as_of)
@@ -101,17 +108,15 @@ def forecast_panel(
     return summary
 
 
-def _ensemble(lake: Lake, settings: Settings, as_of: date, df, model, fs):
-    """(paths, weights): DeepAR's ``fs`` mixed with the members ``ensemble.json`` weighs.
+def _ensemble(settings: Settings, version: str, df, model, fs):
+    """(paths, weights): DeepAR's ``fs`` mixed with the members the registry's ensemble
+    weights (recorded by the gating backtest, ``registry.ensemble_weights``) name.
 
     Members forecast the same panel with the same seed; a member that cannot forecast the
     same series and periods leaves DeepAR alone (logged; the weights returned say so).
     """
-    uri = lake.backtest_file(as_of, "ensemble")
-    weights = {DEEPAR: 1.0}
-    if lake.exists(uri):
-        chosen = {str(k): float(v) for k, v in (lake.read_json(uri).get("weights") or {}).items()}
-        weights = {m: w for m, w in chosen.items() if w > 0 and (m == DEEPAR or m in MEMBER_FITS)} or weights
+    chosen = ensemble_weights(settings, version)
+    weights = {m: w for m, w in chosen.items() if m == DEEPAR or m in MEMBER_FITS} or {DEEPAR: 1.0}
     if list(weights) == [DEEPAR]:
         return fs, weights
     members = {DEEPAR: fs}

@@ -201,6 +201,7 @@ def backtest_panel(
         set_gate_status(
             settings, model_version, result.gate.passed, result.gate.to_dict(),
             snapshot_id=snapshot_id, as_of=alert_date,
+            ensemble=dict((result.ensemble or DEEPAR_ONLY).weights),
         )
     if not result.gate.passed and not alert:
         raise CalibrationGateError(

@@ -37,6 +37,7 @@ from forecasting.core.schema import (
     SNAPSHOT_ID,
 )
 from forecasting.model.fitted import FittedModel
+from forecasting.model.mixture import DEEPAR
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +161,11 @@ def set_gate_status(
     *,
     snapshot_id: str | None = None,
     as_of: date | None = None,
+    ensemble: dict[str, float] | None = None,
 ) -> None:
     """Record the backtest's calibration verdict (and its figures) in the manifest, with the
-    panel snapshot it was judged on (default: the snapshot the model was trained on)."""
+    panel snapshot it was judged on (default: the snapshot the model was trained on), and
+    the ensemble weights the same backtest chose (``{member: weight}``; see ``ensemble_weights``)."""
     lake = _lake(settings)
     manifest = read_manifest(settings, version)
     manifest["gate"] = {
@@ -171,7 +174,17 @@ def set_gate_status(
         "snapshot_id": snapshot_id or manifest.get("snapshot_id"),
         "as_of": str(parse_date(as_of)) if as_of else manifest.get("as_of"),
     }
+    if ensemble is not None:
+        manifest["ensemble"] = {str(m): float(w) for m, w in ensemble.items()}
     lake.write_json(join(lake.models(manifest["model_version"]), MANIFEST), manifest)
+
+
+def ensemble_weights(settings: Settings, version: str) -> dict[str, float]:
+    """``{member: weight}`` the gating backtest chose for ``version`` (``deepar`` plus members
+    of ``forecasting.model.mixture.MEMBER_FITS``); DeepAR alone when none was recorded."""
+    weights = read_manifest(settings, version).get("ensemble") or {}
+    kept = {str(m): float(w) for m, w in weights.items() if float(w) > 0}
+    return kept or {DEEPAR: 1.0}
 
 
 def gate_status(settings: Settings, version: str, as_of: date) -> tuple[bool, str]:

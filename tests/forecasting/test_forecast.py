@@ -105,16 +105,19 @@ def test_every_version_needs_a_gate_verdict_on_this_panel_or_the_audited_overrid
 
 
 def test_forecast_publishes_the_ensemble_the_backtest_chose_as_whole_paths(lake_with_model):
-    from forecasting.core.lake import Lake
+    from forecasting.model import set_gate_status
     from forecasting.model.local import LOCAL_NB, fit_local
+    from forecasting.model.registry import ensemble_weights, load_predictor
     from forecasting.panel.build import read_panel
 
-    settings, _ = lake_with_model
+    settings, version = lake_with_model
     alone = forecast_panel(settings, AS_OF)
-    assert alone.ensemble == {"deepar": 1.0}  # no backtest file: DeepAR alone
+    assert alone.ensemble == {"deepar": 1.0}  # no weights recorded with the verdict: DeepAR alone
     deepar_paths = pd.read_parquet(alone.samples_uri)
-    lake = Lake(settings.lake_uri)
-    lake.write_json(lake.backtest_file(AS_OF, "ensemble"), {"weights": {"deepar": 0.5, LOCAL_NB: 0.5}})
+    # the registry round-trips the ensemble the gating backtest chose, next to the DeepAR it mixes
+    set_gate_status(settings, version, True, {}, ensemble={"deepar": 0.5, LOCAL_NB: 0.5, "gone": 0.0})
+    assert ensemble_weights(settings, version) == {"deepar": 0.5, LOCAL_NB: 0.5}
+    assert load_predictor(settings, version).metrics["model_version"] == version
     summary = forecast_panel(settings, AS_OF)
     assert summary.ensemble == {"deepar": 0.5, LOCAL_NB: 0.5}
     paths = pd.read_parquet(summary.samples_uri)

@@ -255,7 +255,9 @@ def test_backtest_as_of_records_the_verdict_on_the_registered_version(settings_f
         passed = True
     except CalibrationGateError:
         passed = False
-    gate = lake.read_json(lake.model_manifest(version))["gate"]
+    manifest = lake.read_json(lake.model_manifest(version))
+    gate = manifest["gate"]
+    assert abs(sum(manifest["ensemble"].values()) - 1) < 1e-9 and "deepar" in manifest["ensemble"]
     assert gate["passed"] is passed and gate["snapshot_id"] == "snap-x" and gate["as_of"] == str(as_of)
     assert gate_status(settings, version, as_of)[0] is passed
     # a rebuilt panel (another snapshot) is not covered by that verdict
