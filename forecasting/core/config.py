@@ -126,6 +126,11 @@ class ValidationSettings(BaseModel):
     )
     sqft_min: float = 1_000
     sqft_max: float = 5_000_000
+    batch_days: int = Field(
+        60, ge=1, description="a backfill validates up to this many days of a source in one GX "
+        "run (the fixed cost of a suite run is paid per batch); 1 validates day by day"
+    )
+    batch_rows: int = Field(500_000, ge=1, description="a batch stops growing at this many rows")
 
 
 class ReservesSettings(BaseModel):

@@ -30,10 +30,10 @@ from forecasting.intake.validation import (
     CRITICAL,
     SOURCE_ORDER,
     check_source,
-    validate_source,
     write_docs,
 )
 from forecasting.intake.validation_alerts import alert_day
+from forecasting.intake.validation_batch import validate_days
 from forecasting.intake.validation_results import DayValidation
 
 log = logging.getLogger(__name__)
@@ -57,14 +57,19 @@ def ingest_source_days(settings: Settings, source: str, days: Sequence[date]) ->
 
 
 def validate_source_days(settings: Settings, source: str, days: Sequence[date]) -> dict[str, Any]:
-    """Validate ``source``'s bronze for each day with its GX suite; alert failures."""
+    """Validate ``source``'s bronze for each day with its GX suite (in batches of days,
+    ``validation_batch``: the same files as day by day); alert failures."""
 
     totals = {"input_rows": 0, "validated_rows": 0, "quarantined_rows": 0, "warning_days": 0}
     docs: dict[str, Any] = {}
     alerted: set[date] = set()  # rejected batches already alerted with their rows
+    walk = validate_days(settings, source, days, docs_day=days[-1])  # many days per GX run
 
     def one(day: date) -> None:
-        checked = validate_source(settings, source, day, raise_on_critical=False, docs=day == days[-1])
+        walked, checked = next(walk)
+        assert walked == day, f"validation walked {walked}, expected {day}"
+        if isinstance(checked, Exception):
+            raise checked
         for k in ("input_rows", "validated_rows", "quarantined_rows"):
             totals[k] += getattr(checked, k)
         docs.update(checked.data_docs or {})

@@ -137,22 +137,7 @@ def validate_frame(
     """
     doc = load_suite(suite_name, suites_dir)
     params = dict(params or {})
-    active, results, notes, used = [], [], [], set()
-    for i, exp in enumerate(doc["expectations"]):
-        needed = suite_parameters(exp)
-        missing = [p for p in needed if p not in params]
-        if missing:
-            raise ConfigError(
-                f"suite '{suite_name}' expectation {expectation_name(exp)} needs parameter(s) "
-                f"{missing}: pass them in params (None skips the expectation)"
-            )
-        if any(params[p] is None for p in needed):
-            note = f"skipped: no value for {[p for p in needed if params[p] is None]}"
-            results.append(_skipped(exp, note))
-            notes.append(f"{expectation_name(exp)} {note}")
-            continue
-        used.update(needed)
-        active.append(gx_expectation(suite_name, i, exp))
+    active, results, notes, used = _plan(doc, suite_name, params)
     silence_gx()  # the first GX import logs ~200 INFO lines once Airflow set the root to INFO
     from great_expectations.core import ExpectationSuite
 
@@ -172,6 +157,45 @@ def validate_frame(
     order = {expectation_name(e): i for i, e in enumerate(doc["expectations"])}
     results.sort(key=lambda r: order[r.name])
     return SuiteResult(suite_name, len(view), results, notes, gx_result, gx_suite)
+
+
+def passed_result(suite_name: str, params: dict[str, Any], row_count: int) -> SuiteResult:
+    """The result ``validate_frame`` gives a frame of ``row_count`` rows on which every
+    expectation that runs with ``params`` passes (skipped ones noted as it notes them).
+
+    For a day a batched run already cleared (``validation_batch``): no GX run, no
+    ``gx_result`` (Data Docs are built only for days that go through ``validate_frame``).
+    """
+    doc = load_suite(suite_name)
+    active, results, notes, _ = _plan(doc, suite_name, dict(params))
+    for exp in active:
+        results.append(ExpectationResult(expectation_name(exp), exp["type"], exp["meta"]["severity"], True))
+    order = {expectation_name(e): i for i, e in enumerate(doc["expectations"])}
+    results.sort(key=lambda r: order[r.name])
+    return SuiteResult(suite_name, row_count, results, notes)
+
+
+def _plan(
+    doc: dict[str, Any], suite_name: str, params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[ExpectationResult], list[str], set[str]]:
+    """(GX expectations to run, results of the skipped ones, notes, parameter names used)."""
+    active, results, notes, used = [], [], [], set()
+    for i, exp in enumerate(doc["expectations"]):
+        needed = suite_parameters(exp)
+        missing = [p for p in needed if p not in params]
+        if missing:
+            raise ConfigError(
+                f"suite '{suite_name}' expectation {expectation_name(exp)} needs parameter(s) "
+                f"{missing}: pass them in params (None skips the expectation)"
+            )
+        if any(params[p] is None for p in needed):
+            note = f"skipped: no value for {[p for p in needed if params[p] is None]}"
+            results.append(_skipped(exp, note))
+            notes.append(f"{expectation_name(exp)} {note}")
+            continue
+        used.update(needed)
+        active.append(gx_expectation(suite_name, i, exp))
+    return active, results, notes, used
 
 
 # --------------------------------------------------------------------------- GX plumbing

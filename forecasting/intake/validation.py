@@ -109,6 +109,22 @@ def check_source(
         return SourceValidation(source, day, SKIPPED, notes=notes), None
     params, param_notes = suite_parameters(settings, lake, contract, day)
     result = validate_frame(frame, source, params)
+    return settle(settings, lake, contract, day, frame, (notes, param_notes), result), result
+
+
+def settle(
+    settings: Settings,
+    lake: Lake,
+    contract: Contract,
+    day: date,
+    frame: pd.DataFrame,
+    notes: tuple[list[str], list[str]],
+    result: SuiteResult,
+) -> SourceValidation:
+    """Act on a suite result for the day's input ``frame``: write bronze / quarantine /
+    manifest and say what happened (``notes``: the input's and the parameters' notes)."""
+    source = contract.name
+    notes, param_notes = notes[0].copy(), notes[1]
     bad = result.bad_rows()
     reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
     if bad.any():
@@ -140,7 +156,7 @@ def check_source(
         notes=notes + param_notes + result.notes,
     )
     _write(lake, contract, day, frame, bad, reasons, sv)
-    return sv, result
+    return sv
 
 
 def _rows_of_held_sites(

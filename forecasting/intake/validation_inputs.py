@@ -94,7 +94,7 @@ def suite_parameters(
 ) -> tuple[dict[str, Any], list[str]]:
     """Suite parameters for ``day`` and notes on the checks they switch off."""
     notes = []
-    ids = _known_warehouse_ids(lake, day) if contract.name != WAREHOUSES.name else None
+    ids = known_warehouse_ids(lake, day) if contract.name != WAREHOUSES.name else None
     if ids is None and contract.name != WAREHOUSES.name:
         notes.append(f"no warehouses snapshot on or before {day}: referential check skipped")
     low, high, note = _volume_bounds(settings, lake, contract, day)
@@ -129,7 +129,7 @@ def held_warehouse_ids(lake: Lake, day: date) -> tuple[list[str], date | None]:
     snap = _snapshot_date(lake, day)
     if snap is None:
         return [], None
-    known = set(_known_warehouse_ids(lake, day) or [])
+    known = set(known_warehouse_ids(lake, day) or [])
     held: set[str] = set()
     for uri in (
         lake.ingest_quarantine(WAREHOUSES.name, snap),
@@ -149,7 +149,7 @@ def _snapshot_date(lake: Lake, day: date) -> date | None:
     return None
 
 
-def _known_warehouse_ids(lake: Lake, day: date) -> list[str] | None:
+def known_warehouse_ids(lake: Lake, day: date) -> list[str] | None:
     """Warehouse ids of the latest validated snapshot dated on or before ``day``."""
     for snap in reversed([d for d in _partition_dates(lake, WAREHOUSES.name) if d <= day]):
         uri = lake.bronze_file(WAREHOUSES.name, snap)
