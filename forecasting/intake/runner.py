@@ -191,6 +191,45 @@ def ingest_and_validate(
 def _ingest_and_validate_day(settings: Settings, day: date, validate: bool) -> dict[str, Any]:
 
     ingested = ingest_date(settings, day)
+    return _day_summary(settings, day, ingested, validate_date(settings, day) if validate else None)
+
+
+def _backfill_and_validate(settings: Settings, days: Sequence[date]) -> list[dict[str, Any]]:
+    """A CLI backfill: ingest every day, validate each source over the days in batches
+    (``validation_batch``: the same files as day by day), then summarise and alert each day
+    as ``ingest_and_validate`` does. Data Docs: the last day and days with a problem (as the
+    DAG's backfill). A day without a landing drop is recorded and skipped."""
+    ingested, out = {}, {}
+    with progress_task("ingest days", len(days)) as advance:
+        for day in days:
+            try:
+                ingested[day] = ingest_date(settings, day)
+            except RiskcastError as exc:
+                log.error("%s: %s", day, exc)
+                out[day] = {"date": day.isoformat(), "sources": {}, "errors": [str(exc)], "exit_code": exc.exit_code}
+            advance()
+    landed = list(ingested)
+    checks: dict[date, list[Any]] = {d: [] for d in landed}
+    for source in SOURCE_ORDER:
+        for day, checked in validate_days(settings, source, landed, docs_day=landed[-1] if landed else None):
+            checks[day].append(checked)
+    for day in landed:
+        results = [c for c in checks[day] if not isinstance(c, Exception)]
+        for r in results:
+            (log.error if r.status == CRITICAL else log.info)("%s", r.message)
+        index = next((r.data_docs["index"] for r in results if r.data_docs), None)
+        out[day] = _day_summary(settings, day, ingested[day], DayValidation(day, results, index))
+        failed = [str(c) for c in checks[day] if isinstance(c, Exception)]
+        if failed:
+            out[day]["errors"] += failed
+            out[day]["exit_code"] = 2
+    return [out[d] for d in days]
+
+
+def _day_summary(
+    settings: Settings, day: date, ingested: list[Any], checked: DayValidation | None
+) -> dict[str, Any]:
+    """One day's summary (see ``ingest_and_validate``); alerts every source with a problem."""
     stopped = {r.source for r in ingested if r.error}
     summary: dict[str, Any] = {
         "date": day.isoformat(),
@@ -202,7 +241,6 @@ def _ingest_and_validate_day(settings: Settings, day: date, validate: bool) -> d
     }
     errors = [f"{r.source}: {r.error}" for r in ingested if r.error]
     exit_code = 2 if errors else (1 if summary["quarantined"] else 0)
-    checked = validate_date(settings, day) if validate else None
     if checked is not None:
         summary["validation"] = checked.to_dict()
         # a source ingest already stopped has no bronze: its critical result repeats that
@@ -228,6 +266,8 @@ def ingest_dates(
     A single day that cannot be ingested at all raises; in a backfill such a day is
     recorded and the next day goes on (the result is the same as ingesting day by day).
     """
+    if validate and len(days) > 1:
+        return _backfill_and_validate(settings, days)
     out = []
     with progress_task("ingest days", len(days)) as advance:
         for day in days:

@@ -90,3 +90,33 @@ def test_reference_data_is_snapshotted_on_the_first_and_last_day_of_a_backfill(f
     assert out["warehouses"]["ingest"]["days"] == 2
     snaps = sorted(p.name for p in (Path(settings.lake_uri) / "bronze" / "warehouses").iterdir())
     assert snaps == [f"date={days[0]}", f"date={days[-1]}"]
+
+
+@pytest.mark.slow
+def test_a_cli_backfill_validates_in_batches_and_leaves_the_files_of_day_by_day(faulty_landing, settings_factory, tmp_path):
+    from forecasting.intake.runner import ingest_and_validate, ingest_dates
+
+    days = _days(date(2024, 2, 14), date(2024, 3, 5))  # empty, truncated, wrong-type and order faults
+    lakes = {name: tmp_path / name for name in ("day_by_day", "batched")}
+    settings = {
+        name: settings_factory(landing_uri=str(faulty_landing), lake_uri=str(lake), validation={"max_bad_row_share": 0.5})
+        for name, lake in lakes.items()
+    }
+    old = ingest_and_validate(settings["day_by_day"], days)  # one day after the other, all sources
+    new = ingest_dates(settings["batched"], days, validate=True)
+
+    def outcome(summary: dict) -> tuple:
+        checked = summary["validation"]["sources"]
+        return (
+            summary["date"], summary["exit_code"], summary["read"], summary["quarantined"],
+            sorted((s, v["status"], v["input_rows"], v["validated_rows"], v["quarantined_rows"]) for s, v in checked.items()),
+        )
+
+    assert [outcome(s) for s in old] == [outcome(s) for s in new]
+    assert any(s["exit_code"] for s in new)  # the faults were hit
+    files = {
+        name: {str(p.relative_to(lake)): p.read_bytes() for part in ("bronze", "quarantine") for p in sorted((lake / part).rglob("*")) if p.is_file()}
+        for name, lake in lakes.items()
+    }
+    assert sorted(files["day_by_day"]) == sorted(files["batched"])
+    assert [k for k in files["day_by_day"] if files["day_by_day"][k] != files["batched"][k]] == []
