@@ -40,9 +40,12 @@ EDGES = (
     (NODE_INCIDENTS, NODE_LOSS_EUR),
     (NODE_VALUE_MIX, NODE_LOSS_EUR),
 )
-# Outliers looked for: more incidents or losses than usual, or reporting that collapsed.
+# Outliers looked for: more incidents or losses than usual, reporting that collapsed, or
+# goods moved far beyond the usual (an unannounced launch: in usual weeks activity does
+# not move thefts, so the fitted activity -> thefts mechanism is flat and an incidents
+# outlier could never credit it; watched itself, its surge is found and named).
 HIGH, LOW = "high", "low"
-WATCHED = {NODE_INCIDENTS: HIGH, NODE_LOSS_EUR: HIGH, NODE_REPORTING: LOW}
+WATCHED = {NODE_INCIDENTS: HIGH, NODE_LOSS_EUR: HIGH, NODE_REPORTING: LOW, NODE_ACTIVITY: HIGH}
 
 # What each node is, in the words an alert uses (``forecasting.explain.text``).
 MEANING = {

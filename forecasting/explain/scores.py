@@ -9,6 +9,7 @@ log(n + 1) and which treated a peak week at a small and a large site alike):
 |---|---|---|
 | ``incidents`` | NB(mean m_site x exp(b x calendar), size k) | P(Y >= y) |
 | ``reporting`` | reports filed: NB(mean r_site x exp(b_r x calendar), size k_r) | P(R <= r) |
+| ``activity`` | TRANSFER + DAMAGE count lines: NB like incidents | P(A >= a) |
 | ``loss_eur`` | compound: N ~ the incidents' NB, each loss a draw of the pooled reference losses per incident relative to their site's median, x the site's median | P(L >= l), Monte Carlo |
 
 ``b`` (one calendar effect for launches, peaks and holidays, as the ``calendar`` node adds
@@ -55,12 +56,14 @@ def outlier_scores(
     mu, k = _fit_counts(y, site, week, cal, ref)
     reports = measures[schema.REPORTS_FILED].to_numpy(float)
     mu_r, k_r = _fit_counts(reports, site, week, cal, ref)
+    lines = measures[schema.ACTIVITY_LINES].to_numpy(float)
+    mu_a, k_a = _fit_counts(lines, site, week, cal, ref)
     loss = measures[schema.LOSS_EUR_ACTUAL].to_numpy(float)
     relative = _relative_losses(per_incident, measures.loc[ref, [schema.WAREHOUSE_ID, schema.PERIOD_START]])
     rows, nbs, usable = np.flatnonzero(ex), _neighbours(site, week), ref | ex
 
     def counts(x: np.ndarray, mean: np.ndarray, size: float, upper: bool):
-        return lambda i, j: -_nb_log_tail(*_summed(x, mean, size, i, j), upper=upper)
+        return lambda i, j: -_nb_log_tail(*_summed(x, mean, size, i, j, upper), upper=upper)
 
     def losses(i: np.ndarray, j: np.ndarray | None) -> np.ndarray:
         total, m, size = _summed(loss, mu, k, i, j)
@@ -70,6 +73,7 @@ def outlier_scores(
         schema.NODE_INCIDENTS: _with_runs(counts(y, mu, k, True), rows, nbs, usable, mu),
         schema.NODE_REPORTING: _with_runs(counts(reports, mu_r, k_r, False), rows, nbs, usable, mu_r),
         schema.NODE_LOSS_EUR: _with_runs(losses, rows, nbs, usable, mu),
+        schema.NODE_ACTIVITY: _with_runs(counts(lines, mu_a, k_a, True), rows, nbs, usable, mu_a),
     }
     table = pd.DataFrame({n: scores[n] for n in WATCHED}, index=measures.index[ex]).clip(lower=0.0)
     out = pd.DataFrame(index=table.index)
@@ -133,14 +137,21 @@ def _neighbours(site: np.ndarray, week: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _summed(
-    x: np.ndarray, mu: np.ndarray, k: float, i: np.ndarray, j: np.ndarray | None
+    x: np.ndarray, mu: np.ndarray, k: float, i: np.ndarray, j: np.ndarray | None, upper: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Value, NB mean and NB size of rows ``i`` alone or summed with neighbour rows ``j``
-    (the sum's NB size keeps the variance of the two weeks)."""
+    """Value, NB mean and NB size of rows ``i`` alone or summed with neighbour rows ``j``.
+
+    The neighbour counts at most as far from its usual as week ``i`` is from its own
+    (x_j <= x_i mu_j / mu_i, or >= for a fall): a run is as strong as its weaker week, so a
+    quiet week next to a huge outlier is not carried by it. The sum's NB size keeps the
+    variance of the two weeks.
+    """
     if j is None:
         return x[i], mu[i], np.full(len(i), k)
     m = mu[i] + mu[j]
-    return x[i] + x[j], m, k * m**2 / np.maximum(mu[i] ** 2 + mu[j] ** 2, 1e-12)
+    alike = x[i] * mu[j] / np.maximum(mu[i], 1e-9)
+    nb = np.minimum(x[j], alike) if upper else np.maximum(x[j], alike)
+    return x[i] + nb, m, k * m**2 / np.maximum(mu[i] ** 2 + mu[j] ** 2, 1e-12)
 
 
 def _with_runs(score_of, rows: np.ndarray, nbs, usable: np.ndarray, mu: np.ndarray) -> np.ndarray:

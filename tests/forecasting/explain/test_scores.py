@@ -20,7 +20,7 @@ def _network(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     is a network-wide peak (x PEAK, calendar 0 as if nobody had planned it); losses per
     incident lognormal around 200 EUR.
     """
-    rng = np.random.default_rng(seed)
+    rng, lines = np.random.default_rng(seed), np.random.default_rng(seed + 100)
     weeks = pd.date_range("2024-01-01", periods=REF_WEEKS + 2, freq="W-MON")
     rows, losses = [], []
     for s in range(SITES):
@@ -33,7 +33,8 @@ def _network(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
             rows.append({schema.WAREHOUSE_ID: f"WH-{s:02d}", schema.PERIOD_START: week,
                          schema.NODE_INCIDENTS: float(y), schema.NODE_CALENDAR: 0.0,
                          schema.LOSS_EUR_ACTUAL: float(each.sum()),
-                         schema.REPORTS_FILED: float(rng.poisson(r * f))})  # fmt: skip
+                         schema.REPORTS_FILED: float(rng.poisson(r * f)),
+                         schema.ACTIVITY_LINES: float(lines.poisson(8))})  # fmt: skip
     per_incident = pd.DataFrame(losses, columns=[schema.WAREHOUSE_ID, schema.PERIOD_START, schema.LOSS_EUR_ACTUAL])
     return pd.DataFrame(rows), per_incident
 
@@ -58,10 +59,12 @@ def test_each_watched_node_flags_its_own_outlier() -> None:
     m = _set(measures, "WH-00", **{schema.NODE_INCIDENTS: 9.0, schema.LOSS_EUR_ACTUAL: 1800.0})  # usual 1 a week
     m = _set(m, "WH-05", **{schema.REPORTS_FILED: 0.0})  # reporting collapse
     m = _set(m, "WH-08", **{schema.LOSS_EUR_ACTUAL: 200.0 * 4 * 30})  # usual count, 30x the value
+    m = _set(m, "WH-10", **{schema.ACTIVITY_LINES: 60.0})  # goods moved: an unannounced launch
     extra = pd.DataFrame({schema.WAREHOUSE_ID: "WH-08", schema.PERIOD_START: last, schema.LOSS_EUR_ACTUAL: [1.0]})
     s = _scores(m, pd.concat([per_incident, extra], ignore_index=True)).set_index(schema.WAREHOUSE_ID)
     s = s.loc[s[schema.PERIOD_START] == last]
-    expected = {"WH-00": schema.NODE_INCIDENTS, "WH-05": schema.NODE_REPORTING, "WH-08": schema.NODE_LOSS_EUR}
+    expected = {"WH-00": schema.NODE_INCIDENTS, "WH-05": schema.NODE_REPORTING, "WH-08": schema.NODE_LOSS_EUR,
+                "WH-10": schema.NODE_ACTIVITY}  # fmt: skip
     for site, node in expected.items():
         assert s.loc[site, schema.TARGET_NODE] == node, site
         assert s.loc[site, schema.OUTLIER_SCORE] > 6, site
@@ -91,17 +94,19 @@ def test_scores_are_reproducible_and_index_the_explained_rows() -> None:
     a, b = _scores(measures, per_incident), _scores(measures, per_incident)
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 2 * SITES
-    assert {f"score_{n}" for n in (schema.NODE_INCIDENTS, schema.NODE_LOSS_EUR, schema.NODE_REPORTING)} <= set(a)
+    watched = (schema.NODE_INCIDENTS, schema.NODE_LOSS_EUR, schema.NODE_REPORTING, schema.NODE_ACTIVITY)
+    assert {f"score_{n}" for n in watched} <= set(a)
     assert a[schema.OUTLIER_SCORE].min() >= 0
 
 
 def _flat(mean: float, n_sites: int = 40, n_weeks: int = 60, seed: int = 7) -> pd.DataFrame:
     """Weekly counts of ``n_sites`` alike sites (NB mean ``mean``, size 8), no calendar, no loss."""
-    rng = np.random.default_rng(seed)
+    rng, lines = np.random.default_rng(seed), np.random.default_rng(seed + 100)
     rows = [
         {schema.WAREHOUSE_ID: f"WH-{s:02d}", schema.PERIOD_START: pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=t),
          schema.NODE_INCIDENTS: float(rng.negative_binomial(8, 8 / (8 + mean))), schema.NODE_CALENDAR: 0.0,
-         schema.LOSS_EUR_ACTUAL: 0.0, schema.REPORTS_FILED: float(rng.poisson(8))}
+         schema.LOSS_EUR_ACTUAL: 0.0, schema.REPORTS_FILED: float(rng.poisson(8)),
+         schema.ACTIVITY_LINES: float(lines.poisson(8))}
         for s in range(n_sites) for t in range(n_weeks)
     ]  # fmt: skip
     return pd.DataFrame(rows)
@@ -133,7 +138,7 @@ def test_a_quiet_week_next_to_an_outlier_is_not_flagged() -> None:
     site = m[schema.WAREHOUSE_ID] == "WH-00"
     m.loc[site & (m[schema.PERIOD_START] == weeks[50]), schema.NODE_INCIDENTS] = 15.0
     m.loc[site & m[schema.PERIOD_START].isin([weeks[49], weeks[51]]), schema.NODE_INCIDENTS] = 1.0
-    s = _flat_scores(m).set_index([schema.WAREHOUSE_ID, schema.PERIOD_START])[schema.OUTLIER_SCORE]
+    s = _flat_scores(m).set_index([schema.WAREHOUSE_ID, schema.PERIOD_START])[f"score_{schema.NODE_INCIDENTS}"]
     assert s[("WH-00", weeks[50])] > 10
     assert s[("WH-00", weeks[49])] < 5.0 and s[("WH-00", weeks[51])] < 5.0
 
