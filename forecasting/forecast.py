@@ -112,8 +112,9 @@ def _ensemble(settings: Settings, version: str, df, model, fs):
     """(paths, weights): DeepAR's ``fs`` mixed with the members the registry's ensemble
     weights (recorded by the gating backtest, ``registry.ensemble_weights``) name.
 
-    Members forecast the same panel with the same seed; a member that cannot forecast the
-    same series and periods leaves DeepAR alone (logged; the weights returned say so).
+    Members forecast the same panel with the same seed; where a member forecasts a series
+    from another period (a site opening inside the horizon) that series keeps DeepAR's
+    paths; a member that fails outright leaves DeepAR alone (logged; the weights say so).
     """
     chosen = ensemble_weights(settings, version)
     weights = {m: w for m, w in chosen.items() if m == DEEPAR or m in MEMBER_FITS} or {DEEPAR: 1.0}
@@ -125,7 +126,7 @@ def _ensemble(settings: Settings, version: str, df, model, fs):
             member = MEMBER_FITS[name](df, model.spec, settings, seed=settings.model.seed, horizon=fs.horizon)
             members[name] = member.predict(df, num_samples=fs.num_samples, seed=settings.model.seed)
     try:
-        return mix_forecasts(members, weights), weights
+        return mix_forecasts(members, weights, strict=False), weights
     except ModelError as exc:
         log.warning("ensemble %s not published, DeepAR alone: %s", weights, exc)
         return fs, {DEEPAR: 1.0}

@@ -58,14 +58,31 @@ def aligned_samples(fs: ForecastSamples, ids: Sequence[str], starts: Sequence) -
 
 
 def mix_forecasts(
-    members: Mapping[str, ForecastSamples], weights: Mapping[str, float]
+    members: Mapping[str, ForecastSamples], weights: Mapping[str, float], *, strict: bool = True
 ) -> ForecastSamples:
     """The published mixture of ``members`` (``DEEPAR`` first, the reference for series and
-    periods) at ``weights`` (members absent from ``weights`` weigh 0)."""
+    periods) at ``weights`` (members absent from ``weights`` weigh 0).
+
+    ``strict`` False: a series a member lacks or forecasts from another period (e.g. a site
+    opening inside the horizon) keeps DeepAR's paths there instead of refusing the mixture.
+    """
     base = members[DEEPAR]
     names = [m for m in members if weights.get(m, 0.0) > 0]
     if names == [DEEPAR] or not names:
         return base
-    parts = [aligned_samples(members[m], base.ids, base.starts) for m in names]
+    parts = [_member_paths(members[m], base, strict) for m in names]
     mixed = mix_samples(parts, [weights[m] for m in names]).astype("float32")
     return ForecastSamples(list(base.ids), list(base.starts), mixed, base.freq, base.capped, base.cold_start)
+
+
+def _member_paths(fs: ForecastSamples, base: ForecastSamples, strict: bool) -> np.ndarray:
+    """``fs``'s paths on ``base``'s series; not ``strict``: base's paths where they differ."""
+    if strict or fs is base:
+        return aligned_samples(fs, base.ids, base.starts)
+    index = {str(i): k for k, i in enumerate(fs.ids)}
+    out = np.asarray(base.samples, float).copy()
+    for row, (uid, start) in enumerate(zip(base.ids, base.starts, strict=True)):
+        k = index.get(str(uid))
+        if k is not None and fs.starts[k] == start:
+            out[row] = np.asarray(fs.samples[k], float)
+    return out

@@ -45,3 +45,12 @@ def test_mix_forecasts_aligns_members_on_deepar_series_and_refuses_others():
     other = _fs(["a", "b"], np.zeros((2, 10, 3), "float32"), start="2024-02-01")
     with pytest.raises(ModelError, match="other periods"):
         mix_forecasts({DEEPAR: deepar, "x": other}, {DEEPAR: 0.5, "x": 0.5})
+
+
+def test_lenient_mixture_keeps_deepar_paths_where_a_member_starts_elsewhere():
+    deepar = _fs(["a", "b"], np.zeros((2, 10, 3), "float32"))
+    local = ForecastSamples(["a", "b"], [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-01")],
+                            np.ones((2, 10, 3), "float32"), "MS")
+    mixed = mix_forecasts({DEEPAR: deepar, "local_nb": local}, {DEEPAR: 0.5, "local_nb": 0.5}, strict=False)
+    assert (mixed.samples[0, 5:] == 1.0).all()  # same start: the member's paths join
+    assert (mixed.samples[1] == 0.0).all()  # site b starts later for the member: DeepAR's paths only
