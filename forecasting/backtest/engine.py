@@ -21,12 +21,8 @@ Pure: frames in, frames out; ``forecasting.backtest.run`` reads panels and write
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from forecasting import model
@@ -45,19 +41,18 @@ from forecasting.backtest.metrics import (
     coverage,
     coverage_name,
     metrics_table,
-    pit_bounds,
 )
+from forecasting.backtest.parallel import run_windows
+from forecasting.backtest.window_run import DEEPAR_RAW, RISKCAST, FitFn, PhaseClock, WindowJob
 from forecasting.backtest.windows import (
     PanelChecks,
     WindowPlan,
-    mase_scales,
     pick_cold_start,
     plan_windows,
     scorable_panel,
     window_frames,
 )
 from forecasting.core.config import Settings
-from forecasting.core.progress import track
 from forecasting.core.schema import (
     COLD_START,
     CUTOFF,
@@ -83,7 +78,6 @@ from forecasting.panel.spec import PanelSpec
 
 log = logging.getLogger(__name__)
 
-RISKCAST, DEEPAR_RAW = "riskcast", "deepar_raw"
 MODELS = (RISKCAST, ens.ENSEMBLE, DEEPAR_RAW, *ens.MEMBER_FITS, bl.GLUONTS_DEEPAR, bl.SEASONAL_NAIVE,
           *bl.STATS_BASELINES)
 CALIBRATION_WINDOWS = 1
@@ -91,8 +85,6 @@ FRAME_COLUMNS = [
     MODEL, UNIQUE_ID, CUTOFF, DS, STEP, Y, MEAN, *[quantile_col(q) for q in QUANTILE_LEVELS],
     WINDOW, COLD_START, MASE_SCALE, PIT_LO, PIT_HI,
 ]
-
-FitFn = Callable[..., Any]  # fit(train_df, spec, settings, *, seed, horizon) -> .predict(df, n)
 
 
 def fit_riskcast(train: pd.DataFrame, spec: PanelSpec, settings: Settings, *, seed: int, horizon: int):
@@ -118,20 +110,6 @@ class BacktestResult:
     ensemble: ens.EnsembleChoice | None = None
 
 
-class _Clock:
-    """Wall seconds per phase (train, forecast, baselines, metrics, report)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    def time(self, phase: str, fn: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return fn()
-        finally:
-            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - t0
-
-
 def run_backtest(
     df: pd.DataFrame,
     spec: PanelSpec,
@@ -152,37 +130,30 @@ def run_backtest(
 
     ``fit`` is called once per cutoff (or once in all if ``settings.refit_every_window``
     is False) with the training rows of that cutoff only; so is every ensemble member of
-    ``member_fits`` (``forecasting.backtest.ensemble``). Raises InputError for panels
-    too short for the windows.
+    ``member_fits`` (``forecasting.backtest.ensemble``). Windows run in process or as Ray
+    tasks (``settings.backtest_workers``, see ``forecasting.backtest.parallel``; always in
+    process when one fit serves every window), with identical results. Raises InputError
+    for panels too short for the windows.
     """
-    clock = _Clock()
+    clock = PhaseClock()
     plan = plan_windows(df, horizon, windows, step, calibration_windows)
     df, checks = scorable_panel(df, plan.first_eval_period)
     ids = sorted(df[UNIQUE_ID].astype(str).unique())
     cold = pick_cold_start(ids, cold_start_share, seed)
     n = int(num_samples or settings.model.num_samples)
-    frames, raw, samples, members, capped, fitted = [], [], {}, {}, 0, None
-    for k, cutoff in enumerate(track([*plan.calibration, *plan.cutoffs], "backtest windows")):
-        win = window_frames(df, spec, cutoff, horizon, cold)
-        scales = mase_scales(win.history, spec.freq)
-        window = k - len(plan.calibration)  # calibration-only windows are negative
-        if RISKCAST in models or DEEPAR_RAW in models:
-            if fitted is None or settings.refit_every_window:
-                fitted = clock.time(
-                    "train", lambda w=win: fit(w.train, spec, settings, seed=seed, horizon=horizon)
-                )
-            fs = clock.time("forecast", lambda w=win, f=fitted: f.predict(w.context, num_samples=n))
-            capped += int(getattr(fs, "capped", 0))
-            samples[cutoff] = fs
-            members[cutoff] = clock.time("fit ensemble", lambda w=win, f=fs: ens.fit_members(
-                w, spec, settings, horizon, seed, n, f, member_fits))
-            raw.append(_decorate(_sample_rows(fs, spec.freq, win.actuals, cutoff), scales, cold, window))
-        if cutoff in plan.cutoffs:
-            fcs = clock.time("baselines", lambda w=win: _baselines(w, spec, settings, horizon, seed, models, n))
-            for name, fc in fcs.items():
-                frames.append(_decorate(_scored(fc, name, win.actuals, cutoff), scales, cold, window))
-    raw_all = pd.concat(raw, ignore_index=True) if raw else pd.DataFrame(columns=FRAME_COLUMNS)
     every = [*plan.calibration, *plan.cutoffs]
+    jobs = [WindowJob(window_frames(df, spec, c, horizon, cold), k - len(plan.calibration), c in plan.cutoffs,
+                      cold, horizon, seed, n, models) for k, c in enumerate(every)]  # calibration: k < 0
+    frames, raw, samples, members = [], [], {}, {}
+    runs = run_windows(jobs, spec, settings, fit, member_fits)
+    for w in runs:
+        clock.add(w.seconds)
+        frames.extend(w.baselines)
+        if w.samples is not None:
+            samples[w.cutoff], members[w.cutoff] = w.samples, w.members
+            raw.append(w.raw)
+    capped = sum(w.capped for w in runs)
+    raw_all = pd.concat(raw, ignore_index=True) if raw else pd.DataFrame(columns=FRAME_COLUMNS)
     run = clock.time("ensemble", lambda: ens.build_ensemble(raw_all, samples, members, every, spec.freq, member_fits)
                      ) if raw else None
     base, paths = (run.rows, run.paths) if run else (raw_all, samples)
@@ -200,53 +171,6 @@ def run_backtest(
         frame, metrics, calibration, gate, plan, checks, cold, len(ids), clock.seconds,
         {str(c.date()): lv for c, lv in choice.applied.items()}, capped, run.choice if run else None,
     )
-
-
-def _baselines(
-    win, spec: PanelSpec, settings: Settings, horizon: int, seed: int, models: tuple[str, ...], n: int
-) -> dict[str, pd.DataFrame]:
-    """Every baseline in ``models`` on this window's history (plain GluonTS: same budget)."""
-    out: dict[str, pd.DataFrame] = {}
-    if bl.SEASONAL_NAIVE in models:
-        out[bl.SEASONAL_NAIVE] = bl.seasonal_naive(win.history, horizon, spec.freq)
-    stats = tuple(m for m in bl.STATS_BASELINES if m in models)
-    if stats:
-        out.update(bl.statsforecast_baselines(win.history, horizon, spec.freq, stats))
-    if bl.GLUONTS_DEEPAR in models:
-        out[bl.GLUONTS_DEEPAR] = bl.gluonts_deepar(
-            win.history, horizon, spec.freq, seed=seed, num_samples=n,
-            epochs=settings.model.max_epochs, batches=settings.model.batches_per_epoch,
-        )
-    return out
-
-
-def _sample_rows(fs, freq: str, actuals: pd.DataFrame | None, cutoff, levels=None) -> pd.DataFrame:
-    """Forecast rows from sample paths; with ``actuals``, scored and with PIT bounds."""
-    fc = bl.samples_frame(list(fs.ids), list(fs.starts), np.asarray(fs.samples, float), freq, levels)
-    if actuals is None:
-        return fc
-    flat = np.asarray(fs.samples, float).transpose(0, 2, 1).reshape(len(fc), -1)
-    fc[PIT_LO], fc[PIT_HI] = np.nan, np.nan
-    keyed = fc[[UNIQUE_ID, DS]].assign(_row=np.arange(len(fc))).merge(actuals, on=[UNIQUE_ID, DS])
-    lo, hi = pit_bounds(flat[keyed["_row"].to_numpy()], keyed[Y].to_numpy())
-    fc.loc[keyed["_row"].to_numpy(), PIT_LO] = lo
-    fc.loc[keyed["_row"].to_numpy(), PIT_HI] = hi
-    return _scored(fc, DEEPAR_RAW, actuals, cutoff)
-
-
-def _scored(fc: pd.DataFrame, model: str, actuals: pd.DataFrame, cutoff) -> pd.DataFrame:
-    out = fc.merge(actuals, on=[UNIQUE_ID, DS], how="inner")
-    return out.assign(**{MODEL: model, CUTOFF: pd.Timestamp(cutoff)})
-
-
-def _decorate(f: pd.DataFrame, scales: pd.DataFrame, cold: list[str], window: int) -> pd.DataFrame:
-    out = f.merge(scales, on=UNIQUE_ID, how="left")
-    out[WINDOW] = window
-    out[COLD_START] = out[UNIQUE_ID].astype(str).isin(cold)
-    for col in (PIT_LO, PIT_HI):
-        if col not in out:
-            out[col] = np.nan
-    return out
 
 
 def _finish(frames: list[pd.DataFrame], panel: pd.DataFrame, models: tuple[str, ...]) -> pd.DataFrame:

@@ -79,11 +79,14 @@ def backtest(
     dynamic_real: Annotated[list[str] | None, typer.Option("--dynamic-real", help="future-known numeric covariate column (repeatable)")] = None,
     cold_start_share: Annotated[float, typer.Option("--cold-start-share", min=0, max=0.9, help="share of series held out as cold starts")] = 0.0,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    workers: Annotated[int | None, typer.Option(
+        min=0, help="windows at once as Ray tasks: 1 in process, 0 as many as Ray's CPUs allow "
+        "(default: the backtest_workers setting)")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Rolling-origin backtest against baselines, calibration and gate; any panel or the lake's."""
 
-    settings = settings_from(config)
+    settings = settings_from(config, **({} if workers is None else {"backtest_workers": workers}))
     opts = BacktestOptions(
         panel_path=str(panel_path) if panel_path else None,
         as_of=parse_date(as_of, "--as-of") if as_of else None,

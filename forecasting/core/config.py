@@ -177,6 +177,11 @@ class Settings(BaseSettings):
     estimated_thefts_method: Literal["union", "rate"] = "union"  # see forecasting.panel.targets
     backtest_windows: int = Field(3, ge=1)
     refit_every_window: bool = True
+    backtest_workers: int = Field(
+        1, ge=0, description="backtest windows at once: 1 in process; N > 1 as Ray tasks, at most "
+        "N in flight; 0 as many as the Ray cluster's CPUs allow (each task takes model.num_threads "
+        "CPUs; results are identical). In process whenever refit_every_window is False"
+    )
     calibration_tolerance: float = Field(0.025, ge=0, lt=0.5)
     escalation_quantile_history: float = Field(0.95, gt=0, lt=1)
     max_backfill_days: int = Field(

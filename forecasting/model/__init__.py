@@ -19,6 +19,7 @@ _EXPORTS = {
     "build_estimator": "estimator",
     "model_config": "estimator",
     "fit_model": "fit",
+    "start_ray": "distributed",
     "FittedModel": "fitted",
     "ForecastSamples": "samples",
     "register_model": "registry",
