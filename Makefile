@@ -52,9 +52,9 @@ $(DATA)/pii.key:
 DEMO_TASK_LINE = s/.*\[DAG TEST\] starting task_id=\([^ ]*\).*/   .. task \1/p
 
 demo: install $(DATA)/pii.key
-	@echo "== 1/4 sample network: $(DEMO_WAREHOUSES) warehouses, $(DEMO_DAYS) days from $(DEMO_START), with faults"
+	@echo "== 1/4 sample network: $(DEMO_WAREHOUSES) warehouses, $(DEMO_DAYS) days from $(DEMO_START), with faults and anomalies"
 	riskcast demo-data --out $(DATA)/demo/landing --warehouses $(DEMO_WAREHOUSES) \
-		--start $(DEMO_START) --days $(DEMO_DAYS) --seed 42 --faults > $(DATA)/demo-data.json
+		--start $(DEMO_START) --days $(DEMO_DAYS) --seed 42 --faults --anomalies > $(DATA)/demo-data.json
 	@echo "== 2/4 Airflow metadata database (SQLite in $(DATA)/airflow)"
 	airflow db migrate > $(DATA)/airflow-migrate.log 2>&1
 	@echo "== 3/4 riskcast_ingest: every day $(DEMO_START) .. $(DEMO_END) in one backfill run"
