@@ -130,10 +130,11 @@ def resolve_version(settings: Settings, version: str = LATEST, as_of: date | Non
     if passed.empty:
         where = f" on the panel of {as_of}" if as_of is not None else ""
         hint = f" --as-of {as_of}" if as_of is not None else ""
+        newest = f" {models.iloc[0][MODEL_VERSION]}" if not models.empty else " VERSION"
         raise ModelError(
             f"no model under {_lake(settings).models()} has passed the calibration gate{where} "
             f"({len(models)} registered): run `riskcast backtest{hint}` (it records the verdict), "
-            "or pass --model-version explicitly"
+            f"or name one with --model-version{newest} --allow-ungated (recorded in the published rows)"
         )
     return str(passed.iloc[0][MODEL_VERSION])
 

@@ -95,6 +95,8 @@ def test_every_version_needs_a_gate_verdict_on_this_panel_or_the_audited_overrid
     runner = CliRunner()
     refused = runner.invoke(app, ["forecast", "--as-of", str(AS_OF)], env=env)
     assert refused.exit_code == 2 and "calibration gate" in refused.output
+    # the refusal names the way around it: the registered version, with the audited override
+    assert f"--model-version {version} --allow-ungated" in " ".join(refused.output.split())
     explicit = runner.invoke(app, ["forecast", "--as-of", str(AS_OF), "--model-version", version], env=env)
     assert explicit.exit_code == 2 and "no gate verdict" in explicit.output
     assert "riskcast backtest --as-of" in explicit.output and "--allow-ungated" in explicit.output
