@@ -50,21 +50,24 @@ def riskcast_ingest():
         from forecasting.intake.runner import ingest_reference_days
         from riskcast_airflow import runtime
 
-        return ingest_reference_days(runtime.settings(context), runtime.days(context))
+        settings = runtime.settings(context)
+        return ingest_reference_days(settings, runtime.days(context, settings.max_backfill_days))
 
     @task(on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
     def ingest(source: str, **context) -> dict:
         from forecasting.intake.runner import ingest_source_days
         from riskcast_airflow import runtime
 
-        return ingest_source_days(runtime.settings(context), source, runtime.days(context))
+        settings = runtime.settings(context)
+        return ingest_source_days(settings, source, runtime.days(context, settings.max_backfill_days))
 
     @task(on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
     def validate(source: str, ingested: dict, **context) -> dict:
         from forecasting.intake.runner import validate_source_days
         from riskcast_airflow import runtime
 
-        return validate_source_days(runtime.settings(context), source, runtime.days(context))
+        settings = runtime.settings(context)
+        return validate_source_days(settings, source, runtime.days(context, settings.max_backfill_days))
 
     reference = ingest_reference()
     for source, asset in BRONZE_ASSETS.items():

@@ -14,6 +14,7 @@ from typing import Any
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
 from forecasting.core.config import load_settings, with_ray_overrides
+from forecasting.core.errors import ConfigError
 from forecasting.core.lake import parse_date
 from forecasting.core.progress import isolate_libraries
 
@@ -80,15 +81,22 @@ def _utc_day(stamp: Any) -> date:
     return stamp.date()
 
 
-def days(context: dict[str, Any]) -> list[date]:
-    """Days an ingest run covers: ``params.backfill_from`` .. as_of, else just as_of."""
+def days(context: dict[str, Any], max_days: int | None = None) -> list[date]:
+    """Days an ingest run covers: ``params.backfill_from`` .. as_of, else just as_of; at most
+    ``max_days`` (``settings.max_backfill_days``, the CLI's bound on ``--from/--to``)."""
 
     last = as_of(context)
     first_raw = (context.get("params") or {}).get("backfill_from")
     first = parse_date(first_raw, "params.backfill_from") if first_raw else last
     if first > last:
         raise ValueError(f"params.backfill_from {first} is after the run's date {last}")
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    span = (last - first).days + 1
+    if max_days is not None and span > max_days:
+        raise ConfigError(
+            f"params.backfill_from {first} .. {last} spans {span} days, more than "
+            f"max_backfill_days={max_days}: split the backfill into runs or raise RISKCAST_MAX_BACKFILL_DAYS"
+        )
+    return [first + timedelta(days=i) for i in range(span)]
 
 
 def settings(context: dict[str, Any]):

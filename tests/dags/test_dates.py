@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from forecasting.core.errors import ConfigError
 from riskcast_airflow import runtime
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -78,6 +79,11 @@ def test_a_manual_ingest_for_a_logical_date_processes_the_day_before_it():
     assert runtime.as_of(ctx) == date(2024, 3, 2)
     ctx["params"] = {"as_of": "2024-01-05", "backfill_from": "2024-01-03"}
     assert runtime.days(ctx) == [date(2024, 1, 3), date(2024, 1, 4), date(2024, 1, 5)]
+    assert runtime.days(ctx, 3) == runtime.days(ctx)
+    # a backfill_from typo (1924 for 2024) is refused in one line, as the CLI's --from/--to
+    ctx["params"] = {"as_of": "2024-01-05", "backfill_from": "1924-01-03"}
+    with pytest.raises(ConfigError, match="more than max_backfill_days=1098"):
+        runtime.days(ctx, 1098)
 
 
 @pytest.mark.usefixtures("airflow_db")
@@ -116,5 +122,5 @@ def test_every_task_derives_its_date_from_runtime_as_of_only(dag_id, monkeypatch
             assert not re.search(r"\{\{.*\}\}", value), f"{task.task_id}.{field} is a template: {value}"
         callable_ = getattr(task, "python_callable", None)
         source = inspect.getsource(callable_ if callable_ else type(task).execute)
-        assert "runtime.as_of(context)" in source or "runtime.days(context)" in source, task.task_id
+        assert "runtime.as_of(context)" in source or "runtime.days(context" in source, task.task_id
         assert not re.search(r"\b(ds|logical_date)\b", source), task.task_id
