@@ -82,3 +82,37 @@ def test_missing_panel_names_the_fix(lake_settings) -> None:
     env = {"RISKCAST_LAKE_URI": lake_settings.lake_uri, "RISKCAST_LANDING_URI": lake_settings.landing_uri}
     result = CliRunner().invoke(app, ["explain", "--as-of", str(END - timedelta(days=3))], env=env)
     assert result.exit_code == 2 and "riskcast panel" in result.output
+
+
+def test_a_week_above_its_published_p95_is_flagged_at_the_lower_score(lake_settings) -> None:
+    """The P95 rule: realised incidents above what the latest earlier publication said."""
+    import shutil
+
+    lake = Lake(lake_settings.lake_uri)
+    quiet = ExplainOptions(alert=False, attribution=FAST.attribution)
+    explain_lake(lake_settings, END, quiet)
+    before = lake.read_parquet(lake.explain_file(END, "scores"))
+    assert not before[schema.EXCEEDED_P95].any(), "nothing published yet: no week exceeds a P95"
+    low = quiet.min_score_exceeded
+    middling = before.loc[~before[schema.FLAGGED] & before[schema.OUTLIER_SCORE].between(low, quiet.min_score)]
+    target = (middling if len(middling) else before).iloc[0]
+    weeks = before[[schema.WAREHOUSE_ID, schema.PERIOD_START]].copy()
+    published = (pd.to_datetime(weeks[schema.PERIOD_START]).min() - timedelta(days=7)).date()
+    hit = (weeks[schema.WAREHOUSE_ID] == target[schema.WAREHOUSE_ID]) & (
+        weeks[schema.PERIOD_START] == target[schema.PERIOD_START])
+    weeks[schema.AS_OF_DATE] = published
+    weeks[schema.INCIDENTS_P95] = (~hit).map({True: 1e9, False: -1.0})  # only the target is exceeded
+    weeks[schema.LOSS_EUR_P95] = 1e12
+    folder = lake.stage("reserves", published)
+    lake.write_parquet(weeks, lake.reserves_file(published))
+    try:
+        explain_lake(lake_settings, END, quiet)
+        after = lake.read_parquet(lake.explain_file(END, "scores"))
+    finally:
+        shutil.rmtree(folder)
+    exceeded = after.loc[after[schema.EXCEEDED_P95]]
+    assert list(zip(exceeded[schema.WAREHOUSE_ID], exceeded[schema.PERIOD_START], strict=True)) == [
+        (target[schema.WAREHOUSE_ID], target[schema.PERIOD_START])]
+    assert bool(exceeded[schema.FLAGGED].iloc[0]) == (target[schema.OUTLIER_SCORE] >= low)
+    if len(middling):  # a week under the score threshold is flagged because it beat its P95
+        assert not target[schema.FLAGGED] and exceeded[schema.FLAGGED].iloc[0]
