@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from forecasting.cli.common import ConfigOpt, app, emit, run, settings_from
-from forecasting.core.errors import ConfigError
-from forecasting.core.lake import parse_date
+from forecasting.core.lake import day_range, parse_date
 from forecasting.demo.generate import generate_network
 from forecasting.intake.runner import ingest_dates, validate_date
 
@@ -71,9 +69,4 @@ def _days(date: str | None, start: str | None, end: str | None, max_days: int) -
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
     if last < first:
         raise typer.BadParameter(f"--to {last} is before --from {first}")
-    if (last - first).days + 1 > max_days:
-        raise ConfigError(
-            f"--from {first} --to {last} spans {(last - first).days + 1} days, more than "
-            f"max_backfill_days={max_days}: split the backfill or raise RISKCAST_MAX_BACKFILL_DAYS"
-        )
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return day_range(first, last, max_days, "--from/--to")

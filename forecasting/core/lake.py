@@ -10,7 +10,7 @@ import io
 import json
 import os
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import fsspec
@@ -48,6 +48,20 @@ def parse_date(value: str | date | datetime, what: str = "date") -> date:
             f"{what} {text} is out of range: give a year between {MIN_YEAR} and {MAX_YEAR}"
         )
     return day
+
+
+def day_range(first: date, last: date, max_days: int | None = None, what: str = "the range") -> list[date]:
+    """``first`` .. ``last`` inclusive, one date per day; ConfigError (naming ``what``) when
+    ``last`` is before ``first`` or the range has more than ``max_days`` days."""
+    if last < first:
+        raise ConfigError(f"{what}: {last} is before {first}")
+    span = (last - first).days + 1
+    if max_days is not None and span > max_days:
+        raise ConfigError(
+            f"{what} {first} .. {last} spans {span} days, more than max_backfill_days={max_days}: "
+            "split the backfill or raise RISKCAST_MAX_BACKFILL_DAYS"
+        )
+    return [first + timedelta(days=i) for i in range(span)]
 
 
 def storage_options(uri: str, aws_conn_id: str = "aws_default") -> dict[str, Any]:

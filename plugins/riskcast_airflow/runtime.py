@@ -14,8 +14,7 @@ from typing import Any
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
 from forecasting.core.config import load_settings, with_ray_overrides
-from forecasting.core.errors import ConfigError
-from forecasting.core.lake import parse_date
+from forecasting.core.lake import day_range, parse_date
 from forecasting.core.progress import isolate_libraries
 
 # Data problems never get better by retrying; infrastructure hiccups might.
@@ -90,13 +89,7 @@ def days(context: dict[str, Any], max_days: int | None = None) -> list[date]:
     first = parse_date(first_raw, "params.backfill_from") if first_raw else last
     if first > last:
         raise ValueError(f"params.backfill_from {first} is after the run's date {last}")
-    span = (last - first).days + 1
-    if max_days is not None and span > max_days:
-        raise ConfigError(
-            f"params.backfill_from {first} .. {last} spans {span} days, more than "
-            f"max_backfill_days={max_days}: split the backfill into runs or raise RISKCAST_MAX_BACKFILL_DAYS"
-        )
-    return [first + timedelta(days=i) for i in range(span)]
+    return day_range(first, last, max_days, "params.backfill_from")
 
 
 def settings(context: dict[str, Any]):

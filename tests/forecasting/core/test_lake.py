@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from forecasting.core.errors import ConfigError, StorageError
-from forecasting.core.lake import Lake, join, parse_date, validate_identifier
+from forecasting.core.lake import Lake, day_range, join, parse_date, validate_identifier
 
 DAY = date(2024, 3, 1)
 
@@ -187,3 +187,12 @@ def test_missing_s3_credentials_name_the_connection(s3, settings_factory, monkey
     with pytest.raises(StorageError, match="configure the Airflow connection 'riskcast_landing'"):
         ingest_source(settings, "security_reports", DAY)
     assert not Path(settings.lake_uri).exists()
+
+
+def test_day_range_is_inclusive_bounded_and_ordered():
+    assert day_range(date(2024, 2, 28), date(2024, 3, 1)) == [date(2024, 2, 28), date(2024, 2, 29), date(2024, 3, 1)]
+    assert day_range(date(2024, 1, 1), date(2024, 1, 3), 3) == day_range(date(2024, 1, 1), date(2024, 1, 3))
+    with pytest.raises(ConfigError, match="--from/--to 2024-01-01 .. 2024-01-04 spans 4 days, more than max_backfill_days=3"):
+        day_range(date(2024, 1, 1), date(2024, 1, 4), 3, "--from/--to")
+    with pytest.raises(ConfigError, match="before"):
+        day_range(date(2024, 1, 2), date(2024, 1, 1))
