@@ -17,7 +17,6 @@ no stream of blocks to map over. Ray is the one riskcast starts for training
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import replace
 
 from forecasting import model
@@ -97,7 +96,7 @@ def _check_cpus(settings: Settings, cpus: int) -> None:
     import ray
 
     have = ray.cluster_resources().get("CPU", 0)
-    local = not (settings.ray.address or os.environ.get("RAY_ADDRESS"))
+    local = model.ray_address(settings) == "local"
     if local and have < cpus:
         raise ConfigError(
             f"backtest_workers={settings.backtest_workers} runs each window on "

@@ -20,6 +20,7 @@ _EXPORTS = {
     "model_config": "estimator",
     "fit_model": "fit",
     "start_ray": "distributed",
+    "ray_address": "distributed",
     "FittedModel": "fitted",
     "ForecastSamples": "samples",
     "register_model": "registry",

@@ -40,13 +40,18 @@ from forecasting.model.fitting import (
 _LOCAL_OBJECT_STORE = 512 * 1024**2
 
 
+def ray_address(settings: Settings) -> str:
+    """``settings.ray.address``, else ``RAY_ADDRESS``, else ``local`` (a Ray started here)."""
+    return settings.ray.address or os.environ.get("RAY_ADDRESS") or "local"
+
+
 def start_ray(settings: Settings) -> None:
     """Join ``settings.ray.address`` or ``RAY_ADDRESS``; else start a local Ray."""
     import ray
 
     if ray.is_initialized():
         return
-    address = settings.ray.address or os.environ.get("RAY_ADDRESS") or "local"
+    address = ray_address(settings)
     if address == "local":
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -116,7 +121,7 @@ def _check_resources(settings: Settings) -> None:
     if r.use_gpu and not have.get("GPU"):
         raise ConfigError("ray.use_gpu (--gpu) is set but the Ray cluster has no GPU: drop --gpu")
     need = r.num_workers * r.cpus_per_worker
-    local = not (r.address or os.environ.get("RAY_ADDRESS"))
+    local = ray_address(settings) == "local"
     if local and r.use_gpu and have.get("GPU", 0) < r.num_workers:
         raise ConfigError(
             f"ray.num_workers={r.num_workers} with --gpu needs one GPU per worker but the local "
