@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecasting.core.config import load_settings  # noqa: E402
 from forecasting.core.errors import DataContractError  # noqa: E402
+from forecasting.core.layout import BRONZE, QUARANTINE  # noqa: E402
 from forecasting.core.schema import DAILY_SOURCES  # noqa: E402
 from forecasting.intake import suites, validation, validation_batch  # noqa: E402
 from forecasting.intake.runner import (  # noqa: E402
@@ -104,7 +105,7 @@ def bare_pandas(out: Path) -> tuple[float, int]:
 def _files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
-        for part in ("bronze", "quarantine")
+        for part in (BRONZE, QUARANTINE)
         for p in sorted((root / part).rglob("*"))
         if p.is_file()
     }
