@@ -1,8 +1,9 @@
 """Ensemble forecasts as mixtures of sample paths, so that reserves keep joint paths.
 
-A weighted ensemble of path-producing members (DeepAR, ``forecasting.model.local``) is
-published as a mixture: member m contributes ``round(w_m * S)`` of the ``S`` paths of each
-series (largest remainder, ties to the earlier member), its first paths in order. Every
+A weighted ensemble of path-producing members (DeepAR, ``forecasting.model.local``,
+``forecasting.model.gbm``) is published as a mixture: member m contributes
+``round(w_m * S)`` of the ``S`` paths of each series (largest remainder, ties to the
+earlier member), its first paths in order. Every
 published path is a whole path of one member, so sums over periods or series keep the
 dependence the member modelled, and the mixture is deterministic given the members' seeds.
 """
@@ -14,12 +15,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from forecasting.core.errors import ModelError
+from forecasting.model.gbm import GBM, fit_gbm
 from forecasting.model.local import LOCAL_NB, fit_local
 from forecasting.model.samples import ForecastSamples
 
 DEEPAR = "deepar"
 # members beside DeepAR, by name: fit(train, spec, settings, *, seed, horizon) -> .predict(df, n)
-MEMBER_FITS = {LOCAL_NB: fit_local}
+MEMBER_FITS = {LOCAL_NB: fit_local, GBM: fit_gbm}
 
 
 def mixture_shares(weights: Sequence[float], num_samples: int) -> list[int]:
