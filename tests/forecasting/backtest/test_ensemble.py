@@ -8,12 +8,13 @@ import pandas as pd
 from forecasting.backtest.engine import DEEPAR_RAW, RISKCAST, run_backtest
 from forecasting.backtest.ensemble import ENSEMBLE, choose_ensemble, greedy_weights, window_arrays
 from forecasting.core.schema import CUTOFF, DS, MODEL, STEP, UNIQUE_ID, Y
+from forecasting.model.gbm import GBM
 from forecasting.model.local import LOCAL_NB, fit_local
 from forecasting.model.mixture import DEEPAR
 from forecasting.model.samples import ForecastSamples
 from tests.support.backtest_toys import SPEC, toy_fit, wide_panel
 
-MODELS = (RISKCAST, ENSEMBLE, DEEPAR_RAW, LOCAL_NB)
+MODELS = (RISKCAST, ENSEMBLE, DEEPAR_RAW, LOCAL_NB, GBM)
 
 
 def _mean_wql(res) -> dict[str, float]:
@@ -39,13 +40,14 @@ def _broken(train, spec, settings, *, seed, horizon):
     raise RuntimeError("member could not fit")
 
 
-def test_a_poor_deepar_is_helped_by_the_local_member(settings_factory):
-    # DeepAR double at a third of the level: the local NB is far better, the greedy weights see it
+def test_a_poor_deepar_is_helped_by_the_other_members(settings_factory):
+    # DeepAR double at a third of the level: local NB and the GBM are far better, the greedy weights see it
     res = run_backtest(wide_panel(), SPEC, settings_factory(), horizon=6, windows=3, num_samples=200,
                        fit=toy_fit([], scale=0.3), models=MODELS)
     assert set(res.frame[MODEL]) == set(MODELS)
     choice = res.ensemble
-    assert choice.weights.get(LOCAL_NB, 0) > 0.5 and abs(sum(choice.weights.values()) - 1) < 1e-9
+    assert choice.weights.get(DEEPAR, 0) < 0.5 and abs(sum(choice.weights.values()) - 1) < 1e-9
+    assert set(choice.weights) <= {DEEPAR, LOCAL_NB, GBM} and not choice.failed
     wql = _mean_wql(res)
     assert wql[ENSEMBLE] < wql[DEEPAR_RAW]
     first = min(choice.window_weights)
@@ -62,7 +64,7 @@ def test_diverging_and_failing_members_get_weight_zero_and_are_reported(settings
     assert len(choice.failed["wild"]) == 4  # every window (calibration window included)
     for weights in [choice.weights, *choice.window_weights.values()]:
         assert "wild" not in weights and "broken" not in weights
-    assert set(res.frame[MODEL]) == set(MODELS)  # failed members have no rows
+    assert set(res.frame[MODEL]) == set(MODELS) - {GBM}  # failed members have no rows; gbm is not asked for
     assert np.isfinite(res.frame[["q0.5", "q0.95"]].to_numpy()).all()
     assert res.frame["q0.95"].max() < 1e3
 
