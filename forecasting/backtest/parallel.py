@@ -11,7 +11,7 @@ windows run in process whatever the setting.
 Ray tasks, not Ray Data: a backtest is a handful of coarse, CPU-heavy windows (two DeepAR
 fits, members and baselines each), each returning a small result in cutoff order; there is
 no stream of blocks to map over. Ray is the one riskcast starts for training
-(``forecasting.model.start_ray``: local by default, ``ray.address`` for a cluster).
+(``forecasting.core.cluster.start_ray``: local by default, ``ray.address`` for a cluster).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from forecasting import model
 from forecasting.backtest.window_run import FitFn, WindowJob, WindowRun, run_window
+from forecasting.core.cluster import ray_address, start_ray
 from forecasting.core.config import Settings
 from forecasting.core.errors import ConfigError
 from forecasting.core.progress import progress_task, track
@@ -60,7 +60,7 @@ def _window_task(job: WindowJob, spec, settings, fit, member_fits) -> WindowRun:
 def _on_ray(jobs, spec, settings: Settings, fit, member_fits, workers: int) -> list[WindowRun]:
     import ray
 
-    model.start_ray(settings)
+    start_ray(settings)
     cpus = settings.model.num_threads
     _check_cpus(settings, cpus)
     task = ray.remote(num_cpus=cpus)(_window_task)
@@ -96,7 +96,7 @@ def _check_cpus(settings: Settings, cpus: int) -> None:
     import ray
 
     have = ray.cluster_resources().get("CPU", 0)
-    local = model.ray_address(settings) == "local"
+    local = ray_address(settings) == "local"
     if local and have < cpus:
         raise ConfigError(
             f"backtest_workers={settings.backtest_workers} runs each window on "

@@ -34,11 +34,14 @@ def ingest(
     from_: Annotated[str | None, typer.Option("--from", metavar="DATE", help="first day of a backfill YYYY-MM-DD")] = None,
     to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="last day of a backfill YYYY-MM-DD (inclusive)")] = None,
     validate: Annotated[bool, typer.Option("--validate/--no-validate", help="validate with GX after ingest")] = True,
+    workers: Annotated[int | None, typer.Option(
+        min=0, help="a backfill's partitions on N Ray actors (0: one per Ray CPU; ray.address for a "
+        "cluster; same files as 1); default: the intake_workers setting")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Ingest (and by default validate) the landing drop of a day or a range of days."""
 
-    settings = settings_from(config)
+    settings = settings_from(config, **({} if workers is None else {"intake_workers": workers}))
     days = _days(date, from_, to, settings.max_backfill_days)
     results = run(lambda: ingest_dates(settings, days, validate=validate))
     emit(results)

@@ -177,6 +177,11 @@ class Settings(BaseSettings):
     estimated_thefts_method: Literal["union", "rate"] = "union"  # see forecasting.panel.targets
     backtest_windows: int = Field(3, ge=1)
     refit_every_window: bool = True
+    intake_workers: int = Field(
+        1, ge=0, description="backfill partitions at once (ingest of days, GX screens of day "
+        "batches): 1 in process; N > 1 on N Ray actors; 0 one actor per Ray CPU. Outputs are "
+        "identical; a single day or a short range stays in process"
+    )
     backtest_workers: int = Field(
         1, ge=0, description="backtest windows at once: 1 in process; N > 1 as Ray tasks, at most "
         "N in flight; 0 as many as the Ray cluster's CPUs allow (each task takes model.num_threads "

@@ -23,6 +23,10 @@ class DataContractError(RiskcastError):
     """A whole batch breaks its data contract (schema, volume, too many bad rows)."""
 
 
+class ClusterError(RiskcastError):
+    """A Ray worker or node was lost mid-run; what finished is whole, rerun to complete."""
+
+
 class ModelError(RiskcastError):
     """Training diverged or a model cannot be loaded; nothing is published."""
 

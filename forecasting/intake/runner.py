@@ -25,7 +25,8 @@ from forecasting.core.errors import AlertError, DataContractError, InputError, R
 from forecasting.core.lake import Lake, parse_date
 from forecasting.core.progress import progress_task
 from forecasting.core.schema import REFERENCE_SOURCES
-from forecasting.intake.ingest import ingest_date, ingest_source
+from forecasting.intake.ingest import ingest_date
+from forecasting.intake.parallel import ingest_lookup
 from forecasting.intake.validation import (
     CRITICAL,
     SOURCE_ORDER,
@@ -44,9 +45,10 @@ def ingest_source_days(settings: Settings, source: str, days: Sequence[date]) ->
     """Ingest ``source`` for each day; alert rows held back at ingest and rejected files."""
 
     totals = dict.fromkeys(COUNTS, 0)
+    ingest = ingest_lookup(settings, source, days)  # in process, or every day first on Ray
 
     def one(day: date) -> None:
-        result = ingest_source(settings, source, day)
+        result = ingest(day)
         for k in COUNTS:
             totals[k] += getattr(result, k)
         if result.quarantined:
@@ -200,10 +202,11 @@ def _backfill_and_validate(settings: Settings, days: Sequence[date]) -> list[dic
     as ``ingest_and_validate`` does. Data Docs: the last day and days with a problem (as the
     DAG's backfill). A day without a landing drop is recorded and skipped."""
     ingested, out = {}, {}
+    ingest = ingest_lookup(settings, None, days)
     with progress_task("ingest days", len(days)) as advance:
         for day in days:
             try:
-                ingested[day] = ingest_date(settings, day)
+                ingested[day] = ingest(day)
             except RiskcastError as exc:
                 log.error("%s: %s", day, exc)
                 out[day] = {"date": day.isoformat(), "sources": {}, "errors": [str(exc)], "exit_code": exc.exit_code}

@@ -230,6 +230,13 @@ def _context() -> Any:
     return context
 
 
+def warm_up(suites_dir: str | Path | None = None) -> None:
+    """Build this process's GX context and a batch definition per suite now (a long-lived
+    worker pays it once, not on its first partition)."""
+    for name in suite_names(suites_dir):
+        _batch_definition(name)
+
+
 @cache
 def _batch_definition(suite_name: str) -> Any:
     asset = _context().data_sources.get("riskcast").add_dataframe_asset(suite_name)

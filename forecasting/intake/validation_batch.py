@@ -38,6 +38,7 @@ from forecasting.core.config import Settings
 from forecasting.core.errors import DataContractError, InputError
 from forecasting.core.lake import Lake
 from forecasting.core.schema import CONTRACTS, WAREHOUSES, Contract
+from forecasting.intake.parallel import screen_in_parallel, use_ray
 from forecasting.intake.suites import load_suite, passed_result, suite_parameters, validate_frame
 from forecasting.intake.validation import settle, validate_source
 from forecasting.intake.validation_inputs import input_frame, known_warehouse_ids
@@ -74,23 +75,47 @@ def validate_days(settings: Settings, source: str, days: Sequence[date], docs_da
     The same as ``validate_source(settings, source, day, raise_on_critical=False,
     docs=day == docs_day)`` for each day in turn (the files it leaves are identical); a
     day's DataContractError / InputError is yielded, not raised, so the next days go on.
+    With ``intake_workers`` != 1 the batches' screens run first, on Ray actors
+    (``intake.parallel``); the days are settled here, in date order, either way.
     """
     contract = CONTRACTS[source]
     lake = Lake(settings.lake_uri, settings.aws_conn_id)
     shifted = screenable(load_suite(source))
     size = settings.validation.batch_days if shifted is not None else 1
+    batches = [list(days[i:i + size]) for i in range(0, len(days), size)]
+    remote = screen_in_parallel(settings, source, batches) if size > 1 and use_ray(settings, len(batches)) else None
+    for batch in batches:
+        if remote is not None:
+            cleared = {d: input_frame(lake, contract, d) for d in batch if d in remote}
+        else:
+            cleared = _screen_batch(settings, lake, contract, shifted, batch) if size > 1 else {}
+        for d in batch:
+            yield d, _settle_day(settings, lake, contract, d, cleared.get(d), d == docs_day)
+
+
+def screen_batch(settings: Settings, source: str, days: Sequence[date]) -> set[date]:
+    """The days of one batch that its screen clears (an ``IntakeWorker`` call)."""
+    contract = CONTRACTS[source]
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    shifted = screenable(load_suite(source))
+    return set(_screen_batch(settings, lake, contract, shifted, days)) if shifted is not None else set()
+
+
+def _screen_batch(
+    settings: Settings, lake: Lake, contract: Contract, shifted: set[str], days: Sequence[date]
+) -> dict[date, tuple[pd.DataFrame | None, list[str]]]:
+    """{cleared day: its input frame and notes} for a batch, split at ``batch_rows`` rows."""
+    cleared: dict[date, tuple[pd.DataFrame | None, list[str]]] = {}
     batch: dict[date, tuple[pd.DataFrame | None, list[str]]] = {}
     rows = 0
     for i, day in enumerate(days):
-        if size > 1:
-            batch[day] = input_frame(lake, contract, day)
-            rows += 0 if batch[day][0] is None else len(batch[day][0])
-        if size == 1 or len(batch) >= size or rows >= settings.validation.batch_rows or i == len(days) - 1:
-            todo = list(batch) if size > 1 else [day]
-            cleared = _screen(settings, lake, contract, batch, shifted or set()) if len(batch) > 1 else set()
-            for d in todo:
-                yield d, _settle_day(settings, lake, contract, d, batch.get(d) if d in cleared else None, d == docs_day)
+        batch[day] = input_frame(lake, contract, day)
+        rows += 0 if batch[day][0] is None else len(batch[day][0])
+        if rows >= settings.validation.batch_rows or i == len(days) - 1:
+            ok = _screen(settings, lake, contract, batch, shifted) if len(batch) > 1 else set()
+            cleared.update({d: batch[d] for d in ok})
             batch, rows = {}, 0
+    return cleared
 
 
 def screenable(doc: dict[str, Any]) -> set[str] | None:

@@ -19,8 +19,6 @@ _EXPORTS = {
     "build_estimator": "estimator",
     "model_config": "estimator",
     "fit_model": "fit",
-    "start_ray": "distributed",
-    "ray_address": "distributed",
     "FittedModel": "fitted",
     "ForecastSamples": "samples",
     "register_model": "registry",

@@ -19,10 +19,10 @@ from typing import Any
 import fsspec
 from pyarrow.fs import FSSpecHandler, PyFileSystem
 
+from forecasting.core.cluster import ray_address, start_ray
 from forecasting.core.config import Settings
 from forecasting.core.errors import ConfigError, ModelError
 from forecasting.core.lake import join, storage_options
-from forecasting.core.progress import libraries_quiet
 from forecasting.model.estimator import build_estimator
 from forecasting.model.fitting import (
     MONITOR_VAL,
@@ -36,34 +36,6 @@ from forecasting.model.fitting import (
     torch_threads,
     trainer_kwargs,
 )
-
-_LOCAL_OBJECT_STORE = 512 * 1024**2
-
-
-def ray_address(settings: Settings) -> str:
-    """``settings.ray.address``, else ``RAY_ADDRESS``, else ``local`` (a Ray started here)."""
-    return settings.ray.address or os.environ.get("RAY_ADDRESS") or "local"
-
-
-def start_ray(settings: Settings) -> None:
-    """Join ``settings.ray.address`` or ``RAY_ADDRESS``; else start a local Ray."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = ray_address(settings)
-    if address == "local":
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        # No dashboard (memory, start-up) means no state API, so Ray Train's placement
-        # group cleaner warns every few seconds that it cannot query it: log errors only.
-        # the CLI keeps worker output (Lightning, GluonTS) off the terminal: it stays in
-        # Ray's session logs; errors still surface as the job's exception
-        ray.init(address="local", include_dashboard=False, log_to_driver=not libraries_quiet(),
-                 object_store_memory=_LOCAL_OBJECT_STORE,
-                 logging_config=ray.LoggingConfig(log_level="ERROR"))
-    else:
-        ray.init(address=address)
 
 
 def fit_ray(config: dict, train: list[dict], val: list[dict], settings: Settings):
