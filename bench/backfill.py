@@ -1,6 +1,6 @@
 """Backfill of the sample network: the ingest DAG's path, batched vs day by day, vs bare pandas.
 
-    python bench/backfill.py [--warehouses 60] [--days 120] [--out bench/out/backfill]
+    python bench/backfill.py [--warehouses 60] [--days 120] [--out bench/out/backfill] [--variants ...]
 
 Generates a network with faults (``forecasting.demo.generate``), then, side by side in one
 run and on the same landing drop:
@@ -8,11 +8,13 @@ run and on the same landing drop:
 - ``riskcast``: what the ingest DAG's backfill runs (``runner.ingest_reference_days``, then per
   daily source ``ingest_source_days`` and ``validate_source_days``), once with
   ``validation.batch_days=1`` (day by day, as before batching) and once with the default
-  batch size; wall seconds per step, GX suite runs counted;
+  batch size, then batched on 2 Ray actors (``intake_workers``: a local Ray, and a two-node
+  ``ray start`` cluster through ``ray.address``); wall seconds per step, GX suite runs
+  counted (in this process: not the actors');
 - ``bare pandas``: ``pd.read_csv`` + ``to_parquet`` of every landing CSV file of the daily
   sources (no typing, no validation), the floor the issue compares against.
 
-Checks that both riskcast runs leave byte-identical bronze and quarantine files. Timings
+Checks that every riskcast run leaves byte-identical bronze and quarantine files. Timings
 never fail anything; on a shared machine compare the ratios.
 """
 
@@ -57,13 +59,18 @@ def _count_gx_runs() -> dict[str, int]:
     return runs
 
 
-def riskcast(out: Path, days: list[date], batch_days: int, runs: dict[str, int]) -> dict[str, float]:
-    lake = out / f"lake-{batch_days}"
+def riskcast(out: Path, days: list[date], batch_days: int, runs: dict[str, int], name: str,
+             workers: int = 1, address: str | None = None) -> dict[str, float]:
+    """One backfill into ``out/lake-<name>``; ``workers`` > 1: on Ray actors (a local Ray,
+    or the cluster at ``address``). GX runs are counted in this process only."""
+    lake = out / f"lake-{name}"
     shutil.rmtree(lake, ignore_errors=True)
     settings = load_settings(
         None, landing_uri=str(out / "landing"), lake_uri=str(lake), reserves_url=f"sqlite:///{out / 'r.db'}",
-        pii_key=PII_KEY, validation={"batch_days": batch_days},
+        pii_key=PII_KEY, validation={"batch_days": batch_days}, intake_workers=workers,
+        ray={"address": address},
     )
+    _fresh_ray()
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     ingest_reference_days(settings, days)
@@ -78,6 +85,14 @@ def riskcast(out: Path, days: list[date], batch_days: int, runs: dict[str, int])
         times[f"GX runs {source}"] = runs["n"]
     times["total"] = time.perf_counter() - t0
     return times
+
+
+def _fresh_ray() -> None:
+    """Leave the Ray a previous variant joined: each variant starts (or joins) its own."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 def _last_day_may_fail(step, *args) -> None:
@@ -111,11 +126,17 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
+VARIANTS = ("day-by-day", "batched", "ray2", "cluster")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--warehouses", type=int, default=60)
     ap.add_argument("--days", type=int, default=120)
     ap.add_argument("--out", default="bench/out/backfill")
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
+                    help="day-by-day (batch_days 1), batched (default batch), ray2 (batched on 2 local "
+                    "Ray actors), cluster (batched on 2 actors of a two-node ray start cluster)")
     args = ap.parse_args()
     out = Path(args.out)
     if not (out / "landing").exists():
@@ -124,15 +145,31 @@ def main() -> None:
         generate_network(str(out / "landing"), args.warehouses, START, args.days, seed=42, faults=True)
     days = [START + timedelta(days=i) for i in range(args.days)]
     runs = _count_gx_runs()
-    batched_size = load_settings(None).validation.batch_days
-    result = {
-        "day by day": riskcast(out, days, 1, runs),
-        f"batches of {batched_size}": riskcast(out, days, batched_size, runs),
-    }
+    size = load_settings(None).validation.batch_days
+    result: dict = {}
+    for variant in args.variants:
+        if variant == "day-by-day":
+            result[variant] = riskcast(out, days, 1, runs, variant)
+        elif variant == "batched":
+            result[f"batched ({size} days)"] = riskcast(out, days, size, runs, variant)
+        elif variant == "ray2":
+            result["batched, 2 local Ray actors"] = riskcast(out, days, size, runs, variant, workers=2)
+        else:
+            from tests.support.ray_cluster import two_node_cluster
+
+            t = time.perf_counter()
+            with two_node_cluster(cpus=1) as cluster:
+                started = time.perf_counter() - t
+                result["batched, 2 actors on a two-node cluster"] = {
+                    **riskcast(out, days, size, runs, variant, workers=2, address=cluster.address),
+                    "cluster start (not in total)": started,
+                    "nodes used": len(cluster.nodes_that_ran("IntakeWorker")),
+                }
+                _fresh_ray()
     bare, n_files = bare_pandas(out)
     result["bare pandas read_csv + to_parquet"] = {"total": bare, "files": n_files}
-    same = _files(out / "lake-1") == _files(out / f"lake-{batched_size}")
-    result["bronze and quarantine byte-identical"] = same
+    lakes = [_files(out / f"lake-{v}") for v in args.variants]
+    result["bronze and quarantine byte-identical across variants"] = all(x == lakes[0] for x in lakes)
     print(json.dumps(result, indent=2, default=lambda v: round(v, 2)))
 
 

@@ -24,7 +24,7 @@ from datetime import date
 from typing import Any
 
 from forecasting.core.config import Settings
-from forecasting.core.errors import ModelError
+from forecasting.core.errors import RiskcastError
 from forecasting.core.lake import Lake, join
 from forecasting.core.layout import FORECASTS as FORECAST_STAGE
 from forecasting.core.layout import QUANTILES_FILE, SAMPLES_FILE
@@ -121,12 +121,12 @@ def _ensemble(settings: Settings, version: str, df, model, fs):
     if list(weights) == [DEEPAR]:
         return fs, weights
     members = {DEEPAR: fs}
-    for name in weights:
-        if name != DEEPAR:
-            member = MEMBER_FITS[name](df, model.spec, settings, seed=settings.model.seed, horizon=fs.horizon)
-            members[name] = member.predict(df, num_samples=fs.num_samples, seed=settings.model.seed)
     try:
+        for name in weights:
+            if name != DEEPAR:
+                member = MEMBER_FITS[name](df, model.spec, settings, seed=settings.model.seed, horizon=fs.horizon)
+                members[name] = member.predict(df, num_samples=fs.num_samples, seed=settings.model.seed)
         return mix_forecasts(members, weights, strict=False), weights
-    except ModelError as exc:
+    except (RiskcastError, ValueError, ArithmeticError) as exc:  # a member's data problem, not DeepAR's
         log.warning("ensemble %s not published, DeepAR alone: %s", weights, exc)
         return fs, {DEEPAR: 1.0}

@@ -133,3 +133,40 @@ def test_forecast_publishes_the_ensemble_the_backtest_chose_as_whole_paths(lake_
     # each published path of the second half is a whole local path: its period total too
     totals = paths[~half].groupby([S.UNIQUE_ID, S.SAMPLE])[S.VALUE].sum().unstack().to_numpy()
     np.testing.assert_allclose(totals, local.samples[:, : n - n // 2].sum(axis=2))
+
+
+def test_forecast_mixes_the_gbm_member_and_falls_back_to_deepar_when_a_member_fails(lake_with_model, monkeypatch):
+    from forecasting import forecast as stage
+    from forecasting.core.errors import InputError
+    from forecasting.model import set_gate_status
+    from forecasting.model.gbm import GBM, fit_gbm
+    from forecasting.model.local import LOCAL_NB
+    from forecasting.model.mixture import mixture_shares
+    from forecasting.panel.build import read_panel
+
+    settings, version = lake_with_model
+    alone = pd.read_parquet(forecast_panel(settings, AS_OF).samples_uri)
+    weights = {"deepar": 0.4, LOCAL_NB: 0.3, GBM: 0.3}
+    set_gate_status(settings, version, True, {}, ensemble=weights)
+    summary = forecast_panel(settings, AS_OF)
+    assert summary.ensemble == weights
+    paths = pd.read_parquet(summary.samples_uri)
+    n = settings.model.num_samples
+    df, spec = read_panel(settings, AS_OF)
+    gbm = fit_gbm(df, spec, settings, seed=settings.model.seed, horizon=HORIZON).predict(
+        df, num_samples=n, seed=settings.model.seed)
+    # the members' blocks of paths follow the recorded order; gbm's block is its first paths
+    order = list(summary.ensemble)
+    shares = mixture_shares([summary.ensemble[m] for m in order], n)
+    start = sum(shares[: order.index(GBM)])
+    block = paths[paths[S.SAMPLE].between(start, start + shares[order.index(GBM)] - 1)]
+    totals = block.groupby([S.UNIQUE_ID, S.SAMPLE])[S.VALUE].sum().unstack()
+    np.testing.assert_allclose(totals.to_numpy(), gbm.samples[:, : shares[order.index(GBM)]].sum(axis=2))
+
+    def broken(*args, **kwargs):
+        raise InputError("gbm member: no observed positive targets to learn from")
+
+    monkeypatch.setitem(stage.MEMBER_FITS, GBM, broken)
+    fallback = forecast_panel(settings, AS_OF)
+    assert fallback.ensemble == {"deepar": 1.0}
+    pd.testing.assert_frame_equal(pd.read_parquet(fallback.samples_uri), alone)
