@@ -60,6 +60,11 @@ def ingest_lookup(settings: Settings, source: str | None, days: Sequence[date]) 
     def get(day: date) -> Any:
         if isinstance(done[day], Exception):
             raise done[day]
+        for result in done[day] if isinstance(done[day], list) else [done[day]]:
+            for warning in result.warnings:
+                log.warning("%s", warning)
+            if result.error:
+                log.error("%s %s: %s", result.source, day, result.error)
         return done[day]
 
     return get
@@ -86,6 +91,9 @@ class IntakeWorker:
     def __init__(self, settings: Settings) -> None:
         from forecasting.intake.suites import warm_up
 
+        # what a day's ingest warns about or fails on comes back in its result and is logged
+        # by the caller, once, in date order (a worker's lines would interleave on the driver)
+        logging.getLogger("forecasting").setLevel(logging.CRITICAL)
         self.settings = settings
         warm_up()
 

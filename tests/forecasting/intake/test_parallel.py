@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,35 +16,11 @@ from forecasting.intake.runner import (
     ingest_source_days,
     validate_source_days,
 )
-
-START = date(2024, 1, 1)
-FIRST, LAST = date(2024, 2, 10), date(2024, 3, 25)  # every fault the generator injects lies in here
-
-
-@pytest.fixture(scope="module")
-def faulty_landing(tmp_path_factory) -> Path:
-    from forecasting.demo.generate import generate_network
-
-    out = tmp_path_factory.mktemp("landing")
-    generate_network(str(out), 6, START, 90, seed=5, faults=True)
-    return out
-
-
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    """Every lake file but the Data Docs site and the alert outbox, by relative path."""
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.relative_to(root).parts[0] not in ("data_docs", "alerts")
-    }
+from tests.support.backfill_lakes import FIRST, LAST, days_between, lake_files
 
 
 def _same_lakes(tmp_path: Path, left: str, right: str) -> None:
-    a, b = _files(tmp_path / left), _files(tmp_path / right)
+    a, b = lake_files(tmp_path / left), lake_files(tmp_path / right)
     assert sorted(a) == sorted(b) and len(a) > 100
     assert [k for k in a if a[k] != b[k]] == []
     alerts = [(tmp_path / lake / "alerts" / "outbox.jsonl").read_text().splitlines() for lake in (left, right)]
@@ -53,7 +29,7 @@ def _same_lakes(tmp_path: Path, left: str, right: str) -> None:
 
 @pytest.mark.slow
 def test_dag_backfill_on_ray_actors_matches_in_process(ray_local, faulty_landing, settings_factory, tmp_path, monkeypatch):
-    days = _days(FIRST, LAST)
+    days = days_between(FIRST, LAST)
     calls = []
     real_map = parallel._map
     monkeypatch.setattr(parallel, "_map", lambda *a, **k: calls.append(a[1]) or real_map(*a, **k))
@@ -79,7 +55,7 @@ def test_dag_backfill_on_ray_actors_matches_in_process(ray_local, faulty_landing
 
 @pytest.mark.slow
 def test_cli_backfill_on_ray_actors_matches_in_process(ray_local, faulty_landing, settings_factory, tmp_path):
-    days = _days(FIRST, LAST)
+    days = days_between(FIRST, LAST)
     summaries = []
     for lake, workers in (("one", 1), ("ray", 0)):  # 0: one actor per CPU of the cluster
         settings = settings_factory(landing_uri=str(faulty_landing), lake_uri=str(tmp_path / lake),
@@ -116,7 +92,7 @@ def test_a_worker_killed_mid_backfill_leaves_whole_files_and_a_rerun_completes(
 
     from forecasting.core.errors import ClusterError
 
-    days, source, victim = _days(FIRST, LAST), "reconciliation_logs", date(2024, 3, 3)
+    days, source, victim = days_between(FIRST, LAST), "reconciliation_logs", date(2024, 3, 3)
 
     class Killer(parallel.IntakeWorker):
         """An actor that dies (kill -9) half-way through the chunk holding ``victim``."""
@@ -141,6 +117,6 @@ def test_a_worker_killed_mid_backfill_leaves_whole_files_and_a_rerun_completes(
     for path in written:
         pq.read_metadata(path)  # every partition written is whole
     ingest_source_days(settings("killed", 2), source, days)  # the rerun
-    clean, rerun = _files(tmp_path / "clean"), _files(tmp_path / "killed")
+    clean, rerun = lake_files(tmp_path / "clean"), lake_files(tmp_path / "killed")
     rerun = {k: v for k, v in rerun.items() if ".tmp-" not in k}  # the dead process's temp file, if any
     assert sorted(clean) == sorted(rerun) and [k for k in clean if clean[k] != rerun[k]] == []

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 
 import pytest
 
@@ -17,36 +16,12 @@ from forecasting.intake.runner import (
 )
 from forecasting.intake.suites import load_suite
 from forecasting.intake.validation_batch import screenable, validate_days
-
-START = date(2024, 1, 1)
-FIRST, LAST = date(2024, 2, 10), date(2024, 3, 25)  # every fault the generator injects lies in here
-
-
-@pytest.fixture(scope="module")
-def faulty_landing(tmp_path_factory) -> Path:
-    from forecasting.demo.generate import generate_network
-
-    out = tmp_path_factory.mktemp("landing")
-    generate_network(str(out), 6, START, 90, seed=5, faults=True)
-    return out
-
-
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    """Every lake file but the Data Docs site and the alert outbox, by relative path."""
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.relative_to(root).parts[0] not in ("data_docs", "alerts")
-    }
+from tests.support.backfill_lakes import FIRST, LAST, days_between, lake_files
 
 
 @pytest.mark.slow
 def test_batches_leave_the_files_and_counts_of_day_by_day(faulty_landing, settings_factory, tmp_path):
-    days = _days(FIRST, LAST)
+    days = days_between(FIRST, LAST)
 
     def settings(lake: str, batch_days: int):
         return settings_factory(
@@ -73,7 +48,7 @@ def test_batches_leave_the_files_and_counts_of_day_by_day(faulty_landing, settin
         assert summaries[0]["input_rows"] == summaries[0]["validated_rows"] + summaries[0]["quarantined_rows"]
     assert hit["rejected"] >= 3 and hit["quarantined"] >= 10  # the faults were hit
     # the two lakes differ only in where Data Docs were written
-    left, right = _files(tmp_path / "one"), _files(tmp_path / "batched")
+    left, right = lake_files(tmp_path / "one"), lake_files(tmp_path / "batched")
     assert sorted(left) == sorted(right)
     assert [k for k in left if left[k] != right[k]] == []
     # the alerts say the same things in the same order
@@ -84,7 +59,7 @@ def test_batches_leave_the_files_and_counts_of_day_by_day(faulty_landing, settin
 def test_a_batch_settles_every_day_in_order_and_runs_problem_days_on_their_own(faulty_landing, settings_factory):
     settings = settings_factory(landing_uri=str(faulty_landing), validation={"batch_days": 10})
     source = "security_reports"
-    days = _days(date(2024, 3, 5), date(2024, 3, 12))  # a severity fault on 03-07, an empty day on 03-10
+    days = days_between(date(2024, 3, 5), date(2024, 3, 12))  # a severity fault on 03-07, an empty day on 03-10
     ingest_reference_days(settings, days)
     ingest_source_days(settings, source, days)
     walked = list(validate_days(settings, source, days, docs_day=days[-1]))
