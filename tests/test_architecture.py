@@ -28,6 +28,7 @@ HEAVY = {
     "torch", "gluonts", "ray", "lightning", "great_expectations", "airflow",
     "matplotlib", "statsforecast", "scipy",
     "dowhy",  # 10-16 s to import (numba, cvxpy, sklearn): only explain's fit and attribution need it
+    "lightgbm",  # ~1.5 s to import (sklearn, its shared library): only the gbm member's fit and predict
 }
 MAX_TOP_LEVEL_MODULES, MAX_LINES = 8, 350
 

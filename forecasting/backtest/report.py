@@ -113,7 +113,7 @@ def _tables(result) -> Section:
     note = (
         "<p class='note'>wQL = 2 &Sigma; pinball / &Sigma; |y| (GluonTS); &le; Pq = share(y &le; q&#770;); "
         "P5-P95 coverage = share(q0.05 &le; y &le; q0.95), target 0.90. riskcast = the ensemble with levels "
-        "recalibrated on earlier windows only where that helped there; ensemble = the members' paths "
+        "recalibrated on earlier windows only where that helped there; ensemble = each member's paths "
         "mixed by weight; deepar_raw = DeepAR's samples uncalibrated; local_nb = the local negative "
         "binomial model; gbm = the global LightGBM count model (Tweedie mean, NB paths). "
         "Every segment's figures are in metrics.csv.</p>"

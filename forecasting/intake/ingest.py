@@ -155,6 +155,18 @@ def ingest_date(settings: Settings, day: date) -> list[IngestResult]:
     return results
 
 
+def ingest_days(settings: Settings, days: list[date], source: str | None = None) -> dict[date, Any]:
+    """``{day: ingest_source's result (source None: ingest_date's) or the RiskcastError it
+    raised}`` for each of ``days``: one chunk of a backfill (``intake.parallel``)."""
+    out: dict[date, Any] = {}
+    for day in days:
+        try:
+            out[day] = ingest_date(settings, day) if source is None else ingest_source(settings, source, day)
+        except RiskcastError as exc:  # the caller alerts and records it, as in process
+            out[day] = exc
+    return out
+
+
 # ---------------------------------------------------------------------------- landing
 def _day_folder(landing: Lake, source: str, day: date) -> str:
     return join(landing.uri, source, f"date={day}")

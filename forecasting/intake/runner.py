@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date
+from functools import partial
 from typing import Any
 
 from forecasting.alerts.alert import contract_alert
@@ -24,9 +25,9 @@ from forecasting.core.config import Settings
 from forecasting.core.errors import AlertError, DataContractError, InputError, RiskcastError
 from forecasting.core.lake import Lake, parse_date
 from forecasting.core.progress import progress_task
-from forecasting.core.schema import REFERENCE_SOURCES
-from forecasting.intake.ingest import ingest_date
-from forecasting.intake.parallel import ingest_lookup
+from forecasting.core.schema import CONTRACTS, REFERENCE_SOURCES
+from forecasting.intake.ingest import ingest_date, ingest_days, ingest_source
+from forecasting.intake.parallel import run_on_actors, use_ray
 from forecasting.intake.validation import (
     CRITICAL,
     SOURCE_ORDER,
@@ -45,7 +46,7 @@ def ingest_source_days(settings: Settings, source: str, days: Sequence[date]) ->
     """Ingest ``source`` for each day; alert rows held back at ingest and rejected files."""
 
     totals = dict.fromkeys(COUNTS, 0)
-    ingest = ingest_lookup(settings, source, days)  # in process, or every day first on Ray
+    ingest = _ingest_lookup(settings, source, days)  # in process, or every day first on Ray
 
     def one(day: date) -> None:
         result = ingest(day)
@@ -102,6 +103,34 @@ def ingest_reference_days(settings: Settings, days: Sequence[date]) -> dict[str,
         }
         for source in REFERENCE_SOURCES
     }
+
+
+def _ingest_lookup(settings: Settings, source: str | None, days: Sequence[date]) -> Callable[[date], Any]:
+    """``get(day)``: what ingesting ``source`` (None: every source, ``ingest_date``) for
+    ``day`` returns, raising what it raises. In process ``get`` ingests the day when asked;
+    on Ray (``parallel.use_ray``) the actors ingest every day first, ``validation.batch_days``
+    days per call, and ``get`` logs the day's warnings and errors and returns its result."""
+    size = max(settings.validation.batch_days, 1)
+    chunks = [list(days[i:i + size]) for i in range(0, len(days), size)]
+    if not use_ray(settings, len(chunks)):
+        return lambda day: ingest_date(settings, day) if source is None else ingest_source(settings, source, day)
+    done: dict[date, Any] = {}
+    label = f"ingest {source or 'every source'} (Ray)"
+    for part in run_on_actors(settings, partial(ingest_days, source=source), chunks, label,
+                              sources=[source] if source else list(CONTRACTS)):
+        done.update(part)
+
+    def get(day: date) -> Any:
+        if isinstance(done[day], Exception):
+            raise done[day]
+        for result in done[day] if isinstance(done[day], list) else [done[day]]:
+            for warning in result.warnings:
+                log.warning("%s", warning)
+            if result.error:
+                log.error("%s %s: %s", result.source, day, result.error)
+        return done[day]
+
+    return get
 
 
 def _each_day(
@@ -202,7 +231,7 @@ def _backfill_and_validate(settings: Settings, days: Sequence[date]) -> list[dic
     as ``ingest_and_validate`` does. Data Docs: the last day and days with a problem (as the
     DAG's backfill). A day without a landing drop is recorded and skipped."""
     ingested, out = {}, {}
-    ingest = ingest_lookup(settings, None, days)
+    ingest = _ingest_lookup(settings, None, days)
     with progress_task("ingest days", len(days)) as advance:
         for day in days:
             try:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import date
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from forecasting.core.config import Settings
 from forecasting.core.errors import DataContractError, InputError
 from forecasting.core.lake import Lake
 from forecasting.core.schema import CONTRACTS, WAREHOUSES, Contract
-from forecasting.intake.parallel import screen_in_parallel, use_ray
+from forecasting.intake.parallel import run_on_actors, use_ray
 from forecasting.intake.suites import load_suite, passed_result, suite_parameters, validate_frame
 from forecasting.intake.validation import settle, validate_source
 from forecasting.intake.validation_inputs import input_frame, known_warehouse_ids
@@ -83,7 +84,10 @@ def validate_days(settings: Settings, source: str, days: Sequence[date], docs_da
     shifted = screenable(load_suite(source))
     size = settings.validation.batch_days if shifted is not None else 1
     batches = [list(days[i:i + size]) for i in range(0, len(days), size)]
-    remote = screen_in_parallel(settings, source, batches) if size > 1 and use_ray(settings, len(batches)) else None
+    remote = None
+    if size > 1 and use_ray(settings, len(batches)):  # every batch's screen first, on the actors
+        screens = run_on_actors(settings, partial(screen_batch, source=source), batches, f"screen {source} (Ray)")
+        remote = set().union(*screens)
     for batch in batches:
         if remote is not None:
             cleared = {d: input_frame(lake, contract, d) for d in batch if d in remote}
@@ -93,7 +97,7 @@ def validate_days(settings: Settings, source: str, days: Sequence[date], docs_da
             yield d, _settle_day(settings, lake, contract, d, cleared.get(d), d == docs_day)
 
 
-def screen_batch(settings: Settings, source: str, days: Sequence[date]) -> set[date]:
+def screen_batch(settings: Settings, days: Sequence[date], source: str) -> set[date]:
     """The days of one batch that its screen clears (an ``IntakeWorker`` call)."""
     contract = CONTRACTS[source]
     lake = Lake(settings.lake_uri, settings.aws_conn_id)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from forecasting.core.schema import DAILY_SOURCES
-from forecasting.intake import parallel
+from forecasting.intake import parallel, runner, validation_batch
 from forecasting.intake.runner import (
     ingest_dates,
     ingest_reference_days,
@@ -31,8 +31,15 @@ def _same_lakes(tmp_path: Path, left: str, right: str) -> None:
 def test_dag_backfill_on_ray_actors_matches_in_process(ray_local, faulty_landing, settings_factory, tmp_path, monkeypatch):
     days = days_between(FIRST, LAST)
     calls = []
-    real_map = parallel._map
-    monkeypatch.setattr(parallel, "_map", lambda *a, **k: calls.append(a[1]) or real_map(*a, **k))
+    real = parallel.run_on_actors
+
+    def counted(settings, work, chunks, label, sources=()):
+        calls.append(label.split()[0])  # "ingest" or "screen"
+        return real(settings, work, chunks, label, sources)
+
+    monkeypatch.setattr(parallel, "run_on_actors", counted)
+    monkeypatch.setattr(runner, "run_on_actors", counted)
+    monkeypatch.setattr(validation_batch, "run_on_actors", counted)
 
     def run(lake: str, workers: int) -> list[str]:
         settings = settings_factory(landing_uri=str(faulty_landing), lake_uri=str(tmp_path / lake),
@@ -76,8 +83,9 @@ def test_short_ranges_and_one_worker_stay_in_process(settings_factory):
 
 def test_actors_get_the_resolved_pii_key_only_where_rows_carry_pii(settings_factory):
     settings = settings_factory(pii_key="k" * 32)
-    assert parallel._with_resolved_key(settings, "warehouses").pii_key is None
-    shipped = parallel._with_resolved_key(settings, None)
+    assert parallel._with_resolved_key(settings, ["warehouses"]).pii_key is None
+    assert parallel._with_resolved_key(settings, ()).pii_key is None  # GX screens read pseudonymised bronze
+    shipped = parallel._with_resolved_key(settings, ["warehouses", "security_reports"])
     assert shipped.pii_key.get_secret_value() == "k" * 32
 
 
@@ -97,11 +105,11 @@ def test_a_worker_killed_mid_backfill_leaves_whole_files_and_a_rerun_completes(
     class Killer(parallel.IntakeWorker):
         """An actor that dies (kill -9) half-way through the chunk holding ``victim``."""
 
-        def ingest(self, source, chunk):
+        def run(self, work, chunk):
             if victim in chunk:
-                super().ingest(source, chunk[: chunk.index(victim)])
+                super().run(work, chunk[: chunk.index(victim)])
                 os.kill(os.getpid(), signal.SIGKILL)
-            return super().ingest(source, chunk)
+            return super().run(work, chunk)
 
     def settings(lake: str, workers: int):
         return settings_factory(landing_uri=str(faulty_landing), lake_uri=str(tmp_path / lake),
