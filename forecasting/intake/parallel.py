@@ -66,8 +66,8 @@ def run_on_actors(settings: Settings, work: Work, chunks: list[list[Any]], label
                   sources: Sequence[str] = ()) -> list[Any]:
     """``work(settings, chunk)`` for every chunk on a pool of ``IntakeWorker`` actors;
     results in the order of ``chunks``. ``sources``: whose rows the work reads (their PII
-    decides whether the actors get the key). A lost worker (killed, node gone) raises
-    ClusterError once the pool is torn down."""
+    decides whether the actors get the key). An exception the work raises comes back as
+    itself; a lost worker (killed, node gone) raises ClusterError. Actors end either way."""
     import ray
     from ray.util import ActorPool
 
@@ -85,7 +85,9 @@ def run_on_actors(settings: Settings, work: Work, chunks: list[list[Any]], label
                 results.append(result)
                 advance()
         return results
-    except ray.exceptions.RayError as exc:
+    except ray.exceptions.RayTaskError as exc:  # the work itself raised (a bug): its own error
+        raise exc.as_instanceof_cause() from None
+    except ray.exceptions.RayError as exc:  # a worker process or node was lost
         raise ClusterError(
             f"{label}: a Ray worker was lost ({type(exc).__name__}); every partition written is "
             "whole (atomic writes), none half-written: rerun the same range to complete it"

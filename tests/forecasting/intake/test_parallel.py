@@ -128,3 +128,14 @@ def test_a_worker_killed_mid_backfill_leaves_whole_files_and_a_rerun_completes(
     clean, rerun = lake_files(tmp_path / "clean"), lake_files(tmp_path / "killed")
     rerun = {k: v for k, v in rerun.items() if ".tmp-" not in k}  # the dead process's temp file, if any
     assert sorted(clean) == sorted(rerun) and [k for k in clean if clean[k] != rerun[k]] == []
+
+
+def test_an_error_the_work_raises_comes_back_as_itself(ray_local, settings_factory):
+    from forecasting.core.errors import ClusterError
+
+    def boom(settings, chunk):  # defined here: shipped to the actors by value
+        raise ValueError(f"a bug in the work on {chunk}")
+
+    with pytest.raises(ValueError, match="a bug in the work") as caught:
+        parallel.run_on_actors(settings_factory(intake_workers=2), boom, [[1], [2]], "boom")
+    assert not isinstance(caught.value, ClusterError)
