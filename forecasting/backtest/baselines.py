@@ -29,6 +29,7 @@ import pandas as pd
 from forecasting.backtest.calibration import apply_levels, identity_levels
 from forecasting.core.schema import DS, MEAN, QUANTILE_LEVELS, STEP, UNIQUE_ID, Y, quantile_col
 from forecasting.model.quiet import quiet
+from forecasting.panel.spec import season_length
 
 SEASONAL_NAIVE, CROSTON_SBA, TSB, ADIDA = "seasonal_naive", "croston_sba", "tsb", "adida"
 GLUONTS_DEEPAR = "gluonts_deepar"
@@ -36,7 +37,6 @@ STATS_BASELINES = (CROSTON_SBA, TSB, ADIDA)
 TSB_ALPHAS = (0.1, 0.1)  # (alpha_d, alpha_p): the measured carparts anchor (STACK.md)
 CONFORMAL_WINDOWS = 2
 GLUONTS_EPOCHS = 25  # x 50 batches: the budget of the measured anchor (STACK.md)
-SEASON_LENGTHS = {"D": 7, "W-MON": 52, "W": 52, "MS": 12, "M": 12}
 # GluonTS indexes by pandas Period: a month is "M"; a Monday-start week is the period
 # ending on Sunday ("W-MON" as a Period would be the week ending on Monday).
 PERIOD_FREQS = {"MS": "M", "M": "M", "W-MON": "W-SUN", "W": "W-SUN", "D": "D"}
@@ -45,11 +45,6 @@ PERIOD_FREQS = {"MS": "M", "M": "M", "W-MON": "W-SUN", "W": "W-SUN", "D": "D"}
 def period_freq(freq: str) -> str:
     """The pandas Period frequency GluonTS needs for a panel frequency alias."""
     return PERIOD_FREQS.get(freq, freq)
-
-
-def season_length(freq: str) -> int:
-    """Seasonal period of a panel frequency alias (D 7, W 52, M 12); else 1."""
-    return SEASON_LENGTHS.get(freq, 1)
 
 
 def seasonal_naive(train: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:

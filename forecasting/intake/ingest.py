@@ -161,10 +161,15 @@ def ingest_days(settings: Settings, days: list[date], source: str | None = None)
     out: dict[date, Any] = {}
     for day in days:
         try:
-            out[day] = ingest_date(settings, day) if source is None else ingest_source(settings, source, day)
+            out[day] = ingest_day(settings, day, source)
         except RiskcastError as exc:  # the caller alerts and records it, as in process
             out[day] = exc
     return out
+
+
+def ingest_day(settings: Settings, day: date, source: str | None = None) -> Any:
+    """``ingest_source(settings, source, day)``; every source (``ingest_date``) when None."""
+    return ingest_date(settings, day) if source is None else ingest_source(settings, source, day)
 
 
 # ---------------------------------------------------------------------------- landing

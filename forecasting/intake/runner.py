@@ -26,7 +26,7 @@ from forecasting.core.errors import AlertError, DataContractError, InputError, R
 from forecasting.core.lake import Lake, parse_date
 from forecasting.core.progress import progress_task
 from forecasting.core.schema import CONTRACTS, REFERENCE_SOURCES
-from forecasting.intake.ingest import ingest_date, ingest_days, ingest_source
+from forecasting.intake.ingest import ingest_date, ingest_day, ingest_days
 from forecasting.intake.parallel import run_on_actors, use_ray
 from forecasting.intake.validation import (
     CRITICAL,
@@ -113,7 +113,7 @@ def _ingest_lookup(settings: Settings, source: str | None, days: Sequence[date])
     size = max(settings.validation.batch_days, 1)
     chunks = [list(days[i:i + size]) for i in range(0, len(days), size)]
     if not use_ray(settings, len(chunks)):
-        return lambda day: ingest_date(settings, day) if source is None else ingest_source(settings, source, day)
+        return partial(ingest_day, settings, source=source)
     done: dict[date, Any] = {}
     label = f"ingest {source or 'every source'} (Ray)"
     for part in run_on_actors(settings, partial(ingest_days, source=source), chunks, label,

@@ -27,6 +27,7 @@ import pandas as pd
 from forecasting.core.config import Settings
 from forecasting.core.errors import InputError
 from forecasting.model import gbm_features as gf
+from forecasting.model.local import MAX_DISPERSION
 from forecasting.model.samples import ForecastSamples
 from forecasting.panel.spec import PanelSpec
 
@@ -34,7 +35,6 @@ GBM = "gbm"
 TWEEDIE_POWER = 1.2
 MAX_ROUNDS, EARLY_STOP = 600, 40
 MAX_ROWS = 1_500_000  # training rows kept (latest origins first; older origins by stride)
-MAX_DISPERSION = 1e4
 LEVEL_BINS = 8  # dispersion bins of the predicted mean
 PARAMS = {
     "objective": "tweedie", "tweedie_variance_power": TWEEDIE_POWER, "learning_rate": 0.05,

@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core.schema import DS, IS_FUTURE, UNIQUE_ID, Y
-from forecasting.panel.spec import PanelSpec
+from forecasting.panel.spec import PanelSpec, season_length
 
-# per frequency: lags, rolling windows (periods), season length
+# per frequency: lags and rolling windows (periods); the season is ``spec.season_length``
 LAGS = {"D": 14, "W-MON": 8, "W": 8, "MS": 12, "M": 12}
 WINDOWS = {"D": (7, 28, 91), "W-MON": (4, 13, 52), "W": (4, 13, 52), "MS": (3, 6, 12), "M": (3, 6, 12)}
-SEASON = {"D": 7, "W-MON": 52, "W": 52, "MS": 12, "M": 12}
 
 
 @dataclass
@@ -110,7 +109,7 @@ def origin_features(y: np.ndarray, series: np.ndarray, origins: np.ndarray, freq
     idx = np.where(nonzero, np.arange(padded.shape[1])[None, :], -1)
     last_nz = np.maximum.accumulate(idx, axis=1)[series, o]
     since = np.where(last_nz >= 0, np.minimum(o - last_nz, 2 * w), np.nan)
-    n_obs = np.minimum(ccnt[series, o + 1], 4 * SEASON.get(freq, 52))
+    n_obs = np.minimum(ccnt[series, o + 1], 4 * season_length(freq))
     return np.column_stack([*lag_cols, *means, zero_frac, since, n_obs])
 
 
@@ -145,7 +144,7 @@ def step_rows(grid: Grid, series: np.ndarray, origins: np.ndarray, horizon: int,
     pair = np.repeat(np.arange(len(series)), horizon)
     s, target = series[pair], origins[pair] + h
     inside = np.clip(target, 0, grid.y.shape[1] - 1)
-    m = SEASON.get(freq, 52)
+    m = season_length(freq)
     seas_at = target - m
     seasonal = np.where((h <= m) & (seas_at >= 0), grid.y[s, np.clip(seas_at, 0, None)], np.nan)
     cal = calendar(grid.periods, freq)[inside]

@@ -11,6 +11,7 @@ from typing import Any
 
 # Settings / CLI frequency -> pandas offset alias used for ``ds``.
 FREQ_ALIASES = {"D": "D", "W": "W-MON", "M": "MS"}
+SEASON_LENGTHS = {"D": 7, "W-MON": 52, "W": 52, "MS": 12, "M": 12}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class PanelSpec:
             target=data.get("target", "y"),
             extra=dict(data.get("extra", {})),
         )
+
+
+def season_length(freq: str) -> int:
+    """Seasonal period of a panel frequency alias (D 7, W 52, M 12); else 1."""
+    return SEASON_LENGTHS.get(freq, 1)
 
 
 def freq_alias(freq: str) -> str:
