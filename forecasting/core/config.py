@@ -182,6 +182,11 @@ class Settings(BaseSettings):
         "batches): 1 in process; N > 1 on N Ray actors; 0 one actor per Ray CPU. Outputs are "
         "identical; a single day or a short range stays in process"
     )
+    intake_block_bytes: int = Field(
+        256 * 1024**2, ge=1024, description="a source-day whose landing files hold more bytes is "
+        "ingested in blocks of about this many bytes (bounded memory, identical output); a "
+        "smaller one is read whole"
+    )
     backtest_workers: int = Field(
         1, ge=0, description="backtest windows at once: 1 in process; N > 1 as Ray tasks, at most "
         "N in flight; 0 as many as the Ray cluster's CPUs allow (each task takes model.num_threads "

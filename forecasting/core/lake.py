@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import shutil
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -139,6 +140,22 @@ class Lake(Layout):
         else:
             _guard(uri, self.aws_conn_id, lambda: self.fs.pipe_file(uri, data))
         return uri
+
+    def put_file(self, path: str, uri: str) -> str:
+        """Copy the local file ``path`` to ``uri``, atomically where the filesystem allows it."""
+        parent = uri.rsplit("/", 1)[0]
+        _guard(uri, self.aws_conn_id, lambda: self.fs.makedirs(parent, exist_ok=True))
+        if _is_local(uri):
+            tmp = f"{uri}.tmp-{os.getpid()}"
+            shutil.copyfile(path, _local(tmp))
+            os.replace(_local(tmp), _local(uri))
+        else:
+            _guard(uri, self.aws_conn_id, lambda: self.fs.put_file(path, uri))
+        return uri
+
+    def open(self, uri: str) -> Any:
+        """A binary file object to read ``uri`` in pieces (close it: use ``with``)."""
+        return _guard(uri, self.aws_conn_id, lambda: self.fs.open(uri, "rb"))
 
     def read_bytes(self, uri: str) -> bytes:
         return _guard(uri, self.aws_conn_id, lambda: self.fs.cat_file(uri))

@@ -34,6 +34,7 @@ from forecasting.intake.coercion import ARROW_TYPES, coerce_table, raw_strings
 from forecasting.intake.pii import pseudonymise_array
 from forecasting.intake.raw import RawFile
 
+ROW_GROUP = 1024 * 1024  # rows per Parquet row group (pyarrow's default, named: streams match it)
 _PANDAS_DTYPES = {
     pa.string(): "string",
     pa.int64(): "Int64",
@@ -63,29 +64,44 @@ def split_rows(raws: list[RawFile], contract: Contract, key: bytes | None, day: 
     """
     goods, parts = [], []
     for raw in raws:
-        co = coerce_table(raw.table, contract, raw.marker)
-        raw.warnings += [
-            f"{raw.name}: {n} {col} value(s) held undecodable (non-UTF-8) bytes and were emptied; "
-            "the rows were kept (an optional field): fix the export's encoding"
-            for col, n in co.nulled.items()
-        ]
-        good = co.table if not co.bad.any() else co.table.filter(pa.array(~co.bad))
-        good = good.append_column(SOURCE_FILE, pa.repeat(pa.scalar(raw.name), len(good)))
-        goods.append(good.append_column(SOURCE_ROW, pa.array(raw.rows[~co.bad])))
-        bad = np.flatnonzero(co.bad)
-        if len(bad):
-            parts.append(_raw_part(raw, bad, [co.reasons[j] for j in bad], contract))
-        if raw.rejects:
-            parts.append(_rejects_part(raw, contract))
-    good = _sorted(pa.concat_tables(goods) if goods else _empty_typed(contract), contract)
+        good, _, held = typed_rows(raw, contract)
+        goods.append(good)
+        parts.extend(held)
+    good = sort_by_key(pa.concat_tables(goods) if goods else empty_typed(contract), contract)
     dup, reasons = find_duplicates(good, contract)
     if dup.any():
         parts.extend(_duplicate_parts(good.filter(pa.array(dup)), reasons, raws, contract))
         good = good.filter(pa.array(~dup))
+    return Split(bronze_rows(good, contract, key, day), quarantine_table(parts, contract, key, day), int(dup.sum()))
+
+
+def typed_rows(raw: RawFile, contract: Contract) -> tuple[pa.Table, np.ndarray, list[pa.Table]]:
+    """One file's (or block's) rows typed: (good rows with lineage, bool mask of the raw
+    table's bad rows, quarantine parts for the bad and the unsplittable rows)."""
+    co = coerce_table(raw.table, contract, raw.marker)
+    raw.warnings += [
+        f"{raw.name}: {n} {col} value(s) held undecodable (non-UTF-8) bytes and were emptied; "
+        "the rows were kept (an optional field): fix the export's encoding"
+        for col, n in co.nulled.items()
+    ]
+    good = co.table if not co.bad.any() else co.table.filter(pa.array(~co.bad))
+    good = good.append_column(SOURCE_FILE, pa.repeat(pa.scalar(raw.name), len(good)))
+    good = good.append_column(SOURCE_ROW, pa.array(raw.rows[~co.bad]))
+    parts = []
+    bad = np.flatnonzero(co.bad)
+    if len(bad):
+        parts.append(_raw_part(raw, bad, [co.reasons[j] for j in bad], contract))
+    if raw.rejects:
+        parts.append(_rejects_part(raw, contract))
+    return good, co.bad, parts
+
+
+def bronze_rows(good: pa.Table, contract: Contract, key: bytes | None, day: date) -> pa.Table:
+    """Typed, key-sorted, deduplicated rows -> bronze columns (PII protected, lineage)."""
     bronze = _protect(good, contract, key)
     bronze[SOURCE_FILE], bronze[SOURCE_ROW] = good[SOURCE_FILE], good[SOURCE_ROW]
     bronze[INGEST_DATE] = _day_column(day, good.num_rows)
-    return Split(pa.table(bronze), _quarantine(parts, contract, key, day), int(dup.sum()))
+    return pa.table(bronze)
 
 
 def find_duplicates(table: pa.Table, contract: Contract) -> tuple[np.ndarray, list[str]]:
@@ -130,23 +146,30 @@ def find_duplicates(table: pa.Table, contract: Contract) -> tuple[np.ndarray, li
 
 
 def parquet_bytes(table: pa.Table, unique: tuple[str, ...] = ()) -> bytes:
-    """Parquet bytes of ``table`` with the pandas metadata its dtypes map to (see module doc).
+    """Parquet bytes of ``table`` with the pandas metadata its dtypes map to (see module doc)."""
+    meta, repeated = parquet_options(table.schema, unique)
+    buf = io.BytesIO()
+    pq.write_table(
+        table.replace_schema_metadata(meta), buf, use_dictionary=repeated, row_group_size=ROW_GROUP
+    )
+    return buf.getvalue()
+
+
+def parquet_options(schema: pa.Schema, unique: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
+    """(schema metadata, dictionary-encoded columns) of a bronze or quarantine file.
 
     Only string columns other than ``unique`` (the business key) are dictionary-encoded:
     trying it on near-unique ids, numbers and instants costs ~20% of the write for nothing.
     """
-    empty = pd.DataFrame(
-        {f.name: pd.Series([], dtype=_PANDAS_DTYPES[f.type]) for f in table.schema}
-    )
+    empty = pd.DataFrame({f.name: pd.Series([], dtype=_PANDAS_DTYPES[f.type]) for f in schema})
     meta = pa.Table.from_pandas(empty, preserve_index=False).schema.metadata
-    repeated = [f.name for f in table.schema if pa.types.is_string(f.type) and f.name not in unique]
-    buf = io.BytesIO()
-    pq.write_table(table.replace_schema_metadata(meta), buf, use_dictionary=repeated)
-    return buf.getvalue()
+    repeated = [f.name for f in schema if pa.types.is_string(f.type) and f.name not in unique]
+    return meta, repeated
 
 
 # ---------------------------------------------------------------------------- helpers
-def _sorted(table: pa.Table, contract: Contract) -> pa.Table:
+def sort_by_key(table: pa.Table, contract: Contract) -> pa.Table:
+    """Rows in key order (nulls last), stable: rows in (file, row) order stay so on ties."""
     if _in_key_order(table, contract.key):
         return table  # typical for exports: skip the sort and the gather
     order = pc.sort_indices(table, sort_keys=[(c, "ascending", "at_end") for c in contract.key])
@@ -171,14 +194,14 @@ def _in_key_order(table: pa.Table, key: tuple[str, ...]) -> bool:
     return bool(pc.all(ok).as_py())
 
 
-def _empty_typed(contract: Contract) -> pa.Table:
+def empty_typed(contract: Contract) -> pa.Table:
     cols = {c: pa.array([], ARROW_TYPES[k]) for c, k in contract.columns.items()}
     cols[SOURCE_FILE] = pa.array([], pa.string())
     cols[SOURCE_ROW] = pa.array([], pa.int64())
     return pa.table(cols)
 
 
-def _part(
+def held_part(
     values: pa.Table,
     reasons: list[str],
     source_file: str,
@@ -197,7 +220,7 @@ def _part(
 
 def _raw_part(raw: RawFile, idx: np.ndarray, reasons: list[str], contract: Contract) -> pa.Table:
     values = raw_strings(raw.table.take(pa.array(idx)), list(contract.columns), raw.marker)
-    return _part(values, reasons, raw.name, raw.rows[idx])
+    return held_part(values, reasons, raw.name, raw.rows[idx])
 
 
 def _rejects_part(raw: RawFile, contract: Contract) -> pa.Table:
@@ -208,7 +231,7 @@ def _rejects_part(raw: RawFile, contract: Contract) -> pa.Table:
     values = raw_strings(pa.table(cols), [*contract.columns, RAW_LINE], raw.marker)
     rows = np.array([r.row for r in raw.rejects], np.int64)
     reasons = [r.reason for r in raw.rejects]
-    return _part(values.drop_columns([RAW_LINE]), reasons, raw.name, rows, values[RAW_LINE])
+    return held_part(values.drop_columns([RAW_LINE]), reasons, raw.name, rows, values[RAW_LINE])
 
 
 def _duplicate_parts(
@@ -227,14 +250,14 @@ def _duplicate_parts(
     return parts
 
 
-def _quarantine(
+def quarantine_table(
     parts: list[pa.Table], contract: Contract, key: bytes | None, day: date
 ) -> pa.Table:
     if parts:
         table = pa.concat_tables(parts)
     else:
         empty = pa.table({c: pa.array([], pa.string()) for c in contract.columns})
-        table = _part(empty, [], "", np.zeros(0))
+        table = held_part(empty, [], "", np.zeros(0))
     order = pc.sort_indices(
         table, sort_keys=[(SOURCE_FILE, "ascending"), (SOURCE_ROW, "ascending")]
     )
@@ -285,15 +308,22 @@ def account_rows(raws: list[RawFile], split: Split) -> dict[str, dict[str, int]]
     Every row read must land in exactly one of bronze and quarantine. A mismatch is a bug
     that would lose or invent data silently, so it fails the source-day (critical).
     """
-    accepted = _counts(split.bronze)
-    held = _counts(split.quarantine)
+    return reconcile({raw.name: raw.read for raw in raws}, file_counts(split.bronze),
+                     file_counts(split.quarantine))  # fmt: skip
+
+
+def reconcile(
+    reads: dict[str, int], accepted: dict[str, int], held: dict[str, int]
+) -> dict[str, dict[str, int]]:
+    """``account_rows`` from counts: rows read per file, and per file in bronze / quarantine."""
+    accepted, held = dict(accepted), dict(held)
     out = {}
-    for raw in raws:
-        row = {"read": raw.read, "accepted": accepted.pop(raw.name, 0), "quarantined": held.pop(raw.name, 0)}
-        out[raw.name] = row
+    for name, read in reads.items():
+        row = {"read": read, "accepted": accepted.pop(name, 0), "quarantined": held.pop(name, 0)}
+        out[name] = row
         if row["read"] != row["accepted"] + row["quarantined"]:
             raise DataContractError(
-                f"{raw.name}: {row['read']} rows delivered but {row['accepted']} in bronze and "
+                f"{name}: {row['read']} rows delivered but {row['accepted']} in bronze and "
                 f"{row['quarantined']} in quarantine; nothing was written: report this ingest bug"
             )
     if accepted or held:
@@ -304,7 +334,8 @@ def account_rows(raws: list[RawFile], split: Split) -> dict[str, dict[str, int]]
     return out
 
 
-def _counts(table: pa.Table) -> dict[str, int]:
+def file_counts(table: pa.Table) -> dict[str, int]:
+    """Rows of ``table`` per ``source_file``."""
     if not table.num_rows:
         return {}
     counts = pc.value_counts(table[SOURCE_FILE].combine_chunks())

@@ -36,12 +36,15 @@ from forecasting.intake.raw import (
 )
 
 MAX_RECORD_LINES = 100  # a quoted value longer than this many lines is a quoting error
+SPLIT_WARNING = "row(s) could not be split into the header's fields"
 UNBALANCED = "unbalanced quote: the quoted value does not close into a whole row"
 
 
-def read_csv(name: str, data: bytes, contract: Contract) -> RawFile:
+def read_csv(name: str, data: bytes, contract: Contract, check_binary: bool = True) -> RawFile:
+    """``check_binary=False``: a later block of a file (``blocks``) whose head was checked."""
     data = data[len(BOM) :] if data.startswith(BOM) else data
-    refuse_binary(name, data, "CSV")
+    if check_binary:
+        refuse_binary(name, data, "CSV")
     data, marker = decode(data)
     data = data.lstrip(b"\r\n")
     if data.startswith(b"{"):
@@ -67,9 +70,7 @@ def read_csv(name: str, data: bytes, contract: Contract) -> RawFile:
         )
         table, rows = table.slice(0, last), rows[:-1]
     if rejects:
-        warnings.append(
-            f"{name}: {len(rejects)} row(s) could not be split into the header's fields"
-        )
+        warnings.append(f"{name}: {len(rejects)} {SPLIT_WARNING}")
     return RawFile(name, table, rows, rejects, warnings, marker)
 
 

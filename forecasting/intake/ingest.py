@@ -42,6 +42,7 @@ from forecasting.intake.landing_files import day_files, read_landing, reference_
 from forecasting.intake.pii import resolve_pii_key
 from forecasting.intake.raw import RawFile
 from forecasting.intake.reader import read_file
+from forecasting.intake.stream import streamed_split
 
 log = logging.getLogger(__name__)
 CONTRACT, INFRASTRUCTURE = "contract", "infrastructure"  # IngestResult.error_kind
@@ -90,6 +91,8 @@ def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
         files, result.warnings = _landing_files(landing, contract, day)
         result.files = [name for name, _ in files]
         key = resolve_pii_key(settings) if contract.pii else None
+        if _landed_bytes(landing, files) > settings.intake_block_bytes:
+            return _ingest_streamed(landing, lake, files, contract, key, result, settings)
         raws = _read_all(landing, files, contract, source, day)
         split = split_rows(raws, contract, key, day)
     except RiskcastError:
@@ -111,18 +114,44 @@ def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
     if split.quarantine.num_rows:
         uri = lake.ingest_quarantine(source, day)
         result.quarantine_uri = lake.write_bytes(uri, parquet_bytes(split.quarantine, contract.key))
+    _log(result)
+    return result
+
+
+def _ingest_streamed(landing: Lake, lake: Lake, files: list[tuple[str, str]], contract: Contract,
+                     key: bytes | None, result: IngestResult, settings: Settings) -> IngestResult:  # fmt: skip
+    """``ingest_source`` for a day larger than ``intake_block_bytes``: ``stream.streamed_split``."""
+    source, day = contract.name, result.date
+    with streamed_split(landing, files, contract, key, day, settings.intake_block_bytes) as split:
+        result.warnings.extend(split.warnings)
+        result.read, result.accepted = split.read, split.accepted
+        result.quarantined, result.duplicates = split.quarantine.num_rows, split.duplicates
+        result.file_rows = split.file_rows
+        _clear(lake, source, day, keep_bronze=True)
+        result.bronze_uri = lake.put_file(split.bronze_path, lake.bronze_file(source, day))
+        if split.quarantine.num_rows:
+            uri = lake.ingest_quarantine(source, day)
+            result.quarantine_uri = lake.write_bytes(uri, parquet_bytes(split.quarantine, contract.key))
+    _log(result)
+    return result
+
+
+def _landed_bytes(landing: Lake, files: list[tuple[str, str]]) -> int:
+    return sum(int(landing.fs.size(uri) or 0) for _, uri in files)
+
+
+def _log(result: IngestResult) -> None:
     for warning in result.warnings:
         log.warning("%s", warning)
     log.info(
         "%s %s: read %d, accepted %d, quarantined %d (duplicates %d)",
-        source,
-        day,
+        result.source,
+        result.date,
         result.read,
         result.accepted,
         result.quarantined,
         result.duplicates,
     )
-    return result
 
 
 def ingest_date(settings: Settings, day: date) -> list[IngestResult]:

@@ -42,7 +42,7 @@ def file_format(name: str) -> str | None:
 
 def unpack(name: str, data: bytes) -> tuple[str, bytes, list[str]]:
     """(format, plain bytes, warnings) of one landing file; raise InputError if unreadable."""
-    codec = _codec(data)
+    codec = codec_of(data)
     warnings: list[str] = []
     claimed = next((c for ext, c in COMPRESSIONS.items() if name.lower().endswith(ext)), None)
     if claimed and codec is None and data:
@@ -52,9 +52,9 @@ def unpack(name: str, data: bytes) -> tuple[str, bytes, list[str]]:
         )
     if codec is not None:
         data = _decompress(name, data, codec)
-        if _codec(data) is not None:
+        if codec_of(data) is not None:
             raise InputError(
-                f"{name}: is compressed twice ({codec}, then {_codec(data)}); deliver it "
+                f"{name}: is compressed twice ({codec}, then {codec_of(data)}); deliver it "
                 "compressed once"
             )
     refuse_wide_text(name, data)
@@ -93,7 +93,7 @@ def refuse_wide_text(name: str, data: bytes) -> None:
         )
 
 
-def _codec(data: bytes) -> str | None:
+def codec_of(data: bytes) -> str | None:
     return next((codec for magic, codec in _MAGIC.items() if data.startswith(magic)), None)
 
 

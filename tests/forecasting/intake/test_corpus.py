@@ -103,14 +103,15 @@ def _write(landing: Path, case: Case, tmp_path: Path, monkeypatch) -> None:
 
 def _refuse_reading(monkeypatch, path: str) -> None:
     """Tests run as root, where chmod 000 still reads: make this one file raise instead."""
-    real = Lake.read_bytes
+    for method in ("read_bytes", "open"):  # whole, and in blocks
+        real = getattr(Lake, method)
 
-    def read_bytes(self, uri):
-        if uri.endswith(path):
-            raise PermissionError(13, "Permission denied", uri)
-        return real(self, uri)
+        def refused(self, uri, _real=real):
+            if uri.endswith(path):
+                raise PermissionError(13, "Permission denied", uri)
+            return _real(self, uri)
 
-    monkeypatch.setattr(Lake, "read_bytes", read_bytes)
+        monkeypatch.setattr(Lake, method, refused)
 
 
 def _parquet(settings, kind: str, source: str) -> pd.DataFrame:
@@ -120,9 +121,12 @@ def _parquet(settings, kind: str, source: str) -> pd.DataFrame:
     return lake.read_parquet(uri) if lake.exists(uri) else pd.DataFrame()
 
 
+@pytest.mark.parametrize("block", [None, 64], ids=["whole", "blocks"])
 @pytest.mark.parametrize("case", CASES, ids=[c.kind for c in CASES])
-def test_damaged_landing(settings_factory, tmp_path, monkeypatch, case: Case):
+def test_damaged_landing(settings_factory, tmp_path, monkeypatch, case: Case, block: int | None):
     settings = settings_factory()
+    if block is not None:  # streamed in blocks of 64 bytes (below the setting's floor: tests only)
+        settings = settings.model_copy(update={"intake_block_bytes": block})
     landing = Path(settings.landing_uri)
     _write(landing, case, tmp_path, monkeypatch)
     if case.error is not None:  # rule 1: refused loudly, named, with a fix; nothing kept

@@ -1,0 +1,269 @@
+"""A large source-day in bounded memory: blocks -> typed runs on disk -> key ranges -> bronze.
+
+``ingest`` takes this path when a source-day's landing files hold more than
+``settings.intake_block_bytes`` (a small day stays whole: one read, no disk round trip).
+The output is the whole path's (``bronze.split_rows``), byte for byte: same bronze rows in
+the same order, same Parquet row groups, same quarantine. How, with about one block in
+memory at a time:
+
+1. every file is read in blocks (``blocks.file_blocks``) and each block typed
+   (``bronze.typed_rows``); its good rows (typed, lineage, and the values as they landed,
+   for a duplicate's quarantine row) go to an Arrow IPC run file in a private temp folder;
+   its bad rows join the quarantine (held in memory: rejected rows are the exception);
+2. a sample of the first key column gives range boundaries, one range per block's worth
+   of rows; every run is split by range into one bucket file per range. Equal keys share
+   a range, and a bucket holds its rows in (file, row) order;
+3. bucket by bucket, in key order: a stable sort by key, exact duplicates out (they share
+   a key, hence a bucket), bronze columns (PII protected), appended to one Parquet writer
+   that cuts row groups of ``bronze.ROW_GROUP`` rows, as ``pyarrow.parquet.write_table`` does.
+
+Per-file counts are kept all along and reconciled (``bronze.reconcile``) before anything is
+written to the lake. The temp folder is removed whatever happens.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from forecasting.core.lake import Lake
+from forecasting.core.schema import SOURCE_FILE, SOURCE_ROW, Contract
+from forecasting.intake.blocks import file_blocks
+from forecasting.intake.bronze import (
+    ROW_GROUP,
+    bronze_rows,
+    empty_typed,
+    file_counts,
+    find_duplicates,
+    held_part,
+    parquet_options,
+    quarantine_table,
+    reconcile,
+    sort_by_key,
+    typed_rows,
+)
+from forecasting.intake.coercion import raw_strings
+from forecasting.intake.raw import RawFile
+
+RAW = "__raw__"  # prefix of a run's as-landed value columns
+SAMPLE_PER_BLOCK = 4096  # key values sampled per block for the range boundaries
+
+
+@dataclass
+class Streamed:
+    """What a streamed source-day gave: ``bronze_path`` (a local Parquet file, removed when
+    the context ends), the quarantine table, counts reconciled per file, warnings."""
+
+    bronze_path: str
+    accepted: int = 0
+    quarantine: pa.Table | None = None
+    duplicates: int = 0
+    read: int = 0
+    file_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def streamed_split(
+    landing: Lake,
+    files: list[tuple[str, str]],
+    contract: Contract,
+    key: bytes | None,
+    day: date,
+    block_bytes: int,
+) -> Iterator[Streamed]:
+    """Split the day's ``files`` [(name, uri)] into bronze + quarantine (see the module doc)."""
+    work = tempfile.mkdtemp(prefix=f"riskcast-{contract.name}-{day}-")
+    try:
+        yield _split(work, landing, files, contract, key, day, block_bytes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Contract,
+           key: bytes | None, day: date, block_bytes: int) -> Streamed:  # fmt: skip
+    out = Streamed(os.path.join(work, "bronze.parquet"))
+    reads: dict[str, int] = {}
+    parts: list[pa.Table] = []
+    runs, samples, largest = [], [], 0
+    for name, uri in files:
+        reads[name] = 0
+        for raw in file_blocks(landing, name, uri, contract, block_bytes):
+            good, bad, held = typed_rows(raw, contract)
+            parts.extend(held)
+            reads[name] += raw.read
+            out.warnings.extend(raw.warnings)
+            if good.num_rows:
+                runs.append(_spill(os.path.join(work, f"run-{len(runs):06d}.arrow"), raw, good, bad, contract))
+                samples.append(_sample(good[contract.key[0]]))
+                largest = max(largest, good.num_rows)
+    total = sum(_rows(run) for run in runs)
+    bounds = _boundaries(samples, math.ceil(total / largest) if largest else 1)
+    buckets = _buckets(work, runs, contract.key[0], bounds)
+    accepted: Counter[str] = Counter()
+    with _RowGroupWriter(out.bronze_path, contract.key) as writer:
+        for bucket in buckets:
+            table = sort_by_key(_read_ipc(bucket), contract)
+            os.remove(bucket)
+            dup, reasons = find_duplicates(table, contract)
+            if dup.any():
+                parts.extend(_duplicate_parts(table.filter(pa.array(dup)), reasons, contract))
+                table = table.filter(pa.array(~dup))
+                out.duplicates += int(dup.sum())
+            typed = table.drop_columns([RAW + c for c in contract.columns])
+            writer.write(bronze_rows(typed, contract, key, day))
+            accepted.update(file_counts(typed))
+        if not writer.rows:
+            writer.write(bronze_rows(empty_typed(contract), contract, key, day))
+        out.accepted = writer.rows
+    out.quarantine = quarantine_table(parts, contract, key, day)
+    out.read = sum(reads.values())
+    out.file_rows = reconcile(reads, accepted, file_counts(out.quarantine))
+    return out
+
+
+def _spill(path: str, raw: RawFile, good: pa.Table, bad: np.ndarray, contract: Contract) -> str:
+    """A run file: a block's good rows with their values as they landed (``RAW`` columns)."""
+    landed = raw.table.filter(pa.array(~bad)) if bad.any() else raw.table
+    values = raw_strings(landed, list(contract.columns), raw.marker)
+    for col in contract.columns:
+        good = good.append_column(RAW + col, values[col])
+    return _write_ipc(path, good)
+
+
+def _duplicate_parts(dups: pa.Table, reasons: list[str], contract: Contract) -> list[pa.Table]:
+    """Quarantine rows for duplicates, with their values as they landed (the run's raw columns)."""
+    files = np.asarray(dups[SOURCE_FILE].to_pylist(), dtype=object)
+    values = dups.select([RAW + c for c in contract.columns]).rename_columns(list(contract.columns))
+    parts = []
+    for name in sorted(set(files)):
+        sel = np.flatnonzero(files == name)
+        rows = dups[SOURCE_ROW].to_numpy()[sel]
+        parts.append(held_part(values.take(pa.array(sel)), [reasons[j] for j in sel], name, rows))
+    return parts
+
+
+# ---------------------------------------------------------------------------- key ranges
+def _sample(col: pa.ChunkedArray) -> pa.Array:
+    """Evenly spaced non-null values of ``col`` (at most ``SAMPLE_PER_BLOCK``)."""
+    values = col.drop_null().combine_chunks() if col.null_count else col.combine_chunks()
+    step = max(len(values) // SAMPLE_PER_BLOCK, 1)
+    return values.take(pa.array(np.arange(0, len(values), step)))
+
+
+def _boundaries(samples: list[pa.Array], ranges: int) -> list[pa.Scalar]:
+    """``ranges - 1`` ascending distinct boundaries from the sample's quantiles (fewer on ties)."""
+    if ranges <= 1 or not samples:
+        return []
+    values = pa.concat_arrays(samples)
+    values = values.take(pc.sort_indices(values))
+    picks = [values[len(values) * i // ranges] for i in range(1, ranges)]
+    out: list[pa.Scalar] = []
+    for value in picks:
+        if not out or pc.greater(value, out[-1]).as_py():
+            out.append(value)
+    return out
+
+
+def _buckets(work: str, runs: list[str], col: str, bounds: list[pa.Scalar]) -> list[str]:
+    """Bucket files in key order: range i holds keys in (bound[i-1], bound[i]]; nulls last."""
+    if not bounds:
+        return runs  # one range: the runs in order are the bucket
+    paths = [os.path.join(work, f"bucket-{i:06d}.arrow") for i in range(len(bounds) + 1)]
+    writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+    try:
+        for run in runs:
+            table = _read_ipc(run)
+            ids = np.zeros(table.num_rows, dtype=np.int32)
+            for bound in bounds:
+                above = pc.fill_null(pc.greater(table[col], bound), True)
+                ids += above.to_numpy(zero_copy_only=False)
+            order = np.argsort(ids, kind="stable")
+            table, counts = table.take(pa.array(order)), np.bincount(ids, minlength=len(paths))
+            start = 0
+            for i in np.flatnonzero(counts):
+                if i not in writers:
+                    writers[i] = pa.ipc.new_file(paths[i], table.schema)
+                writers[i].write_table(table.slice(start, counts[i]))
+                start += counts[i]
+            del table
+            os.remove(run)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return [paths[i] for i in sorted(writers)]
+
+
+# ---------------------------------------------------------------------------- files
+def _write_ipc(path: str, table: pa.Table) -> str:
+    with pa.ipc.new_file(path, table.schema) as writer:
+        writer.write_table(table)
+    return path
+
+
+def _read_ipc(path: str | list[str]) -> pa.Table:
+    paths = [path] if isinstance(path, str) else path
+    tables = []
+    for one in paths:
+        with pa.memory_map(one) as source:
+            tables.append(pa.ipc.open_file(source).read_all())
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def _rows(path: str) -> int:
+    with pa.memory_map(path) as source:
+        reader = pa.ipc.open_file(source)
+        return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+
+
+class _RowGroupWriter:
+    """Parquet rows appended in pieces, written in row groups of exactly ``ROW_GROUP`` rows
+    (the last one shorter): the bytes ``parquet_bytes`` gives for the rows at once."""
+
+    def __init__(self, path: str, unique: tuple[str, ...]) -> None:
+        self.path, self.unique, self.rows = path, unique, 0
+        self.writer: pq.ParquetWriter | None = None
+        self.pending: list[pa.Table] = []
+
+    def __enter__(self) -> _RowGroupWriter:
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            meta, repeated = parquet_options(table.schema, self.unique)
+            self.writer = pq.ParquetWriter(
+                self.path, table.schema.with_metadata(meta), use_dictionary=repeated
+            )
+        self.pending.append(table)
+        self.rows += table.num_rows
+        self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        held = sum(t.num_rows for t in self.pending)
+        if held < ROW_GROUP and not (final and held):
+            return
+        table = pa.concat_tables(self.pending)
+        while table.num_rows >= ROW_GROUP or (final and table.num_rows):
+            self.writer.write_table(table.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
+            table = table.slice(ROW_GROUP)
+        self.pending = [table] if table.num_rows else []
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            if not any(exc) and not self.rows:
+                self.writer.write_table(self.pending[0])  # one empty row group, as write_table
+            elif not any(exc):
+                self._flush(final=True)
+            self.writer.close()
