@@ -183,7 +183,7 @@ class Settings(BaseSettings):
         "identical; a single day or a short range stays in process"
     )
     intake_block_bytes: int = Field(
-        256 * 1024**2, ge=1024, description="a source-day whose landing files hold more bytes is "
+        64 * 1024**2, ge=1024, description="a source-day whose landing files hold more bytes is "
         "ingested in blocks of about this many bytes (bounded memory, identical output); a "
         "smaller one is read whole"
     )

@@ -170,13 +170,13 @@ def parquet_options(schema: pa.Schema, unique: tuple[str, ...] = ()) -> tuple[di
 # ---------------------------------------------------------------------------- helpers
 def sort_by_key(table: pa.Table, contract: Contract) -> pa.Table:
     """Rows in key order (nulls last), stable: rows in (file, row) order stay so on ties."""
-    if _in_key_order(table, contract.key):
+    if in_key_order(table, contract.key):
         return table  # typical for exports: skip the sort and the gather
     order = pc.sort_indices(table, sort_keys=[(c, "ascending", "at_end") for c in contract.key])
     return table.take(order)
 
 
-def _in_key_order(table: pa.Table, key: tuple[str, ...]) -> bool:
+def in_key_order(table: pa.Table, key: tuple[str, ...]) -> bool:
     """Whether consecutive rows never decrease in the key (one pass, no nulls in the key)."""
     n = table.num_rows
     if n < 2:

@@ -48,6 +48,7 @@ from forecasting.intake.bronze import (
     file_counts,
     find_duplicates,
     held_part,
+    in_key_order,
     parquet_options,
     quarantine_table,
     reconcile,
@@ -55,9 +56,7 @@ from forecasting.intake.bronze import (
     typed_rows,
 )
 from forecasting.intake.coercion import raw_strings
-from forecasting.intake.raw import RawFile
 
-RAW = "__raw__"  # prefix of a run's as-landed value columns
 SAMPLE_PER_BLOCK = 4096  # key values sampled per block for the range boundaries
 
 
@@ -97,62 +96,75 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
     out = Streamed(os.path.join(work, "bronze.parquet"))
     reads: dict[str, int] = {}
     parts: list[pa.Table] = []
-    runs, samples, largest = [], [], 0
+    runs: list[_Run] = []
     for name, uri in files:
         reads[name] = 0
         for raw in file_blocks(landing, name, uri, contract, block_bytes):
-            good, bad, held = typed_rows(raw, contract)
+            good, _, held = typed_rows(raw, contract)
             parts.extend(held)
             reads[name] += raw.read
             out.warnings.extend(raw.warnings)
             if good.num_rows:
-                runs.append(_spill(os.path.join(work, f"run-{len(runs):06d}.arrow"), raw, good, bad, contract))
-                samples.append(_sample(good[contract.key[0]]))
-                largest = max(largest, good.num_rows)
-    total = sum(_rows(run) for run in runs)
-    bounds = _boundaries(samples, math.ceil(total / largest) if largest else 1)
-    buckets = _buckets(work, runs, contract.key[0], bounds)
+                runs.append(_Run.spill(os.path.join(work, f"run-{len(runs):06d}.arrow"), good, contract))
+    dups: dict[str, list[tuple[int, str]]] = {}
     accepted: Counter[str] = Counter()
     with _RowGroupWriter(out.bronze_path, contract.key) as writer:
-        for bucket in buckets:
+        for bucket in _buckets(work, runs, contract.key[0]):
             table = sort_by_key(_read_ipc(bucket), contract)
-            os.remove(bucket)
             dup, reasons = find_duplicates(table, contract)
             if dup.any():
-                parts.extend(_duplicate_parts(table.filter(pa.array(dup)), reasons, contract))
+                held_rows = table.filter(pa.array(dup))
+                names, rows = held_rows[SOURCE_FILE].to_pylist(), held_rows[SOURCE_ROW].to_pylist()
+                for name, row, reason in zip(names, rows, reasons, strict=True):
+                    dups.setdefault(name, []).append((row, reason))
                 table = table.filter(pa.array(~dup))
                 out.duplicates += int(dup.sum())
-            typed = table.drop_columns([RAW + c for c in contract.columns])
-            writer.write(bronze_rows(typed, contract, key, day))
-            accepted.update(file_counts(typed))
+            writer.write(bronze_rows(table, contract, key, day))
+            accepted.update(file_counts(table))
         if not writer.rows:
             writer.write(bronze_rows(empty_typed(contract), contract, key, day))
         out.accepted = writer.rows
+    parts.extend(_landed(landing, [f for f in files if f[0] in dups], contract, block_bytes, dups))
     out.quarantine = quarantine_table(parts, contract, key, day)
     out.read = sum(reads.values())
     out.file_rows = reconcile(reads, accepted, file_counts(out.quarantine))
     return out
 
 
-def _spill(path: str, raw: RawFile, good: pa.Table, bad: np.ndarray, contract: Contract) -> str:
-    """A run file: a block's good rows with their values as they landed (``RAW`` columns)."""
-    landed = raw.table.filter(pa.array(~bad)) if bad.any() else raw.table
-    values = raw_strings(landed, list(contract.columns), raw.marker)
-    for col in contract.columns:
-        good = good.append_column(RAW + col, values[col])
-    return _write_ipc(path, good)
-
-
-def _duplicate_parts(dups: pa.Table, reasons: list[str], contract: Contract) -> list[pa.Table]:
-    """Quarantine rows for duplicates, with their values as they landed (the run's raw columns)."""
-    files = np.asarray(dups[SOURCE_FILE].to_pylist(), dtype=object)
-    values = dups.select([RAW + c for c in contract.columns]).rename_columns(list(contract.columns))
+def _landed(landing: Lake, files: list[tuple[str, str]], contract: Contract, block_bytes: int,
+            wanted: dict[str, list[tuple[int, str]]]) -> list[pa.Table]:  # fmt: skip
+    """Quarantine rows for duplicates, with their values as they landed: the files read again
+    (only those holding a duplicate; duplicates are rare and the runs keep typed values only)."""
     parts = []
-    for name in sorted(set(files)):
-        sel = np.flatnonzero(files == name)
-        rows = dups[SOURCE_ROW].to_numpy()[sel]
-        parts.append(held_part(values.take(pa.array(sel)), [reasons[j] for j in sel], name, rows))
+    for name, uri in files:
+        rows_, reasons = zip(*sorted(wanted[name]), strict=True)
+        rows = np.asarray(rows_, dtype=np.int64)
+        for raw in file_blocks(landing, name, uri, contract, block_bytes):
+            sel = np.flatnonzero(np.isin(rows, raw.rows))
+            if len(sel):
+                local = np.searchsorted(raw.rows, rows[sel])  # raw.rows is ascending
+                values = raw_strings(raw.table.take(pa.array(local)), list(contract.columns), raw.marker)
+                parts.append(held_part(values, [reasons[j] for j in sel], name, rows[sel]))
     return parts
+
+
+@dataclass
+class _Run:
+    """A block's typed good rows on disk; whether they are in key order, the first key
+    column's first and last value, and a sample of it."""
+
+    path: str
+    rows: int
+    in_order: bool
+    low: pa.Scalar
+    high: pa.Scalar
+    sample: pa.Array
+
+    @classmethod
+    def spill(cls, path: str, good: pa.Table, contract: Contract) -> _Run:
+        first = good[contract.key[0]]
+        return cls(_write_ipc(path, good), good.num_rows, in_key_order(good, contract.key),
+                   first[0], first[-1], _sample(first))  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- key ranges
@@ -163,12 +175,14 @@ def _sample(col: pa.ChunkedArray) -> pa.Array:
     return values.take(pa.array(np.arange(0, len(values), step)))
 
 
-def _boundaries(samples: list[pa.Array], ranges: int) -> list[pa.Scalar]:
+def _boundaries(runs: list[_Run], ranges: int) -> list[pa.Scalar]:
     """``ranges - 1`` ascending distinct boundaries from the sample's quantiles (fewer on ties)."""
-    if ranges <= 1 or not samples:
+    if ranges <= 1:
         return []
-    values = pa.concat_arrays(samples)
+    values = pa.concat_arrays([run.sample for run in runs])
     values = values.take(pc.sort_indices(values))
+    if not len(values):
+        return []
     picks = [values[len(values) * i // ranges] for i in range(1, ranges)]
     out: list[pa.Scalar] = []
     for value in picks:
@@ -177,15 +191,25 @@ def _boundaries(samples: list[pa.Array], ranges: int) -> list[pa.Scalar]:
     return out
 
 
-def _buckets(work: str, runs: list[str], col: str, bounds: list[pa.Scalar]) -> list[str]:
-    """Bucket files in key order: range i holds keys in (bound[i-1], bound[i]]; nulls last."""
+def _buckets(work: str, runs: list[_Run], col: str) -> Iterator[str | list[str]]:
+    """Bucket files in key order; equal keys share one. Runs in key order one after the other
+    (a sorted export) are the buckets; else key ranges (bound[i-1], bound[i]], nulls last,
+    of about one run's rows each (one range: all runs, in order)."""
+    if all(run.in_order for run in runs) and all(
+        pc.less(a.high, b.low).as_py() for a, b in zip(runs, runs[1:], strict=False)
+    ):
+        yield from (run.path for run in runs)
+        return
+    largest = max(run.rows for run in runs)
+    bounds = _boundaries(runs, math.ceil(sum(run.rows for run in runs) / largest))
     if not bounds:
-        return runs  # one range: the runs in order are the bucket
+        yield [run.path for run in runs]
+        return
     paths = [os.path.join(work, f"bucket-{i:06d}.arrow") for i in range(len(bounds) + 1)]
     writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
     try:
         for run in runs:
-            table = _read_ipc(run)
+            table = _read_ipc(run.path)
             ids = np.zeros(table.num_rows, dtype=np.int32)
             for bound in bounds:
                 above = pc.fill_null(pc.greater(table[col], bound), True)
@@ -199,11 +223,11 @@ def _buckets(work: str, runs: list[str], col: str, bounds: list[pa.Scalar]) -> l
                 writers[i].write_table(table.slice(start, counts[i]))
                 start += counts[i]
             del table
-            os.remove(run)
+            os.remove(run.path)
     finally:
         for writer in writers.values():
             writer.close()
-    return [paths[i] for i in sorted(writers)]
+    yield from (paths[i] for i in sorted(writers))
 
 
 # ---------------------------------------------------------------------------- files
@@ -214,18 +238,13 @@ def _write_ipc(path: str, table: pa.Table) -> str:
 
 
 def _read_ipc(path: str | list[str]) -> pa.Table:
+    """The rows of one IPC file or several in order (memory-mapped: read, not copied)."""
     paths = [path] if isinstance(path, str) else path
     tables = []
     for one in paths:
         with pa.memory_map(one) as source:
             tables.append(pa.ipc.open_file(source).read_all())
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-
-
-def _rows(path: str) -> int:
-    with pa.memory_map(path) as source:
-        reader = pa.ipc.open_file(source)
-        return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
 
 
 class _RowGroupWriter:
