@@ -131,6 +131,10 @@ class ValidationSettings(BaseModel):
         "run (the fixed cost of a suite run is paid per batch); 1 validates day by day"
     )
     batch_rows: int = Field(500_000, ge=1, description="a batch stops growing at this many rows")
+    block_rows: int = Field(
+        1_000_000, ge=1, description="a day with more bronze rows is validated in blocks of about "
+        "this many rows (bounded memory, the same files), when its suite can be split"
+    )
 
 
 class ReservesSettings(BaseModel):

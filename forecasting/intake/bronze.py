@@ -31,10 +31,10 @@ from forecasting.core.schema import (
     Contract,
 )
 from forecasting.intake.coercion import ARROW_TYPES, coerce_table, raw_strings
+from forecasting.intake.parquet_stream import ROW_GROUP
 from forecasting.intake.pii import pseudonymise_array
 from forecasting.intake.raw import RawFile
 
-ROW_GROUP = 1024 * 1024  # rows per Parquet row group (pyarrow's default, named: streams match it)
 _PANDAS_DTYPES = {
     pa.string(): "string",
     pa.int64(): "Int64",

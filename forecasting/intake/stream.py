@@ -15,7 +15,7 @@ memory at a time:
    a range, and a bucket holds its rows in (file, row) order;
 3. bucket by bucket, in key order: a stable sort by key, exact duplicates out (they share
    a key, hence a bucket), bronze columns (PII protected), appended to one Parquet writer
-   that cuts row groups of ``bronze.ROW_GROUP`` rows, as ``pyarrow.parquet.write_table`` does.
+   that cuts row groups as ``pyarrow.parquet.write_table`` does (``parquet_stream``).
 
 Per-file counts are kept all along and reconciled (``bronze.reconcile``) before anything is
 written to the lake. The temp folder is removed whatever happens.
@@ -32,17 +32,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from forecasting.core.lake import Lake
 from forecasting.core.schema import SOURCE_FILE, SOURCE_ROW, Contract
 from forecasting.intake.blocks import file_blocks
 from forecasting.intake.bronze import (
-    ROW_GROUP,
     bronze_rows,
     empty_typed,
     file_counts,
@@ -56,6 +55,7 @@ from forecasting.intake.bronze import (
     typed_rows,
 )
 from forecasting.intake.coercion import raw_strings
+from forecasting.intake.parquet_stream import RowGroupWriter
 
 SAMPLE_PER_BLOCK = 4096  # key values sampled per block for the range boundaries
 
@@ -108,7 +108,7 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
                 runs.append(_Run.spill(os.path.join(work, f"run-{len(runs):06d}.arrow"), good, contract))
     dups: dict[str, list[tuple[int, str]]] = {}
     accepted: Counter[str] = Counter()
-    with _RowGroupWriter(out.bronze_path, contract.key) as writer:
+    with RowGroupWriter(out.bronze_path, partial(parquet_options, unique=contract.key)) as writer:
         for bucket in _buckets(work, runs, contract.key[0]):
             table = sort_by_key(_read_ipc(bucket), contract)
             dup, reasons = find_duplicates(table, contract)
@@ -245,44 +245,3 @@ def _read_ipc(path: str | list[str]) -> pa.Table:
         with pa.memory_map(one) as source:
             tables.append(pa.ipc.open_file(source).read_all())
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-
-
-class _RowGroupWriter:
-    """Parquet rows appended in pieces, written in row groups of exactly ``ROW_GROUP`` rows
-    (the last one shorter): the bytes ``parquet_bytes`` gives for the rows at once."""
-
-    def __init__(self, path: str, unique: tuple[str, ...]) -> None:
-        self.path, self.unique, self.rows = path, unique, 0
-        self.writer: pq.ParquetWriter | None = None
-        self.pending: list[pa.Table] = []
-
-    def __enter__(self) -> _RowGroupWriter:
-        return self
-
-    def write(self, table: pa.Table) -> None:
-        if self.writer is None:
-            meta, repeated = parquet_options(table.schema, self.unique)
-            self.writer = pq.ParquetWriter(
-                self.path, table.schema.with_metadata(meta), use_dictionary=repeated
-            )
-        self.pending.append(table)
-        self.rows += table.num_rows
-        self._flush(final=False)
-
-    def _flush(self, final: bool) -> None:
-        held = sum(t.num_rows for t in self.pending)
-        if held < ROW_GROUP and not (final and held):
-            return
-        table = pa.concat_tables(self.pending)
-        while table.num_rows >= ROW_GROUP or (final and table.num_rows):
-            self.writer.write_table(table.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
-            table = table.slice(ROW_GROUP)
-        self.pending = [table] if table.num_rows else []
-
-    def __exit__(self, *exc: object) -> None:
-        if self.writer is not None:
-            if not any(exc) and not self.rows:
-                self.writer.write_table(self.pending[0])  # one empty row group, as write_table
-            elif not any(exc):
-                self._flush(final=True)
-            self.writer.close()

@@ -36,26 +36,24 @@ from forecasting.core.schema import (
     DAILY_SOURCES,
     REASON,
     REFERENCE_SOURCES,
-    WAREHOUSE_ID,
-    WAREHOUSES,
     Contract,
 )
 from forecasting.intake.datadocs import publish_data_docs
-from forecasting.intake.suites import ExpectationResult, SuiteResult, validate_frame
+from forecasting.intake.suites import ExpectationResult, SuiteResult, load_suite, validate_frame
 from forecasting.intake.validation_inputs import (
-    held_warehouse_ids,
     input_frame,
     sha256,
     suite_parameters,
 )
 from forecasting.intake.validation_results import (
     CRITICAL,
-    PASSED,
     SKIPPED,
     WARNINGS,
     DayValidation,
     SourceValidation,
 )
+from forecasting.intake.validation_stream import bronze_rows, check_streamed, splittable
+from forecasting.intake.validation_verdict import judge, rows_of_held_sites
 
 __all__ = [
     "DayValidation",
@@ -68,7 +66,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SHARE_CHECK = "max_bad_row_share"  # reason when too many rows fail: a setting, not an expectation
 SOURCE_ORDER = REFERENCE_SOURCES + DAILY_SOURCES  # known warehouse ids come from the snapshot
 
 
@@ -104,6 +101,11 @@ def check_source(
 ) -> tuple[SourceValidation, SuiteResult | None]:
     """Run the suite on the day's input and write bronze / quarantine (Data Docs come later)."""
     contract = CONTRACTS[source]
+    if bronze_rows(lake, contract, day) > settings.validation.block_rows:
+        why = splittable(load_suite(source), contract)
+        if why is None:
+            return check_streamed(settings, lake, contract, day)
+        log.warning("%s %s: validated whole although large: %s", source, day, why)
     frame, notes = input_frame(lake, contract, day)
     if frame is None:
         return SourceValidation(source, day, SKIPPED, notes=notes), None
@@ -123,70 +125,18 @@ def settle(
 ) -> SourceValidation:
     """Act on a suite result for the day's input ``frame``: write bronze / quarantine /
     manifest and say what happened (``notes``: the input's and the parameters' notes)."""
-    source = contract.name
     notes, param_notes = notes[0].copy(), notes[1]
     bad = result.bad_rows()
     reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
     if bad.any():
         reasons.iloc[result.row_reasons().index.to_numpy()] = result.row_reasons().to_numpy()
-    blocking = [e.name for e in result.critical]
-    site_held = _rows_of_held_sites(lake, contract, day, frame, reasons, notes)
-    bad = bad | site_held
-    rest = bad[~site_held]  # a site held back in the snapshot is its own problem, not the day's
-    share = float(rest.mean()) if len(rest) else 0.0
-    limit = settings.validation.max_bad_row_share
-    if not blocking and share > limit:
-        blocking.append(SHARE_CHECK)
-        notes.append(
-            f"{share:.1%} of rows failed row-level expectations (> {SHARE_CHECK} {limit:.0%})"
-        )
-    if blocking:  # the whole batch goes: every row is held back, naming the batch failure
-        batch = "; ".join(blocking)
+    site_held = rows_of_held_sites(lake, contract, day, frame, reasons, notes)
+    sv, bad, batch = judge(settings, contract.name, day, result, bad | site_held, site_held,
+                           (notes, param_notes))  # fmt: skip
+    if batch:  # the whole batch goes: every row is held back, naming the batch failure
         reasons = (reasons + "; " + batch).fillna(batch)
-        bad = np.ones(len(frame), dtype=bool)
-    sv = SourceValidation(
-        source,
-        day,
-        CRITICAL if blocking else (WARNINGS if not result.success else PASSED),
-        input_rows=len(frame),
-        validated_rows=int((~bad).sum()),
-        quarantined_rows=int(bad.sum()),
-        failed=[e.to_dict() for e in result.failed],
-        blocking=blocking,
-        notes=notes + param_notes + result.notes,
-    )
     _write(lake, contract, day, frame, bad, reasons, sv)
     return sv
-
-
-def _rows_of_held_sites(
-    lake: Lake,
-    contract: Contract,
-    day: date,
-    frame: pd.DataFrame,
-    reasons: pd.Series,
-    notes: list[str],
-) -> np.ndarray:
-    """Mask of rows whose warehouse the snapshot held back; their reasons name the site."""
-    none = np.zeros(len(frame), dtype=bool)
-    if WAREHOUSE_ID not in contract.columns or contract.name == WAREHOUSES.name or not len(frame):
-        return none
-    held, snap = held_warehouse_ids(lake, day)
-    if not held:
-        return none
-    mask = frame[WAREHOUSE_ID].astype("string").isin(held).fillna(False).to_numpy(dtype=bool)
-    if mask.any():
-        sites = frame.loc[mask, WAREHOUSE_ID].astype(str)
-        why = (
-            "warehouse " + sites + f" is held back in the warehouses snapshot of {snap}: fix "
-            "its row in the warehouses file"
-        ).astype("string")
-        reasons[mask] = (reasons[mask] + "; " + why).fillna(why)
-        notes.append(
-            f"{int(mask.sum())} row(s) of site(s) {sorted(set(sites))} held back: the site is "
-            f"quarantined in the warehouses snapshot of {snap}; the other rows are not affected"
-        )
-    return mask
 
 
 def _write(lake: Lake, contract: Contract, day: date, frame: pd.DataFrame, bad: np.ndarray,

@@ -45,6 +45,7 @@ from forecasting.intake.validation import settle, validate_source
 from forecasting.intake.validation_inputs import input_frame, known_warehouse_ids
 from forecasting.intake.validation_inputs import suite_parameters as day_parameters
 from forecasting.intake.validation_results import SourceValidation
+from forecasting.intake.validation_stream import bronze_rows
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ def _screen_batch(
     batch: dict[date, tuple[pd.DataFrame | None, list[str]]] = {}
     rows = 0
     for i, day in enumerate(days):
+        if bronze_rows(lake, contract, day) > settings.validation.block_rows:
+            continue  # a large day runs on its own, in blocks (validation_stream)
         batch[day] = input_frame(lake, contract, day)
         rows += 0 if batch[day][0] is None else len(batch[day][0])
         if rows >= settings.validation.batch_rows or i == len(days) - 1:

@@ -107,7 +107,7 @@ def test_a_clean_sorted_day_and_an_all_bad_day(settings_factory, tmp_path):
 
 def test_row_groups_are_cut_as_write_table_cuts_them(settings_factory, tmp_path, monkeypatch):
     monkeypatch.setattr("forecasting.intake.bronze.ROW_GROUP", 128)
-    monkeypatch.setattr("forecasting.intake.stream.ROW_GROUP", 128)
+    monkeypatch.setattr("forecasting.intake.parquet_stream.ROW_GROUP", 128)
     rows = [recon(i) for i in range(700)]
     random.Random(4).shuffle(rows)
     (_, whole_files), (_, block_files) = both_ways(

@@ -1,0 +1,323 @@
+"""A large day's validation in blocks: the suite per block, one verdict, files written in pieces.
+
+``check_source`` takes this path when the day's bronze holds more than
+``settings.validation.block_rows`` rows and the suite can be split (``splittable``). The
+result is the one the whole frame gives (same verdict, counts, quarantine rows and reasons,
+bronze rows in the same order), with about one block of rows in memory:
+
+- the input is bronze read in row batches, cut where the first key column changes (bronze
+  is sorted by key: equal keys share a block, so a uniqueness check on the key is exact
+  per block), with the rows an earlier validation quarantined merged back in key order
+  (``validation_inputs.input_frame``'s frame, block by block);
+- pass 1: the suite per block without its row-count expectations, which run once on an
+  N-row frame without columns; the results are summed (counts) and joined (offending row
+  positions, offset by the block's start) into one ``SuiteResult``; sites held back in
+  the warehouses snapshot are masked per block; ``validation.judge`` gives the verdict;
+- pass 2: the same blocks again, good rows to a new bronze file, held rows (with reasons)
+  to the quarantine file, both through ``parquet_stream.RowGroupWriter`` into a temp folder,
+  then moved into the lake; the manifest's sha256 is the new bronze file's.
+
+Data Docs show the first block's GX result with every expectation's counts and success
+replaced by the whole day's (offending-value samples come from the first failing block).
+A suite with an aggregate expectation (a mean, a distinct-value set, uniqueness of a column
+other than the key's first) is not splittable: that day is validated whole, with a note.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from forecasting.core.config import Settings
+from forecasting.core.lake import Lake
+from forecasting.core.schema import REASON, SOURCE_FILE, SOURCE_ROW, Contract
+from forecasting.intake.parquet_stream import RowGroupWriter
+from forecasting.intake.suite_results import ExpectationResult, SuiteResult
+from forecasting.intake.suites import expectation_name, load_suite, validate_frame
+from forecasting.intake.validation_inputs import suite_parameters
+from forecasting.intake.validation_results import CRITICAL, SourceValidation
+from forecasting.intake.validation_verdict import judge, rows_of_held_sites
+
+ROW_COUNT_TYPES = frozenset({"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"})
+_PER_ROW = ("expect_column_values_", "expect_column_pair_values_", "expect_multicolumn_",
+            "expect_select_column_values_", "expect_table_columns_", "expect_column_to_exist",
+            "expect_table_column_count_")  # fmt: skip
+_COUNTS = ("element_count", "missing_count", "unexpected_count")
+
+
+def bronze_rows(lake: Lake, contract: Contract, day: date) -> int:
+    """Rows in the day's bronze file (its Parquet footer), 0 when there is none."""
+    uri = lake.bronze_file(contract.name, day)
+    if not lake.exists(uri):
+        return 0
+    with lake.open(uri) as fh:
+        return pq.ParquetFile(fh).metadata.num_rows
+
+
+def splittable(suite: dict[str, Any], contract: Contract) -> str | None:
+    """None when every expectation of ``suite`` can run block by block; else why not."""
+    first = contract.key[0]
+    for exp in suite["expectations"]:
+        kind, kw = exp["type"], exp.get("kwargs", {})
+        if kind in ROW_COUNT_TYPES:
+            continue
+        if kind == "expect_column_values_to_be_unique":
+            ok = kw.get("column") == first
+        elif kind == "expect_compound_columns_to_be_unique":
+            ok = first in kw.get("column_list", [])
+        else:
+            ok = kind.startswith(_PER_ROW)
+        if not ok:
+            return f"{kind} needs the whole day at once"
+    return None
+
+
+def check_streamed(settings: Settings, lake: Lake, contract: Contract,
+                   day: date) -> tuple[SourceValidation, SuiteResult]:  # fmt: skip
+    """``validation.check_source`` for a large day, in blocks (see the module doc)."""
+    source, rows = contract.name, settings.validation.block_rows
+    manifest_uri = lake.validation_manifest(source, day)
+    manifest = lake.read_json(manifest_uri) if lake.exists(manifest_uri) else None
+    ours = manifest is not None and manifest.get("bronze_sha256") == lake_sha256(
+        lake, lake.bronze_file(source, day)
+    )
+    quarantine_uri = lake.validation_quarantine(source, day)
+    held = None
+    if ours and lake.exists(quarantine_uri):
+        with lake.open(quarantine_uri) as fh:
+            held = pq.read_table(fh).drop_columns([REASON])
+    params, param_notes = suite_parameters(settings, lake, contract, day)
+    notes: list[str] = []
+    site: list[np.ndarray] = []
+
+    def screen_sites(frame: pd.DataFrame, start: int) -> None:
+        ignored = pd.Series(pd.NA, index=frame.index, dtype="string")
+        site.append(rows_of_held_sites(lake, contract, day, frame, ignored, notes))
+
+    result = run_suite(input_blocks(lake, contract, day, rows, held), source, params, screen_sites)
+    site_held = np.concatenate(site) if site else np.zeros(0, dtype=bool)
+    sv, _, batch = judge(settings, source, day, result, result.bad_rows() | site_held, site_held,
+                         (notes, param_notes))  # fmt: skip
+    found = result.row_reasons()
+
+    def reasons_of(frame: pd.DataFrame, start: int) -> pd.Series:
+        reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
+        mine = found[(found.index >= start) & (found.index < start + len(frame))]
+        if len(mine):
+            reasons.iloc[mine.index.to_numpy() - start] = mine.to_numpy()
+        rows_of_held_sites(lake, contract, day, frame, reasons, [])
+        return (reasons + "; " + batch).fillna(batch) if batch else reasons
+
+    digest = write_blocks(lake, contract, day, input_blocks(lake, contract, day, rows, held), reasons_of, sv)
+    counts = {"input_rows": sv.input_rows, "validated_rows": sv.validated_rows,
+              "quarantined_rows": sv.quarantined_rows}  # fmt: skip
+    assert sv.input_rows == sv.validated_rows + sv.quarantined_rows, "validation lost rows"
+    lake.write_json(manifest_uri, {"bronze_sha256": digest, "status": sv.status, **counts})
+    return sv, result
+
+
+def input_blocks(lake: Lake, contract: Contract, day: date, block_rows: int,
+                 held: pa.Table | None) -> Iterator[pd.DataFrame]:  # fmt: skip
+    """The day's input frame (bronze + ``held``, the earlier validation's quarantine without
+    its reason) in blocks of about ``block_rows`` rows, cut where the first key column changes."""
+    key, order = contract.key[0], [*contract.key, SOURCE_FILE, SOURCE_ROW]
+    taken = 0
+    with lake.open(lake.bronze_file(contract.name, day)) as fh:
+        pfile = pq.ParquetFile(fh)
+        schema = pfile.schema_arrow
+        if held is not None:
+            held = held.select(schema.names).cast(schema)
+            held = held.take(pc.sort_indices(held, sort_keys=[(c, "ascending", "at_end") for c in order]))
+        carry = None
+        batches = pfile.iter_batches(batch_size=block_rows, use_threads=False)
+        for batch in batches:
+            table = pa.Table.from_batches([batch], schema=schema)
+            table = table if carry is None else pa.concat_tables([carry, table])
+            start = _last_group(table[key])
+            if start == 0:
+                carry = table
+                continue
+            carry = table.slice(start)
+            part, taken = _merged(table.slice(0, start), held, taken, key, last=False)
+            yield _frame(part, order)
+        rest = carry if carry is not None else schema.empty_table()
+        part, taken = _merged(rest, held, taken, key, last=True)
+        yield _frame(part, order)
+
+
+def _last_group(col: pa.ChunkedArray) -> int:
+    """Where the run of values equal to the last one starts (nulls equal each other)."""
+    last = col[-1]
+    same = col.is_null() if not last.is_valid else pc.fill_null(pc.equal(col, last), False)
+    other = np.flatnonzero(~same.to_numpy(zero_copy_only=False))
+    return int(other[-1]) + 1 if len(other) else 0
+
+
+def _merged(block: pa.Table, held: pa.Table | None, taken: int, key: str,
+            last: bool) -> tuple[pa.Table, int]:  # fmt: skip
+    """``block`` plus the ``held`` rows (from ``taken`` on) whose key is at most its last key."""
+    if held is None or taken >= held.num_rows:
+        return block, taken
+    rest = held.slice(taken)
+    if last:
+        n = rest.num_rows
+    elif not block.num_rows or not block[key][-1].is_valid:
+        n = 0
+    else:
+        n = int(pc.sum(pc.less_equal(rest[key], block[key][-1])).as_py() or 0)
+    return (pa.concat_tables([block, rest.slice(0, n)]) if n else block), taken + n
+
+
+def _frame(table: pa.Table, order: list[str]) -> pd.DataFrame:
+    frame = table.to_pandas()
+    return frame.sort_values(order, kind="mergesort", na_position="last", ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- pass 1
+def run_suite(frames: Iterator[pd.DataFrame], source: str, params: dict[str, Any],
+              on_block: Any) -> SuiteResult:  # fmt: skip
+    """The suite on every block (row counts once, on the total); ``on_block(frame, start)``
+    sees each block. Offending rows are positions in the whole day's input."""
+    per_block = {}
+    first, start = None, 0
+    for frame in frames:
+        res = validate_frame(frame, source, params, only=lambda e: e["type"] not in ROW_COUNT_TYPES)
+        on_block(frame, start)
+        for e in res.expectations:
+            per_block.setdefault(e.name, []).append((e, start))
+        first = first or res
+        _trim(res)
+        start += len(frame)
+    counted = validate_frame(
+        pd.DataFrame(index=pd.RangeIndex(start)), source, params, only=lambda e: e["type"] in ROW_COUNT_TYPES
+    )
+    results = [_joined(parts) for parts in per_block.values()] + counted.expectations
+    order = {expectation_name(e): i for i, e in enumerate(load_suite(source)["expectations"])}
+    results.sort(key=lambda r: order[r.name])
+    notes = list(dict.fromkeys([*first.notes, *counted.notes]))
+    out = SuiteResult(source, start, results, notes, None, first.gx_suite)
+    out.gx_result = _docs_result(first.gx_result, counted.gx_result, results)
+    return out
+
+
+def _joined(parts: list[tuple[ExpectationResult, int]]) -> ExpectationResult:
+    """One expectation over all blocks: success if every block's, counts summed, rows offset."""
+    head = copy.copy(parts[0][0])
+    failed = next((e for e, _ in parts if not e.success), None)
+    head.success = failed is None
+    head.error = next((e.error for e, _ in parts if e.error), None)
+    head.observed_value = (failed or head).observed_value
+    for name in ("unexpected_count", "element_count"):
+        values = [getattr(e, name) for e, _ in parts]
+        setattr(head, name, None if any(v is None for v in values) else int(sum(values)))
+    rows = [e.rows + start for e, start in parts if e.rows is not None]
+    head.rows = np.concatenate(rows) if rows else None
+    return head
+
+
+def _trim(res: SuiteResult) -> None:
+    """Drop a block's GX offending-value lists beyond a sample (positions are kept apart)."""
+    if res.gx_result is None:
+        return
+    for r in res.gx_result.results:
+        for k, v in list((r.result or {}).items()):
+            if isinstance(v, list) and k.startswith("unexpected") and len(v) > 20:
+                r.result[k] = v[:20]
+
+
+def _docs_result(first: Any, counted: Any, results: list[ExpectationResult]) -> Any:
+    """The first block's GX result with the whole day's success and counts (for Data Docs)."""
+    if first is None:
+        return None
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+    )
+
+    by_name = {r.name: r for r in results}
+    rows = list(first.results) + list(counted.results if counted is not None else [])
+    out = []
+    for r in rows:
+        config = r.expectation_config
+        e = by_name.get(expectation_name({"type": config.type, "kwargs": config.kwargs, "meta": config.meta}))
+        r = copy.deepcopy(r)
+        if e is not None:
+            r.success = e.success
+            res = r.result or {}
+            for name in ("element_count", "unexpected_count"):
+                if name in res and getattr(e, name) is not None:
+                    res[name] = getattr(e, name)
+            if res.get("element_count"):
+                res["unexpected_percent"] = 100.0 * (res.get("unexpected_count") or 0) / res["element_count"]
+            res.pop("unexpected_index_list", None)
+        out.append(r)
+    done = sum(r.success for r in out)
+    stats = {"evaluated_expectations": len(out), "successful_expectations": done,
+             "unsuccessful_expectations": len(out) - done,
+             "success_percent": 100.0 * done / len(out) if out else None}  # fmt: skip
+    return ExpectationSuiteValidationResult(
+        success=done == len(out), results=out, suite_name=first.suite_name,
+        suite_parameters=first.suite_parameters, statistics=stats, meta=dict(first.meta),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- pass 2
+def write_blocks(lake: Lake, contract: Contract, day: date, frames: Iterator[pd.DataFrame],
+                 block_reasons: Any, sv: SourceValidation) -> str | None:  # fmt: skip
+    """Good rows -> bronze, held rows (``block_reasons(frame, start)`` -> reasons Series, NA
+    for a good row) -> quarantine; returns the new bronze file's sha256 (None: removed)."""
+    work = tempfile.mkdtemp(prefix=f"riskcast-validate-{contract.name}-{day}-")
+    try:
+        bronze, held = os.path.join(work, "bronze.parquet"), os.path.join(work, "held.parquet")
+        start = 0
+        with RowGroupWriter(bronze) as good_out, RowGroupWriter(held) as held_out:
+            for frame in frames:
+                reasons = block_reasons(frame, start)
+                bad = reasons.notna().to_numpy()
+                good_out.write(pa.Table.from_pandas(frame[~bad], preserve_index=False))
+                if bad.any():
+                    rows = frame[bad].assign(**{REASON: reasons[bad].astype("string")})
+                    held_out.write(pa.Table.from_pandas(rows.reset_index(drop=True), preserve_index=False))
+                start += len(frame)
+            quarantined = held_out.rows
+        quarantine_uri = lake.validation_quarantine(contract.name, day)
+        sv.quarantine_uri = lake.put_file(held, quarantine_uri) if quarantined else None
+        if not quarantined and lake.exists(quarantine_uri):
+            lake.remove(quarantine_uri)
+        if sv.status == CRITICAL:
+            lake.remove(lake.bronze(contract.name, day))
+            return None
+        sv.bronze_uri = lake.put_file(bronze, lake.bronze_file(contract.name, day))
+        return _file_sha256(bronze)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(16 * 1024**2), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def lake_sha256(lake: Lake, uri: str) -> str | None:
+    """sha256 of a lake file, read in pieces (None when it does not exist)."""
+    if not lake.exists(uri):
+        return None
+    digest = hashlib.sha256()
+    with lake.open(uri) as fh:
+        for chunk in iter(lambda: fh.read(16 * 1024**2), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
