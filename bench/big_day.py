@@ -8,8 +8,12 @@ network's shape), then runs, each in its own process under ``/usr/bin/time -v`` 
 the largest process, wall seconds):
 
 - ``bare pyarrow``: ``pyarrow.csv.read_csv`` + ``pyarrow.parquet.write_table`` of the file;
-- ``riskcast ingest --date D --no-validate``: read, type, split, write bronze (both sources);
-- ``riskcast validate --date D``: the GX suites on the day's bronze (both sources).
+- ``riskcast ingest --date D --no-validate``: read, type, split, write bronze (both sources),
+  in blocks (the day is larger than ``intake_block_bytes``), then the same read whole
+  (``RISKCAST_INTAKE_BLOCK_BYTES`` above the file's size), for comparison;
+- ``riskcast validate --date D``: the GX suites on the day's bronze (both sources), in
+  blocks of ``validation.block_rows``, then whole (``RISKCAST_VALIDATION__BLOCK_ROWS`` above
+  the row count). Both runs leave the same files.
 
 Then, in this process, the reconciliation suite through GX (``suites.validate_frame``) on
 the bronze frame next to the same checks written as pandas masks. Timings never fail
@@ -156,6 +160,11 @@ def main() -> None:
                                                 "--no-validate"], env),
         "riskcast validate": timed([str(bin_dir / "riskcast"), "validate", "--date", DAY.isoformat()], env),
     }
+    whole = {**env, "RISKCAST_INTAKE_BLOCK_BYTES": str(2**40), "RISKCAST_VALIDATION__BLOCK_ROWS": str(2**40)}
+    shutil.rmtree(lake, ignore_errors=True)
+    result["riskcast ingest --no-validate, whole"] = timed(
+        [str(bin_dir / "riskcast"), "ingest", "--date", DAY.isoformat(), "--no-validate"], whole)
+    result["riskcast validate, whole"] = timed([str(bin_dir / "riskcast"), "validate", "--date", DAY.isoformat()], whole)
     ingest = result["riskcast ingest --no-validate"]["wall_s"]
     result["ingest throughput vs bare pyarrow"] = round(result["bare pyarrow read_csv + write_table"]["wall_s"] / ingest, 2)
     result["reconciliation suite, in process"] = gx_vs_masks(lake, ids)

@@ -132,7 +132,7 @@ class ValidationSettings(BaseModel):
     )
     batch_rows: int = Field(500_000, ge=1, description="a batch stops growing at this many rows")
     block_rows: int = Field(
-        1_000_000, ge=1, description="a day with more bronze rows is validated in blocks of about "
+        500_000, ge=1, description="a day with more bronze rows is validated in blocks of about "
         "this many rows (bounded memory, the same files), when its suite can be split"
     )
 

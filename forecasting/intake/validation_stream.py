@@ -13,9 +13,11 @@ bronze rows in the same order), with about one block of rows in memory:
   N-row frame without columns; the results are summed (counts) and joined (offending row
   positions, offset by the block's start) into one ``SuiteResult``; sites held back in
   the warehouses snapshot are masked per block; ``validation.judge`` gives the verdict;
-- pass 2: the same blocks again, good rows to a new bronze file, held rows (with reasons)
-  to the quarantine file, both through ``parquet_stream.RowGroupWriter`` into a temp folder,
-  then moved into the lake; the manifest's sha256 is the new bronze file's.
+- each block is settled as it is checked (good rows to a new bronze file, held rows with
+  their reasons to the quarantine file, both through ``parquet_stream.RowGroupWriter`` in a
+  temp folder); only a batch failure, known at the end, reads the blocks again (pass 2) to
+  hold every row back. The files then move into the lake; the manifest's sha256 is the
+  new bronze file's.
 
 Data Docs show the first block's GX result with every expectation's counts and success
 replaced by the whole day's (offending-value samples come from the first failing block).
@@ -54,7 +56,7 @@ ROW_COUNT_TYPES = frozenset({"expect_table_row_count_to_be_between", "expect_tab
 _PER_ROW = ("expect_column_values_", "expect_column_pair_values_", "expect_multicolumn_",
             "expect_select_column_values_", "expect_table_columns_", "expect_column_to_exist",
             "expect_table_column_count_")  # fmt: skip
-_COUNTS = ("element_count", "missing_count", "unexpected_count")
+_ARROW_STRINGS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
 
 
 def bronze_rows(lake: Lake, contract: Contract, day: date) -> int:
@@ -101,31 +103,50 @@ def check_streamed(settings: Settings, lake: Lake, contract: Contract,
     params, param_notes = suite_parameters(settings, lake, contract, day)
     notes: list[str] = []
     site: list[np.ndarray] = []
+    work = tempfile.mkdtemp(prefix=f"riskcast-validate-{source}-{day}-")
+    try:
+        out = [os.path.join(work, name) for name in ("bronze.parquet", "held.parquet")]
+        with RowGroupWriter(out[0]) as good, RowGroupWriter(out[1]) as bad:
 
-    def screen_sites(frame: pd.DataFrame, start: int) -> None:
-        ignored = pd.Series(pd.NA, index=frame.index, dtype="string")
-        site.append(rows_of_held_sites(lake, contract, day, frame, ignored, notes))
+            def settle_block(frame: pd.DataFrame, start: int, res: SuiteResult) -> None:
+                """Pass 1 settles every block as if no batch failure were to come."""
+                reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
+                if res.bad_rows().any():
+                    reasons.iloc[res.row_reasons().index.to_numpy()] = res.row_reasons().to_numpy()
+                site.append(rows_of_held_sites(lake, contract, day, frame, reasons, notes))
+                _write_block(frame, reasons, good, bad)
 
-    result = run_suite(input_blocks(lake, contract, day, rows, held), source, params, screen_sites)
-    site_held = np.concatenate(site) if site else np.zeros(0, dtype=bool)
-    sv, _, batch = judge(settings, source, day, result, result.bad_rows() | site_held, site_held,
-                         (notes, param_notes))  # fmt: skip
-    found = result.row_reasons()
-
-    def reasons_of(frame: pd.DataFrame, start: int) -> pd.Series:
-        reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
-        mine = found[(found.index >= start) & (found.index < start + len(frame))]
-        if len(mine):
-            reasons.iloc[mine.index.to_numpy() - start] = mine.to_numpy()
-        rows_of_held_sites(lake, contract, day, frame, reasons, [])
-        return (reasons + "; " + batch).fillna(batch) if batch else reasons
-
-    digest = write_blocks(lake, contract, day, input_blocks(lake, contract, day, rows, held), reasons_of, sv)
+            result = run_suite(input_blocks(lake, contract, day, rows, held), source, params, settle_block)
+        site_held = np.concatenate(site) if site else np.zeros(0, dtype=bool)
+        sv, _, batch = judge(settings, source, day, result, result.bad_rows() | site_held, site_held,
+                             (notes, param_notes))  # fmt: skip
+        if batch:  # pass 2: every row is held back, naming the batch failure
+            out = [os.path.join(work, name) for name in ("none.parquet", "all.parquet")]
+            with RowGroupWriter(out[0]) as good, RowGroupWriter(out[1]) as bad:
+                start = 0
+                for frame in input_blocks(lake, contract, day, rows, held):
+                    reasons = _reasons(result, frame, start)
+                    rows_of_held_sites(lake, contract, day, frame, reasons, [])
+                    _write_block(frame, (reasons + "; " + batch).fillna(batch), good, bad)
+                    start += len(frame)
+        digest = _publish(lake, contract, day, sv, out[0], out[1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     counts = {"input_rows": sv.input_rows, "validated_rows": sv.validated_rows,
               "quarantined_rows": sv.quarantined_rows}  # fmt: skip
     assert sv.input_rows == sv.validated_rows + sv.quarantined_rows, "validation lost rows"
     lake.write_json(manifest_uri, {"bronze_sha256": digest, "status": sv.status, **counts})
     return sv, result
+
+
+def _reasons(result: SuiteResult, frame: pd.DataFrame, start: int) -> pd.Series:
+    """The day result's reasons for the block ``frame`` starting at row ``start`` (NA: good)."""
+    found = result.row_reasons()
+    reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
+    mine = found[(found.index >= start) & (found.index < start + len(frame))]
+    if len(mine):
+        reasons.iloc[mine.index.to_numpy() - start] = mine.to_numpy()
+    return reasons
 
 
 def input_blocks(lake: Lake, contract: Contract, day: date, block_rows: int,
@@ -150,11 +171,12 @@ def input_blocks(lake: Lake, contract: Contract, day: date, block_rows: int,
                 carry = table
                 continue
             carry = table.slice(start)
-            part, taken = _merged(table.slice(0, start), held, taken, key, last=False)
-            yield _frame(part, order)
+            part, now = _merged(table.slice(0, start), held, taken, key, last=False)
+            yield _frame(part, order, now > taken)
+            taken = now
         rest = carry if carry is not None else schema.empty_table()
-        part, taken = _merged(rest, held, taken, key, last=True)
-        yield _frame(part, order)
+        part, now = _merged(rest, held, taken, key, last=True)
+        yield _frame(part, order, now > taken)
 
 
 def _last_group(col: pa.ChunkedArray) -> int:
@@ -180,21 +202,26 @@ def _merged(block: pa.Table, held: pa.Table | None, taken: int, key: str,
     return (pa.concat_tables([block, rest.slice(0, n)]) if n else block), taken + n
 
 
-def _frame(table: pa.Table, order: list[str]) -> pd.DataFrame:
-    frame = table.to_pandas()
+def _frame(table: pa.Table, order: list[str], merged: bool) -> pd.DataFrame:
+    """Bronze rows with ``input_frame``'s dtypes but Arrow-backed strings (no Python string
+    per cell: the suite checks them so anyway), sorted when rows were merged in (bronze
+    itself is written in key order)."""
+    frame = table.to_pandas(types_mapper=_ARROW_STRINGS.get)
+    if not merged:
+        return frame
     return frame.sort_values(order, kind="mergesort", na_position="last", ignore_index=True)
 
 
 # ---------------------------------------------------------------------------- pass 1
 def run_suite(frames: Iterator[pd.DataFrame], source: str, params: dict[str, Any],
               on_block: Any) -> SuiteResult:  # fmt: skip
-    """The suite on every block (row counts once, on the total); ``on_block(frame, start)``
-    sees each block. Offending rows are positions in the whole day's input."""
+    """The suite on every block (row counts once, on the total); ``on_block(frame, start,
+    block_result)`` sees each block. Offending rows are positions in the whole day's input."""
     per_block = {}
     first, start = None, 0
     for frame in frames:
         res = validate_frame(frame, source, params, only=lambda e: e["type"] not in ROW_COUNT_TYPES)
-        on_block(frame, start)
+        on_block(frame, start, res)
         for e in res.expectations:
             per_block.setdefault(e.name, []).append((e, start))
         first = first or res
@@ -272,36 +299,39 @@ def _docs_result(first: Any, counted: Any, results: list[ExpectationResult]) -> 
     )  # fmt: skip
 
 
-# ---------------------------------------------------------------------------- pass 2
-def write_blocks(lake: Lake, contract: Contract, day: date, frames: Iterator[pd.DataFrame],
-                 block_reasons: Any, sv: SourceValidation) -> str | None:  # fmt: skip
-    """Good rows -> bronze, held rows (``block_reasons(frame, start)`` -> reasons Series, NA
-    for a good row) -> quarantine; returns the new bronze file's sha256 (None: removed)."""
-    work = tempfile.mkdtemp(prefix=f"riskcast-validate-{contract.name}-{day}-")
-    try:
-        bronze, held = os.path.join(work, "bronze.parquet"), os.path.join(work, "held.parquet")
-        start = 0
-        with RowGroupWriter(bronze) as good_out, RowGroupWriter(held) as held_out:
-            for frame in frames:
-                reasons = block_reasons(frame, start)
-                bad = reasons.notna().to_numpy()
-                good_out.write(pa.Table.from_pandas(frame[~bad], preserve_index=False))
-                if bad.any():
-                    rows = frame[bad].assign(**{REASON: reasons[bad].astype("string")})
-                    held_out.write(pa.Table.from_pandas(rows.reset_index(drop=True), preserve_index=False))
-                start += len(frame)
-            quarantined = held_out.rows
-        quarantine_uri = lake.validation_quarantine(contract.name, day)
-        sv.quarantine_uri = lake.put_file(held, quarantine_uri) if quarantined else None
-        if not quarantined and lake.exists(quarantine_uri):
-            lake.remove(quarantine_uri)
-        if sv.status == CRITICAL:
-            lake.remove(lake.bronze(contract.name, day))
-            return None
-        sv.bronze_uri = lake.put_file(bronze, lake.bronze_file(contract.name, day))
-        return _file_sha256(bronze)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+# ---------------------------------------------------------------------------- files
+def _write_block(frame: pd.DataFrame, reasons: pd.Series, good: RowGroupWriter, bad: RowGroupWriter) -> None:
+    """Rows without a reason -> ``good``; the others, with their reason -> ``bad``; as the
+    whole path's ``to_parquet`` of ``input_frame`` rows writes them (``_as_written``)."""
+    held = reasons.notna().to_numpy()
+    good.write(_as_written(frame[~held]))
+    if held.any():
+        bad.write(_as_written(frame[held].assign(**{REASON: reasons[held].astype("string")})))
+
+
+def _as_written(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as Arrow with the types and pandas metadata of the same rows held in
+    Python-string columns (what ``DataFrame.to_parquet`` of ``input_frame`` rows writes)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    python = frame.head(0).astype({c: "string" for c, t in frame.dtypes.items() if isinstance(t, pd.StringDtype)})
+    schema = pa.Table.from_pandas(python, preserve_index=False).schema
+    return table.cast(schema.remove_metadata()).replace_schema_metadata(schema.metadata)
+
+
+def _publish(lake: Lake, contract: Contract, day: date, sv: SourceValidation, bronze: str,
+             held: str) -> str | None:  # fmt: skip
+    """Move the written files into the lake (no bronze on a batch failure, no quarantine
+    without held rows); the new bronze file's sha256, None when it was removed."""
+    quarantine_uri = lake.validation_quarantine(contract.name, day)
+    if sv.quarantined_rows:
+        sv.quarantine_uri = lake.put_file(held, quarantine_uri)
+    elif lake.exists(quarantine_uri):
+        lake.remove(quarantine_uri)
+    if sv.status == CRITICAL:
+        lake.remove(lake.bronze(contract.name, day))
+        return None
+    sv.bronze_uri = lake.put_file(bronze, lake.bronze_file(contract.name, day))
+    return _file_sha256(bronze)
 
 
 def _file_sha256(path: str) -> str:
