@@ -7,6 +7,7 @@ failures, the bad-row mask and one quarantine reason per bad row.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,21 @@ class SuiteResult:
             "skipped": [e.name for e in self.expectations if e.skipped],
             "notes": list(self.notes),
         }
+
+
+def join_blocks(parts: list[tuple[ExpectationResult, int]]) -> ExpectationResult:
+    """One expectation over all blocks: success if every block's, counts summed, rows offset."""
+    head = copy.copy(parts[0][0])
+    failed = next((e for e, _ in parts if not e.success), None)
+    head.success = failed is None
+    head.error = next((e.error for e, _ in parts if e.error), None)
+    head.observed_value = (failed or head).observed_value
+    for name in ("unexpected_count", "element_count"):
+        values = [getattr(e, name) for e, _ in parts]
+        setattr(head, name, None if any(v is None for v in values) else int(sum(values)))
+    rows = [e.rows + start for e, start in parts if e.rows is not None]
+    head.rows = np.concatenate(rows) if rows else None
+    return head
 
 
 def _jsonable(value: Any) -> Any:

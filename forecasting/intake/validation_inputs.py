@@ -88,6 +88,17 @@ def sha256(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
+def lake_sha256(lake: Lake, uri: str) -> str | None:
+    """sha256 of a lake file, read in pieces (None when it does not exist)."""
+    if not lake.exists(uri):
+        return None
+    digest = hashlib.sha256()
+    with lake.open(uri) as fh:
+        for chunk in iter(lambda: fh.read(16 * 1024**2), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 # --------------------------------------------------------------------------- parameters
 def suite_parameters(
     settings: Settings, lake: Lake, contract: Contract, day: date

@@ -46,9 +46,9 @@ from forecasting.core.config import Settings
 from forecasting.core.lake import Lake
 from forecasting.core.schema import REASON, SOURCE_FILE, SOURCE_ROW, Contract
 from forecasting.intake.parquet_stream import RowGroupWriter
-from forecasting.intake.suite_results import ExpectationResult, SuiteResult
+from forecasting.intake.suite_results import ExpectationResult, SuiteResult, join_blocks
 from forecasting.intake.suites import expectation_name, load_suite, validate_frame
-from forecasting.intake.validation_inputs import suite_parameters
+from forecasting.intake.validation_inputs import lake_sha256, suite_parameters
 from forecasting.intake.validation_results import CRITICAL, SourceValidation
 from forecasting.intake.validation_verdict import judge, rows_of_held_sites
 
@@ -230,28 +230,13 @@ def run_suite(frames: Iterator[pd.DataFrame], source: str, params: dict[str, Any
     counted = validate_frame(
         pd.DataFrame(index=pd.RangeIndex(start)), source, params, only=lambda e: e["type"] in ROW_COUNT_TYPES
     )
-    results = [_joined(parts) for parts in per_block.values()] + counted.expectations
+    results = [join_blocks(parts) for parts in per_block.values()] + counted.expectations
     order = {expectation_name(e): i for i, e in enumerate(load_suite(source)["expectations"])}
     results.sort(key=lambda r: order[r.name])
     notes = list(dict.fromkeys([*first.notes, *counted.notes]))
     out = SuiteResult(source, start, results, notes, None, first.gx_suite)
     out.gx_result = _docs_result(first.gx_result, counted.gx_result, results)
     return out
-
-
-def _joined(parts: list[tuple[ExpectationResult, int]]) -> ExpectationResult:
-    """One expectation over all blocks: success if every block's, counts summed, rows offset."""
-    head = copy.copy(parts[0][0])
-    failed = next((e for e, _ in parts if not e.success), None)
-    head.success = failed is None
-    head.error = next((e.error for e, _ in parts if e.error), None)
-    head.observed_value = (failed or head).observed_value
-    for name in ("unexpected_count", "element_count"):
-        values = [getattr(e, name) for e, _ in parts]
-        setattr(head, name, None if any(v is None for v in values) else int(sum(values)))
-    rows = [e.rows + start for e, start in parts if e.rows is not None]
-    head.rows = np.concatenate(rows) if rows else None
-    return head
 
 
 def _trim(res: SuiteResult) -> None:
@@ -337,17 +322,6 @@ def _publish(lake: Lake, contract: Contract, day: date, sv: SourceValidation, br
 def _file_sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(16 * 1024**2), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def lake_sha256(lake: Lake, uri: str) -> str | None:
-    """sha256 of a lake file, read in pieces (None when it does not exist)."""
-    if not lake.exists(uri):
-        return None
-    digest = hashlib.sha256()
-    with lake.open(uri) as fh:
         for chunk in iter(lambda: fh.read(16 * 1024**2), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -6,6 +6,7 @@ Light on purpose: DAG files import this at parse time, so nothing heavy is impor
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -39,8 +40,32 @@ RETRY_POLICY = ExceptionRetryPolicy(
 )
 
 LIBRARY_LOG = "riskcast-libraries.log"
+def reset_peak_memory(context: dict[str, Any]) -> None:
+    """Start the task's peak-RSS count afresh (Linux: ``/proc/self/clear_refs``): under
+    ``airflow dags test`` every task runs in one process, whose peak would carry over."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def log_peak_memory(context: dict[str, Any]) -> None:
+    """Log the task process's peak RSS since ``reset_peak_memory`` (``bench/README.md``
+    tabulates these lines from a demo run). Ray workers (training) are not in it."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return
+    peak = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM:")), None)
+    if peak is not None:
+        task = getattr(context.get("ti"), "task_id", "?")
+        logging.getLogger("riskcast").info("riskcast task %s peak RSS %.0f MiB", task, int(peak) / 1024)
+
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "riskcast",
+    "on_execute_callback": reset_peak_memory,
+    "on_success_callback": log_peak_memory,
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
