@@ -37,6 +37,7 @@ from forecasting.model.registry import (
     require_gate,
     resolve_version,
 )
+from forecasting.model.shards import plan as shard_plan
 from forecasting.panel.build import read_panel
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ def forecast_panel(
     ungated = require_gate(settings, resolved, as_of, allow_ungated=allow_ungated)
     model = load_predictor(settings, resolved)
     version = model.metrics["model_version"]
-    fs = model.predict(df, num_samples=settings.model.num_samples, seed=settings.model.seed)
+    fs = model.predict(df, num_samples=settings.model.num_samples, seed=settings.model.seed,
+                       shards=shard_plan(settings))
     lake = Lake(settings.lake_uri, settings.aws_conn_id)
     fs, weights = _ensemble(settings, version, df, model, fs)
     levels = tuple(sorted(set(QUANTILE_LEVELS) | set(settings.quantiles)))

@@ -196,6 +196,14 @@ class Settings(BaseSettings):
         "N in flight; 0 as many as the Ray cluster's CPUs allow (each task takes model.num_threads "
         "CPUs; results are identical). In process whenever refit_every_window is False"
     )
+    forecast_shard_series: int = Field(
+        5000, ge=1, description="a panel with more series samples its forecast paths in shards of "
+        "this many series, each seeded on its own: the same paths whatever runs them"
+    )
+    forecast_workers: int = Field(
+        1, ge=0, description="forecast shards at once: 1 in process; N > 1 as Ray tasks, at most N "
+        "in flight; 0 as many as the Ray cluster's CPUs allow (identical paths)"
+    )
     calibration_tolerance: float = Field(0.025, ge=0, lt=0.5)
     escalation_quantile_history: float = Field(0.95, gt=0, lt=1)
     max_backfill_days: int = Field(

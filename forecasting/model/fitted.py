@@ -25,8 +25,9 @@ from forecasting.core.layout import MEMBERS_DIR as MEMBERS
 from forecasting.core.layout import PREDICTOR_DIR as PREDICTOR
 from forecasting.model.dataset import Encoders, check_panel, prediction_entries
 from forecasting.model.estimator import build_estimator
-from forecasting.model.quiet import quiet, torch_threads
+from forecasting.model.quiet import quiet
 from forecasting.model.samples import ForecastSamples
+from forecasting.model.shards import ShardPlan, sample, sharded
 from forecasting.panel.spec import PanelSpec
 
 # Sample values above CAP_FACTOR x max(largest observed value of the series, 1) are cut
@@ -91,6 +92,7 @@ class FittedModel:
         *,
         future_df: pd.DataFrame | None = None,
         seed: int | None = None,
+        shards: ShardPlan | None = None,
     ) -> ForecastSamples:
         """Sample ``num_samples`` paths over the horizon after each series' last history row.
 
@@ -100,11 +102,10 @@ class FittedModel:
         ``df`` is a panel (history rows, plus ``is_future`` rows carrying the horizon's
         dynamic features); ``future_df`` adds covariate rows when ``df`` has none. Series
         with no observed target (cold start) forecast from their static features. Seeded
-        (``seed``, else the config's), so the same inputs give the same paths.
+        (``seed``, else the config's), so the same inputs give the same paths. ``shards``: a
+        panel of more series samples in shards (``model.shards``: the same paths whatever
+        runs them).
         """
-        import torch
-
-
         check_panel(df, self.spec, "forecast input")
         n = int(num_samples or self.config["num_samples"])
         entries, starts, maxima, closed = prediction_entries(
@@ -116,17 +117,13 @@ class FittedModel:
             raise ModelError(f"num_samples={n} is fewer than the model's {k} pooled networks: raise it")
         shares = [n // k + (i < n % k) for i in range(k)]
         ids = [e["item_id"] for e in entries]
-        devices = list(range(torch.cuda.device_count()))
+        base = self.config["seed"] if seed is None else seed
         threads = self.config.get("num_threads", 1)
-        parts = []
-        with quiet(), torch_threads(threads), torch.random.fork_rng(devices=devices):
-            for i, (predictor, share) in enumerate(zip(self.predictors, shares, strict=True)):
-                predictor.prediction_net.model.num_parallel_samples = share
-                torch.manual_seed((self.config["seed"] if seed is None else seed) + i)
-                forecasts = list(predictor.predict(entries, num_samples=share))
-                if [f.item_id for f in forecasts] != ids:
-                    raise ModelError("GluonTS returned forecasts out of order: refusing to publish them")
-                parts.append(np.stack([f.samples for f in forecasts]))
+        if shards is not None and len(entries) > shards.series:
+            parts = sharded(self.predictors, shares, entries, base, threads, shards)
+        else:  # one pass per network, seeded seed + i
+            parts = [sample(p, entries, share, base + i, threads)
+                     for i, (p, share) in enumerate(zip(self.predictors, shares, strict=True))]  # fmt: skip
         samples = np.concatenate(parts, axis=1).astype("float32")
         samples, capped = _bounded(samples, ids, maxima, self.encoders.y_max)
         for i in np.flatnonzero(closed):  # a site opening inside the horizon: nothing before

@@ -40,26 +40,43 @@ RETRY_POLICY = ExceptionRetryPolicy(
 )
 
 LIBRARY_LOG = "riskcast-libraries.log"
+_START_RSS: dict[str, float] = {}  # task id -> the process's RSS (MiB) when the task started
+
+
 def reset_peak_memory(context: dict[str, Any]) -> None:
     """Start the task's peak-RSS count afresh (Linux: ``/proc/self/clear_refs``): under
     ``airflow dags test`` every task runs in one process, whose peak would carry over."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
-        pass
+        return
+    task = getattr(context.get("ti"), "task_id", "?")
+    _START_RSS[task] = _status_mib("VmRSS") or 0.0
 
 
 def log_peak_memory(context: dict[str, Any]) -> None:
-    """Log the task process's peak RSS since ``reset_peak_memory`` (``bench/README.md``
-    tabulates these lines from a demo run). Ray workers (training) are not in it."""
+    """Log the task process's peak RSS since ``reset_peak_memory`` and its RSS then
+    (``bench/README.md`` tabulates these lines from a demo run). Ray workers (training) are
+    other processes: not in it."""
+    peak = _status_mib("VmHWM")
+    if peak is not None:
+        task = getattr(context.get("ti"), "task_id", "?")
+        start = _START_RSS.pop(task, None)
+        log = logging.getLogger(__name__)
+        log.disabled = False  # a logging dictConfig run by the task (Ray's start) may disable it
+        log.info(
+            "riskcast task %s peak RSS %.0f MiB (%s MiB when it started)", task, peak,
+            "?" if start is None else f"{start:.0f}",
+        )
+
+
+def _status_mib(field: str) -> float | None:
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
-        return
-    peak = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM:")), None)
-    if peak is not None:
-        task = getattr(context.get("ti"), "task_id", "?")
-        logging.getLogger("riskcast").info("riskcast task %s peak RSS %.0f MiB", task, int(peak) / 1024)
+        return None
+    value = next((ln.split()[1] for ln in status.splitlines() if ln.startswith(f"{field}:")), None)
+    return None if value is None else int(value) / 1024
 
 
 DEFAULT_ARGS: dict[str, Any] = {
