@@ -139,3 +139,19 @@ def test_a_damaged_large_file_fails_its_source_day_only(settings_factory, tmp_pa
 )
 def test_record_boundary(buf, cut):
     assert record_boundary(buf) == cut
+
+
+def test_a_multi_column_key_with_nulls_in_blocks(settings_factory, tmp_path):
+    rng = random.Random(5)
+    lines = ["date,scope,scope_id,event_type,name"]
+    for i in range(300):
+        scope = rng.choice(["all", "country", "warehouse"])
+        scope_id = "" if scope == "all" else rng.choice(["DE", "FR", "WH-DE-001"])
+        lines.append(f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)},{scope},{scope_id},"
+                     f"{rng.choice(['peak', 'holiday', 'product_launch'])},event {i % 40}")
+    lines += lines[1:30]  # re-delivered rows: exact duplicates
+    (whole, whole_files), (blocks, block_files) = both_ways(
+        settings_factory, tmp_path, s.EVENTS.name, {"events.csv": ("\n".join(lines) + "\n").encode()}
+    )
+    assert whole.duplicates >= 29 and whole.file_rows == blocks.file_rows
+    assert whole_files == block_files
