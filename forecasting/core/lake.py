@@ -153,6 +153,10 @@ class Lake(Layout):
             _guard(uri, self.aws_conn_id, lambda: self.fs.put_file(path, uri))
         return uri
 
+    def size(self, uri: str) -> int:
+        """Bytes stored at ``uri``."""
+        return int(_guard(uri, self.aws_conn_id, lambda: self.fs.size(uri)) or 0)
+
     def open(self, uri: str) -> Any:
         """A binary file object to read ``uri`` in pieces (close it: use ``with``)."""
         return _guard(uri, self.aws_conn_id, lambda: self.fs.open(uri, "rb"))

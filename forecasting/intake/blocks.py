@@ -34,10 +34,10 @@ from forecasting.intake.landing_files import read_landing
 from forecasting.intake.raw import BOM, PARQUET_MAGIC, RawFile, complete, first_line, select_columns
 from forecasting.intake.reader import read_file
 from forecasting.intake.unpack import (
-    COMPRESSIONS,
     MAX_PLAIN_BYTES,
     codec_of,
     file_format,
+    refuse_misnamed,
     refuse_wide_text,
     sniff,
 )
@@ -49,7 +49,7 @@ def file_blocks(
     landing: Lake, name: str, uri: str, contract: Contract, block_bytes: int
 ) -> Iterator[RawFile]:
     """The file's rows as ``RawFile`` blocks in file order (see the module doc)."""
-    if landing.fs.size(uri) <= block_bytes:
+    if landing.size(uri) <= block_bytes:
         yield read_file(name, read_landing(landing, name, uri), contract)
         return
     try:
@@ -62,12 +62,7 @@ def file_blocks(
     with fh:
         codec = codec_of(fh.read(4))
         fh.seek(0)
-        claimed = next((c for ext, c in COMPRESSIONS.items() if name.lower().endswith(ext)), None)
-        if claimed and codec is None:
-            raise InputError(
-                f"{name}: is named as {claimed}-compressed but its content is not {claimed}; "
-                "fix the export or rename the file to its real format"
-            )
+        refuse_misnamed(name, codec)
         stream = pa.input_stream(fh, compression=codec) if codec else fh
         head = _read(name, stream, codec, block_bytes)
         fmt = file_format(name) or sniff(head)

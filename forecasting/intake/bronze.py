@@ -90,7 +90,7 @@ def typed_rows(raw: RawFile, contract: Contract) -> tuple[pa.Table, np.ndarray, 
     parts = []
     bad = np.flatnonzero(co.bad)
     if len(bad):
-        parts.append(_raw_part(raw, bad, [co.reasons[j] for j in bad], contract))
+        parts.append(raw_part(raw, bad, [co.reasons[j] for j in bad], contract))
     if raw.rejects:
         parts.append(_rejects_part(raw, contract))
     return good, co.bad, parts
@@ -218,7 +218,8 @@ def held_part(
     )
 
 
-def _raw_part(raw: RawFile, idx: np.ndarray, reasons: list[str], contract: Contract) -> pa.Table:
+def raw_part(raw: RawFile, idx: np.ndarray, reasons: list[str], contract: Contract) -> pa.Table:
+    """Rows ``idx`` of ``raw`` as quarantine rows: their values as they landed, ``reasons``."""
     values = raw_strings(raw.table.take(pa.array(idx)), list(contract.columns), raw.marker)
     return held_part(values, reasons, raw.name, raw.rows[idx])
 
@@ -246,7 +247,7 @@ def _duplicate_parts(
         sel = np.flatnonzero(files == name)
         raw = by_name[name]
         local = np.searchsorted(raw.rows, rows[sel])  # raw.rows is ascending
-        parts.append(_raw_part(raw, local, [reasons[j] for j in sel], contract))
+        parts.append(raw_part(raw, local, [reasons[j] for j in sel], contract))
     return parts
 
 

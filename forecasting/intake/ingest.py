@@ -28,9 +28,13 @@ the source for that day: InputError naming the file and column, nothing left in 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
+
+import pyarrow as pa
 
 from forecasting.core.config import Settings
 from forecasting.core.errors import ConfigError, DataContractError, RiskcastError, StorageError
@@ -108,36 +112,39 @@ def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
     except DataContractError:
         _clear(lake, source, day, keep_bronze=False)
         raise
-    _clear(lake, source, day, keep_bronze=True)
-    bronze_uri = lake.bronze_file(source, day)
-    result.bronze_uri = lake.write_bytes(bronze_uri, parquet_bytes(split.bronze, contract.key))
-    if split.quarantine.num_rows:
-        uri = lake.ingest_quarantine(source, day)
-        result.quarantine_uri = lake.write_bytes(uri, parquet_bytes(split.quarantine, contract.key))
-    _log(result)
-    return result
+    bronze = parquet_bytes(split.bronze, contract.key)
+    return _publish(lake, contract, result, lambda uri: lake.write_bytes(uri, bronze), split.quarantine)
 
 
 def _ingest_streamed(landing: Lake, lake: Lake, files: list[tuple[str, str]], contract: Contract,
                      key: bytes | None, result: IngestResult, settings: Settings) -> IngestResult:  # fmt: skip
     """``ingest_source`` for a day larger than ``intake_block_bytes``: ``stream.streamed_split``."""
-    source, day = contract.name, result.date
+    day = result.date
     with streamed_split(landing, files, contract, key, day, settings.intake_block_bytes) as split:
         result.warnings.extend(split.warnings)
         result.read, result.accepted = split.read, split.accepted
         result.quarantined, result.duplicates = split.quarantine.num_rows, split.duplicates
         result.file_rows = split.file_rows
-        _clear(lake, source, day, keep_bronze=True)
-        result.bronze_uri = lake.put_file(split.bronze_path, lake.bronze_file(source, day))
-        if split.quarantine.num_rows:
-            uri = lake.ingest_quarantine(source, day)
-            result.quarantine_uri = lake.write_bytes(uri, parquet_bytes(split.quarantine, contract.key))
+        put = partial(lake.put_file, split.bronze_path)
+        return _publish(lake, contract, result, put, split.quarantine)
+
+
+def _publish(lake: Lake, contract: Contract, result: IngestResult, put_bronze: Callable[[str], str],
+             quarantine: pa.Table) -> IngestResult:  # fmt: skip
+    """Replace the day's partitions: bronze (``put_bronze(uri)`` writes it) and the
+    quarantine when rows were held back; log what the ingest did."""
+    source, day = contract.name, result.date
+    _clear(lake, source, day, keep_bronze=True)
+    result.bronze_uri = put_bronze(lake.bronze_file(source, day))
+    if quarantine.num_rows:
+        uri = lake.ingest_quarantine(source, day)
+        result.quarantine_uri = lake.write_bytes(uri, parquet_bytes(quarantine, contract.key))
     _log(result)
     return result
 
 
 def _landed_bytes(landing: Lake, files: list[tuple[str, str]]) -> int:
-    return sum(int(landing.fs.size(uri) or 0) for _, uri in files)
+    return sum(landing.size(uri) for _, uri in files)
 
 
 def _log(result: IngestResult) -> None:

@@ -46,15 +46,14 @@ from forecasting.intake.bronze import (
     empty_typed,
     file_counts,
     find_duplicates,
-    held_part,
     in_key_order,
     parquet_options,
     quarantine_table,
+    raw_part,
     reconcile,
     sort_by_key,
     typed_rows,
 )
-from forecasting.intake.coercion import raw_strings
 from forecasting.intake.parquet_stream import RowGroupWriter
 
 SAMPLE_PER_BLOCK = 4096  # key values sampled per block for the range boundaries
@@ -143,8 +142,7 @@ def _landed(landing: Lake, files: list[tuple[str, str]], contract: Contract, blo
             sel = np.flatnonzero(np.isin(rows, raw.rows))
             if len(sel):
                 local = np.searchsorted(raw.rows, rows[sel])  # raw.rows is ascending
-                values = raw_strings(raw.table.take(pa.array(local)), list(contract.columns), raw.marker)
-                parts.append(held_part(values, [reasons[j] for j in sel], name, rows[sel]))
+                parts.append(raw_part(raw, local, [reasons[j] for j in sel], contract))
     return parts
 
 

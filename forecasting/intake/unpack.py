@@ -44,12 +44,8 @@ def unpack(name: str, data: bytes) -> tuple[str, bytes, list[str]]:
     """(format, plain bytes, warnings) of one landing file; raise InputError if unreadable."""
     codec = codec_of(data)
     warnings: list[str] = []
-    claimed = next((c for ext, c in COMPRESSIONS.items() if name.lower().endswith(ext)), None)
-    if claimed and codec is None and data:
-        raise InputError(
-            f"{name}: is named as {claimed}-compressed but its content is not {claimed}; "
-            "fix the export or rename the file to its real format"
-        )
+    if data:
+        refuse_misnamed(name, codec)
     if codec is not None:
         data = _decompress(name, data, codec)
         if codec_of(data) is not None:
@@ -74,6 +70,16 @@ def sniff(data: bytes) -> str:
         return "parquet"
     body = data[len(_BOM) :] if data.startswith(_BOM) else data
     return "jsonl" if body.lstrip().startswith(b"{") else "csv"
+
+
+def refuse_misnamed(name: str, codec: str | None) -> None:
+    """Raise when the name claims a compression (``.gz``, ``.zst``) the content lacks."""
+    claimed = next((c for ext, c in COMPRESSIONS.items() if name.lower().endswith(ext)), None)
+    if claimed and codec is None:
+        raise InputError(
+            f"{name}: is named as {claimed}-compressed but its content is not {claimed}; "
+            "fix the export or rename the file to its real format"
+        )
 
 
 def refuse_wide_text(name: str, data: bytes) -> None:
