@@ -53,7 +53,7 @@ from forecasting.intake.validation_results import (
     SourceValidation,
 )
 from forecasting.intake.validation_stream import bronze_rows, check_streamed, splittable
-from forecasting.intake.validation_verdict import judge, rows_of_held_sites
+from forecasting.intake.validation_verdict import judge, record, row_reasons, rows_of_held_sites
 
 __all__ = [
     "DayValidation",
@@ -127,9 +127,7 @@ def settle(
     manifest and say what happened (``notes``: the input's and the parameters' notes)."""
     notes, param_notes = notes[0].copy(), notes[1]
     bad = result.bad_rows()
-    reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
-    if bad.any():
-        reasons.iloc[result.row_reasons().index.to_numpy()] = result.row_reasons().to_numpy()
+    reasons = row_reasons(result, frame.index)
     site_held = rows_of_held_sites(lake, contract, day, frame, reasons, notes)
     sv, bad, batch = judge(settings, contract.name, day, result, bad | site_held, site_held,
                            (notes, param_notes))  # fmt: skip
@@ -160,16 +158,7 @@ def _write(lake: Lake, contract: Contract, day: date, frame: pd.DataFrame, bad: 
         sv.quarantine_uri = lake.write_parquet(held.reset_index(drop=True), quarantine_uri)
     elif lake.exists(quarantine_uri):
         lake.remove(quarantine_uri)
-    counts = {
-        "input_rows": sv.input_rows,
-        "validated_rows": sv.validated_rows,
-        "quarantined_rows": sv.quarantined_rows,
-    }
-    assert sv.input_rows == sv.validated_rows + sv.quarantined_rows, "validation lost rows"
-    lake.write_json(
-        lake.validation_manifest(contract.name, day),
-        {"bronze_sha256": digest, "status": sv.status, **counts},
-    )
+    record(lake, contract.name, day, sv, digest)
 
 
 def write_docs(

@@ -50,11 +50,8 @@ def input_frame(lake: Lake, contract: Contract, day: date) -> tuple[pd.DataFrame
     """
     bronze_uri = lake.bronze_file(contract.name, day)
     quarantine_uri = lake.validation_quarantine(contract.name, day)
-    manifest_uri = lake.validation_manifest(contract.name, day)
     data = lake.read_bytes(bronze_uri) if lake.exists(bronze_uri) else None
-    manifest = lake.read_json(manifest_uri) if lake.exists(manifest_uri) else None
-    # bronze is the file an earlier validation left (or removed): its quarantine joins back
-    ours = manifest is not None and manifest.get("bronze_sha256") == sha256(data)
+    ours = validated_bronze(lake, contract, day, sha256(data))
     parts = [] if data is None else [pd.read_parquet(io.BytesIO(data))]
     if ours and lake.exists(quarantine_uri):
         parts.append(lake.read_parquet(quarantine_uri).drop(columns=[REASON]))
@@ -92,11 +89,16 @@ def lake_sha256(lake: Lake, uri: str) -> str | None:
     """sha256 of a lake file, read in pieces (None when it does not exist)."""
     if not lake.exists(uri):
         return None
-    digest = hashlib.sha256()
     with lake.open(uri) as fh:
-        for chunk in iter(lambda: fh.read(16 * 1024**2), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def validated_bronze(lake: Lake, contract: Contract, day: date, digest: str | None) -> bool:
+    """Whether bronze (sha256 ``digest``, None: no file) is what an earlier validation left
+    (or removed): then that run's quarantine joins back into the day's input."""
+    uri = lake.validation_manifest(contract.name, day)
+    manifest = lake.read_json(uri) if lake.exists(uri) else None
+    return manifest is not None and manifest.get("bronze_sha256") == digest
 
 
 # --------------------------------------------------------------------------- parameters

@@ -48,9 +48,9 @@ from forecasting.core.schema import REASON, SOURCE_FILE, SOURCE_ROW, Contract
 from forecasting.intake.parquet_stream import RowGroupWriter
 from forecasting.intake.suite_results import ExpectationResult, SuiteResult, join_blocks
 from forecasting.intake.suites import expectation_name, load_suite, validate_frame
-from forecasting.intake.validation_inputs import lake_sha256, suite_parameters
+from forecasting.intake.validation_inputs import lake_sha256, suite_parameters, validated_bronze
 from forecasting.intake.validation_results import CRITICAL, SourceValidation
-from forecasting.intake.validation_verdict import judge, rows_of_held_sites
+from forecasting.intake.validation_verdict import judge, record, row_reasons, rows_of_held_sites
 
 ROW_COUNT_TYPES = frozenset({"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"})
 _PER_ROW = ("expect_column_values_", "expect_column_pair_values_", "expect_multicolumn_",
@@ -90,11 +90,7 @@ def check_streamed(settings: Settings, lake: Lake, contract: Contract,
                    day: date) -> tuple[SourceValidation, SuiteResult]:  # fmt: skip
     """``validation.check_source`` for a large day, in blocks (see the module doc)."""
     source, rows = contract.name, settings.validation.block_rows
-    manifest_uri = lake.validation_manifest(source, day)
-    manifest = lake.read_json(manifest_uri) if lake.exists(manifest_uri) else None
-    ours = manifest is not None and manifest.get("bronze_sha256") == lake_sha256(
-        lake, lake.bronze_file(source, day)
-    )
+    ours = validated_bronze(lake, contract, day, lake_sha256(lake, lake.bronze_file(source, day)))
     quarantine_uri = lake.validation_quarantine(source, day)
     held = None
     if ours and lake.exists(quarantine_uri):
@@ -110,9 +106,7 @@ def check_streamed(settings: Settings, lake: Lake, contract: Contract,
 
             def settle_block(frame: pd.DataFrame, start: int, res: SuiteResult) -> None:
                 """Pass 1 settles every block as if no batch failure were to come."""
-                reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
-                if res.bad_rows().any():
-                    reasons.iloc[res.row_reasons().index.to_numpy()] = res.row_reasons().to_numpy()
+                reasons = row_reasons(res, frame.index)
                 site.append(rows_of_held_sites(lake, contract, day, frame, reasons, notes))
                 _write_block(frame, reasons, good, bad)
 
@@ -125,28 +119,15 @@ def check_streamed(settings: Settings, lake: Lake, contract: Contract,
             with RowGroupWriter(out[0]) as good, RowGroupWriter(out[1]) as bad:
                 start = 0
                 for frame in input_blocks(lake, contract, day, rows, held):
-                    reasons = _reasons(result, frame, start)
+                    reasons = row_reasons(result, frame.index, start)
                     rows_of_held_sites(lake, contract, day, frame, reasons, [])
                     _write_block(frame, (reasons + "; " + batch).fillna(batch), good, bad)
                     start += len(frame)
         digest = _publish(lake, contract, day, sv, out[0], out[1])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    counts = {"input_rows": sv.input_rows, "validated_rows": sv.validated_rows,
-              "quarantined_rows": sv.quarantined_rows}  # fmt: skip
-    assert sv.input_rows == sv.validated_rows + sv.quarantined_rows, "validation lost rows"
-    lake.write_json(manifest_uri, {"bronze_sha256": digest, "status": sv.status, **counts})
+    record(lake, source, day, sv, digest)
     return sv, result
-
-
-def _reasons(result: SuiteResult, frame: pd.DataFrame, start: int) -> pd.Series:
-    """The day result's reasons for the block ``frame`` starting at row ``start`` (NA: good)."""
-    found = result.row_reasons()
-    reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
-    mine = found[(found.index >= start) & (found.index < start + len(frame))]
-    if len(mine):
-        reasons.iloc[mine.index.to_numpy() - start] = mine.to_numpy()
-    return reasons
 
 
 def input_blocks(lake: Lake, contract: Contract, day: date, block_rows: int,
@@ -320,8 +301,5 @@ def _publish(lake: Lake, contract: Contract, day: date, sv: SourceValidation, br
 
 
 def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(16 * 1024**2), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -1,5 +1,8 @@
 """The verdict on a day's suite result, shared by the whole and the streamed validation.
 
+``row_reasons``: the quarantine reason of each row a result rejects (NA for the others).
+``record``: the manifest a validation run leaves (counts, status, its bronze file's sha256).
+
 ``judge``: the day's status and counts, the batch failure (a critical expectation, or
 more bad rows than ``settings.validation.max_bad_row_share``) for which every row is held
 back. ``rows_of_held_sites``: rows of sites the warehouses snapshot held back, rejected by
@@ -82,3 +85,23 @@ def rows_of_held_sites(
             f"quarantined in the warehouses snapshot of {snap}; the other rows are not affected"
         )
     return mask
+
+
+def row_reasons(result: SuiteResult, index: pd.Index, start: int = 0) -> pd.Series:
+    """Reasons (``; ``-joined expectation names) for the rows of ``result`` at positions
+    ``start .. start + len(index)``, on ``index``; NA for a row no expectation rejects."""
+    reasons = pd.Series(pd.NA, index=index, dtype="string")
+    found = result.row_reasons()
+    mine = found[(found.index >= start) & (found.index < start + len(index))]
+    if len(mine):
+        reasons.iloc[mine.index.to_numpy() - start] = mine.to_numpy()
+    return reasons
+
+
+def record(lake: Lake, source: str, day: date, sv: SourceValidation, digest: str | None) -> None:
+    """Write the run's manifest; ``digest``: sha256 of the bronze file it left (None: removed)."""
+    counts = {"input_rows": sv.input_rows, "validated_rows": sv.validated_rows,
+              "quarantined_rows": sv.quarantined_rows}  # fmt: skip
+    assert sv.input_rows == sv.validated_rows + sv.quarantined_rows, "validation lost rows"
+    lake.write_json(lake.validation_manifest(source, day),
+                    {"bronze_sha256": digest, "status": sv.status, **counts})  # fmt: skip
