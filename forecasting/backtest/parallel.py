@@ -20,10 +20,9 @@ import logging
 from dataclasses import replace
 
 from forecasting.backtest.window_run import FitFn, WindowJob, WindowRun, run_window
-from forecasting.core.cluster import ray_address, start_ray
+from forecasting.core.cluster import ray_map
 from forecasting.core.config import Settings
-from forecasting.core.errors import ConfigError
-from forecasting.core.progress import progress_task, track
+from forecasting.core.progress import track
 from forecasting.panel.spec import PanelSpec
 
 log = logging.getLogger(__name__)
@@ -58,48 +57,5 @@ def _window_task(job: WindowJob, spec, settings, fit, member_fits) -> WindowRun:
 
 
 def _on_ray(jobs, spec, settings: Settings, fit, member_fits, workers: int) -> list[WindowRun]:
-    import ray
-
-    start_ray(settings)
-    cpus = settings.model.num_threads
-    _check_cpus(settings, cpus)
-    task = ray.remote(num_cpus=cpus)(_window_task)
-    shared = [ray.put(x) for x in (spec, settings, fit, member_fits)]
-    limit = workers or len(jobs)
-    order: dict = {}
-    done: dict[int, WindowRun] = {}
-    with progress_task(LABEL, len(jobs)) as advance:
-        try:
-            for i, job in enumerate(jobs):
-                while len(order) >= limit:
-                    _collect(ray, order, done, advance)
-                order[task.remote(job, *shared)] = i
-            while order:
-                _collect(ray, order, done, advance)
-        except BaseException:
-            for ref in order:
-                ray.cancel(ref)
-            raise
-    return [done[i] for i in range(len(jobs))]
-
-
-def _collect(ray, order: dict, done: dict, advance) -> None:
-    """Wait for one task; its error (the window's own exception type) is raised here."""
-    ready, _ = ray.wait(list(order), num_returns=1)
-    for ref in ready:
-        done[order.pop(ref)] = ray.get(ref)
-        advance()
-
-
-def _check_cpus(settings: Settings, cpus: int) -> None:
-    """A task that asks for more CPUs than a local Ray has would wait forever."""
-    import ray
-
-    have = ray.cluster_resources().get("CPU", 0)
-    local = ray_address(settings) == "local"
-    if local and have < cpus:
-        raise ConfigError(
-            f"backtest_workers={settings.backtest_workers} runs each window on "
-            f"model.num_threads={cpus} CPUs but the local Ray has {have:g}: lower "
-            "model.num_threads, set backtest_workers: 1, or set ray.address to a cluster"
-        )
+    return ray_map(settings, _window_task, [(job,) for job in jobs], workers, LABEL,
+                   "backtest_workers", shared=(spec, settings, fit, member_fits))  # fmt: skip

@@ -21,20 +21,20 @@ from typing import Any
 
 import numpy as np
 
-from forecasting.core.cluster import start_ray
+from forecasting.core.cluster import ray_map
 from forecasting.core.errors import ModelError
 from forecasting.model.quiet import quiet, torch_threads
 
-Job = tuple[Any, list[dict], int, int, int]  # (predictor, entries, paths, seed, torch threads)
+Job = tuple[int, list[dict], int, int, int]  # (network, entries, paths, seed, torch threads)
 
 
 @dataclass(frozen=True)
 class ShardPlan:
     """How ``FittedModel.predict`` samples: shards of ``series`` series, run by ``run``
-    (a list of jobs -> their sample arrays, in order)."""
+    ((jobs, the networks) -> the jobs' sample arrays, in order)."""
 
     series: int
-    run: Callable[[list[Job]], list[np.ndarray]]
+    run: Callable[[list[Job], Sequence[Any]], list[np.ndarray]]
 
 
 def shard_seed(seed: int, network: int, shard: int) -> int:
@@ -61,38 +61,32 @@ def sharded(predictors: Sequence[Any], shares: list[int], entries: list[dict], s
     """Per network, its samples of every series: shards sampled by ``plan.run``, joined."""
     cuts = range(0, len(entries), plan.series)
     jobs = [
-        (predictor, entries[c : c + plan.series], share, shard_seed(seed, i, j), threads)
-        for i, (predictor, share) in enumerate(zip(predictors, shares, strict=True))
+        (i, entries[c : c + plan.series], share, shard_seed(seed, i, j), threads)
+        for i, share in enumerate(shares)
         for j, c in enumerate(cuts)
     ]
-    done = plan.run(jobs)
+    done = plan.run(jobs, predictors)
     per = len(cuts)
     return [np.concatenate(done[i * per : (i + 1) * per]) for i in range(len(predictors))]
 
 
-def in_process(jobs: list[Job]) -> list[np.ndarray]:
-    return [sample(*job) for job in jobs]
+def in_process(jobs: list[Job], predictors: Sequence[Any]) -> list[np.ndarray]:
+    return [_sample_job(*job, predictors) for job in jobs]
 
 
-def on_ray(settings: Any, workers: int) -> Callable[[list[Job]], list[np.ndarray]]:
-    """A ``ShardPlan.run`` that samples shards as Ray tasks (``forecasting.core.cluster``)."""
+def _sample_job(network: int, entries: list[dict], paths: int, seed: int, threads: int,
+                predictors: Sequence[Any]) -> np.ndarray:  # fmt: skip
+    """A shard job's samples (a Ray task's body: ``predictors`` come from the object store)."""
+    return sample(predictors[network], entries, paths, seed, threads)
 
-    def run(jobs: list[Job]) -> list[np.ndarray]:
-        import ray
 
-        start_ray(settings)
-        task = ray.remote(num_cpus=settings.model.num_threads)(sample)
-        shared = {id(p): ray.put(p) for p, *_ in jobs}
-        limit = workers or len(jobs)
-        refs: list[Any] = []
-        pending: list[Any] = []
-        for predictor, entries, paths, seed, threads in jobs:
-            while len(pending) >= limit:
-                _, pending = ray.wait(pending, num_returns=1)
-            ref = task.remote(shared[id(predictor)], entries, paths, seed, threads)
-            refs.append(ref)
-            pending.append(ref)
-        return ray.get(refs)
+def on_ray(settings: Any, workers: int) -> Callable[[list[Job], Sequence[Any]], list[np.ndarray]]:
+    """A ``ShardPlan.run`` that samples shards as Ray tasks (``core.cluster.ray_map``; the
+    networks go to the object store once)."""
+
+    def run(jobs: list[Job], predictors: Sequence[Any]) -> list[np.ndarray]:
+        return ray_map(settings, _sample_job, jobs, workers, "forecast shards", "forecast_workers",
+                       shared=(tuple(predictors),))  # fmt: skip
 
     return run
 

@@ -31,7 +31,7 @@ def test_shards_give_the_same_paths_in_any_order(fitted):
     np.testing.assert_array_equal(plain.samples, again.samples)  # at the shard size: one pass
 
     one = fitted.predict(df, num_samples=20, seed=5, shards=ShardPlan(3, in_process))
-    backwards = ShardPlan(3, lambda jobs: in_process(jobs[::-1])[::-1])
+    backwards = ShardPlan(3, lambda jobs, nets: in_process(jobs[::-1], nets)[::-1])
     np.testing.assert_array_equal(one.samples, fitted.predict(df, num_samples=20, seed=5, shards=backwards).samples)
     assert one.samples.shape == plain.samples.shape and one.ids == plain.ids
     assert not np.array_equal(one.samples, plain.samples)  # other seeds per shard
