@@ -1,7 +1,7 @@
 """Audit and panel benchmark on the sample network: accuracy against ``_truth/`` and timings.
 
 Generates the sample network (``forecasting.demo.generate.generate_network``), ingests it
-(``forecasting.intake.runner.ingest_dates``), then runs the real stages and compares with truth:
+(``forecasting.validation.runner.ingest_dates``), then runs the real stages and compares with truth:
 
 - audit: share of sites whose true reporting rate lies inside the stated 95% interval
   (empirical Bayes, as published; and plain Jeffreys for comparison), mean absolute error of
@@ -51,11 +51,11 @@ def main() -> None:
 def run_seed(args: argparse.Namespace, seed: int) -> dict:
     import pandas as pd
 
+    from forecasting.audit.stage import run_audit
     from forecasting.core import schema as s
     from forecasting.core.config import load_settings
     from forecasting.core.lake import Lake
-    from forecasting.intake.history import read_history
-    from forecasting.panel.audit import run_audit
+    from forecasting.ingest.history import read_history
     from forecasting.panel.build import build_panel, read_panel
 
     root = Path(args.out) / f"seed={seed}"
@@ -66,7 +66,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
     timings: dict[str, float] = {}
     if not (args.reuse and (lake_dir / "bronze").exists()):
         from forecasting.demo.generate import generate_network
-        from forecasting.intake.runner import ingest_dates
+        from forecasting.validation.runner import ingest_dates
 
         t = time.perf_counter()
         generate_network(str(landing), args.warehouses, start, args.days, seed, False)
@@ -98,8 +98,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
 def _audit_accuracy(lake, audit, truth_sites) -> dict:
     import numpy as np
 
+    from forecasting.audit.rates import jeffreys_interval
     from forecasting.core import schema as s
-    from forecasting.panel.rates import jeffreys_interval
 
     table = lake.read_parquet(audit.audit_uri)
     site = table.loc[table[s.AUDIT_LEVEL] == "warehouse"].merge(

@@ -36,8 +36,9 @@ from forecasting.core.config import load_settings  # noqa: E402
 from forecasting.core.errors import DataContractError  # noqa: E402
 from forecasting.core.layout import BRONZE, QUARANTINE  # noqa: E402
 from forecasting.core.schema import DAILY_SOURCES  # noqa: E402
-from forecasting.intake import suites, validation, validation_batch  # noqa: E402
-from forecasting.intake.runner import (  # noqa: E402
+from forecasting.validation import batch, checks  # noqa: E402
+from forecasting.validation.gx import suites  # noqa: E402
+from forecasting.validation.runner import (  # noqa: E402
     ingest_reference_days,
     ingest_source_days,
     validate_source_days,
@@ -55,7 +56,7 @@ def _count_gx_runs() -> dict[str, int]:
         runs["n"] += 1
         return real(*args, **kwargs)
 
-    validation.validate_frame = validation_batch.validate_frame = counted
+    checks.validate_frame = batch.validate_frame = counted
     return runs
 
 

@@ -110,8 +110,8 @@ def gx_vs_masks(lake: Path, ids: list[str]) -> dict[str, float]:
     from forecasting.core.config import load_settings
     from forecasting.core.lake import Lake
     from forecasting.core.schema import CONTRACTS
-    from forecasting.intake.suites import validate_frame
-    from forecasting.intake.validation_inputs import input_frame, suite_parameters
+    from forecasting.validation.gx.suites import validate_frame
+    from forecasting.validation.inputs import input_frame, suite_parameters
 
     settings = load_settings(None, lake_uri=str(lake), landing_uri=str(lake), pii_key=PII_KEY)
     contract = CONTRACTS["reconciliation_logs"]

@@ -93,16 +93,16 @@ def _seed(args: argparse.Namespace, seed: int) -> tuple[pd.DataFrame, float]:
 
 
 def _prepare(settings, start: date, end: date, published: date, args, seed: int) -> None:
+    from forecasting.audit.stage import run_audit
     from forecasting.core import schema
     from forecasting.core.lake import Lake
     from forecasting.demo.generate import generate_network
     from forecasting.forecast import forecast_panel
-    from forecasting.intake.runner import ingest_dates
-    from forecasting.panel.audit import run_audit
     from forecasting.panel.build import build_panel
     from forecasting.reserves.compute import compute_reserves
     from forecasting.reserves.publish import publish_reserves
     from forecasting.train import train_model
+    from forecasting.validation.runner import ingest_dates
 
     t0 = time.perf_counter()
     if not Lake(settings.lake_uri).exists(Lake(settings.lake_uri).bronze(schema.RECONCILIATION_LOGS.name, end)):

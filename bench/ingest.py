@@ -2,7 +2,7 @@
 
     python bench/ingest.py [--rows 1000000] [--repeat 3] [--out bench/out/ingest]
 
-For each format it times ``forecasting.intake.ingest.ingest_source`` (read, type to the contract,
+For each format it times ``forecasting.ingest.drop.ingest_source`` (read, type to the contract,
 pseudonymise reporters, flag notes, find duplicates, sort by key, write bronze) and the
 bare pandas baseline on the same file (``pd.read_csv`` / ``pd.read_parquet`` with default
 options, then ``to_parquet``). Rows look like the sample network's drops: same columns,
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecasting.core import schema as s
 from forecasting.core.config import load_settings  # noqa: E402
-from forecasting.intake.ingest import ingest_source  # noqa: E402
+from forecasting.ingest.drop import ingest_source  # noqa: E402
 
 DAY = date(2024, 3, 1)
 PII_KEY = "bench-pii-key-0123456789"

@@ -161,17 +161,17 @@ def _timed(timings: dict[str, float], name: str, fn) -> None:
 
 def _landing(settings, start: date, args) -> None:
     from forecasting.demo.generate import generate_network
-    from forecasting.intake.runner import ingest_dates
+    from forecasting.validation.runner import ingest_dates
 
     generate_network(settings.landing_uri, args.warehouses, start, args.days, 42, False)
     ingest_dates(settings, [start + timedelta(days=i) for i in range(args.days)], validate=False)
 
 
 def _pipeline(settings, as_of: date) -> None:
+    from forecasting.audit.stage import run_audit
     from forecasting.backtest.run import backtest_lake
     from forecasting.core.errors import CalibrationGateError
     from forecasting.forecast import forecast_panel
-    from forecasting.panel.audit import run_audit
     from forecasting.panel.build import build_panel
     from forecasting.reserves.compute import compute_reserves
     from forecasting.reserves.publish import publish_reserves

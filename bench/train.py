@@ -40,7 +40,7 @@ import pandas as pd
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from forecasting.core import schema as S
-from forecasting.panel.spec import PanelSpec  # noqa: E402
+from forecasting.core.panel_spec import PanelSpec  # noqa: E402
 
 SPEC = PanelSpec(freq="W-MON", static_real=S.PANEL_STATIC_REAL, static_cat=S.PANEL_STATIC_CAT,
                  dynamic_real=S.PANEL_DYNAMIC_REAL)
@@ -118,7 +118,7 @@ def _plain_gluonts(args, df: pd.DataFrame, multithreaded: bool) -> dict:
         training_entries,
     )
     from forecasting.model.estimator import build_estimator, model_config
-    from forecasting.model.fitting import quiet, torch_threads
+    from forecasting.model.trainer import quiet, torch_threads
 
     settings = _settings(args, 1)
     hist = history_rows(df)

@@ -3,7 +3,7 @@
 Builds a bronze-typed frame of ``--rows`` security reports (Arrow strings, nullable ints,
 UTC timestamps) with ~1% faulty rows spread over six faults, then times
 
-- ``gx``: ``forecasting.intake.suites.validate_frame`` (GX 1.x, ephemeral context, every
+- ``gx``: ``forecasting.validation.gx.suites.validate_frame`` (GX 1.x, ephemeral context, every
   expectation of ``expectations/security_reports.json``, COMPLETE results with the index
   of every offending row), and
 - ``pandas``: the same checks written as boolean masks, giving the same offending row
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core import schema as s
-from forecasting.intake.suites import load_suite, validate_frame
+from forecasting.validation.gx.suites import load_suite, validate_frame
 
 DAY = date(2024, 3, 4)
 SITES = [f"WH-{c}-{i:03d}" for c in ("DE", "FR", "IT", "ES", "PL") for i in range(1, 13)]

@@ -52,7 +52,7 @@ def riskcast_forecast():
 
     @task(on_failure_callback=data_alert)
     def audit(**context) -> dict:
-        from forecasting.panel.audit import run_audit
+        from forecasting.audit.stage import run_audit
         from riskcast_airflow import runtime
 
         return runtime.summary(run_audit(runtime.settings(context), runtime.as_of(context)))

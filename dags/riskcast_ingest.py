@@ -47,7 +47,7 @@ from riskcast_airflow.runtime import DEFAULT_ARGS
 def riskcast_ingest():
     @task(task_id="ingest_reference", on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
     def ingest_reference(**context) -> dict:
-        from forecasting.intake.runner import ingest_reference_days
+        from forecasting.validation.runner import ingest_reference_days
         from riskcast_airflow import runtime
 
         settings = runtime.settings(context)
@@ -55,7 +55,7 @@ def riskcast_ingest():
 
     @task(on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
     def ingest(source: str, **context) -> dict:
-        from forecasting.intake.runner import ingest_source_days
+        from forecasting.validation.runner import ingest_source_days
         from riskcast_airflow import runtime
 
         settings = runtime.settings(context)
@@ -63,7 +63,7 @@ def riskcast_ingest():
 
     @task(on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
     def validate(source: str, ingested: dict, **context) -> dict:
-        from forecasting.intake.runner import validate_source_days
+        from forecasting.validation.runner import validate_source_days
         from riskcast_airflow import runtime
 
         settings = runtime.settings(context)

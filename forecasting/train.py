@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from forecasting import model
 from forecasting.core.config import Settings
 from forecasting.core.errors import ModelError
 from forecasting.core.lake import Lake
+from forecasting.model.fit import fit_model
 from forecasting.model.registry import model_version, register_model
 from forecasting.panel.build import read_panel
 
@@ -68,7 +68,7 @@ def train_model(settings: Settings, as_of: date, force: bool = False) -> TrainSu
         m = lake.read_json(manifest_uri).get("metrics", {})
         log.info("model %s is already registered for this panel and settings: reused", version)
         return _summary(as_of, version, lake, snapshot_id, m, time.perf_counter() - t0, reused=True)
-    fitted = model.fit_model(df, spec, settings, use_ray=True)
+    fitted = fit_model(df, spec, settings, use_ray=True)
     m = fitted.metrics
     version = register_model(settings, fitted, as_of, snapshot_id, m)
     return _summary(as_of, version, lake, snapshot_id, m, time.perf_counter() - t0, reused=False)

@@ -74,7 +74,7 @@ def test_the_installed_wheel_imports_every_module_and_runs_the_cli(wheel: Path, 
         f"for m in {modules!r}: importlib.import_module(m)\n"
         "from importlib.resources import files\n"
         "assert any(p.name.endswith('.sql') for p in files('forecasting.reserves').joinpath('sql').iterdir())\n"
-        "from forecasting.intake.suites import default_suites_dir, suite_names\n"
+        "from forecasting.validation.gx.suites import default_suites_dir, suite_names\n"
         "assert str(default_suites_dir()).startswith(sys.prefix), default_suites_dir()\n"
         "assert {'security_reports', 'panel'} <= set(suite_names()), suite_names()\n"
         "print('imported', len(" + repr(modules) + "))\n"

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest.calibration import apply_levels, identity_levels
+from forecasting.core.panel_spec import season_length
 from forecasting.core.schema import DS, MEAN, QUANTILE_LEVELS, STEP, UNIQUE_ID, Y, quantile_col
 from forecasting.model.quiet import quiet
-from forecasting.panel.spec import season_length
 
 SEASONAL_NAIVE, CROSTON_SBA, TSB, ADIDA = "seasonal_naive", "croston_sba", "tsb", "adida"
 GLUONTS_DEEPAR = "gluonts_deepar"

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from forecasting import model
 from forecasting.backtest import baselines as bl
 from forecasting.backtest import ensemble as ens
 from forecasting.backtest.calibration import Calibration, GateResult, evaluate_gate
@@ -53,6 +52,7 @@ from forecasting.backtest.windows import (
     window_frames,
 )
 from forecasting.core.config import Settings
+from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.schema import (
     COLD_START,
     CUTOFF,
@@ -74,7 +74,7 @@ from forecasting.core.schema import (
     Y,
     quantile_col,
 )
-from forecasting.panel.spec import PanelSpec
+from forecasting.model.fit import fit_model
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ FRAME_COLUMNS = [
 
 def fit_riskcast(train: pd.DataFrame, spec: PanelSpec, settings: Settings, *, seed: int, horizon: int):
     """The production fit (``forecasting.model.fit.fit_model``), in process."""
-    return model.fit_model(train, spec, settings, seed=seed, use_ray=False, horizon=horizon)
+    return fit_model(train, spec, settings, seed=seed, use_ray=False, horizon=horizon)
 
 
 @dataclass

@@ -38,7 +38,7 @@ from forecasting.core.schema import (
     quantile_col,
 )
 from forecasting.core.schema import STEP as STEP_COL
-from forecasting.model.fitted import CAP_FACTOR
+from forecasting.model.deepar import CAP_FACTOR
 from forecasting.model.mixture import DEEPAR, aligned_samples, mix_samples
 from forecasting.model.mixture import MEMBER_FITS as MIXTURE_MEMBERS
 

@@ -22,8 +22,8 @@ from dataclasses import replace
 from forecasting.backtest.window_run import FitFn, WindowJob, WindowRun, run_window
 from forecasting.core.cluster import ray_map
 from forecasting.core.config import Settings
+from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.progress import track
-from forecasting.panel.spec import PanelSpec
 
 log = logging.getLogger(__name__)
 

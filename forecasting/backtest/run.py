@@ -42,11 +42,11 @@ from forecasting.core.html import render_report
 from forecasting.core.lake import Lake, join
 from forecasting.core.layout import BACKTEST_FILES as FILES
 from forecasting.core.layout import BACKTESTS as BACKTEST_STAGE
+from forecasting.core.panel_spec import PanelSpec, freq_alias
 from forecasting.model.mixture import DEEPAR
 from forecasting.model.registry import model_version as registered_version
 from forecasting.model.registry import set_gate_status
 from forecasting.panel.build import read_panel
-from forecasting.panel.spec import PanelSpec, freq_alias
 from forecasting.panel.user import load_panel
 
 log = logging.getLogger(__name__)

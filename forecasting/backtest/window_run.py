@@ -23,6 +23,7 @@ from forecasting.backtest import ensemble as ens
 from forecasting.backtest.metrics import pit_bounds
 from forecasting.backtest.windows import WindowFrames, mase_scales
 from forecasting.core.config import Settings
+from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.schema import (
     COLD_START,
     CUTOFF,
@@ -35,7 +36,6 @@ from forecasting.core.schema import (
     Y,
 )
 from forecasting.model.quiet import torch_threads
-from forecasting.panel.spec import PanelSpec
 
 RISKCAST, DEEPAR_RAW = "riskcast", "deepar_raw"
 

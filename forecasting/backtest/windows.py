@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core.errors import InputError
+from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.schema import DS, IS_FUTURE, MASE_SCALE, UNIQUE_ID, Y
-from forecasting.panel.spec import PanelSpec
 
 # GluonTS' seasonality for MASE (gluonts.time_feature.get_seasonality): M 12, W 1, D 1.
 MASE_SEASON = {"MS": 12, "M": 12}

@@ -10,7 +10,7 @@ import typer
 from forecasting.cli.common import ConfigOpt, app, emit, run, settings_from
 from forecasting.core.lake import day_range, parse_date
 from forecasting.demo.generate import generate_network
-from forecasting.intake.runner import ingest_dates, validate_date
+from forecasting.validation.runner import ingest_dates, validate_date
 
 
 @app.command("demo-data")

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
+from forecasting.audit.stage import run_audit
 from forecasting.backtest.run import BacktestOptions, backtest_cli
 from forecasting.cli.common import AsOfOpt, ConfigOpt, UngatedOpt, app, emit, run, settings_from
 from forecasting.core.config import with_ray_overrides
 from forecasting.core.lake import parse_date
 from forecasting.forecast import forecast_panel
-from forecasting.panel.audit import run_audit
 from forecasting.panel.build import build_panel
 from forecasting.train import train_model
 

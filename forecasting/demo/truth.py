@@ -26,6 +26,7 @@ import pandas as pd
 
 from forecasting.core.errors import ConfigError, InputError
 from forecasting.core.lake import Lake, join
+from forecasting.core.panel_spec import freq_alias
 from forecasting.core.schema import (
     CATEGORY,
     COUNT_DATE,
@@ -60,7 +61,6 @@ from forecasting.demo import activity as act
 from forecasting.demo.activity import draw_losses
 from forecasting.demo.drops import iso_days, iso_seconds
 from forecasting.demo.network import TrueProcess
-from forecasting.panel.spec import freq_alias
 
 TRUTH_DIR = "_truth"
 PARAMS_FILE = "params.json"

@@ -26,12 +26,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.audit.matching import FALSE_ALARM
 from forecasting.core import schema
 from forecasting.core.lake import Lake
 from forecasting.explain.graph import NODES
-from forecasting.intake.history import read_history
+from forecasting.ingest.history import read_history
 from forecasting.panel.calendar import period_start
-from forecasting.panel.matching import FALSE_ALARM
 from forecasting.panel.targets import THEFT_CATEGORIES
 
 REPORTS_FILED, REPORTED_THEFTS, ACTIVITY_LINES = (

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core.errors import InputError
+from forecasting.core.panel_spec import PanelSpec, freq_alias
 from forecasting.core.schema import DS, IS_FUTURE, UNIQUE_ID, Y
 from forecasting.model.encoders import UNSEEN, Encoders, history_rows, static_table
-from forecasting.panel.spec import PanelSpec, freq_alias
 
 __all__ = ["UNSEEN", "Encoders", "check_panel", "history_rows", "prediction_entries",
            "training_entries"]

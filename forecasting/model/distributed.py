@@ -24,9 +24,9 @@ from forecasting.core.config import Settings
 from forecasting.core.errors import ConfigError, ModelError
 from forecasting.core.lake import join, storage_options
 from forecasting.model.estimator import build_estimator
-from forecasting.model.fitting import (
+from forecasting.model.trainer import (
     MONITOR_VAL,
-    EpochGuard,
+    callback_types,
     early_stopping,
     finite,
     make_loaders,
@@ -187,7 +187,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     module = estimator.create_lightning_module()
     train_loader, val_loader = make_loaders(estimator, module, shard, data["val"])
     report = RayTrainReportCallback()
-    callbacks = [EpochGuard(config["batch_size"]), *early_stopping(config, config["monitor"]), report]
+    callbacks = [callback_types().EpochGuard(config["batch_size"]), *early_stopping(config, config["monitor"]), report]
     trainer = prepare_trainer(pl.Trainer(**trainer_kwargs(
         config, callbacks,
         accelerator="gpu" if config["use_gpu"] else "cpu",

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.schema import IS_FUTURE, UNIQUE_ID, Y
-from forecasting.panel.spec import PanelSpec
 
 UNSEEN = 0  # categorical index of values not seen at training time
 

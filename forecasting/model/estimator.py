@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from forecasting.core.config import Settings
+from forecasting.core.panel_spec import PanelSpec, freq_alias
 from forecasting.model.dataset import Encoders
 from forecasting.model.quiet import quiet
-from forecasting.panel.spec import PanelSpec, freq_alias
 
 
 def gluonts_freq(panel_freq: str) -> str:

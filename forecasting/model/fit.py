@@ -11,12 +11,12 @@ import pandas as pd
 
 from forecasting.core.config import Settings
 from forecasting.core.errors import ModelError
+from forecasting.core.panel_spec import PanelSpec
 from forecasting.model.dataset import UNSEEN, Encoders, check_panel, history_rows, training_entries
+from forecasting.model.deepar import FittedModel
 from forecasting.model.distributed import fit_ray
 from forecasting.model.estimator import gluonts_freq, model_config
-from forecasting.model.fitted import FittedModel
-from forecasting.model.fitting import fit_local
-from forecasting.panel.spec import PanelSpec
+from forecasting.model.trainer import fit_local
 
 
 def fit_model(

@@ -1,7 +1,7 @@
 """Ensemble forecasts as mixtures of sample paths, so that reserves keep joint paths.
 
-A weighted ensemble of path-producing members (DeepAR, ``forecasting.model.local``,
-``forecasting.model.gbm``) is published as a mixture: member m contributes
+A weighted ensemble of path-producing members (DeepAR, ``forecasting.model.members.local_nb``,
+``forecasting.model.members.gbm``) is published as a mixture: member m contributes
 ``round(w_m * S)`` of the ``S`` paths of each series (largest remainder, ties to the
 earlier member), its first paths in order. Every
 published path is a whole path of one member, so sums over periods or series keep the
@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from forecasting.core.errors import ModelError
-from forecasting.model.gbm import GBM, fit_gbm
-from forecasting.model.local import LOCAL_NB, fit_local
+from forecasting.model.members.gbm import GBM, fit_gbm
+from forecasting.model.members.local_nb import LOCAL_NB, fit_local
 from forecasting.model.samples import ForecastSamples
 
 DEEPAR = "deepar"

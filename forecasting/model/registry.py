@@ -36,7 +36,7 @@ from forecasting.core.schema import (
     MODEL_VERSION,
     SNAPSHOT_ID,
 )
-from forecasting.model.fitted import FittedModel
+from forecasting.model.deepar import FittedModel
 from forecasting.model.mixture import DEEPAR
 
 log = logging.getLogger(__name__)

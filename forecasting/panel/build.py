@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from forecasting.audit.matching import Evidence, gather_evidence
+from forecasting.audit.stage import audit_table, audit_window
 from forecasting.core import schema
 from forecasting.core.config import Settings
 from forecasting.core.errors import DataContractError, InputError
@@ -24,14 +26,12 @@ from forecasting.core.lake import Lake, join
 from forecasting.core.layout import PANEL as PANEL_STAGE
 from forecasting.core.layout import PANEL_FILE, SEVERITY_FILE
 from forecasting.core.layout import PANEL_SUMMARY_FILE as SUMMARY_FILE
-from forecasting.intake.history import read_snapshot
-from forecasting.intake.suites import validate_frame
-from forecasting.panel.audit import audit_table, audit_window
+from forecasting.core.panel_spec import PanelSpec, freq_alias
+from forecasting.ingest.history import read_snapshot
 from forecasting.panel.calendar import EVENT_COLUMNS, event_shares, series_grid
-from forecasting.panel.matching import Evidence, gather_evidence
 from forecasting.panel.sites import OPENED, site_covariates
-from forecasting.panel.spec import PanelSpec, freq_alias
 from forecasting.panel.targets import TARGET_COLUMNS, severity_table, target_counts
+from forecasting.validation.gx.suites import validate_frame
 
 log = logging.getLogger(__name__)
 

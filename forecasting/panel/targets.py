@@ -30,9 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.core import schema
-from forecasting.panel.calendar import period_start
-from forecasting.panel.matching import (
+from forecasting.audit.matching import (
     CONFIRMED,
     INCIDENT_DATE,
     INCIDENT_SEVERITIES,
@@ -40,6 +38,8 @@ from forecasting.panel.matching import (
     LOSS_EUR,
     Evidence,
 )
+from forecasting.core import schema
+from forecasting.panel.calendar import period_start
 
 ESTIMATORS = ("union", "rate")
 THEFT_CATEGORIES = ("theft", "burglary", "fraud")  # report categories where goods go missing

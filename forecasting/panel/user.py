@@ -18,8 +18,8 @@ import pandas as pd
 
 from forecasting.core import schema
 from forecasting.core.errors import InputError
+from forecasting.core.panel_spec import PanelSpec, freq_alias
 from forecasting.panel.calendar import period_start
-from forecasting.panel.spec import PanelSpec, freq_alias
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from forecasting.core import schema
 from forecasting.core.config import Settings
 from forecasting.core.errors import InputError
 from forecasting.core.lake import Lake
-from forecasting.panel.spec import freq_alias
+from forecasting.core.panel_spec import freq_alias
 from forecasting.reserves import compound
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from forecasting.core.html import Section, render_report
 from forecasting.core.lake import Lake, join, parse_date
 from forecasting.core.layout import AUDIT, BACKTESTS, DATA_DOCS_INDEX, REPORTS
 from forecasting.core.links import AUDIT_ROUTE, BACKTEST_ROUTE, DATA_DOCS_ROUTE, RESERVES_ROUTE
-from forecasting.intake.datadocs_offline import SITE_VENDOR, VENDOR_DIR, offline_html, page_depth
+from forecasting.validation.gx.offline import SITE_VENDOR, VENDOR_DIR, offline_html, page_depth
 
 LATEST = "latest"
 _PAGES = {  # route -> (title, lake folder listing the dates, the page's URI)

@@ -37,7 +37,7 @@ def fitted(tmp_path_factory):
 @pytest.fixture
 def lake_with_model(fitted, settings_factory):
     """Settings whose lake has the AS_OF panel and one registered, gate-passed model."""
-    from forecasting.model import register_model, set_gate_status
+    from forecasting.model.registry import register_model, set_gate_status
 
     settings = tiny_settings(settings_factory)
     snapshot = write_lake_panel(settings, make_panel())
@@ -83,7 +83,7 @@ def test_every_version_needs_a_gate_verdict_on_this_panel_or_the_audited_overrid
     from typer.testing import CliRunner
 
     from forecasting.cli import app
-    from forecasting.model import register_model
+    from forecasting.model.registry import register_model
 
     settings = tiny_settings(settings_factory)
     snapshot = write_lake_panel(settings, make_panel())
@@ -107,9 +107,8 @@ def test_every_version_needs_a_gate_verdict_on_this_panel_or_the_audited_overrid
 
 
 def test_forecast_publishes_the_ensemble_the_backtest_chose_as_whole_paths(lake_with_model):
-    from forecasting.model import set_gate_status
-    from forecasting.model.local import LOCAL_NB, fit_local
-    from forecasting.model.registry import ensemble_weights, load_predictor
+    from forecasting.model.members.local_nb import LOCAL_NB, fit_local
+    from forecasting.model.registry import ensemble_weights, load_predictor, set_gate_status
     from forecasting.panel.build import read_panel
 
     settings, version = lake_with_model
@@ -138,10 +137,10 @@ def test_forecast_publishes_the_ensemble_the_backtest_chose_as_whole_paths(lake_
 def test_forecast_mixes_the_gbm_member_and_falls_back_to_deepar_when_a_member_fails(lake_with_model, monkeypatch):
     from forecasting import forecast as stage
     from forecasting.core.errors import InputError
-    from forecasting.model import set_gate_status
-    from forecasting.model.gbm import GBM, fit_gbm
-    from forecasting.model.local import LOCAL_NB
+    from forecasting.model.members.gbm import GBM, fit_gbm
+    from forecasting.model.members.local_nb import LOCAL_NB
     from forecasting.model.mixture import mixture_shares
+    from forecasting.model.registry import set_gate_status
     from forecasting.panel.build import read_panel
 
     settings, version = lake_with_model

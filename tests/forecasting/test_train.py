@@ -32,7 +32,7 @@ def test_cli_train_runs_two_ray_workers_and_registers(ray_local, settings_factor
     from typer.testing import CliRunner
 
     from forecasting.cli import app
-    from forecasting.model import list_models, read_manifest
+    from forecasting.model.registry import list_models, read_manifest
 
     settings = tiny_settings(settings_factory)
     snapshot = write_lake_panel(settings, make_panel())
@@ -83,7 +83,7 @@ def test_train_on_an_s3_lake_checkpoints_to_s3(ray_local, settings_factory, monk
     """Multi-node storage: Ray Train checkpoints and the registry both live in the S3 lake."""
     import boto3
 
-    from forecasting.model import list_models
+    from forecasting.model.registry import list_models
     from forecasting.train import train_model
     from tests.support.deepar_panels import moto_server, use_s3
 
@@ -134,7 +134,7 @@ def _train_workers() -> list:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_worker_killed_mid_training_resumes_from_checkpoint(ray_local, settings_factory):
-    from forecasting.model import list_models
+    from forecasting.model.registry import list_models
     from forecasting.train import train_model
 
     settings = tiny_settings(

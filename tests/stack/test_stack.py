@@ -91,7 +91,7 @@ def test_data_quality_alerts_arrived_by_smtp_with_pseudonymised_ids(scenario):
     raw = {r["reporter_id"] for r in bad}
     leaked = {i for i in raw if any(i in b for b in bodies.values())}
     assert not leaked, f"raw reporter ids in alert mails: {sorted(leaked)}"
-    from forecasting.intake.pii import pseudonym
+    from forecasting.ingest.pii import pseudonym
 
     key = scenario["pii_key"].encode()
     if "reporter" in body:

@@ -1,4 +1,4 @@
-"""A small audit table (the shape ``forecasting.panel.audit`` writes) and its summary."""
+"""A small audit table (the shape ``forecasting.audit.stage`` writes) and its summary."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest.engine import MODELS
+from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.schema import DS, IS_FUTURE, REGION, UNIQUE_ID, Y
-from forecasting.panel.spec import PanelSpec
 
 FAST = tuple(m for m in MODELS if m != "gluonts_deepar")  # plain GluonTS trains: slow test only
 RATES = [0.2, 0.5, 1.0, 3.0, 6.0, 0.1, 2.0, 4.0]

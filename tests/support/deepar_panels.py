@@ -16,7 +16,7 @@ import pandas as pd
 
 from forecasting.core import schema as S
 from forecasting.core.lake import Lake, join
-from forecasting.panel.spec import PanelSpec
+from forecasting.core.panel_spec import PanelSpec
 
 SPEC = PanelSpec(
     freq="W-MON",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecasting.audit.report import render_html, render_markdown
 from forecasting.backtest.engine import run_backtest
 from forecasting.backtest.metrics import metrics_by_step
 from forecasting.backtest.report import backtest_sections
@@ -17,9 +18,8 @@ from forecasting.core.config import load_settings
 from forecasting.core.html import render_report
 from forecasting.core.lake import Lake
 from forecasting.core.layout import TOTALS_FILE
-from forecasting.intake.runner import validate_date
-from forecasting.panel.audit_report import render_html, render_markdown
 from forecasting.reserves.report import write_reserves_report
+from forecasting.validation.runner import validate_date
 from tests.support.audit_table import audit_summary, audit_table
 from tests.support.backtest_toys import FAST, SPEC, toy_fit, toy_panel
 from tests.support.reserves_frames import AS_OF, reserve_frames

@@ -14,7 +14,7 @@ import pandas as pd
 
 from forecasting.core import schema as s
 from forecasting.core.lake import Lake, join
-from forecasting.intake.validation_inputs import empty_frame
+from forecasting.validation.inputs import empty_frame
 
 DAY = date(2024, 3, 4)
 SITES = ("WH-DE-001", "WH-DE-002", "WH-FR-001")

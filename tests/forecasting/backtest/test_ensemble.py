@@ -8,8 +8,8 @@ import pandas as pd
 from forecasting.backtest.engine import DEEPAR_RAW, RISKCAST, run_backtest
 from forecasting.backtest.ensemble import ENSEMBLE, choose_ensemble, greedy_weights, window_arrays
 from forecasting.core.schema import CUTOFF, DS, MODEL, STEP, UNIQUE_ID, Y
-from forecasting.model.gbm import GBM
-from forecasting.model.local import LOCAL_NB, fit_local
+from forecasting.model.members.gbm import GBM
+from forecasting.model.members.local_nb import LOCAL_NB, fit_local
 from forecasting.model.mixture import DEEPAR
 from forecasting.model.samples import ForecastSamples
 from tests.support.backtest_toys import SPEC, toy_fit, wide_panel

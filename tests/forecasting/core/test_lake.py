@@ -133,7 +133,7 @@ def test_s3_files_landed_later_are_seen(s3):
 
 @pytest.mark.timeout(180)
 def test_ingest_from_and_to_s3_matches_local(s3, settings_factory, tmp_path):
-    from forecasting.intake.ingest import ingest_date
+    from forecasting.ingest.drop import ingest_date
     from tests.support.landing import csv_text, land, land_reference, recon, report
 
     client, bucket = s3
@@ -177,7 +177,7 @@ def test_ingest_from_and_to_s3_matches_local(s3, settings_factory, tmp_path):
 @pytest.mark.slow  # the fallback to the Airflow connection imports Airflow
 @pytest.mark.timeout(180)
 def test_missing_s3_credentials_name_the_connection(s3, settings_factory, monkeypatch):
-    from forecasting.intake.ingest import ingest_source
+    from forecasting.ingest.drop import ingest_source
 
     client, bucket = s3
     landing = bucket("landing")

@@ -15,8 +15,8 @@ from forecasting.core.lake import Lake
 from forecasting.demo.generate import generate_network
 from forecasting.explain.scm import AttributionOptions
 from forecasting.explain.stage import ATTRIBUTION_COLUMNS, ExplainOptions, explain_lake
-from forecasting.intake.runner import ingest_dates
 from forecasting.panel.build import build_panel
+from forecasting.validation.runner import ingest_dates
 
 START, DAYS = date(2024, 1, 1), 200
 END = START + timedelta(days=DAYS - 1)

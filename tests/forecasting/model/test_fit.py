@@ -8,8 +8,8 @@ import pytest
 
 from forecasting.core import schema as S
 from forecasting.core.errors import ModelError
+from forecasting.core.panel_spec import PanelSpec
 from forecasting.model.fit import fit_model
-from forecasting.panel.spec import PanelSpec
 from tests.support.deepar_panels import (
     AS_OF,
     HORIZON,

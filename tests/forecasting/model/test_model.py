@@ -16,8 +16,8 @@ from forecasting.model.dataset import (
     prediction_entries,
     training_entries,
 )
+from forecasting.model.deepar import CAP_FACTOR, _bounded
 from forecasting.model.estimator import gluonts_freq, model_config
-from forecasting.model.fitted import CAP_FACTOR, _bounded
 from forecasting.model.samples import ForecastSamples
 from tests.support.deepar_panels import AS_OF, HORIZON, SPEC, make_panel, tiny_settings
 
@@ -251,7 +251,12 @@ def test_forecast_of_a_site_opening_inside_the_horizon_is_zero_before_it_opens(f
 
 @pytest.mark.slow
 def test_registry_round_trip_versions_gate_and_latest(fitted, settings_factory):
-    from forecasting.model import list_models, load_predictor, register_model, set_gate_status
+    from forecasting.model.registry import (
+        list_models,
+        load_predictor,
+        register_model,
+        set_gate_status,
+    )
 
     settings = tiny_settings(settings_factory)
     df = make_panel()
@@ -314,7 +319,12 @@ def s3_endpoint():
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_registry_on_s3(fitted, s3_endpoint, settings_factory, monkeypatch, tmp_path):
-    from forecasting.model import list_models, load_predictor, register_model, set_gate_status
+    from forecasting.model.registry import (
+        list_models,
+        load_predictor,
+        register_model,
+        set_gate_status,
+    )
     from tests.support.deepar_panels import use_s3
 
     lake_uri = use_s3(monkeypatch, tmp_path, s3_endpoint, "model-registry")

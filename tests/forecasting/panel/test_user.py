@@ -9,7 +9,7 @@ import pytest
 
 from forecasting.core import schema as s
 from forecasting.core.errors import InputError
-from forecasting.panel.spec import PanelSpec
+from forecasting.core.panel_spec import PanelSpec
 from forecasting.panel.user import load_panel
 
 CARPARTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "carparts" / "carparts.csv.gz"

@@ -1,0 +1,157 @@
+"""Which problems of a day's ingest and validation become alerts, and with which rows.
+
+One alert per source and day at most: a contract alert when ingest stopped the source
+(nothing in bronze), else a data-quality alert (critical when the batch was rejected,
+warning when rows were quarantined by ingest or validation). Offending rows are read from
+``quarantine/<source>/date=D/`` (validation first, then ingest rejects) and restricted to
+the business key, warehouse, lineage, reason and the columns the failed expectations name.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from forecasting.alerts.alert import (
+    contract_alert,
+    data_quality_alert,
+    infrastructure_alert,
+    offending_rows,
+)
+from forecasting.alerts.send import send_alert
+from forecasting.core.config import Settings
+from forecasting.core.errors import AlertError
+from forecasting.core.lake import Lake
+from forecasting.core.schema import CONTRACTS, REASON, SOURCE_FILE, SOURCE_ROW, WAREHOUSE_ID
+from forecasting.ingest.drop import INFRASTRUCTURE
+
+if TYPE_CHECKING:
+    from forecasting.alerts.alert import Alert
+    from forecasting.ingest.drop import IngestResult
+    from forecasting.validation.checks import SourceValidation
+
+log = logging.getLogger(__name__)
+
+STAGE = "stage"  # alert rows only: which stage held the row back ("validation" / "ingest")
+_NAME_COLUMNS = re.compile(r"\(([^)]*)\)")
+
+
+def alert_day(
+    settings: Settings,
+    day: date,
+    ingested: list[IngestResult],
+    validated: list[SourceValidation],
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Build and send the day's alerts; return (title -> delivered routes, delivery errors)."""
+
+    by_ingest = {r.source: r for r in ingested}
+    by_check = {v.source: v for v in validated}
+    sent: dict[str, list[str]] = {}
+    errors: list[str] = []
+    for source in CONTRACTS:
+        alert = source_alert(settings, day, by_ingest.get(source), by_check.get(source))
+        if alert is None:
+            continue
+        try:
+            sent[alert.title] = send_alert(settings, alert)
+        except AlertError as exc:
+            log.error("%s", exc)
+            sent[alert.title] = exc.delivered
+            errors.append(str(exc))
+    return sent, errors
+
+
+def source_alert(
+    settings: Settings,
+    day: date,
+    ingested: IngestResult | None,
+    checked: SourceValidation | None,
+) -> Alert | None:
+    """The alert one source deserves for ``day``, or None when all is well."""
+
+    source = (ingested or checked).source if (ingested or checked) else None
+    if source is None:
+        return None
+    if ingested is not None and ingested.error:
+        if ingested.error_kind == INFRASTRUCTURE:
+            return infrastructure_alert(source, day, ingested.error)
+        return contract_alert(source, day, ingested.error)
+    held_at_ingest = ingested.quarantined if ingested is not None else 0
+    status = checked.status if checked is not None else "passed"
+    if status not in ("warnings", "critical") and not held_at_ingest:
+        return None
+    counts = {"ingest quarantined": held_at_ingest}
+    links: dict[str, str] = {}
+    failed: list[dict[str, Any]] = []
+    notes: list[str] = []
+    if checked is not None:
+        counts.update(
+            {
+                "validated input rows": checked.input_rows,
+                "validated rows kept": checked.validated_rows,
+                "validation quarantined": checked.quarantined_rows,
+            }
+        )
+        failed, notes = checked.failed, checked.notes
+        if checked.data_docs:
+            links = {"data docs": checked.data_docs["index"]}
+            if checked.data_docs.get("page"):
+                links["validation page"] = checked.data_docs["page"]
+    if checked is not None and status == "critical":
+        summary = checked.message
+    else:
+        summary = (
+            f"{source} {day}: {counts.get('validation quarantined', 0)} rows held back by validation and "
+            f"{held_at_ingest} by ingest; the other rows are in bronze. Review the quarantine partition."
+        )
+    blocking = checked.blocking if checked is not None else []
+    rows = quarantined_rows(settings, source, day, failed, blocking)
+    return data_quality_alert(
+        source,
+        day,
+        severity="critical" if status == "critical" else "warning",
+        summary=summary,
+        failed=failed,
+        counts=counts,
+        rows=rows,
+        links={**links, "quarantine": Lake(settings.lake_uri).quarantine(source, day)},
+        notes=notes,
+    )
+
+
+def quarantined_rows(
+    settings: Settings,
+    source: str,
+    day: date,
+    failed: list[dict[str, Any]],
+    blocking: list[str] = (),
+) -> list[dict[str, Any]]:
+    """Up to ``alerts.max_rows`` held-back rows of ``source`` on ``day``, safe columns only.
+
+    Rows that broke a row-level expectation come first; rows held back only because the
+    whole batch was rejected (reason = the ``blocking`` names) follow.
+    """
+
+    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    contract = CONTRACTS[source]
+    named = [c for f in failed for m in _NAME_COLUMNS.findall(f["name"]) for c in m.split(",")]
+    columns = [*contract.key, WAREHOUSE_ID, *named, REASON, STAGE, SOURCE_FILE, SOURCE_ROW]
+    frames = []
+    for stage, uri in (
+        ("validation", lake.validation_quarantine(source, day)),
+        ("ingest", lake.ingest_quarantine(source, day)),
+    ):
+        if lake.exists(uri):
+            held = lake.read_parquet(uri).assign(**{STAGE: stage}).astype({SOURCE_ROW: "Int64"})
+            own = held[REASON] != "; ".join(blocking)
+            frames.append(pd.concat([held[own], held[~own]]))
+    if not frames:
+        return []
+    limit = settings.alerts.max_rows
+    return offending_rows(
+        pd.concat([f.head(limit) for f in frames], ignore_index=True), columns, limit
+    )

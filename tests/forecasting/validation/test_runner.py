@@ -1,0 +1,122 @@
+"""Backfill semantics of the per-source stage runs the ingest DAG calls."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from forecasting.core.errors import DataContractError
+from forecasting.validation.runner import (
+    ingest_reference_days,
+    ingest_source_days,
+    validate_source_days,
+)
+
+START = date(2024, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def faulty_landing(tmp_path_factory) -> Path:
+    from forecasting.demo.generate import generate_network
+
+    out = tmp_path_factory.mktemp("landing")
+    generate_network(str(out), 6, START, 90, seed=5, faults=True)
+    return out
+
+
+def _fault(landing: Path, name: str) -> tuple[date, str]:
+    """(day, source) of the first injected fault called ``name``."""
+    faults = json.loads((landing / "_truth" / "faults.json").read_text())
+    hit = min((f["date"], f["source"]) for f in faults if f["fault"] == name)
+    return date.fromisoformat(hit[0]), hit[1]
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@pytest.mark.slow
+def test_backfill_keeps_going_past_a_rejected_day_and_alerts_it(faulty_landing, settings_factory):
+    settings = settings_factory(landing_uri=str(faulty_landing))
+    bad, source = _fault(faulty_landing, "missing_column")
+    days = _days(bad - timedelta(days=2), bad + timedelta(days=2))
+    ingest_reference_days(settings, days)
+    out = ingest_source_days(settings, source, days)
+    assert list(out["rejected_days"]) == [bad.isoformat()]
+    assert "missing" in out["rejected_days"][bad.isoformat()]
+    lake = Path(settings.lake_uri)
+    assert not (lake / "bronze" / source / f"date={bad}").exists()
+    for d in days:
+        if d != bad:
+            assert (lake / "bronze" / source / f"date={d}" / "part.parquet").exists()
+    alerts = [json.loads(line) for line in (lake / "alerts" / "outbox.jsonl").read_text().splitlines()]
+    assert any(a["kind"] == "contract" and str(bad) in a["title"] for a in alerts)
+
+
+@pytest.mark.slow
+def test_the_runs_own_date_failing_fails_the_task(faulty_landing, settings_factory):
+    settings = settings_factory(landing_uri=str(faulty_landing))
+    bad, source = _fault(faulty_landing, "missing_column")
+    days = _days(bad - timedelta(days=1), bad)
+    ingest_reference_days(settings, days)
+    with pytest.raises(DataContractError, match=str(bad)):
+        ingest_source_days(settings, source, days)
+
+
+@pytest.mark.slow
+def test_validation_backfill_rejects_empty_day_and_quarantines_row_faults(faulty_landing, settings_factory):
+    # a 6-site network has few rows a day: let a few bad rows stay a row-level problem
+    settings = settings_factory(landing_uri=str(faulty_landing), validation={"max_bad_row_share": 0.9})
+    empty, source = _fault(faulty_landing, "empty_day")
+    negative, source2 = _fault(faulty_landing, "negative_units")
+    assert source == source2 == "security_reports"
+    days = _days(min(empty, negative) - timedelta(days=1), max(empty, negative) + timedelta(days=1))
+    ingest_reference_days(settings, days)
+    ingest_source_days(settings, source, days)
+    out = validate_source_days(settings, source, days)
+    assert empty.isoformat() in out["rejected_days"]
+    assert negative.isoformat() not in out["rejected_days"]
+    assert out["quarantined_rows"] >= 1 and out["warning_days"] >= 1
+    assert out["input_rows"] == out["validated_rows"] + out["quarantined_rows"]
+
+
+def test_reference_data_is_snapshotted_on_the_first_and_last_day_of_a_backfill(faulty_landing, settings_factory):
+    settings = settings_factory(landing_uri=str(faulty_landing))
+    days = _days(START, START + timedelta(days=9))
+    out = ingest_reference_days(settings, days)
+    assert out["warehouses"]["ingest"]["days"] == 2
+    snaps = sorted(p.name for p in (Path(settings.lake_uri) / "bronze" / "warehouses").iterdir())
+    assert snaps == [f"date={days[0]}", f"date={days[-1]}"]
+
+
+@pytest.mark.slow
+def test_a_cli_backfill_validates_in_batches_and_leaves_the_files_of_day_by_day(faulty_landing, settings_factory, tmp_path):
+    from forecasting.validation.runner import ingest_and_validate, ingest_dates
+
+    days = _days(date(2024, 2, 14), date(2024, 3, 5))  # empty, truncated, wrong-type and order faults
+    lakes = {name: tmp_path / name for name in ("day_by_day", "batched")}
+    settings = {
+        name: settings_factory(landing_uri=str(faulty_landing), lake_uri=str(lake), validation={"max_bad_row_share": 0.5})
+        for name, lake in lakes.items()
+    }
+    old = ingest_and_validate(settings["day_by_day"], days)  # one day after the other, all sources
+    new = ingest_dates(settings["batched"], days, validate=True)
+
+    def outcome(summary: dict) -> tuple:
+        checked = summary["validation"]["sources"]
+        return (
+            summary["date"], summary["exit_code"], summary["read"], summary["quarantined"],
+            sorted((s, v["status"], v["input_rows"], v["validated_rows"], v["quarantined_rows"]) for s, v in checked.items()),
+        )
+
+    assert [outcome(s) for s in old] == [outcome(s) for s in new]
+    assert any(s["exit_code"] for s in new)  # the faults were hit
+    files = {
+        name: {str(p.relative_to(lake)): p.read_bytes() for part in ("bronze", "quarantine") for p in sorted((lake / part).rglob("*")) if p.is_file()}
+        for name, lake in lakes.items()
+    }
+    assert sorted(files["day_by_day"]) == sorted(files["batched"])
+    assert [k for k in files["day_by_day"] if files["day_by_day"][k] != files["batched"][k]] == []
