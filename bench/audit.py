@@ -74,7 +74,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
         t = time.perf_counter()
         ingest_dates(settings, [start + timedelta(days=i) for i in range(args.days)], args.validate)
         timings["ingest"] = time.perf_counter() - t
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     for source in s.DAILY_SOURCES:
         t = time.perf_counter()
         n = len(read_history(lake, source, as_of))

@@ -105,7 +105,7 @@ def _prepare(settings, start: date, end: date, published: date, args, seed: int)
     from forecasting.validation.runner import ingest_dates
 
     t0 = time.perf_counter()
-    if not Lake(settings.lake_uri).exists(Lake(settings.lake_uri).bronze(schema.RECONCILIATION_LOGS.name, end)):
+    if not Lake.from_settings(settings).exists(Lake.from_settings(settings).bronze(schema.RECONCILIATION_LOGS.name, end)):
         generate_network(settings.landing_uri, args.warehouses, start, args.days, seed, False, True)
         ingest_dates(settings, [start + timedelta(days=i) for i in range(args.days)], validate=False)
     if args.no_publish:
@@ -127,7 +127,7 @@ def _score(settings, as_of: date, truth_csv: Path, seed: int) -> pd.DataFrame:
     from forecasting.core import schema
     from forecasting.core.lake import Lake
 
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     scores = lake.read_parquet(lake.explain_file(as_of, "scores"))
     attr = lake.read_parquet(lake.explain_attributions(as_of))
     truth = pd.read_csv(truth_csv, dtype=str)

@@ -84,7 +84,7 @@ def forecast_panel(
     version = model.metrics["model_version"]
     fs = model.predict(df, num_samples=settings.model.num_samples, seed=settings.model.seed,
                        shards=shard_plan(settings))
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     fs, weights = _ensemble(settings, version, df, model, fs)
     levels = tuple(sorted(set(QUANTILE_LEVELS) | set(settings.quantiles)))
     quantiles = fs.to_frame(levels).assign(**{MODEL_VERSION: version})

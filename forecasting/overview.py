@@ -102,7 +102,7 @@ def _sqlite_file_exists(url: str) -> None:
 
 def describe_run(settings: Settings, as_of: date) -> RunOverview:
     """Read ``reserves_latest`` and list where Data Docs, reports and alerts are."""
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     latest = read_latest(settings)
     paths = {
         "reserves_db": settings.reserves_url,

@@ -62,7 +62,7 @@ def train_model(settings: Settings, as_of: date, force: bool = False) -> TrainSu
     df, spec = read_panel(settings, as_of)
     snapshot_id = panel_snapshot_id(settings, as_of)
     version = model_version(settings, as_of, snapshot_id)
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     manifest_uri = lake.model_manifest(version)
     if not force and lake.exists(manifest_uri):
         m = lake.read_json(manifest_uri).get("metrics", {})
@@ -98,7 +98,7 @@ def _summary(as_of, version, lake, snapshot_id, m, seconds, reused) -> TrainSumm
 
 def panel_snapshot_id(settings: Settings, as_of: date) -> str:
     """The panel's ``snapshot_id`` from its ``summary.json``; ModelError if absent."""
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     uri = lake.panel_summary(as_of)
     snapshot = lake.read_json(uri).get("snapshot_id") if lake.exists(uri) else None
     if not snapshot:

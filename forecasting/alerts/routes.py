@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def outbox_uri(settings: Settings) -> str:
     """``alerts.outbox_path`` or ``<lake>/alerts/outbox.jsonl``."""
-    return settings.alerts.outbox_path or Lake(settings.lake_uri, settings.aws_conn_id).outbox
+    return settings.alerts.outbox_path or Lake.from_settings(settings).outbox
 
 
 def deliver_file(settings: Settings, alert: Alert) -> None:

@@ -92,7 +92,7 @@ class AuditSummary:
 def run_audit(settings: Settings, as_of: date) -> AuditSummary:
     """Match reports to losses as of ``as_of``, estimate reporting rates, write table + report."""
 
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     window = settings.match_window_days
     evidence = gather_evidence(lake, as_of, window)
     start, end = audit_window(evidence.first_day, as_of, window)
@@ -222,7 +222,7 @@ def audit_table(evidence: Evidence, start: date | None, end: date | None) -> pd.
 
 def read_audit(settings: Settings, as_of: date) -> pd.DataFrame:
     """The audit table written by ``run_audit`` for ``as_of`` (columns ``AUDIT_COLUMNS``)."""
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     return lake.read_parquet(join(lake.stage(AUDIT_STAGE, as_of), AUDIT_FILE))
 
 

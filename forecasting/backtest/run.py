@@ -145,7 +145,7 @@ def backtest_lake(
     """
 
     df, spec = read_panel(settings, as_of)
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     version, snapshot = _lake_model(settings, lake, as_of, model_version)
     return backtest_panel(
         settings, df, spec, lake, lake.stage(BACKTEST_STAGE, as_of), source=f"lake panel as_of={as_of}",

@@ -106,6 +106,16 @@ class Lake(Layout):
         self.aws_conn_id = aws_conn_id
         self._fs: fsspec.AbstractFileSystem | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> Lake:
+        """The lake of ``settings`` (``lake_uri``, credentials from ``aws_conn_id``)."""
+        return cls(settings.lake_uri, settings.aws_conn_id)
+
+    @classmethod
+    def landing_from_settings(cls, settings: Any) -> Lake:
+        """The landing area of ``settings`` (``landing_uri``, same credentials)."""
+        return cls(settings.landing_uri, settings.aws_conn_id)
+
     # ------------------------------------------------------------------ I/O
     @property
     def fs(self) -> fsspec.AbstractFileSystem:

@@ -29,7 +29,7 @@ def public_link(settings: Settings, uri: str) -> str:
     base = (settings.public_base_url or "").rstrip("/")
     if not base:
         return uri
-    path = plugin_path(Lake(settings.lake_uri, settings.aws_conn_id), uri)
+    path = plugin_path(Lake.from_settings(settings), uri)
     return base + path if path else uri
 
 

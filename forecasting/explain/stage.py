@@ -81,7 +81,7 @@ class ExplainSummary:
 def explain_lake(settings: Settings, as_of: date, options: ExplainOptions | None = None) -> ExplainSummary:
     """Score, flag and attribute the recent warehouse-weeks of ``as_of``; see the module doc."""
     opts = options or ExplainOptions()
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     panel, spec = read_panel(settings, as_of)
     severity = lake.read_parquet(lake.panel_severity(as_of))
     measures = nd.weekly_measures(panel, severity, nd.read_bronze_counts(lake, as_of, spec.freq))

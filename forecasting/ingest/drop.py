@@ -88,8 +88,8 @@ def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
     contract = CONTRACTS.get(source)
     if contract is None:
         raise ConfigError(f"unknown source {source!r}: use one of {sorted(CONTRACTS)}")
-    landing = Lake(settings.landing_uri, settings.aws_conn_id)
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    landing = Lake.landing_from_settings(settings)
+    lake = Lake.from_settings(settings)
     result = IngestResult(source, day)
     try:
         files, result.warnings = _landing_files(landing, contract, day)
@@ -167,7 +167,7 @@ def ingest_date(settings: Settings, day: date) -> list[IngestResult]:
     Raises StorageError when no daily source has a landing folder for ``day`` (the drop is
     missing); otherwise a failing source is recorded in its result's ``error``.
     """
-    landing = Lake(settings.landing_uri, settings.aws_conn_id)
+    landing = Lake.landing_from_settings(settings)
     folders = [_day_folder(landing, name, day) for name in DAILY_SOURCES]
     if not any(landing.exists(f) for f in folders):
         raise StorageError(
@@ -185,7 +185,7 @@ def ingest_date(settings: Settings, day: date) -> list[IngestResult]:
             results.append(IngestResult(source, day, error=str(exc), error_kind=kind))
         except Exception as exc:  # noqa: BLE001 - a bug in one source must not stop the others
             log.exception("%s %s: unexpected error", source, day)
-            _clear(Lake(settings.lake_uri, settings.aws_conn_id), source, day, keep_bronze=False)
+            _clear(Lake.from_settings(settings), source, day, keep_bronze=False)
             error = f"unexpected {type(exc).__name__} while ingesting (a riskcast bug): {exc}"
             results.append(IngestResult(source, day, error=error, error_kind=INFRASTRUCTURE))
     return results

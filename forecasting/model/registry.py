@@ -243,4 +243,4 @@ def code_version() -> str:
 
 
 def _lake(settings: Settings) -> Lake:
-    return Lake(settings.lake_uri, settings.aws_conn_id)
+    return Lake.from_settings(settings)

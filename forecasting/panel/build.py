@@ -85,7 +85,7 @@ def build_panel(settings: Settings, as_of: date) -> PanelSummary:
     """
 
     freq = freq_alias(settings.freq)
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     evidence = gather_evidence(lake, as_of, settings.match_window_days)
     events = read_snapshot(lake, schema.EVENTS.name, as_of, required=False)
     panel, grid_info = assemble_panel(evidence, events, settings, as_of)
@@ -141,7 +141,7 @@ def build_panel(settings: Settings, as_of: date) -> PanelSummary:
 
 def read_panel(settings: Settings, as_of: date) -> tuple[pd.DataFrame, PanelSpec]:
     """The panel ``build_panel`` wrote for ``as_of`` (columns ``PANEL_COLUMNS``) and its spec."""
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     out = lake.stage(PANEL_STAGE, as_of)
     if not lake.exists(join(out, SUMMARY_FILE)):
         raise InputError(f"no panel at {out}: run `riskcast panel --as-of {as_of}` first")
@@ -156,7 +156,7 @@ def validate_lake_panel(settings: Settings, as_of: date) -> dict[str, Any]:
     ``build_panel`` (snapshot id mismatch) or one breaking ``expectations/panel.json``
     raises DataContractError. Returns the suite digest and the snapshot id.
     """
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     out = lake.stage(PANEL_STAGE, as_of)
     if not lake.exists(join(out, SUMMARY_FILE)):
         raise InputError(f"no panel at {out}: run `riskcast panel --as-of {as_of}` first")

@@ -92,7 +92,7 @@ def compute_reserves(settings: Settings, as_of: date, *, allow_ungated: bool = F
     (CalibrationGateError otherwise); ``allow_ungated`` goes on and labels every row
     ``UNGATED (...)`` in ``calibration_method``, with no backtest coverage claimed.
     """
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     inputs = load_inputs(lake, as_of, settings)
     ungated = require_gate(settings, inputs.model_version, as_of, allow_ungated=allow_ungated)
     if ungated:  # no verdict on this model and panel: no coverage to quote

@@ -180,7 +180,7 @@ def escalate_reserves(settings: Settings, as_of: date) -> EscalationSummary:
     Reads ``reserves/as_of=D/reserves.parquet`` and ``thresholds.parquet``. One alert per
     date, listing the sites worst first; no site escalating sends nothing.
     """
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     uri = lake.reserves_file(as_of, RESERVES_FILE)
     if not lake.exists(uri):
         raise InputError(f"{uri} does not exist: run `riskcast reserves --as-of {as_of}` first")

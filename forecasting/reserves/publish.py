@@ -80,7 +80,7 @@ def publish_reserves(
     this as_of's panel; ``allow_ungated`` publishes rows computed with ``--allow-ungated``
     (their ``calibration_method`` says ``UNGATED``), never silently relabelled ones.
     """
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     site_rows = _load(lake, lake.reserves_file(as_of, RESERVES_FILE), RESERVE_COLUMNS, as_of)
     total_rows = _load(lake, lake.reserves_file(as_of, TOTALS_FILE), TOTAL_COLUMNS, as_of)
     digest = content_digest(site_rows, total_rows)

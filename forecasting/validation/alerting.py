@@ -118,7 +118,7 @@ def source_alert(
         failed=failed,
         counts=counts,
         rows=rows,
-        links={**links, "quarantine": Lake(settings.lake_uri).quarantine(source, day)},
+        links={**links, "quarantine": Lake.from_settings(settings).quarantine(source, day)},
         notes=notes,
     )
 
@@ -136,7 +136,7 @@ def quarantined_rows(
     whole batch was rejected (reason = the ``blocking`` names) follow.
     """
 
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     contract = CONTRACTS[source]
     named = [c for f in failed for m in _NAME_COLUMNS.findall(f["name"]) for c in m.split(",")]
     columns = [*contract.key, WAREHOUSE_ID, *named, REASON, STAGE, SOURCE_FILE, SOURCE_ROW]

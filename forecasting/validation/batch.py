@@ -87,7 +87,7 @@ def validate_days(settings: Settings, source: str, days: Sequence[date], docs_da
     (``intake.parallel``); the days are settled here, in date order, either way.
     """
     contract = CONTRACTS[source]
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     shifted = screenable(load_suite(source))
     size = settings.validation.batch_days if shifted is not None else 1
     batches = [list(days[i:i + size]) for i in range(0, len(days), size)]
@@ -108,7 +108,7 @@ def validate_days(settings: Settings, source: str, days: Sequence[date], docs_da
 def screen_batch(settings: Settings, days: Sequence[date], source: str) -> set[date]:
     """The days of one batch that its screen clears (an ``IntakeWorker`` call)."""
     contract = CONTRACTS[source]
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     shifted = screenable(load_suite(source))
     return set(_screen_batch(settings, lake, contract, shifted, days)) if shifted is not None else set()
 

@@ -91,7 +91,7 @@ def validate_source(
     """
     day = parse_date(day)
     checked, suite_result = check_source(
-        settings, Lake(settings.lake_uri, settings.aws_conn_id), source, day
+        settings, Lake.from_settings(settings), source, day
     )
     if docs or checked.status in (WARNINGS, CRITICAL):
         write_docs(settings, day, [(checked, suite_result)])

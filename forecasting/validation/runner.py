@@ -186,7 +186,7 @@ def validate_date(settings: Settings, day: date, alert: bool = False) -> DayVali
     (``DayValidation.alerts``: title -> routes delivered).
     """
     day = parse_date(day)
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     runs = [check_source(settings, lake, source, day) for source in SOURCE_ORDER]
     write_docs(settings, day, runs)
     results = [checked for checked, _ in runs]

@@ -119,7 +119,7 @@ def report_page(route: str, day: str) -> Response:
 
 def _lake() -> Lake:
     settings: Settings = load_settings(None)
-    return Lake(settings.lake_uri, settings.aws_conn_id)
+    return Lake.from_settings(settings)
 
 
 def _dates(lake: Lake, folder: str) -> list[date]:

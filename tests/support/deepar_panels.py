@@ -87,7 +87,7 @@ def _site(uid, ds, future, y, *, sqft, region, country="DE") -> pd.DataFrame:
 
 def write_lake_panel(settings, df: pd.DataFrame, spec: PanelSpec = SPEC, as_of: date = AS_OF) -> str:
     """Write ``panel.parquet`` + ``summary.json`` where ``read_panel`` looks; the snapshot id."""
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     out = lake.stage("panel", as_of)
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)

@@ -32,7 +32,7 @@ GATE = {"passed": True, "model": "riskcast", "tolerance": 0.025, "windows": ["20
 def build_served_lake(root: Path) -> Lake:
     """Write every served page under ``root/lake`` (landing under ``root/landing``)."""
     settings = load_settings(None, lake_uri=str(root / "lake"), landing_uri=str(root / "landing"))
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     previous = AS_OF - timedelta(days=7)
     lake.write_parquet(reserve_frames(previous, scale=0.8)[1], lake.reserves_file(previous, TOTALS_FILE))
     lake.write_json(lake.backtest_file(AS_OF, "gate"), GATE)

@@ -72,7 +72,7 @@ def publish_data_docs(
         keys.append(key)
     # one build per day: each build re-reads the newest INDEX_LIMIT results for the index
     context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*keys, *suites.values()])
-    lake = Lake(settings.lake_uri, settings.aws_conn_id)
+    lake = Lake.from_settings(settings)
     docs = lake.data_docs
     index = join(docs, DATA_DOCS_INDEX)
     links = [

@@ -179,7 +179,7 @@ def _write_network(lake: Lake) -> None:
 
 def test_run_audit_writes_rates_per_site_region_network(settings_factory) -> None:
     settings = settings_factory(match_window_days=7)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     _write_network(lake)
     summary = run_audit(settings, AS_OF)
     table = lake.read_parquet(summary.audit_uri)
@@ -210,7 +210,7 @@ def test_run_audit_writes_rates_per_site_region_network(settings_factory) -> Non
 
 def test_run_audit_on_an_empty_lake_says_so(settings_factory) -> None:
     settings = settings_factory()
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     write_bronze(lake, "warehouses", FIRST, [site("WH-A", "north", "DE", date(2020, 1, 1))])
     summary = run_audit(settings, AS_OF)
     assert summary.network_rate is None and summary.unexplained_losses == 0
@@ -249,7 +249,7 @@ def test_audit_and_panel_read_an_s3_lake(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="pu-lake")
     settings = settings_factory(lake_uri="s3://pu-lake/lake", match_window_days=7, horizon=2)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     first, as_of = date(2024, 1, 1), date(2024, 2, 25)
     write_bronze(lake, "warehouses", first, [site("WH-A", "north", "DE", date(2020, 1, 1))])
     write_bronze(lake, "events", first, [])

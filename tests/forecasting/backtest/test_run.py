@@ -140,8 +140,8 @@ def test_gate_blocks_a_miscalibrated_model_after_writing_the_evidence(tmp_path, 
     assert gate["passed"] is False
     for name in ("backtest.parquet", "metrics.csv", "calibration.json", "report.html"):
         assert (tmp_path / "bt" / name).exists()
-    outbox = Lake(settings.lake_uri).outbox
-    alerts = [json.loads(line) for line in Lake(settings.lake_uri).read_text(outbox).splitlines()]
+    outbox = Lake.from_settings(settings).outbox
+    alerts = [json.loads(line) for line in Lake.from_settings(settings).read_text(outbox).splitlines()]
     assert [a["kind"] for a in alerts] == ["gate"]
     assert "q=0.95" in alerts[0]["summary"] and alerts[0]["links"]["report"].endswith("report.html")
 
@@ -198,7 +198,7 @@ def test_backtest_lake_writes_the_stage_files(settings_factory):
     from forecasting.core.lake import join
 
     settings = settings_factory(horizon=6, backtest_windows=2)
-    lake, as_of = Lake(settings.lake_uri), date(2023, 4, 30)
+    lake, as_of = Lake.from_settings(settings), date(2023, 4, 30)
     panel = toy_panel().assign(is_future=False)
     future = panel[panel[DS] == panel[DS].max()].assign(
         **{DS: panel[DS].max() + pd.offsets.MonthBegin(), Y: np.nan, "is_future": True})
@@ -226,7 +226,7 @@ def test_a_user_panel_backtest_never_alerts_and_records_nothing(tmp_path, settin
     with pytest.raises(CalibrationGateError, match="no alert, nothing recorded") as err:
         backtest_cli(settings, _opts(path, tmp_path / "out"), fit=miscalibrated, models=FAST, member_fits={})
     assert "\n" not in str(err.value)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     assert not lake.exists(lake.outbox), "an experiment on a user's panel must not page anyone"
 
 
@@ -238,7 +238,7 @@ def test_backtest_as_of_records_the_verdict_on_the_registered_version(settings_f
     from forecasting.model.registry import gate_status, model_version
 
     settings = settings_factory(horizon=6, backtest_windows=2)
-    lake, as_of = Lake(settings.lake_uri), date(2023, 4, 30)
+    lake, as_of = Lake.from_settings(settings), date(2023, 4, 30)
     stage = lake.stage("panel", as_of)
     panel = toy_panel().assign(is_future=False)
     future = panel[panel[DS] == panel[DS].max()].assign(

@@ -17,7 +17,7 @@ def _settings(tmp_path, base):
 
 def test_reports_and_data_docs_become_plugin_urls(tmp_path):
     s = _settings(tmp_path, "https://airflow.example.com/")
-    lake = Lake(s.lake_uri)
+    lake = Lake.from_settings(s)
     base = "https://airflow.example.com/riskcast"
     assert public_link(s, lake.reserves_report(D)) == f"{base}/reserves/2024-06-02"
     assert public_link(s, lake.backtest_file(D, "report")) == f"{base}/backtest/2024-06-02"
@@ -31,5 +31,5 @@ def test_reports_and_data_docs_become_plugin_urls(tmp_path):
 
 def test_without_the_setting_links_stay_lake_paths(tmp_path):
     s = _settings(tmp_path, None)
-    uri = Lake(s.lake_uri).reserves_report(D)
+    uri = Lake.from_settings(s).reserves_report(D)
     assert public_link(s, uri) == uri

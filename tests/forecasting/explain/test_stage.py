@@ -40,7 +40,7 @@ def lake_settings(tmp_path_factory):
 
 def test_explain_writes_attributions_scores_and_alerts(lake_settings) -> None:
     summary = explain_lake(lake_settings, END, FAST)
-    lake = Lake(lake_settings.lake_uri)
+    lake = Lake.from_settings(lake_settings)
     attr = lake.read_parquet(lake.explain_attributions(END))
     scores = lake.read_parquet(lake.explain_file(END, "scores"))
     assert list(attr.columns) == ATTRIBUTION_COLUMNS
@@ -61,7 +61,7 @@ def test_explain_writes_attributions_scores_and_alerts(lake_settings) -> None:
 
 
 def test_explain_rerun_is_byte_identical(lake_settings) -> None:
-    lake = Lake(lake_settings.lake_uri)
+    lake = Lake.from_settings(lake_settings)
     quiet = ExplainOptions(alert=False, attribution=FAST.attribution)
     explain_lake(lake_settings, END, quiet)
     first = {k: lake.read_bytes(lake.explain_file(END, k)) for k in ("attributions", "scores", "summary")}
@@ -88,7 +88,7 @@ def test_a_week_above_its_published_p95_is_flagged_at_the_lower_score(lake_setti
     """The P95 rule: realised incidents above what the latest earlier publication said."""
     import shutil
 
-    lake = Lake(lake_settings.lake_uri)
+    lake = Lake.from_settings(lake_settings)
     quiet = ExplainOptions(alert=False, attribution=FAST.attribution)
     explain_lake(lake_settings, END, quiet)
     before = lake.read_parquet(lake.explain_file(END, "scores"))

@@ -115,7 +115,7 @@ def _refuse_reading(monkeypatch, path: str) -> None:
 
 
 def _parquet(settings, kind: str, source: str) -> pd.DataFrame:
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     folder = lake.bronze(source, DAY) if kind == "bronze" else lake.quarantine(source, DAY)
     uri = f"{folder}/{BRONZE_FILE if kind == 'bronze' else INGEST_QUARANTINE_FILE}"
     return lake.read_parquet(uri) if lake.exists(uri) else pd.DataFrame()

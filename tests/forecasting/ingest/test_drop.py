@@ -39,12 +39,12 @@ BRONZE_DTYPES = {
 
 # ---------------------------------------------------------------------------- helpers
 def bronze(settings, source: str = REPORTS, day: date = DAY) -> pd.DataFrame:
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     return lake.read_parquet(f"{lake.bronze(source, day)}/{BRONZE_FILE}")
 
 
 def quarantine(settings, source: str = REPORTS, day: date = DAY) -> pd.DataFrame:
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     return lake.read_parquet(f"{lake.quarantine(source, day)}/{QUARANTINE_FILE}")
 
 

@@ -262,12 +262,12 @@ def test_registry_round_trip_versions_gate_and_latest(fitted, settings_factory):
     df = make_panel()
     version = register_model(settings, fitted, AS_OF, "snap-1", {"val_loss": 1.0})
     assert version.startswith("deepar-20240304-")
-    uri = Lake(settings.lake_uri).models(version)
-    manifest = Lake(settings.lake_uri).read_json(join(uri, "manifest.json"))
+    uri = Lake.from_settings(settings).models(version)
+    manifest = Lake.from_settings(settings).read_json(join(uri, "manifest.json"))
     assert manifest["snapshot_id"] == "snap-1" and manifest["gate"]["passed"] is None
     assert manifest["settings"]["horizon"] == HORIZON and "pii_key" not in manifest["settings"]
     assert manifest["code_version"].startswith("0.")
-    enc = Lake(settings.lake_uri).read_json(join(uri, "encoders.json"))
+    enc = Lake.from_settings(settings).read_json(join(uri, "encoders.json"))
     assert enc["unseen_index"] == 0 and enc["categories"][S.REGION] == {"north": 1, "south": 2}
 
     with pytest.raises(ModelError, match="passed the calibration gate"):
@@ -275,7 +275,7 @@ def test_registry_round_trip_versions_gate_and_latest(fitted, settings_factory):
     loaded = load_predictor(settings, version)  # explicit versions load ungated
     # the default (validation=refit, pool_holdout) keeps the early-stopped network as a member
     assert len(fitted.members) == len(loaded.members) == 1 == fitted.metrics["pooled_networks"] - 1
-    assert Lake(settings.lake_uri).ls(join(uri, "members")) == ["1"]
+    assert Lake.from_settings(settings).ls(join(uri, "members")) == ["1"]
     a, b = fitted.predict(df, seed=3), loaded.predict(df, seed=3)
     np.testing.assert_array_equal(a.samples, b.samples)
     assert a.ids[-1] == "WH-NEW" and a.cold_start == ("WH-NEW",)

@@ -21,7 +21,7 @@ OLD = date(2019, 5, 1)
 
 
 def _lake(settings, sites, reports=(), losses=(), events=()) -> Lake:
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     write_bronze(lake, "warehouses", FIRST, list(sites))
     write_bronze(lake, "events", FIRST, list(events))
     rows = [dict(r, _day=r[s.INCIDENT_AT].date()) for r in reports]
@@ -192,7 +192,7 @@ def test_targets_count_each_theft_once_and_y_follows_the_setting(settings_factor
     panel, spec = read_panel(settings, AS_OF)
     assert spec.target == s.REPORTED_INCIDENTS
     assert (panel[s.Y].fillna(-1) == panel[s.REPORTED_INCIDENTS].fillna(-1)).all()
-    sev = Lake(settings.lake_uri).read_parquet(summary.severity_uri)
+    sev = Lake.from_settings(settings).read_parquet(summary.severity_uri)
     assert len(sev) == 3 and set(sev[s.SEVERITY_EVIDENCE]) == {"report"}
 
 
@@ -212,7 +212,7 @@ def test_severity_rows_follow_the_estimated_thefts(settings_factory) -> None:
         ],
     )
     summary = build_panel(settings, AS_OF)
-    sev = Lake(settings.lake_uri).read_parquet(summary.severity_uri)
+    sev = Lake.from_settings(settings).read_parquet(summary.severity_uri)
     got = sorted(
         zip(sev[s.REGION], sev[s.SEVERITY_LOSS_EUR], sev[s.SEVERITY_EVIDENCE], strict=True)
     )

@@ -24,7 +24,7 @@ CALIBRATION = {
 
 
 def _read(settings, name):
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     return lake.read_parquet(join(lake.stage("reserves", AS_OF), name))
 
 
@@ -59,7 +59,7 @@ def test_rerun_writes_byte_identical_files(settings_factory):
     settings = settings_factory()
     write_inputs(settings.lake_uri)
     compute_reserves(settings, AS_OF)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     names = ["reserves.parquet", "totals.parquet", "thresholds.parquet"]
     before = {n: lake.read_bytes(join(lake.stage("reserves", AS_OF), n)) for n in names}
     compute_reserves(settings, AS_OF)
@@ -92,7 +92,7 @@ def test_calibration_levels_move_the_quantiles_and_its_absence_is_recorded(setti
     calibrated = settings_factory()
     write_inputs(calibrated.lake_uri, calibration=CALIBRATION)
     s_plain, s_cal = compute_reserves(plain, AS_OF), compute_reserves(calibrated, AS_OF)
-    lake_p, lake_c = Lake(plain.lake_uri), Lake(calibrated.lake_uri)
+    lake_p, lake_c = Lake.from_settings(plain), Lake.from_settings(calibrated)
     p = lake_p.read_parquet(join(lake_p.stage("reserves", AS_OF), "reserves.parquet"))
     c = lake_c.read_parquet(join(lake_c.stage("reserves", AS_OF), "reserves.parquet"))
     assert s_plain.calibration_method == "none" and (p[schema.CALIBRATION_METHOD] == "none").all()
@@ -198,7 +198,7 @@ def test_report_page_lists_escalating_sites_totals_and_table(settings_factory):
     )
     write_inputs(settings.lake_uri)
     summary = compute_reserves(settings, AS_OF)
-    page = Lake(settings.lake_uri).read_text(summary.uris["report"])
+    page = Lake.from_settings(settings).read_text(summary.uris["report"])
     assert page.lower().startswith("<!doctype html>") and "Escalating sites (1)" in page
     assert "WH-A" in page and "network" in page and "severe" in page
     res, tot = _read(settings, "reserves.parquet"), _read(settings, "totals.parquet")
@@ -213,7 +213,7 @@ def test_seed_comes_from_the_date(settings_factory):
     write_inputs(settings.lake_uri, AS_OF + timedelta(days=7))
     compute_reserves(settings, AS_OF)
     compute_reserves(settings, AS_OF + timedelta(days=7))
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     a = lake.read_parquet(join(lake.stage("reserves", AS_OF), "reserves.parquet"))
     b = lake.read_parquet(
         join(lake.stage("reserves", AS_OF + timedelta(days=7)), "reserves.parquet")

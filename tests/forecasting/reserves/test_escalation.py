@@ -101,7 +101,7 @@ def test_a_surge_escalates_and_the_alert_reaches_security(settings_factory):
     result = escalation.escalate_reserves(settings, AS_OF)
     assert result.escalating == 3 and result.severe >= 1 and result.sent
     assert result.sites[0][schema.ESCALATION_LEVEL] == 2  # worst first
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     sent = [json.loads(line) for line in lake.read_text(lake.outbox).splitlines()]
     escalations = [a for a in sent if a.get("kind") == escalation.ALERT_KIND]
     assert len(escalations) == 1
@@ -120,7 +120,7 @@ def test_quiet_sites_send_nothing(settings_factory):
     compute_reserves(settings, AS_OF)
     result = escalation.escalate_reserves(settings, AS_OF)
     assert result.escalating == 0 and result.sent == [] and result.to_dict()["as_of"] == str(AS_OF)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     assert not lake.exists(lake.outbox)
     levels = lake.read_parquet(join(lake.stage("reserves", AS_OF), "reserves.parquet"))[
         schema.ESCALATION_LEVEL

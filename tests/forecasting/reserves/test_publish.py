@@ -136,7 +136,7 @@ def test_a_new_run_replaces_the_current_one_and_history_is_kept(staged):
 
 def test_same_run_id_with_other_figures_is_refused(staged):
     publish_reserves(staged, AS_OF, run_id="r1")
-    lake = Lake(staged.lake_uri)
+    lake = Lake.from_settings(staged)
     uri = join(lake.stage("reserves", AS_OF), "reserves.parquet")
     res = lake.read_parquet(uri)
     res["loss_eur_p95"] += 1.0
@@ -175,7 +175,7 @@ def test_a_warehouse_new_to_the_table_is_inserted(staged):
 def test_bad_figures_are_refused_and_nothing_is_written(staged, column, value, message):
     publish_reserves(staged, AS_OF, run_id="good")
     before = _dump(staged.reserves_url)
-    lake = Lake(staged.lake_uri)
+    lake = Lake.from_settings(staged)
     uri = join(lake.stage("reserves", AS_OF), "reserves.parquet")
     res = lake.read_parquet(uri)
     res.loc[4, column] = value
@@ -190,7 +190,7 @@ def test_bad_figures_are_refused_and_nothing_is_written(staged, column, value, m
 def test_database_constraint_failure_mid_insert_rolls_back(staged, monkeypatch):
     publish_reserves(staged, AS_OF, run_id="good")
     before = _dump(staged.reserves_url)
-    lake = Lake(staged.lake_uri)
+    lake = Lake.from_settings(staged)
     uri = join(lake.stage("reserves", AS_OF), "reserves.parquet")
     res = lake.read_parquet(uri)
     res.loc[len(res) - 1, "incidents_p50"] = 1e6  # last row breaks P50 <= P90: a CHECK constraint

@@ -37,7 +37,7 @@ REPORTS, RECON = s.SECURITY_REPORTS.name, s.RECONCILIATION_LOGS.name
 @pytest.fixture
 def lake_settings(settings_factory):
     settings = settings_factory()
-    return settings, Lake(settings.lake_uri)
+    return settings, Lake.from_settings(settings)
 
 
 def _bronze(lake: Lake, source: str, day=DAY) -> pd.DataFrame | None:
@@ -92,7 +92,7 @@ def test_row_level_failures_go_to_quarantine_with_expectation_names(lake_setting
 
 def test_too_many_bad_rows_escalate_to_a_batch_failure(settings_factory):
     settings = settings_factory(validation={"max_bad_row_share": 0.1})
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     write_day(lake)
     write_bronze(lake, REPORTS, DAY, _faulty_reports())  # 2 of 12 bad: 16.7% > 10%
     with pytest.raises(DataContractError, match="max_bad_row_share") as err:
@@ -191,7 +191,7 @@ def test_volume_check_is_skipped_without_history(lake_settings):
 
 def test_known_warehouses_come_from_the_latest_snapshot(settings_factory):
     settings = settings_factory(validation={"max_bad_row_share": 1.0})
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     old = warehouses(DAY - timedelta(days=3)).iloc[:1]  # only WH-DE-001 back then
     write_bronze(lake, s.WAREHOUSES.name, DAY - timedelta(days=3), old)
     write_bronze(lake, REPORTS, DAY, reports(6))
@@ -360,7 +360,7 @@ def test_faulty_demo_days_end_to_end(settings_factory, tmp_path):
     fault_days = sorted({date.fromisoformat(f["date"]) for f in by_name.values()})
     history = [date(2024, 1, 1) + timedelta(days=i) for i in range(4)]
     settings = settings_factory()
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     days = {d.isoformat(): d for d in history + fault_days}
     summaries = {r["date"]: r for r in ingest_and_validate(settings, list(days.values()))}
     outbox = [json.loads(x) for x in Path(lake.outbox).read_text().splitlines()]
@@ -440,7 +440,7 @@ def test_a_site_held_back_in_the_snapshot_rejects_only_its_own_rows(settings_fac
     checked = summary["validation"]["sources"][s.SECURITY_REPORTS.name]
     assert checked["status"] == "warnings" and not checked["blocking"], checked
     assert checked["validated_rows"] == 6 and checked["quarantined_rows"] == 3
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     held = lake.read_parquet(lake.validation_quarantine(s.SECURITY_REPORTS.name, LANDED_DAY))
     assert set(held[s.WAREHOUSE_ID]) == {"WH-DE-001"}
     assert held[s.REASON].str.contains("warehouse WH-DE-001 is held back in the warehouses").all()

@@ -18,7 +18,7 @@ from forecasting.validation.runner import validate_date
 from tests.support.validation_frames import DAY, write_day
 root = sys.argv[1]
 settings = load_settings(None, lake_uri=root + "/lake", landing_uri=root + "/landing")
-write_day(Lake(settings.lake_uri), DAY)
+write_day(Lake.from_settings(settings), DAY)
 validate_date(settings, DAY)
 print("validated")
 """

@@ -43,7 +43,7 @@ def both_ways(settings_factory, tmp_path: Path, source: str, frame: pd.DataFrame
     out = []
     for label, rows in (("whole", 1_000_000), ("blocks", 7)):
         settings = settings_factory(lake_uri=str(tmp_path / label), validation={"block_rows": rows})
-        lake = Lake(settings.lake_uri)
+        lake = Lake.from_settings(settings)
         write_history(lake, rows=history)
         write_day(lake)
         write_bronze(lake, source, DAY, frame)
@@ -113,7 +113,7 @@ def test_a_suite_with_an_aggregate_check_is_not_split():
 @pytest.mark.parametrize("rows", [1, 3, 1000])
 def test_block_sizes_do_not_change_the_result(settings_factory, tmp_path, rows):
     settings = settings_factory(validation={"block_rows": rows})
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     write_history(lake, rows=40)
     write_day(lake)
     write_bronze(lake, REPORTS, DAY, faulty_reports())

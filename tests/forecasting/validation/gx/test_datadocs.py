@@ -37,7 +37,7 @@ def test_build_stamps_and_random_ids_are_removed():
 
 def test_index_keeps_earlier_days(settings_factory, tmp_path):
     settings = settings_factory()
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     for k in range(2):
         write_day(lake, DAY + timedelta(days=k))
         validate_date(settings, DAY + timedelta(days=k))
@@ -130,7 +130,7 @@ def test_landing_values_never_reach_a_page_unescaped(settings_factory, tmp_path)
     assert pages
     for page in pages:
         assert not _planted_markup(page.read_text()), page
-    outbox = [json.loads(x) for x in Path(Lake(settings.lake_uri).outbox).read_text().splitlines()]
+    outbox = [json.loads(x) for x in Path(Lake.from_settings(settings).outbox).read_text().splitlines()]
     assert outbox
     for sent in outbox:
         fields = {k: v for k, v in sent.items() if k != "id"}

@@ -47,7 +47,7 @@ def test_links_are_rewritten_relative_to_the_page_and_idempotent():
 
 def test_built_data_docs_fetch_nothing_from_the_network(settings_factory, tmp_path):
     settings = settings_factory()
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     write_day(lake, DAY)
     validate_date(settings, DAY)
     docs = tmp_path / "lake" / "data_docs"
