@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 
 from riskcast_airflow.assets import RESERVES, all_bronze
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.ray_launcher import RayTrainOperator
 from riskcast_airflow.runtime import DEFAULT_ARGS
+from riskcast_airflow.stage_tasks import stage_task
 
 
 def _schedule():
@@ -48,83 +49,15 @@ def _schedule():
     doc_md=__doc__,
 )
 def riskcast_forecast():
-    data_alert = RiskcastAlertNotifier(kind="data_quality")
-
-    @task(on_failure_callback=data_alert)
-    def audit(**context) -> dict:
-        from forecasting.audit.stage import run_audit
-        from riskcast_airflow import runtime
-
-        return runtime.summary(run_audit(runtime.settings(context), runtime.as_of(context)))
-
-    @task(on_failure_callback=data_alert)
-    def panel(audited: dict, **context) -> dict:
-        from forecasting.panel.build import build_panel
-        from riskcast_airflow import runtime
-
-        return runtime.summary(build_panel(runtime.settings(context), runtime.as_of(context)))
-
-    @task(on_failure_callback=data_alert)
-    def validate_panel(built: dict, **context) -> dict:
-        from forecasting.panel.build import validate_lake_panel
-        from riskcast_airflow import runtime
-
-        return runtime.summary(validate_lake_panel(runtime.settings(context), runtime.as_of(context)))
-
+    # every task but train runs its stage from the stage table (forecasting.stages) by name:
+    # the function its `riskcast` command runs, alerting whom the stage names on failure
+    checked = stage_task("validate_panel")(stage_task("panel")(stage_task("audit")()))
     train = RayTrainOperator(task_id="train")
-
-    @task(on_failure_callback=RiskcastAlertNotifier(kind="gate"))
-    def backtest_gate(trained: dict, **context) -> dict:
-        from forecasting.backtest.run import backtest_lake
-        from riskcast_airflow import runtime
-
-        return runtime.summary(
-            backtest_lake(runtime.settings(context), runtime.as_of(context), trained["model_version"])
-        )
-
-    @task
-    def forecast(trained: dict, gate: dict, **context) -> dict:
-        from forecasting.forecast import forecast_panel
-        from riskcast_airflow import runtime
-
-        return runtime.summary(
-            forecast_panel(runtime.settings(context), runtime.as_of(context), trained["model_version"])
-        )
-
-    @task
-    def reserves(forecasted: dict, **context) -> dict:
-        from forecasting.reserves.compute import compute_reserves
-        from riskcast_airflow import runtime
-
-        return runtime.summary(compute_reserves(runtime.settings(context), runtime.as_of(context)))
-
-    @task(outlets=[RESERVES])
-    def publish(computed: dict, **context) -> dict:
-        from forecasting.reserves.publish import publish_reserves
-        from riskcast_airflow import runtime
-
-        # run_id None: derived from as_of + model + data snapshot, so a rerun is idempotent
-        return runtime.summary(publish_reserves(runtime.settings(context), runtime.as_of(context), None))
-
-    @task
-    def explain(published: dict, **context) -> dict:
-        from forecasting.explain.stage import explain_lake
-        from riskcast_airflow import runtime
-
-        return runtime.summary(explain_lake(runtime.settings(context), runtime.as_of(context)))
-
-    @task
-    def escalate(published: dict, **context) -> dict:
-        from forecasting.reserves.escalation import escalate_reserves
-        from riskcast_airflow import runtime
-
-        return runtime.summary(escalate_reserves(runtime.settings(context), runtime.as_of(context)))
-
-    built = panel(audit())
-    checked = validate_panel(built)
     checked >> train
-    gate = backtest_gate(train.output)
-    escalate(explain(publish(reserves(forecast(train.output, gate)))))
+    gate = stage_task("backtest")(train.output)
+    forecasted = stage_task("forecast")(train.output, gate)
+    published = stage_task("publish", outlets=[RESERVES])(stage_task("reserves")(forecasted))
+    stage_task("escalate")(stage_task("explain")(published))
 
 
 riskcast_forecast()

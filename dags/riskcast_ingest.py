@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
 from riskcast_airflow.assets import BRONZE as BRONZE_ASSETS
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.runtime import DEFAULT_ARGS
+from riskcast_airflow.stage_tasks import stage_task
 
 
 @dag(
@@ -45,35 +46,13 @@ from riskcast_airflow.runtime import DEFAULT_ARGS
     doc_md=__doc__,
 )
 def riskcast_ingest():
-    @task(task_id="ingest_reference", on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
-    def ingest_reference(**context) -> dict:
-        from forecasting.validation.runner import ingest_reference_days
-        from riskcast_airflow import runtime
-
-        settings = runtime.settings(context)
-        return ingest_reference_days(settings, runtime.days(context, settings.max_backfill_days))
-
-    @task(on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
-    def ingest(source: str, **context) -> dict:
-        from forecasting.validation.runner import ingest_source_days
-        from riskcast_airflow import runtime
-
-        settings = runtime.settings(context)
-        return ingest_source_days(settings, source, runtime.days(context, settings.max_backfill_days))
-
-    @task(on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
-    def validate(source: str, ingested: dict, **context) -> dict:
-        from forecasting.validation.runner import validate_source_days
-        from riskcast_airflow import runtime
-
-        settings = runtime.settings(context)
-        return validate_source_days(settings, source, runtime.days(context, settings.max_backfill_days))
-
-    reference = ingest_reference()
+    # each task runs its stage from the stage table (forecasting.stages) by name: the function
+    # its `riskcast` command runs, alerting security when the data breaks its contract
+    reference = stage_task("ingest_reference")()
     for source, asset in BRONZE_ASSETS.items():
-        ingested = ingest.override(task_id=f"ingest_{source}")(source)
+        ingested = stage_task("ingest", source=source)()
         reference >> ingested
-        validate.override(task_id=f"validate_{source}", outlets=[asset])(source, ingested)
+        stage_task("validate", source=source, outlets=[asset])(ingested)
 
 
 riskcast_ingest()

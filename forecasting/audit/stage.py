@@ -39,6 +39,7 @@ from forecasting.audit.rates import (
 from forecasting.audit.report import render_html, render_markdown
 from forecasting.core import schema
 from forecasting.core.config import Settings
+from forecasting.core.errors import InputError
 from forecasting.core.lake import Lake, join
 from forecasting.core.layout import AUDIT as AUDIT_STAGE
 from forecasting.core.layout import AUDIT_FILE
@@ -130,6 +131,22 @@ def run_audit(settings: Settings, as_of: date) -> AuditSummary:
         100 * (summary.network_rate or 0),
     )
     return summary
+
+
+def read_reporting_rates(lake: Lake, as_of: date) -> pd.Series:
+    """The audit's reporting rate per warehouse as of ``as_of`` (``audit/as_of=D``), as the
+    audit stage wrote it: what the panel's ``rate`` target scales reports by. Raises
+    InputError naming the command to run where the audit of that day is missing."""
+    uri = join(lake.stage(AUDIT_STAGE, as_of), AUDIT_FILE)
+    if not lake.exists(uri):
+        raise InputError(
+            f"no audit for {as_of} ({uri}): estimated_thefts_method 'rate' scales reports by the "
+            f"audit's reporting rates; run `riskcast audit --as-of {as_of}` (the forecast DAG's "
+            "audit task) first"
+        )
+    table = lake.read_parquet(uri)
+    sites = table.loc[table[schema.AUDIT_LEVEL] == schema.AUDIT_LEVELS[0]]
+    return sites.set_index(schema.AUDIT_ID)[schema.REPORTING_RATE]
 
 
 def audit_window(

@@ -8,10 +8,11 @@ import typer
 
 from forecasting.cli.common import AsOfOpt, ConfigOpt, app, emit, run, settings_from
 from forecasting.core.lake import parse_date
-from forecasting.explain.stage import ExplainOptions, explain_lake
+from forecasting.explain.stage import ExplainOptions
+from forecasting.stages import stage
 
 
-@app.command()
+@app.command(help=stage("explain").help)
 def explain(
     as_of: AsOfOpt,
     window: Annotated[int, typer.Option(min=1, help="periods explained (ending a settle week before --as-of)")] = 8,
@@ -19,8 +20,7 @@ def explain(
     alert: Annotated[bool, typer.Option("--alert/--no-alert", help="send the root-cause alerts")] = True,
     config: ConfigOpt = None,
 ) -> None:
-    """Score recent warehouse-weeks, attribute outliers to their root causes (DoWhy gcm)."""
 
     settings = settings_from(config)
     opts = ExplainOptions(window=window, min_score=min_score, alert=alert)
-    emit(run(lambda: explain_lake(settings, parse_date(as_of, "--as-of"), opts)))
+    emit(run(lambda: stage("explain").run(settings, parse_date(as_of, "--as-of"), opts)))

@@ -21,40 +21,35 @@ from forecasting.cli.common import (
 )
 from forecasting.core.lake import parse_date
 from forecasting.overview import SHOWN_COLUMNS, describe_run
-from forecasting.reserves.compute import compute_reserves
-from forecasting.reserves.escalation import escalate_reserves
-from forecasting.reserves.publish import publish_reserves
+from forecasting.stages import stage
 
 
-@app.command()
+@app.command(help=stage("reserves").help)
 def reserves(as_of: AsOfOpt, allow_ungated: UngatedOpt = False, config: ConfigOpt = None) -> None:
-    """Compound incident paths x loss severity into reserves in EUR (P50/P90/P95)."""
 
     settings = settings_from(config)
     day = parse_date(as_of, "--as-of")
-    emit(run(lambda: compute_reserves(settings, day, allow_ungated=allow_ungated)))
+    emit(run(lambda: stage("reserves").run(settings, day, allow_ungated=allow_ungated)))
 
 
-@app.command()
+@app.command(help=stage("publish").help)
 def publish(
     as_of: AsOfOpt,
     run_id: Annotated[str | None, typer.Option("--run-id", help="publication id (default: derived from the date and inputs)")] = None,
     allow_ungated: UngatedOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Publish the day's reserves to the reserves database in one transaction."""
 
     settings = settings_from(config)
     day = parse_date(as_of, "--as-of")
-    emit(run(lambda: publish_reserves(settings, day, run_id, allow_ungated=allow_ungated)))
+    emit(run(lambda: stage("publish").run(settings, day, run_id, allow_ungated=allow_ungated)))
 
 
-@app.command()
+@app.command(help=stage("escalate").help)
 def escalate(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
-    """Send escalation alerts for sites whose P95 crosses their threshold."""
 
     settings = settings_from(config)
-    emit(run(lambda: escalate_reserves(settings, parse_date(as_of, "--as-of"))))
+    emit(run(lambda: stage("escalate").run(settings, parse_date(as_of, "--as-of"))))
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Commands of the model stages: audit, panel, train, forecast, backtest."""
+"""Commands of the model stages (audit, panel, train, forecast, backtest) and ``stages``."""
 
 from __future__ import annotations
 
@@ -7,33 +7,28 @@ from typing import Annotated
 
 import typer
 
-from forecasting.audit.stage import run_audit
 from forecasting.backtest.run import BacktestOptions, backtest_cli
 from forecasting.cli.common import AsOfOpt, ConfigOpt, UngatedOpt, app, emit, run, settings_from
 from forecasting.core.config import with_ray_overrides
 from forecasting.core.lake import parse_date
-from forecasting.forecast import forecast_panel
-from forecasting.panel.build import build_panel
-from forecasting.train import train_model
+from forecasting.stages import STAGES, markdown_table, stage
 
 
-@app.command()
+@app.command(help=stage("audit").help)
 def audit(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
-    """Positive-unlabeled audit: reporting rate per warehouse and region."""
 
     settings = settings_from(config)
-    emit(run(lambda: run_audit(settings, parse_date(as_of, "--as-of"))))
+    emit(run(lambda: stage("audit").run(settings, parse_date(as_of, "--as-of"))))
 
 
-@app.command()
+@app.command(help=stage("panel").help)
 def panel(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
-    """Build the model panel (targets, static and future-known covariates) and validate it."""
 
     settings = settings_from(config)
-    emit(run(lambda: build_panel(settings, parse_date(as_of, "--as-of"))))
+    emit(run(lambda: stage("panel").run(settings, parse_date(as_of, "--as-of"))))
 
 
-@app.command()
+@app.command(help=stage("train").help)
 def train(
     as_of: AsOfOpt,
     workers: Annotated[int | None, typer.Option(min=1, help="Ray Train workers")] = None,
@@ -43,27 +38,25 @@ def train(
     force: Annotated[bool, typer.Option("--force", help="retrain even if this version exists")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Train the global DeepAR (negative binomial) as a Ray Train job and register it."""
 
     settings = with_ray_overrides(settings_from(config), workers, gpu)
-    emit(run(lambda: train_model(settings, parse_date(as_of, "--as-of"), force=force)))
+    emit(run(lambda: stage("train").run(settings, parse_date(as_of, "--as-of"), force=force)))
 
 
-@app.command()
+@app.command(help=stage("forecast").help)
 def forecast(
     as_of: AsOfOpt,
     model_version: Annotated[str, typer.Option("--model-version", help="registered model version, or latest")] = "latest",
     allow_ungated: UngatedOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Forecast sample paths and P50/P90/P95 for every warehouse from a gate-passed model."""
 
     settings = settings_from(config)
     day = parse_date(as_of, "--as-of")
-    emit(run(lambda: forecast_panel(settings, day, model_version, allow_ungated=allow_ungated)))
+    emit(run(lambda: stage("forecast").run(settings, day, model_version, allow_ungated=allow_ungated)))
 
 
-@app.command()
+@app.command(help=stage("backtest").help)
 def backtest(
     out_dir: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
     panel_path: Annotated[Path | None, typer.Option("--panel", help="long CSV/Parquet panel")] = None,
@@ -84,8 +77,6 @@ def backtest(
         "(default: the backtest_workers setting)")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Rolling-origin backtest against baselines, calibration and gate; any panel or the lake's."""
-
     settings = settings_from(config, **({} if workers is None else {"backtest_workers": workers}))
     opts = BacktestOptions(
         panel_path=str(panel_path) if panel_path else None,
@@ -104,3 +95,16 @@ def backtest(
         seed=seed,
     )
     emit(run(lambda: backtest_cli(settings, opts)))
+
+
+@app.command("stages")
+def list_stages(
+    markdown: Annotated[bool, typer.Option("--markdown", help="the stage table of docs/architecture.md")] = False,
+) -> None:
+    """Every stage: its command and DAG task, the function both run, what it reads and writes."""
+
+    if markdown:
+        print(markdown_table())
+        return
+    emit({s.name: {"dag": s.dag, "task": s.task, "function": s.function(), "reads": list(s.reads),
+                   "writes": list(s.writes), "help": s.help} for s in STAGES})

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from forecasting.audit.matching import Evidence, gather_evidence
-from forecasting.audit.stage import audit_table, audit_window
+from forecasting.audit.stage import read_reporting_rates
 from forecasting.core import schema
 from forecasting.core.config import Settings
 from forecasting.core.errors import DataContractError, InputError
@@ -88,7 +88,9 @@ def build_panel(settings: Settings, as_of: date) -> PanelSummary:
     lake = Lake.from_settings(settings)
     evidence = gather_evidence(lake, as_of, settings.match_window_days)
     events = read_snapshot(lake, schema.EVENTS.name, as_of, required=False)
-    panel, grid_info = assemble_panel(evidence, events, settings, as_of)
+    # the 'rate' target reads the audit stage's output (the forecast DAG runs audit first)
+    rates = read_reporting_rates(lake, as_of) if settings.estimated_thefts_method == "rate" else None
+    panel, grid_info = assemble_panel(evidence, events, settings, as_of, rates)
     severity = severity_table(evidence, freq, settings.target)
     validation = validate_panel(
         panel, grid_info["expected_series"], grid_info["expected_future_rows"]
@@ -196,9 +198,12 @@ def validate_panel(panel: pd.DataFrame, n_series: int, n_future_rows: int) -> di
 
 
 def assemble_panel(
-    evidence: Evidence, events: pd.DataFrame, settings: Settings, as_of: date
+    evidence: Evidence, events: pd.DataFrame, settings: Settings, as_of: date,
+    rates: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The panel frame (``PANEL_COLUMNS``, sorted by unique_id, ds) and grid facts.
+
+    ``rates``: the audit's reporting rate per warehouse (``estimated_thefts_method`` 'rate').
 
     Grid facts: history_end, future_end (Timestamps), cold_start (sites with future rows
     only), not_yet_open (sites opening after the horizon: no rows).
@@ -207,13 +212,6 @@ def assemble_panel(
     freq = freq_alias(settings.freq)
     sites = site_covariates(evidence.warehouses)
     grid, info = series_grid(sites, evidence.first_day, as_of, freq, settings.horizon)
-    rates = None
-    if settings.estimated_thefts_method == "rate":
-        table = audit_table(
-            evidence, *audit_window(evidence.first_day, as_of, settings.match_window_days)
-        )
-        site_rows = table.loc[table[schema.AUDIT_LEVEL] == schema.AUDIT_LEVELS[0]]
-        rates = site_rows.set_index(schema.AUDIT_ID)[schema.REPORTING_RATE]
     counts = target_counts(evidence, freq, settings.estimated_thefts_method, rates)
     counts = counts.rename(columns={schema.WAREHOUSE_ID: schema.UNIQUE_ID})
     counts[schema.DS] = pd.to_datetime(counts[schema.DS]).astype("datetime64[ns]")

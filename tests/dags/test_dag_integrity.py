@@ -115,3 +115,18 @@ def test_forecast_can_be_asset_triggered(monkeypatch, airflow_db):
     assert type(condition).__name__ == "AssetAll", "forecast must wait for BOTH bronze assets"
     names = {a.name for a in condition.objects}
     assert names == {"riskcast.bronze.security_reports", "riskcast.bronze.reconciliation_logs"}
+
+
+def test_every_task_runs_a_stage_of_the_table_and_every_stage_has_its_task(dagbag):
+    """The DAGs are wired from forecasting.stages: a task id is a stage's task (per source
+    where the stage runs per source), and no stage of a DAG is missing from it."""
+    from forecasting.core.schema import DAILY_SOURCES
+    from forecasting.stages import SOURCE_DAYS, STAGES
+
+    for dag_id in ("riskcast_ingest", "riskcast_forecast"):
+        expected = {
+            task
+            for s in STAGES if s.dag == dag_id
+            for task in ([f"{s.task}_{src}" for src in DAILY_SOURCES] if s.scope == SOURCE_DAYS else [s.task])
+        }
+        assert set(dagbag.get_dag(dag_id).task_ids) == expected, dag_id

@@ -282,3 +282,33 @@ def test_panel_suite_passes_a_good_panel_and_names_every_breakage() -> None:
         "expect_table_row_count_to_equal(future_rows)",
     ):
         assert name in str(err.value), name
+
+
+def test_rate_target_reads_the_audit_stage_output(settings_factory) -> None:
+    """estimated_thefts_method 'rate' scales reports by the rates the audit stage wrote, read
+    from audit/as_of=D: no audit of that day is a one-line error naming the command; an audit
+    file with other rates gives another panel (the panel reads it, it does not recompute)."""
+    from forecasting.audit.stage import run_audit
+    from forecasting.core.layout import AUDIT, AUDIT_FILE
+
+    settings = settings_factory(horizon=2, estimated_thefts_method="rate", match_window_days=7)
+    lake = _lake(
+        settings,
+        [site("WH-A", "north", "DE", OLD), site("WH-B", "north", "NL", OLD)],
+        reports=[report("R1", "WH-A", "S1", date(2024, 1, 23)), report("R2", "WH-B", "S1", date(2024, 1, 24))],
+        losses=[recon("G1", "WH-A", "S1", date(2024, 1, 24)), recon("G2", "WH-B", "S2", date(2024, 1, 30))],
+    )
+    with pytest.raises(InputError, match=f"riskcast audit --as-of {AS_OF}"):
+        build_panel(settings, AS_OF)
+    run_audit(settings, AS_OF)
+    build_panel(settings, AS_OF)
+    first, _ = read_panel(settings, AS_OF)
+    uri = f"{lake.stage(AUDIT, AS_OF)}/{AUDIT_FILE}"
+    table = lake.read_parquet(uri)
+    table[s.REPORTING_RATE] = table[s.REPORTING_RATE] / 2  # half the rate: twice the estimate
+    lake.write_parquet(table, uri)
+    build_panel(settings, AS_OF)
+    second, _ = read_panel(settings, AS_OF)
+    hist = ~first[s.IS_FUTURE]
+    assert first.loc[hist, s.Y].sum() > 0
+    assert not np.allclose(first.loc[hist, s.Y], second.loc[hist, s.Y])

@@ -1,0 +1,44 @@
+"""Airflow tasks made from the stage table (``forecasting.stages``): one factory, so a task
+runs exactly the function its ``riskcast`` command runs, under the stage's name.
+
+A task built here takes its date from ``runtime.as_of`` (its days from ``runtime.days``),
+its settings from ``runtime.settings``, alerts on failure as its stage says
+(``Stage.failure``), and returns the stage's small JSON summary to XCom. Upstream summaries
+are passed as arguments: a stage that needs the trained model version (``Stage.needs_model``)
+reads it from the first one. Imported by DAG files at parse time: the stage table imports no
+heavy library (they load inside the stage functions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import task
+
+from forecasting.stages import DAY, DAYS, SOURCE_DAYS, stage
+from riskcast_airflow import runtime
+from riskcast_airflow.notifiers import RiskcastAlertNotifier
+
+
+def stage_task(name: str, *, source: str | None = None, **task_kwargs: Any):
+    """The TaskFlow task of stage ``name`` (for ``source`` where the stage runs per source);
+    ``task_kwargs`` go to ``@task`` (``outlets``, ``trigger_rule``...)."""
+    s = stage(name)
+    if (source is not None) != (s.scope == SOURCE_DAYS):
+        raise ValueError(f"stage {name!r} runs {'per source' if s.scope == SOURCE_DAYS else 'once'}: source={source!r}")
+    task_id = f"{s.task}_{source}" if source else s.task
+    kwargs = {"on_failure_callback": RiskcastAlertNotifier(kind=s.failure), **task_kwargs}
+
+    @task(task_id=task_id, **kwargs)
+    def run_stage(*upstream: dict, **context: Any) -> dict:
+        settings = runtime.settings(context)
+        if s.scope == DAY:
+            model = [upstream[0]["model_version"]] if s.needs_model else []
+            return runtime.summary(s.run(settings, runtime.as_of(context), *model))
+        days = runtime.days(context, settings.max_backfill_days)
+        if s.scope == DAYS:
+            return runtime.summary(s.run(settings, days))
+        return runtime.summary(s.run(settings, source, days))
+
+    run_stage.__doc__ = s.help
+    return run_stage
