@@ -1,12 +1,14 @@
 """riskcast_forecast: bronze -> audit -> panel -> DeepAR on Ray -> backtest + gate ->
 forecast -> reserves -> publish -> explain (root causes) -> escalation alerts.
 
-Scheduled weekly by default; set ``RISKCAST_FORECAST_SCHEDULE=assets`` to run whenever both
-bronze Assets were updated, or any cron expression. Every task takes its date from
-``runtime.as_of``: ``params.as_of``, else the last day that had ended when the run became
-due (the day before the data interval's end, or before ``run_after`` for asset-triggered
-runs, which have no logical date): a weekly run due Sunday 00:00 works on Saturday, a run
-triggered by the bronze of D works on D. Training runs in-process on local Ray
+Scheduled weekly by default, due Monday 00:00 UTC (``panel_spec.weekly_schedule``: weeks run
+Monday..Sunday), so it works on the Sunday that ended the week and forecasts from the next
+full week; set ``RISKCAST_FORECAST_SCHEDULE=assets`` to run whenever both bronze Assets were
+updated, or any cron expression. Every task takes its date from ``runtime.as_of``:
+``params.as_of``, else the last day that had ended when the run became due (the day before
+the data interval's end, or before ``run_after`` for asset-triggered runs, which have no
+logical date): a run triggered by the bronze of D works on D, and when D is not a Sunday its
+first forecast week is the one under way (the page and summaries say so). Training runs in-process on local Ray
 (embedded default) or as a Ray Job on the cluster named by ``RISKCAST_RAY__JOBS_ADDRESS``.
 A miscalibrated model fails the gate, so nothing is published.
 """
@@ -18,6 +20,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, task
 
+from forecasting.core.panel_spec import weekly_schedule
 from riskcast_airflow.assets import RESERVES, all_bronze
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.ray_launcher import RayTrainOperator
@@ -25,7 +28,7 @@ from riskcast_airflow.runtime import DEFAULT_ARGS
 
 
 def _schedule():
-    value = os.environ.get("RISKCAST_FORECAST_SCHEDULE", "@weekly")
+    value = os.environ.get("RISKCAST_FORECAST_SCHEDULE", weekly_schedule())
     return all_bronze() if value == "assets" else value
 
 
