@@ -1,5 +1,7 @@
 """riskcast_forecast: bronze -> audit -> panel -> DeepAR on Ray -> backtest + gate ->
-forecast -> reserves -> publish -> explain (root causes) -> escalation alerts.
+forecast -> reserves -> publish -> explain (root causes) -> escalation alerts; beside the
+model, track scores the earlier publications against the panel (before reserves, whose
+page shows the track record).
 
 Scheduled weekly by default, due Monday 00:00 UTC (``panel_spec.weekly_schedule``: weeks run
 Monday..Sunday), so it works on the Sunday that ended the week and forecasts from the next
@@ -110,6 +112,14 @@ def riskcast_forecast():
         return runtime.summary(publish_reserves(runtime.settings(context), runtime.as_of(context), None))
 
     @task
+    def track(checked_panel: dict, **context) -> dict:
+        from forecasting.reserves.track.stage import track_record
+        from riskcast_airflow import runtime
+
+        # earlier publications against the panel of as_of; before reserves: its page shows it
+        return runtime.summary(track_record(runtime.settings(context), runtime.as_of(context)))
+
+    @task
     def explain(published: dict, **context) -> dict:
         from forecasting.explain.stage import explain_lake
         from riskcast_airflow import runtime
@@ -127,7 +137,9 @@ def riskcast_forecast():
     checked = validate_panel(built)
     checked >> train
     gate = backtest_gate(train.output)
-    escalate(explain(publish(reserves(forecast(train.output, gate)))))
+    computed = reserves(forecast(train.output, gate))
+    track(checked) >> computed
+    escalate(explain(publish(computed)))
 
 
 riskcast_forecast()

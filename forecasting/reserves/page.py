@@ -65,6 +65,7 @@ class PageContext:
     previous_as_of: date | None = None
     previous_totals: pd.DataFrame | None = None
     horizon: dict[str, float] | None = None
+    sections: tuple[Section, ...] = ()  # added at the end: "How past reserves held up"
 
 
 def reserves_lead(
@@ -94,6 +95,7 @@ def reserves_sections(
         Section(f"Escalating sites ({len(hot)})", escalating),
         Section("Totals (network first, then regions)", _totals_table(totals)),
         Section("Reserves per warehouse", _sites_table(reserves)),
+        *ctx.sections,
     ]
 
 
