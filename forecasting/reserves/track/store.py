@@ -28,6 +28,7 @@ from forecasting.reserves.track.score import (
 )
 
 _INSERT_BATCH = 1000
+_DATES = (schema.AS_OF_DATE, schema.PERIOD_START, schema.PERIOD_END, schema.SCORED_AS_OF)
 _LONGEST_PERIOD = timedelta(days=31)  # a period ending after `since` starts after since - this
 
 
@@ -110,14 +111,15 @@ def read_scored(conn: Connection, since: date | None = None) -> pd.DataFrame:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = frame[TRACK_COLUMNS].copy()
-    for col in (schema.AS_OF_DATE, schema.PERIOD_START, schema.PERIOD_END, schema.SCORED_AS_OF):
-        out[col] = pd.to_datetime(out[col]).dt.date
-    rows = out.astype(object).where(out.notna(), None).to_dict("records")
-    return [{k: _plain(v) for k, v in r.items()} for r in rows]
+    """Rows as plain Python values (dates, floats, bools; NaN -> None: SQL NULL, never NaN)."""
+    columns = {}
+    for col in TRACK_COLUMNS:
+        values = frame[col]
+        if col in _DATES:
+            values = pd.to_datetime(values).dt.date
+        columns[col] = [None if _missing(v) else v for v in values.tolist()]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
