@@ -160,7 +160,8 @@ def coverage(scored: pd.DataFrame, as_of: date) -> dict[str, Any]:
 
 def _figures(rows: pd.DataFrame) -> dict[str, Any]:
     periods = rows[[schema.PERIOD_START, schema.PERIOD_END]].drop_duplicates()
-    days = int((pd.to_datetime(periods[schema.PERIOD_END]) - pd.to_datetime(periods[schema.PERIOD_START])).dt.days.sum() + len(periods))
+    lengths = pd.to_datetime(periods[schema.PERIOD_END]) - pd.to_datetime(periods[schema.PERIOD_START])
+    days = int(lengths.dt.days.sum() + len(periods))  # weeks of periods scored (daily panels too)
     fig: dict[str, Any] = {"weeks": round(days / 7, 2)}
     for measure, (actual_col, quantiles) in MEASURES.items():
         seen = rows.loc[rows[actual_col].notna()]

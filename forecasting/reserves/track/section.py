@@ -11,6 +11,7 @@ Nothing after ``as_of`` is read, so the page of an old day stays what it was.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import date
 
 import pandas as pd
@@ -28,6 +29,8 @@ MAX_BREACHES = 30
 _BREACH, _OK = "#b3261e", "#1d2733"
 _KEY = [schema.WAREHOUSE_ID, schema.PERIOD_START]
 _WORDS = {"incidents": "incidents", "loss_eur": "losses"}
+_VERDICTS = {"low": "too low: the P95 reserve is understated",
+             "high": "too high: the P95 reserve is overstated"}  # fmt: skip
 _EXPLAIN_LAG_DAYS = 2 * SETTLE_DAYS  # explain scores a week once it has settled, at the next run
 
 
@@ -54,43 +57,47 @@ def track_section(lake: Lake, as_of: date) -> Section:
 def _state(cov: dict, day: date) -> str:
     fig = cov["windows"][str(ALERT_WINDOW)][LEVELS[0]]
     key, tol = f"{ALERT_Q:g}", cov.get("tolerance", 0)
-    figures = ", ".join(f"{word} {pct(fig[m][key]['coverage'])}" for m, word in
-                        (("incidents", "incidents"), ("loss_eur", "losses")))  # fmt: skip
-    out = {m: s for m, s in cov["state"].items() if s in ("low", "high")}
+    figures = ", ".join(f"{word} {pct(fig[m][key]['coverage'])}" for m, word in _WORDS.items())
     head = (f"Scored on {day} with the data of that day (restatements included). Live P95 coverage "
             f"over the last {ALERT_WINDOW} settled weeks, warehouse-weeks: {figures} (target "
             f"{ALERT_Q:.0%}, tolerance ±{tol:g}).")  # fmt: skip
+    out = {m: s for m, s in cov["state"].items() if s in _VERDICTS}
     if "too_few_weeks" in cov["state"].values():
-        return f"<div class='banner ok' id='track-state'>{head} Fewer than {ALERT_WINDOW} settled weeks: not judged yet.</div>"
-    if not out:
-        return f"<div class='banner ok' id='track-state'>{head} Within the tolerance.</div>"
-    words = "; ".join(f"{_WORDS[m]} {'too low: the P95 reserve is understated' if s == 'low' else 'too high: the P95 reserve is overstated'}"
-                      for m, s in out.items())  # fmt: skip
-    alerted = cov.get("alert") or {}
-    since = " Finance and the platform owner were alerted." if alerted else " (alerted when it left the tolerance)"
-    return f"<div class='banner bad' id='track-state'><b>{head} Out of tolerance: {html.escape(words)}.</b>{since}</div>"
+        verdict, cls = f"Fewer than {ALERT_WINDOW} settled weeks: not judged yet.", "ok"
+    elif not out:
+        verdict, cls = "Within the tolerance.", "ok"
+    else:
+        words = "; ".join(f"{_WORDS[m]} {_VERDICTS[s]}" for m, s in out.items())
+        told = ("Finance and the platform owner were alerted." if cov.get("alert")
+                else "(alerted when it left the tolerance)")  # fmt: skip
+        verdict, cls = f"<b>Out of tolerance: {html.escape(words)}.</b> {told}", "bad"
+    return f"<div class='banner {cls}' id='track-state'>{head} {verdict}</div>"
 
 
 def _coverage_table(cov: dict) -> str:
-    rows = []
-    for weeks, levels in cov["windows"].items():
-        for level in LEVELS:
-            f = levels[level]
-            rows.append({"Window": f"last {weeks} weeks", "Level": level, "Weeks": f["weeks"],
-                         "Loss ≤ P50": f["loss_eur"]["0.5"]["coverage"], "Loss ≤ P90": f["loss_eur"]["0.9"]["coverage"],
-                         "Loss ≤ P95": f["loss_eur"]["0.95"]["coverage"],
-                         "Incidents ≤ P95": f["incidents"]["0.95"]["coverage"], "Periods scored": f["loss_eur"]["n"]})  # fmt: skip
+    def share(measure: str, q: str) -> Callable[[dict], float | None]:
+        return lambda f: f[measure][q]["coverage"]
+
+    columns = {"Loss ≤ P50": share("loss_eur", "0.5"), "Loss ≤ P90": share("loss_eur", "0.9"),
+               "Loss ≤ P95": share("loss_eur", "0.95"), "Incidents ≤ P95": share("incidents", "0.95")}  # fmt: skip
+    rows = [
+        {"Window": f"last {weeks} weeks", "Level": level, "Weeks": f["weeks"],
+         **{name: get(f) for name, get in columns.items()}, "Periods scored": f["loss_eur"]["n"]}
+        for weeks, levels in cov["windows"].items() for level, f in ((lvl, levels[lvl]) for lvl in LEVELS)
+    ]  # fmt: skip
     rows.append({"Window": "target", "Level": "", "Weeks": None, "Loss ≤ P50": 0.5, "Loss ≤ P90": 0.9,
                  "Loss ≤ P95": 0.95, "Incidents ≤ P95": 0.95, "Periods scored": None})  # fmt: skip
-    frame = pd.DataFrame(rows)
-    shares = {c: (lambda v: pct(v)) for c in ("Loss ≤ P50", "Loss ≤ P90", "Loss ≤ P95", "Incidents ≤ P95")}
-    formats = {**shares, "Weeks": lambda v: "-" if v is None or pd.isna(v) else f"{v:g}",
-               "Periods scored": lambda v: "-" if v is None or pd.isna(v) else f"{int(v):,d}"}  # fmt: skip
+    formats = {**{name: pct for name in columns}, "Weeks": _or_dash(lambda v: f"{v:g}"),
+               "Periods scored": _or_dash(lambda v: f"{int(v):,d}")}  # fmt: skip
     note = (f"<p class='note'>Share of periods whose realised value stayed at or below the figure "
             f"published before the period began, over settled periods (ended {SETTLE_DAYS} days "
             "before the scoring: late count lines are in). A share well under its target means the "
             "reserve was too small that often.</p>")  # fmt: skip
-    return note + table_html(frame, index=False, formats=formats, left=("Window", "Level"))
+    return note + table_html(pd.DataFrame(rows), index=False, formats=formats, left=("Window", "Level"))
+
+
+def _or_dash(fmt: Callable[[float], str]) -> Callable[[object], str]:
+    return lambda v: "-" if v is None or pd.isna(v) else fmt(v)
 
 
 def _chart(network: pd.DataFrame) -> str:
