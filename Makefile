@@ -25,7 +25,9 @@ install: $(STAMP)
 # The embedded default: everything under data/ (landing, lake, reserves.db, Airflow home).
 DATA := $(CURDIR)/data
 DEMO_END = $(shell $(BIN)/python -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS) - 1))")
-# a run works on the day that ended before it became due: the runs of DEMO_END + 1 process DEMO_END
+# a run works on the day that ended before it became due: the runs of DEMO_END + 1 process DEMO_END.
+# DEMO_END (2026-01-01) is a Thursday, not the Sunday a scheduled weekly run works on: the demo's
+# first forecast week is the one under way (2025-12-29..2026-01-04), and its page says so
 DEMO_RUN = $(shell $(BIN)/python -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_START)') + d.timedelta(days=$(DEMO_DAYS)))")
 
 demo: export RISKCAST_LANDING_URI = $(DATA)/demo/landing

@@ -1,12 +1,16 @@
 """riskcast_forecast: bronze -> audit -> panel -> DeepAR on Ray -> backtest + gate ->
-forecast -> reserves -> publish -> explain (root causes) -> escalation alerts.
+forecast -> reserves -> publish -> explain (root causes) -> escalation alerts; beside the
+model, track scores the earlier publications against the panel (before reserves, whose
+page shows the track record).
 
-Scheduled weekly by default; set ``RISKCAST_FORECAST_SCHEDULE=assets`` to run whenever both
-bronze Assets were updated, or any cron expression. Every task takes its date from
-``runtime.as_of``: ``params.as_of``, else the last day that had ended when the run became
-due (the day before the data interval's end, or before ``run_after`` for asset-triggered
-runs, which have no logical date): a weekly run due Sunday 00:00 works on Saturday, a run
-triggered by the bronze of D works on D. Training runs in-process on local Ray
+Scheduled weekly by default, due Monday 00:00 UTC (``panel_spec.weekly_schedule``: weeks run
+Monday..Sunday), so it works on the Sunday that ended the week and forecasts from the next
+full week; set ``RISKCAST_FORECAST_SCHEDULE=assets`` to run whenever both bronze Assets were
+updated, or any cron expression. Every task takes its date from ``runtime.as_of``:
+``params.as_of``, else the last day that had ended when the run became due (the day before
+the data interval's end, or before ``run_after`` for asset-triggered runs, which have no
+logical date): a run triggered by the bronze of D works on D, and when D is not a Sunday its
+first forecast week is the one under way (the page and summaries say so). Training runs in-process on local Ray
 (embedded default) or as a Ray Job on the cluster named by ``RISKCAST_RAY__JOBS_ADDRESS``.
 A miscalibrated model fails the gate, so nothing is published.
 """
@@ -18,6 +22,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag
 
+from forecasting.core.panel_spec import weekly_schedule
 from riskcast_airflow.assets import RESERVES, all_bronze
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.ray_launcher import RayTrainOperator
@@ -26,7 +31,7 @@ from riskcast_airflow.stage_tasks import stage_task
 
 
 def _schedule():
-    value = os.environ.get("RISKCAST_FORECAST_SCHEDULE", "@weekly")
+    value = os.environ.get("RISKCAST_FORECAST_SCHEDULE", weekly_schedule())
     return all_bronze() if value == "assets" else value
 
 
@@ -55,8 +60,10 @@ def riskcast_forecast():
     train = RayTrainOperator(task_id="train")
     checked >> train
     gate = stage_task("backtest")(train.output)
-    forecasted = stage_task("forecast")(train.output, gate)
-    published = stage_task("publish", outlets=[RESERVES])(stage_task("reserves")(forecasted))
+    computed = stage_task("reserves")(stage_task("forecast")(train.output, gate))
+    # earlier publications scored against the panel of as_of, before reserves: its page shows it
+    stage_task("track")(checked) >> computed
+    published = stage_task("publish", outlets=[RESERVES])(computed)
     stage_task("escalate")(stage_task("explain")(published))
 
 

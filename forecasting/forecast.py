@@ -39,6 +39,7 @@ from forecasting.model.registry import (
 )
 from forecasting.model.shards import plan as shard_plan
 from forecasting.panel.build import read_panel
+from forecasting.panel.calendar import partly_observed
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class ForecastSummary:
     quantiles_uri: str
     samples_uri: str
     ensemble: dict[str, float] = field(default_factory=dict)  # member -> share of the paths
+    # first_period when as_of falls inside it (not its last day): its days so far are unused
+    partly_observed: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +80,7 @@ def forecast_panel(
     written then), InputError when the panel lacks the model's covariates.
     """
 
-    df, _ = read_panel(settings, as_of)
+    df, spec = read_panel(settings, as_of)
     resolved = resolve_version(settings, model_version, as_of)
     ungated = require_gate(settings, resolved, as_of, allow_ungated=allow_ungated)
     model = load_predictor(settings, resolved)
@@ -104,6 +107,7 @@ def forecast_panel(
         quantiles_uri=join(out, QUANTILES_FILE),
         samples_uri=join(out, SAMPLES_FILE),
         ensemble=weights,
+        partly_observed=partly_observed(as_of, spec.freq),
     )
     lake.write_parquet(fs.to_samples_frame(), summary.samples_uri)
     lake.write_parquet(quantiles, summary.quantiles_uri)

@@ -28,6 +28,7 @@ from forecasting.panel.build import build_panel, validate_lake_panel
 from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.escalation import escalate_reserves
 from forecasting.reserves.publish import publish_reserves
+from forecasting.reserves.track.stage import track_record
 from forecasting.train import train_model
 from forecasting.validation.runner import (
     ingest_reference_days,
@@ -118,6 +119,11 @@ STAGES: tuple[Stage, ...] = (
         ("panel", "models"), ("forecasts",),
         "Forecast sample paths and P50/P90/P95 for every warehouse from a gate-passed model.",
         needs_model=True,
+    ),
+    Stage(
+        "track", track_record, FORECAST_DAG,
+        ("panel", "DB: reserves, publications", "explain"), ("track", "DB: track_record", "alerts"),
+        "Score earlier publications against what happened: realised incidents and loss vs their P50/P90/P95.",
     ),
     Stage(
         "reserves", compute_reserves, FORECAST_DAG,

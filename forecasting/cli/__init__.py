@@ -10,6 +10,7 @@ from forecasting.cli import intake  # noqa: I001
 from forecasting.cli import stages
 from forecasting.cli import reserves
 from forecasting.cli import explain
+from forecasting.cli import track
 from forecasting.cli.common import app
 
-__all__ = ["app", "explain", "intake", "reserves", "stages"]
+__all__ = ["app", "explain", "intake", "reserves", "stages", "track"]

@@ -16,6 +16,7 @@
     reserves/as_of=D/reserves.parquet, totals.parquet, thresholds.parquet
     reports/as_of=D/reserves.html
     explain/as_of=D/attributions.parquet, scores.parquet, explain.json   root causes of outliers
+    track/as_of=D/track_record.parquet, coverage.json    published reserves against what happened
     alerts/outbox.jsonl                                  the file alert route
 
 A stage that reads another stage's output asks for the path here (``Layout`` is a base
@@ -36,7 +37,8 @@ AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS = (
     "audit", "panel", "forecasts", "backtests", "reserves", "reports",
 )
 EXPLAIN = "explain"
-STAGES = (AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS, EXPLAIN)
+TRACK = "track"
+STAGES = (AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS, EXPLAIN, TRACK)
 
 # ------------------------------------------------------------------ files
 BRONZE_FILE = "part.parquet"
@@ -54,6 +56,7 @@ RESERVES_REPORT_FILE = "reserves.html"
 ATTRIBUTIONS_FILE, EXPLAIN_SCORES_FILE, EXPLAIN_SUMMARY_FILE = (
     "attributions.parquet", "scores.parquet", "explain.json",
 )
+TRACK_FILE, TRACK_COVERAGE_FILE = "track_record.parquet", "coverage.json"
 
 # model registry: one folder per version
 MANIFEST_FILE, MODEL_FILE, ENCODERS_FILE = "manifest.json", "model.json", "encoders.json"
@@ -179,6 +182,14 @@ class Layout:
         name = {"attributions": ATTRIBUTIONS_FILE, "scores": EXPLAIN_SCORES_FILE,
                 "summary": EXPLAIN_SUMMARY_FILE}[kind]  # fmt: skip
         return join(self.stage(EXPLAIN, as_of), name)
+
+    def track_file(self, as_of: date) -> str:
+        """Every published week that had ended by ``as_of``, scored on the data of ``as_of``."""
+        return join(self.stage(TRACK, as_of), TRACK_FILE)
+
+    def track_coverage(self, as_of: date) -> str:
+        """Live coverage over the last 13 and 52 weeks, its state and the alert it raised."""
+        return join(self.stage(TRACK, as_of), TRACK_COVERAGE_FILE)
 
     def stage_dates(self, stage: str) -> str:
         """The folder holding a stage's ``as_of=D`` partitions (list it with ``Lake.ls``)."""

@@ -12,6 +12,7 @@ from typing import Any
 # Settings / CLI frequency -> pandas offset alias used for ``ds``.
 FREQ_ALIASES = {"D": "D", "W": "W-MON", "M": "MS"}
 SEASON_LENGTHS = {"D": 7, "W-MON": 52, "W": 52, "MS": 12, "M": 12}
+_CRON_WEEKDAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,18 @@ def season_length(freq: str) -> int:
 def freq_alias(freq: str) -> str:
     """Map ``D`` / ``W`` / ``M`` (settings, CLI) to the pandas alias; pass aliases through."""
     return FREQ_ALIASES.get(freq, freq)
+
+
+def weekly_schedule(alias: str = FREQ_ALIASES["W"]) -> str:
+    """The cron of the weekly forecast: 00:00 UTC on the day a week of ``alias`` starts.
+
+    A ``W-MON`` week runs Monday..Sunday, so it has ended at Monday 00:00: a run due then
+    works on the Sunday (the day before its due time, ``runtime.as_of``), the last day of
+    the week, and its first forecast week is the next full one. Derived from the anchor so
+    that the schedule and the periods cannot disagree (``@weekly`` is due Sunday 00:00 and
+    works on Saturday, inside the week it then forecasts).
+    """
+    anchor = alias.partition("-")[2]
+    if not alias.startswith("W-") or anchor not in _CRON_WEEKDAYS:
+        raise ValueError(f"{alias!r} is not a weekly alias such as W-MON")
+    return f"0 0 * * {_CRON_WEEKDAYS[anchor]}"

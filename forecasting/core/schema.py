@@ -264,6 +264,21 @@ INCIDENTS_THRESHOLD = "incidents_threshold"
 LOSS_EUR_THRESHOLD = "loss_eur_threshold"
 THRESHOLD_SOURCE = "threshold_source"  # "setting" | "history" | "none"
 
+# --------------------------------------------------------------------------- track record
+# reserves_track_record: each published figure against what then happened (forecasting.reserves.track)
+TRACK_LEVEL, TRACK_ID = "level", "id"  # "warehouse" | "region" | "network", and its id
+TRACK_LEVELS = ("warehouse", "region", "network")
+# realised value within (at or below) the published quantile; NULL where nothing was measured
+INCIDENTS_WITHIN_P50, INCIDENTS_WITHIN_P90, INCIDENTS_WITHIN_P95 = (
+    "incidents_within_p50", "incidents_within_p90", "incidents_within_p95",
+)
+LOSS_EUR_WITHIN_P50, LOSS_EUR_WITHIN_P90, LOSS_EUR_WITHIN_P95 = (
+    "loss_eur_within_p50", "loss_eur_within_p90", "loss_eur_within_p95",
+)
+IN_FORCE = "in_force"  # the latest publication made before the period began: the live record
+SETTLED = "settled"  # the period ended long enough before the scoring for late lines to be in
+SCORED_AS_OF = "scored_as_of"  # the data (panel as of that day) the realised values come from
+
 # --------------------------------------------------------------------------- explain (root causes)
 # Nodes of the weekly causal graph (forecasting.explain.graph), the columns of its node frame,
 # and the cause names of the sample network's _truth/anomalies.csv.

@@ -28,7 +28,7 @@ from forecasting.core.layout import PANEL_FILE, SEVERITY_FILE
 from forecasting.core.layout import PANEL_SUMMARY_FILE as SUMMARY_FILE
 from forecasting.core.panel_spec import PanelSpec, freq_alias
 from forecasting.ingest.history import read_snapshot
-from forecasting.panel.calendar import EVENT_COLUMNS, event_shares, series_grid
+from forecasting.panel.calendar import EVENT_COLUMNS, event_shares, partly_observed, series_grid
 from forecasting.panel.sites import OPENED, site_covariates
 from forecasting.panel.targets import TARGET_COLUMNS, severity_table, target_counts
 from forecasting.validation.gx.suites import validate_frame
@@ -72,6 +72,8 @@ class PanelSummary:
     severity_rows: int
     skipped_unknown_warehouse: dict[str, int]
     validation: dict[str, Any] = field(default_factory=dict)
+    # the period holding as_of when as_of does not end it: forecast, its days so far unused
+    partly_observed: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +128,7 @@ def build_panel(settings: Settings, as_of: date) -> PanelSummary:
         severity_rows=len(severity),
         skipped_unknown_warehouse=evidence.skipped,
         validation=validation,
+        partly_observed=partly_observed(as_of, freq),
     )
     lake.write_bytes(summary.panel_uri, data)
     lake.write_bytes(summary.severity_uri, _parquet_bytes(severity))

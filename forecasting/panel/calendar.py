@@ -57,6 +57,26 @@ def last_full_period(day: date | pd.Timestamp, freq: str) -> pd.Timestamp:
     return start if period_end(start, freq) == ts else start - offset
 
 
+def partly_observed(as_of: date, freq: str) -> dict[str, str | int] | None:
+    """The period holding ``as_of`` when ``as_of`` is not its last day, else None.
+
+    Such a period has begun but not ended: the panel leaves it out of the history (it is not
+    full), so it is the first forecast period and its days up to ``as_of`` are not used.
+    Returns ``period_start``, ``period_end`` (ISO dates), ``days_observed`` and ``days``;
+    JSON-able, for the stage summaries and the reserves page.
+    """
+    start = period_start(pd.Series([pd.Timestamp(as_of)]), freq).iloc[0]
+    end = period_end(start, freq)
+    if end.date() == as_of:
+        return None
+    return {
+        "period_start": str(start.date()),
+        "period_end": str(end.date()),
+        "days_observed": (pd.Timestamp(as_of) - start).days + 1,
+        "days": (end - start).days + 1,
+    }
+
+
 def series_grid(
     sites: pd.DataFrame, first_day: date | None, as_of: date, freq: str, horizon: int
 ) -> tuple[pd.DataFrame, dict]:

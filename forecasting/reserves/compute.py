@@ -31,6 +31,7 @@ from forecasting.model.registry import require_gate, ungated_label
 from forecasting.reserves import compound, escalation
 from forecasting.reserves.inputs import ReserveInputs, load_inputs
 from forecasting.reserves.report import write_reserves_report
+from forecasting.reserves.weeks import FirstPeriod
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ class ReservesSummary:
     calibration_method: str
     levels: dict[str, float]
     network_loss_eur_p95_first_period: float
+    first_period: str = ""
+    # first_period when as_of falls inside it: its days so far are not in the forecast
+    partly_observed: dict[str, Any] | None = None
     escalating_warehouses: list[str] = field(default_factory=list)
     unknown_warehouses: list[str] = field(default_factory=list)
     severity_fallback_regions: list[str] = field(default_factory=list)
@@ -124,6 +128,7 @@ def compute_reserves(settings: Settings, as_of: date, *, allow_ungated: bool = F
         lake, as_of, reserves, totals, thresholds, {k: float(v) for k, v in horizon.items()}
     )
     network = totals[totals[schema.TOTAL_LEVEL] == schema.NETWORK_ID]
+    first = FirstPeriod.of(as_of, network)
     escalating = reserves.loc[reserves[schema.ESCALATION_LEVEL] > 0, schema.WAREHOUSE_ID]
     summary = ReservesSummary(
         as_of=as_of,
@@ -136,6 +141,8 @@ def compute_reserves(settings: Settings, as_of: date, *, allow_ungated: bool = F
         calibration_method=inputs.calibration_method,
         levels={f"{q:g}": v for q, v in inputs.levels.items()},
         network_loss_eur_p95_first_period=float(network[schema.LOSS_EUR_P95].iloc[0]),
+        first_period=str(first.start),
+        partly_observed=first.to_dict(),
         escalating_warehouses=sorted(escalating.unique().tolist()),
         unknown_warehouses=list(inputs.unknown_warehouses),
         severity_fallback_regions=list(inputs.pools.fallback),

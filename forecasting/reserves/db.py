@@ -297,3 +297,15 @@ totals = Table(
     Column(s.AS_OF_DATE, Date), Column(s.RUN_ID, _ID), Column(s.TOTAL_LEVEL, String(16)),
     Column(s.TOTAL_ID, _ID), *_period(), *_figures(), *_provenance(),
 )  # fmt: skip
+TRACK_RECORD = "track_record"  # V005; its rows are made by forecasting.reserves.track
+track_record = Table(
+    TRACK_RECORD, _meta,
+    Column(s.AS_OF_DATE, Date), Column(s.RUN_ID, _ID), Column(s.TRACK_LEVEL, String(16)),
+    Column(s.TRACK_ID, _ID), Column(s.REGION, _ID), *_period(),
+    *[Column(c, Float) for c in (s.INCIDENTS_P50, s.INCIDENTS_P90, s.INCIDENTS_P95)],
+    *[Column(c, _EUR) for c in (s.LOSS_EUR_P50, s.LOSS_EUR_P90, s.LOSS_EUR_P95)],
+    Column(s.INCIDENTS_ACTUAL, Float), Column(s.LOSS_EUR_ACTUAL, _EUR),
+    *[Column(c, Boolean) for c in (s.INCIDENTS_WITHIN_P50, s.INCIDENTS_WITHIN_P90, s.INCIDENTS_WITHIN_P95,
+                                   s.LOSS_EUR_WITHIN_P50, s.LOSS_EUR_WITHIN_P90, s.LOSS_EUR_WITHIN_P95)],
+    Column(s.IN_FORCE, Boolean), Column(s.SETTLED, Boolean), Column(s.SCORED_AS_OF, Date),
+)  # fmt: skip

@@ -18,6 +18,7 @@ from forecasting.core import schema
 from forecasting.core.html import Section, count, eur, pct, table_html
 from forecasting.reserves.escalation import escalating_sites
 from forecasting.reserves.figures import escalation_chart, totals_fans
+from forecasting.reserves.weeks import FirstPeriod
 
 HEADERS = {
     schema.WAREHOUSE_ID: "Warehouse", schema.REGION: "Region", schema.COUNTRY: "Country",
@@ -64,13 +65,14 @@ class PageContext:
     previous_as_of: date | None = None
     previous_totals: pd.DataFrame | None = None
     horizon: dict[str, float] | None = None
+    sections: tuple[Section, ...] = ()  # added at the end: "How past reserves held up"
 
 
 def reserves_lead(
     reserves: pd.DataFrame, totals: pd.DataFrame, as_of: date, ctx: PageContext
 ) -> str:
     """The top of the page: gate status and lineage in plain words, then the headline cards."""
-    return _status(reserves, as_of, ctx) + _headline(totals, ctx)
+    return _status(reserves, as_of, ctx) + _headline(totals, as_of, ctx)
 
 
 def reserves_sections(
@@ -93,6 +95,7 @@ def reserves_sections(
         Section(f"Escalating sites ({len(hot)})", escalating),
         Section("Totals (network first, then regions)", _totals_table(totals)),
         Section("Reserves per warehouse", _sites_table(reserves)),
+        *ctx.sections,
     ]
 
 
@@ -135,13 +138,13 @@ def _status(reserves: pd.DataFrame, as_of: date, ctx: PageContext) -> str:
     )
 
 
-def _headline(totals: pd.DataFrame, ctx: PageContext) -> str:
+def _headline(totals: pd.DataFrame, as_of: date, ctx: PageContext) -> str:
     network = totals[totals[schema.TOTAL_ID] == schema.NETWORK_ID].sort_values(schema.PERIOD_START)
     if not len(network):
         return "<p>No network total.</p>"
     nxt = network.iloc[0]
     prev = _previous_row(ctx, nxt[schema.PERIOD_START])
-    week = f"{pd.Timestamp(nxt[schema.PERIOD_START]).date()} to {pd.Timestamp(nxt[schema.PERIOD_END]).date()}"
+    first = FirstPeriod.of(as_of, network)  # "Next week", or a week under way at as_of
     cards = []
     for col, label in zip(_LOSS, ("P50", "P90", "P95"), strict=True):
         delta = ""
@@ -153,7 +156,7 @@ def _headline(totals: pd.DataFrame, ctx: PageContext) -> str:
                 f"<div class='d {arrow}'>{eur(diff, signed=True)} ({pct(rel, signed=True)})</div>"
             )
         cards.append(
-            f"<div class='card'><div class='k'>Next week {label}</div>"
+            f"<div class='card'><div class='k'>{first.label} {label}</div>"
             f"<div class='v'>{eur(nxt[col])}</div>{delta}</div>"
         )
     if ctx.horizon:
@@ -171,9 +174,11 @@ def _headline(totals: pd.DataFrame, ctx: PageContext) -> str:
     else:
         since = "No earlier publication to compare with"
     return (
-        f"<h2 id='headline'>Network loss reserve, week {week}</h2>"
-        f"<div class='cards'>{''.join(cards)}</div><p class='note'>{since}. Incidents next week: "
-        f"{count(nxt[schema.INCIDENTS_P50])} (P50), {count(nxt[schema.INCIDENTS_P95])} (P95).</p>"
+        f"<h2 id='headline'>Network loss reserve, {first.label.lower()} ({first.span})</h2>"
+        + (f"<p class='note' id='partly-observed'>{html.escape(first.note())}</p>" if first.note() else "")
+        + f"<div class='cards'>{''.join(cards)}</div><p class='note'>{since}. Incidents "
+        f"{first.label.lower()}: {count(nxt[schema.INCIDENTS_P50])} (P50), "
+        f"{count(nxt[schema.INCIDENTS_P95])} (P95).</p>"
     )
 
 
@@ -198,8 +203,12 @@ def _sites_table(reserves: pd.DataFrame) -> str:
             *_INCIDENTS, *_LOSS, schema.ESCALATION_LEVEL]  # fmt: skip
     first = reserves[reserves[schema.PERIOD_START] == reserves[schema.PERIOD_START].min()]
     first = first.sort_values([schema.LOSS_EUR_P95, schema.WAREHOUSE_ID], ascending=[False, True])
+    when = "The first week"
+    if len(first):
+        period = FirstPeriod.of(pd.Timestamp(first[schema.AS_OF_DATE].iloc[0]).date(), first)
+        when = f"{period.label} ({period.span})"
     return (
-        "<p class='note'>Next week, largest P95 first.</p>"
+        f"<p class='note'>{when}, largest P95 first.</p>"
         + _table(first[cols], level=True)
         + "<details><summary>Every week of every warehouse</summary>"
         + _table(reserves.sort_values([schema.WAREHOUSE_ID, schema.PERIOD_START])[cols], level=True)

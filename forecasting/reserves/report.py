@@ -17,6 +17,7 @@ from forecasting.core.lake import Lake, join, parse_date
 from forecasting.core.layout import RESERVES, TOTALS_FILE
 from forecasting.reserves.causes import causes_block, insert_causes, latest_causes
 from forecasting.reserves.page import PageContext, reserves_lead, reserves_sections
+from forecasting.reserves.track.section import track_section
 
 
 def render_reserves_section(
@@ -73,6 +74,7 @@ def write_reserves_report(
         if previous
         else None,
         horizon=horizon,
+        sections=(track_section(lake, as_of),),  # forecasting.reserves.track's scoring of as_of
     )
     page = render_reserves_page(reserves, totals, thresholds, as_of, ctx)
     page = insert_causes(page, causes_block(*latest_causes(lake, as_of)))  # forecasting.explain's

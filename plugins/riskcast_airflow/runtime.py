@@ -97,10 +97,10 @@ def as_of(context: dict[str, Any]) -> date:
     ``params.as_of`` if given; else the last day that had ENDED when the run became due: the
     day before the end of the run's data interval, or, for runs without one (asset-triggered,
     manual without a logical date), the day before ``run_after``. So the daily ingest
-    (``CronDataIntervalTimetable``, interval [D, D+1) due at D+1 00:00 UTC) processes D, a
-    weekly cron forecast due Sunday 00:00 works on Saturday, and a forecast triggered by the
-    bronze of D (published just after midnight) works on D. Never ``ds``: asset-triggered
-    runs have none.
+    (``CronDataIntervalTimetable``, interval [D, D+1) due at D+1 00:00 UTC) processes D, the
+    weekly forecast due Monday 00:00 works on the Sunday that ended the week, and a forecast
+    triggered by the bronze of D (published just after midnight) works on D. Never ``ds``:
+    asset-triggered runs have none.
     """
 
     explicit = (context.get("params") or {}).get("as_of")

@@ -86,8 +86,11 @@ def test_ingest_then_forecast_end_to_end(tiny_stack):
     for what in ("incidents", "loss_eur"):
         assert (latest[f"{what}_p50"] <= latest[f"{what}_p90"]).all()
         assert (latest[f"{what}_p90"] <= latest[f"{what}_p95"]).all()
-    for stage in ("audit", "panel", "forecasts", "backtests", "reserves"):
+    for stage in ("audit", "panel", "forecasts", "backtests", "reserves", "track"):
         assert (lake / stage / f"as_of={LAST}").is_dir(), f"no {stage} partition"
+    # the track task ran before reserves: the page of LAST says nothing has been scored yet
+    page = (lake / "reports" / f"as_of={LAST}" / "reserves.html").read_text()
+    assert "How past reserves held up" in page and "no week published before it began" in page
 
     # rerun of the same date: the published tables do not change
     before = latest.sort_values(["warehouse_id", "period_start"]).reset_index(drop=True)

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import inspect
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
+from forecasting.core import schema
 from forecasting.core.errors import ConfigError
+from forecasting.panel.calendar import last_full_period, partly_observed, period_end, series_grid
+from forecasting.panel.sites import OPENED
+from forecasting.reserves.weeks import FirstPeriod
 from riskcast_airflow import runtime
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -87,11 +92,13 @@ def test_a_manual_ingest_for_a_logical_date_processes_the_day_before_it():
 
 
 @pytest.mark.usefixtures("airflow_db")
-def test_a_weekly_forecast_works_on_the_saturday_before_it(monkeypatch):
+def test_the_weekly_preset_works_on_a_saturday_inside_the_week_it_forecasts(monkeypatch):
+    """Why the default is not ``@weekly``: due Sunday 00:00, its week has not ended."""
     dag = _dag("riskcast_forecast", monkeypatch, "@weekly")
     ctx = _scheduled(dag, datetime(2024, 3, 1, tzinfo=UTC))
     assert ctx["dag_run"].run_after == datetime(2024, 3, 3, tzinfo=UTC)  # Sunday 00:00
     assert runtime.as_of(ctx) == date(2024, 3, 2)
+    assert partly_observed(date(2024, 3, 2), "W-MON")["days_observed"] == 6
 
 
 @pytest.mark.usefixtures("airflow_db")
@@ -124,3 +131,43 @@ def test_every_task_derives_its_date_from_runtime_as_of_only(dag_id, monkeypatch
         source = inspect.getsource(callable_ if callable_ else type(task).execute)
         assert "runtime.as_of(context)" in source or "runtime.days(context" in source, task.task_id
         assert not re.search(r"\b(ds|logical_date)\b", source), task.task_id
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_the_scheduled_weekly_forecast_works_on_sunday_and_forecasts_the_next_full_week(monkeypatch):
+    monkeypatch.delenv("RISKCAST_FORECAST_SCHEDULE", raising=False)
+    dag = _dag("riskcast_forecast")
+    assert type(_core(dag)).__name__ == "CronTriggerTimetable"
+    after = datetime(2025, 12, 24, 9, tzinfo=UTC)  # a Wednesday: three runs as catchup makes them
+    sites = pd.DataFrame({schema.WAREHOUSE_ID: ["WH-1"], OPENED: [pd.NaT]})
+    for _ in range(3):
+        ctx = _scheduled(dag, after)
+        day = runtime.as_of(ctx)
+        assert ctx["dag_run"].run_after.weekday() == 0 and day.weekday() == 6, "due Monday 00:00, works on Sunday"
+        assert partly_observed(day, "W-MON") is None
+        assert period_end(last_full_period(day, "W-MON"), "W-MON").date() == day, "the last full week ends on as_of"
+        grid, _ = series_grid(sites, date(2024, 1, 1), day, "W-MON", 8)
+        first = grid.loc[grid[schema.IS_FUTURE], schema.DS].min()
+        assert first.date() == day + timedelta(days=1), "the first forecast week is the next full week"
+        assert FirstPeriod(day, first.date(), first.date() + timedelta(days=6)).label == "Next week"
+        after = ctx["dag_run"].run_after
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_forecast_on_another_day_names_the_week_under_way(monkeypatch):
+    """`make demo` runs `airflow dags test riskcast_forecast 2026-01-02`: as_of Thursday 2026-01-01."""
+    monkeypatch.delenv("RISKCAST_FORECAST_SCHEDULE", raising=False)
+    dag = _dag("riskcast_forecast")
+    stamp = datetime(2026, 1, 2, tzinfo=UTC)
+    ctx = _context(stamp, stamp, _core(dag).infer_manual_data_interval(run_after=stamp))
+    day = runtime.as_of(ctx)
+    assert day == date(2026, 1, 1) and day.weekday() == 3
+    assert partly_observed(day, "W-MON") == {
+        "period_start": "2025-12-29", "period_end": "2026-01-04", "days_observed": 4, "days": 7,
+    }
+    sites = pd.DataFrame({schema.WAREHOUSE_ID: ["WH-1"], OPENED: [pd.NaT]})
+    grid, _ = series_grid(sites, date(2024, 1, 1), day, "W-MON", 8)
+    first = grid.loc[grid[schema.IS_FUTURE], schema.DS].min().date()
+    assert first == date(2025, 12, 29), "the week under way is forecast whole, its 4 days unused"
+    period = FirstPeriod(day, first, first + timedelta(days=6))
+    assert period.label == "This week" and "4 of its 7 days had passed" in period.note()

@@ -52,6 +52,7 @@ def test_forecast_writes_quantiles_and_paths_for_every_site(lake_with_model):
     assert summary.model_version == version and summary.series == 5
     assert summary.cold_start == ["WH-NEW"] and summary.capped_values == 0
     assert summary.first_period == str(AS_OF) and summary.horizon == HORIZON
+    assert summary.partly_observed["days_observed"] == 1, "a Monday's week is under way, not next week"
     q = pd.read_parquet(summary.quantiles_uri)
     assert list(q.columns) == [S.UNIQUE_ID, S.DS, S.STEP, S.MEAN, "q0.05", "q0.5", "q0.9", "q0.95",
                                S.MODEL_VERSION]

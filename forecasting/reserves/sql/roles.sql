@@ -49,6 +49,11 @@ BEGIN
     EXECUTE format(
         'REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA %I '
         'FROM riskcast_finance', s);
+    -- the track record is derived data that every scoring replaces (V005): the one table the
+    -- publisher may delete from; publications and their figures stay append-only
+    IF to_regclass(format('%I.track_record', s)) IS NOT NULL THEN
+        EXECUTE format('GRANT DELETE ON %I.track_record TO riskcast_publisher', s);
+    END IF;
     -- not even SELECT on the lock table: a finance session could hold a lock that blocks publish
     IF to_regclass(format('%I.publish_lock', s)) IS NOT NULL THEN
         EXECUTE format('REVOKE ALL ON %I.publish_lock FROM riskcast_finance', s);

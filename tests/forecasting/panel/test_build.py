@@ -71,6 +71,9 @@ def test_series_start_after_opening_and_gaps_are_zero_only_while_open(settings_f
     assert b.loc[~b[s.IS_FUTURE], s.UNEXPLAINED_LOSSES].tolist() == [0, 1, 0]
     assert b.loc[~b[s.IS_FUTURE], s.SITE_AGE_YEARS].iloc[0] == pytest.approx(5 / 365.25)
     assert summary.history_start == "2024-01-08" and summary.history_end == "2024-02-05"
+    # a Wednesday: the week under way is the first forecast week, its 3 days so far unused
+    assert summary.partly_observed == {"period_start": "2024-02-12", "period_end": "2024-02-18",
+                                       "days_observed": 3, "days": 7}
     assert spec.freq == "W-MON" and spec.target == s.ESTIMATED_THEFTS
     assert spec.dynamic_real == s.PANEL_DYNAMIC_REAL and spec.static_cat == s.PANEL_STATIC_CAT
     assert list(panel.columns) == PANEL_COLUMNS

@@ -90,7 +90,8 @@ def _query(url: str, sql: str) -> pd.DataFrame:
 def test_latest_view_has_one_ordered_row_per_warehouse_and_period(staged):
     summary = publish_reserves(staged, AS_OF)
     assert (
-        summary.status == "published" and summary.reserves_rows == 9 and summary.schema_version == 4
+        summary.status == "published" and summary.reserves_rows == 9
+        and summary.schema_version == reserves_db.latest_version()
     )
     latest = _query(staged.reserves_url, "SELECT * FROM reserves_latest")
     assert len(latest) == 9 and not latest.duplicated(["warehouse_id", "period_start"]).any()
@@ -295,9 +296,9 @@ def test_a_v1_table_from_an_older_version_is_migrated(staged):
         )
     engine.dispose()
     summary = publish_reserves(staged, AS_OF)
-    assert summary.schema_version == reserves_db.latest_version() == 4
+    assert summary.schema_version == reserves_db.latest_version() >= 4
     versions = _query(staged.reserves_url, "SELECT version FROM schema_version ORDER BY version")
-    assert versions["version"].tolist() == [1, 2, 3, 4]
+    assert versions["version"].tolist() == list(range(1, reserves_db.latest_version() + 1))
     old = _query(
         staged.reserves_url, "SELECT * FROM reserves_current WHERE warehouse_id = 'WH-OLD'"
     )
