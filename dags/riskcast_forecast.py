@@ -1,5 +1,6 @@
 """riskcast_forecast: bronze -> audit -> panel -> DeepAR on Ray -> backtest + gate ->
-forecast -> reserves -> publish -> explain (root causes) -> escalation alerts.
+forecast -> reserves -> publish -> explain (root causes) -> reserves page (report) and
+escalation alerts.
 
 Scheduled weekly by default; set ``RISKCAST_FORECAST_SCHEDULE=assets`` to run whenever both
 bronze Assets were updated, or any cron expression. Every task takes its date from
@@ -114,6 +115,14 @@ def riskcast_forecast():
         return runtime.summary(explain_lake(runtime.settings(context), runtime.as_of(context)))
 
     @task
+    def report(explained: dict, **context) -> dict:
+        from forecasting.reserves.report import write_reserves_report
+        from riskcast_airflow import runtime
+
+        # the page's one writer: after reserves and explain, whose files it shows
+        return runtime.summary(write_reserves_report(runtime.settings(context), runtime.as_of(context)))
+
+    @task
     def escalate(published: dict, **context) -> dict:
         from forecasting.reserves.escalation import escalate_reserves
         from riskcast_airflow import runtime
@@ -124,7 +133,9 @@ def riskcast_forecast():
     checked = validate_panel(built)
     checked >> train
     gate = backtest_gate(train.output)
-    escalate(explain(publish(reserves(forecast(train.output, gate)))))
+    explained = explain(publish(reserves(forecast(train.output, gate))))
+    report(explained)
+    escalate(explained)
 
 
 riskcast_forecast()

@@ -1,4 +1,4 @@
-"""Commands of the reserves stage: reserves, publish, escalate, show."""
+"""Commands of the reserves stage: reserves, publish, report, escalate, show."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from forecasting.overview import SHOWN_COLUMNS, describe_run
 from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.escalation import escalate_reserves
 from forecasting.reserves.publish import publish_reserves
+from forecasting.reserves.report import write_reserves_report
 
 
 @app.command()
@@ -47,6 +48,14 @@ def publish(
     settings = settings_from(config)
     day = parse_date(as_of, "--as-of")
     emit(run(lambda: publish_reserves(settings, day, run_id, allow_ungated=allow_ungated)))
+
+
+@app.command()
+def report(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
+    """Write the reserves page and its downloads (CSV, Excel) from reserves, backtest, audit and explain."""
+
+    settings = settings_from(config)
+    emit(run(lambda: write_reserves_report(settings, parse_date(as_of, "--as-of"))))
 
 
 @app.command()

@@ -30,6 +30,8 @@ figure{margin:1rem 0}figure svg{max-width:100%;height:auto}.grid{display:flex;fl
 .card .k{color:#57606a;font-size:.8rem;text-transform:uppercase;letter-spacing:.03em}.card .v{font-size:1.6rem;font-weight:700}
 .card .d{font-size:.85rem}.up{color:#b3261e}.down{color:#137333}
 .banner{border-radius:8px;padding:.7rem 1rem;margin:1rem 0}.banner.ok{background:#e6f4ea}.banner.bad{background:#fde7e9}
+dl.glossary dt{font-weight:700;margin-top:.4rem}dl.glossary dd{margin-left:1.2rem}footer{margin-top:2.5rem;font-size:.85rem}
+footer th{text-align:left;background:#f3f5f7}details summary{cursor:pointer;margin:.4rem 0}
 """
 FAN_RISKIEST, FAN_SAMPLE = 4, 4
 # Colours of models and series: ``model_colours`` gives each name a fixed one, so a model
@@ -47,8 +49,11 @@ class Section:
     body: str
 
 
-def render_report(sections: list[Section], title: str = "riskcast report", lead: str = "") -> str:
-    """One self-contained HTML page: ``title``, ``lead`` (HTML, above every section), sections."""
+def render_report(
+    sections: list[Section], title: str = "riskcast report", lead: str = "", foot: str = ""
+) -> str:
+    """One self-contained HTML page: ``title``, ``lead`` (HTML, above every section), sections,
+    ``foot`` (HTML, below them)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -60,6 +65,8 @@ def render_report(sections: list[Section], title: str = "riskcast report", lead:
         parts.append(lead)
     for sec in sections:
         parts.append(f"<section><h2>{html.escape(sec.title)}</h2>\n{sec.body}\n</section>")
+    if foot:
+        parts.append(foot)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

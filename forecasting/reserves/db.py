@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "schema_version"
 RESERVES, TOTALS, PUBLICATIONS = "reserves", "reserves_totals", "publications"
+HORIZON = "reserves_horizon"
 _V1_COLUMNS = {
     s.AS_OF_DATE, s.WAREHOUSE_ID, s.PERIOD_START, s.INCIDENTS_P50, s.INCIDENTS_P90, s.INCIDENTS_P95,
     s.LOSS_EUR_P50, s.LOSS_EUR_P90, s.LOSS_EUR_P95, s.MODEL_VERSION, s.PUBLISHED_AT,
@@ -296,4 +297,11 @@ totals = Table(
     TOTALS, _meta,
     Column(s.AS_OF_DATE, Date), Column(s.RUN_ID, _ID), Column(s.TOTAL_LEVEL, String(16)),
     Column(s.TOTAL_ID, _ID), *_period(), *_figures(), *_provenance(),
+)  # fmt: skip
+horizon = Table(
+    HORIZON, _meta,
+    Column(s.AS_OF_DATE, Date), Column(s.RUN_ID, _ID), Column(s.TOTAL_LEVEL, String(16)),
+    Column(s.TOTAL_ID, _ID), Column(s.PERIOD_KIND, String(16)), Column(s.PERIOD_LABEL, String(64)),
+    Column(s.PERIOD_START, Date), Column(s.PERIOD_END, Date), Column(s.N_PERIODS, Integer),
+    Column(s.IS_PARTIAL, Boolean), *_figures(), Column(s.INCIDENTS_MEAN, Float), *_provenance(),
 )  # fmt: skip

@@ -10,7 +10,6 @@ import json
 import signal
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,22 +29,8 @@ from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.publish import publish_reserves
 from tests.support.reserves_lake import AS_OF, write_inputs
 
-TABLES = ("schema_version", "publications", "reserves", "reserves_totals")
+TABLES = ("schema_version", "publications", "reserves", "reserves_totals", "reserves_horizon")
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def pg_schema_url(postgres_url):
-    """A PostgreSQL URL whose search_path is a new, empty schema (dropped afterwards)."""
-    name = f"riskcast_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={name}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -90,7 +75,7 @@ def _query(url: str, sql: str) -> pd.DataFrame:
 def test_latest_view_has_one_ordered_row_per_warehouse_and_period(staged):
     summary = publish_reserves(staged, AS_OF)
     assert (
-        summary.status == "published" and summary.reserves_rows == 9 and summary.schema_version == 4
+        summary.status == "published" and summary.reserves_rows == 9 and summary.schema_version == reserves_db.latest_version()
     )
     latest = _query(staged.reserves_url, "SELECT * FROM reserves_latest")
     assert len(latest) == 9 and not latest.duplicated(["warehouse_id", "period_start"]).any()
@@ -295,9 +280,9 @@ def test_a_v1_table_from_an_older_version_is_migrated(staged):
         )
     engine.dispose()
     summary = publish_reserves(staged, AS_OF)
-    assert summary.schema_version == reserves_db.latest_version() == 4
+    assert summary.schema_version == reserves_db.latest_version()
     versions = _query(staged.reserves_url, "SELECT version FROM schema_version ORDER BY version")
-    assert versions["version"].tolist() == [1, 2, 3, 4]
+    assert versions["version"].tolist() == list(range(1, reserves_db.latest_version() + 1))
     old = _query(
         staged.reserves_url, "SELECT * FROM reserves_current WHERE warehouse_id = 'WH-OLD'"
     )
@@ -369,10 +354,13 @@ def test_finance_reads_but_cannot_write_and_publisher_publishes(settings_factory
         conn.exec_driver_sql("SET ROLE riskcast_finance")
         assert conn.exec_driver_sql("SELECT count(*) FROM reserves_latest").scalar() == 9
         assert conn.exec_driver_sql("SELECT count(*) FROM reserves").scalar() == 18  # history too
+        # the horizon totals: one row per total and span (3 weeks: the horizon, June, Q2)
+        assert conn.exec_driver_sql("SELECT count(*) FROM reserves_horizon_latest").scalar() == 9
     for statement in (
         "INSERT INTO publications (as_of_date, run_id, model_version, snapshot_id, code_version, "
         "content_digest, n_rows, published_at) VALUES ('2024-01-01', 'x', 'm', 's', 'c', 'd', 0, now())",
         "UPDATE reserves SET loss_eur_p95 = 0",
+        "INSERT INTO reserves_horizon SELECT * FROM reserves_horizon",
         "DELETE FROM publications",
         "CREATE TABLE sneaky (a int)",
     ):
