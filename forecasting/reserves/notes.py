@@ -13,7 +13,7 @@ import pandas as pd
 
 from forecasting.core import schema
 from forecasting.core.html import Section, count, pct
-from forecasting.reserves.escalation import escalating_sites
+from forecasting.reserves.escalation import crossed_on, escalating_sites
 from forecasting.reserves.figures import escalation_chart
 from forecasting.reserves.page import ReservesPage, page_table
 
@@ -131,11 +131,8 @@ def escalation_section(p: ReservesPage) -> Section:
     hot = escalating_sites(p.reserves, p.thresholds)
     if not len(hot):
         return Section("Escalating sites (0)", escalation_rules(p) + "<p>No site crosses its escalation threshold.</p>")
-    inc = hot[schema.INCIDENTS_P95].astype(float) > hot[schema.INCIDENTS_THRESHOLD].astype(float)
-    loss = hot[schema.LOSS_EUR_P95].astype(float) > hot[schema.LOSS_EUR_THRESHOLD].astype(float)
-    hot = hot.assign(crossed=["incidents and EUR" if i and e else "incidents" if i else "EUR" if e else "-"
-                              for i, e in zip(inc, loss, strict=True)])  # fmt: skip
-    cols = [schema.WAREHOUSE_ID, schema.REGION, schema.ESCALATION_LEVEL, "crossed", schema.PERIOD_START,
+    hot = hot.assign(**{schema.CROSSED_ON: crossed_on(hot)})
+    cols = [schema.WAREHOUSE_ID, schema.REGION, schema.ESCALATION_LEVEL, schema.CROSSED_ON, schema.PERIOD_START,
             schema.INCIDENTS_P95, schema.INCIDENTS_THRESHOLD, schema.LOSS_EUR_P95,
             schema.LOSS_EUR_THRESHOLD, schema.THRESHOLD_SOURCE]  # fmt: skip
     body = escalation_rules(p) + escalation_chart(hot) + page_table(hot[[c for c in cols if c in hot]], level=True)

@@ -30,7 +30,7 @@ HEADERS = {
     schema.LOSS_EUR_MEAN: "Expected loss", schema.ESCALATION_LEVEL: "Escalation",
     schema.INCIDENTS_THRESHOLD: "Threshold (incidents)", schema.LOSS_EUR_THRESHOLD: "Threshold (EUR)",
     schema.THRESHOLD_SOURCE: "Threshold from", schema.PERIOD_LABEL: "Period",
-    schema.N_PERIODS: "Weeks", "crossed": "Crossed on",
+    schema.N_PERIODS: "Weeks", schema.CROSSED_ON: "Crossed on",
 }  # fmt: skip
 _LOSS = (schema.LOSS_EUR_P50, schema.LOSS_EUR_P90, schema.LOSS_EUR_P95)
 _INCIDENTS = (schema.INCIDENTS_P50, schema.INCIDENTS_P90, schema.INCIDENTS_P95)
@@ -248,4 +248,4 @@ def page_table(frame: pd.DataFrame, level: bool = False, total: bool = False) ->
 
     return table_html(frame.reset_index(drop=True), headers=HEADERS, formats=FORMATS,
                       row_class=row_class, index=False,
-                      left=(schema.ESCALATION_LEVEL, schema.PERIOD_LABEL, "crossed"))  # fmt: skip
+                      left=(schema.ESCALATION_LEVEL, schema.PERIOD_LABEL, schema.CROSSED_ON))  # fmt: skip
