@@ -39,6 +39,7 @@ FAN_RISKIEST, FAN_SAMPLE = 4, 4
 PALETTE = ("#1f77b4", "#17becf", "#7f7f7f", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
            "#e377c2", "#bcbd22", "#d62728", "#393b79", "#637939")  # fmt: skip
 BAND_COLOUR, ACTUAL_COLOUR = "#1f77b4", "#d62728"
+TEXT_COLOUR, MUTED_COLOUR = "#1d2733", "#57606a"  # page text; secondary text (7:1, 6.4:1 on white)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,24 @@ def pct(value: object, digits: int = 1, signed: bool = False) -> str:
     if not _is_number(value) or pd.isna(value):
         return "-"
     return f"{float(value):{'+' if signed else ''}.{digits}%}"
+
+
+def contrast(a: object, b: object) -> float:
+    """WCAG contrast ratio of two matplotlib colour specs (1 to 21; text needs >= 4.5)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable_on(background: object) -> str:
+    """The text colour (page text or white) that contrasts more with ``background``."""
+    return TEXT_COLOUR if contrast(TEXT_COLOUR, background) >= contrast("#ffffff", background) else "#ffffff"
+
+
+def _luminance(colour: object) -> float:
+    from matplotlib.colors import to_rgb
+
+    ch = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+    return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
 
 
 def use_agg() -> None:
