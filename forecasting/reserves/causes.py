@@ -58,7 +58,7 @@ def causes_body(explained_on: date | None, causes: pd.DataFrame, max_rows: int =
         return f"<p>No outlier week as of {explained_on}.</p>"
     rows = "".join(
         f"<tr><td>{e(str(r[schema.WAREHOUSE_ID]))}</td>"
-        f"<td>{pd.Timestamp(r[schema.PERIOD_START]).date()}</td>"
+        f"<td style='white-space:nowrap'>{pd.Timestamp(r[schema.PERIOD_START]).date()}</td>"
         f"<td>{r[schema.OUTLIER_SCORE]:.1f}</td><td>{'yes' if r[schema.EXCEEDED_P95] else 'no'}</td>"
         f"<td class='t'>{e(str(r[schema.CAUSE_TEXT]))}</td></tr>"
         for r in causes.head(max_rows).to_dict("records")
@@ -67,4 +67,4 @@ def causes_body(explained_on: date | None, causes: pd.DataFrame, max_rows: int =
     return (f"<p>Warehouse-weeks flagged by <code>riskcast explain</code> as of {explained_on}, "
             "most unusual first; shares are Shapley attributions of the outlier score (see the "
             f"glossary).{more}</p><table><thead><tr><th>Warehouse</th><th>Week of</th><th>Outlier score</th>"
-            f"<th>Above published P95</th><th>Top causes</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
+            f"<th>Above published P95</th><th style='text-align:left'>Top causes</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip

@@ -127,7 +127,7 @@ def _fan(ax, rows: pd.DataFrame, previous: pd.DataFrame | None, small: bool = Fa
             )
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(lambda v, _pos: eur(v))
-    ax.tick_params(labelsize=6 if small else 8)
+    ax.tick_params(labelsize=7 if small else 8)
     ax.set_xticks(x, [f"{d:%d %b}" for d in x])
     ax.tick_params(axis="x", rotation=45 if small else 0)
     if not small:

@@ -171,11 +171,12 @@ def horizon_section(p: ReservesPage) -> Section | None:
     whole = _span(p, schema.NETWORK_ID, "horizon")
     contrast = ""
     if whole is not None and weekly:
-        more = weekly / float(whole[schema.LOSS_EUR_P95]) - 1
+        diff = weekly / float(whole[schema.LOSS_EUR_P95]) - 1
         contrast = (f" Adding up the {len(_rows(p.totals, schema.NETWORK_ID))} weekly P95s instead "
-                    f"would give {eur(weekly)}, {pct(more)} more: quantiles do not add (bad weeks "
-                    "rarely follow one another), so never sum the weekly rows of the database; "
-                    "take these, which are in <code>reserves_horizon</code>.")  # fmt: skip
+                    f"would give {eur(weekly)}, {pct(abs(diff))} {'more' if diff >= 0 else 'less'}: "
+                    "quantiles do not add (the horizon's P95 is the P95 of the horizon's total), so "
+                    "never sum the weekly rows of the database; take these, which are in "
+                    "<code>reserves_horizon</code>.")  # fmt: skip
     regions = h[h[schema.TOTAL_ID] != schema.NETWORK_ID].sort_values(
         [schema.TOTAL_ID, "_kind", schema.PERIOD_START], kind="stable")
     body = (f"<p class='note'>Each figure is a quantile of whole scenarios summed over the period "
