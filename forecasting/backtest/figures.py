@@ -20,6 +20,7 @@ from forecasting.core.html import (
     figure_svg,
     model_colours,
     readable_on,
+    text_shade,
     use_agg,
 )
 from forecasting.core.schema import (
@@ -80,8 +81,8 @@ def score_heatmap(metrics: pd.DataFrame) -> str:
     for ax in axes:
         ax.set_xticks(range(len(segments)), segments, rotation=30, ha="right", fontsize=8)
         ax.set_yticks(range(len(models)), models, fontsize=8)
-        for label in ax.get_yticklabels():
-            label.set_color(colours[label.get_text()])
+        for label in ax.get_yticklabels():  # the model's colour, dark enough to read
+            label.set_color(text_shade(colours[label.get_text()]))
     fig.tight_layout()
     return figure_svg(
         fig,

@@ -173,6 +173,18 @@ def readable_on(background: object) -> str:
     return TEXT_COLOUR if contrast(TEXT_COLOUR, background) >= contrast("#ffffff", background) else "#ffffff"
 
 
+def text_shade(colour: object, background: object = "#ffffff", minimum: float = 4.5) -> str:
+    """``colour`` darkened just enough (same hue) to be read as text on ``background``."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    rgb = to_rgb(colour)
+    for k in range(21):
+        shade = to_hex([c * (1 - k / 20) for c in rgb])
+        if contrast(shade, background) >= minimum:
+            return shade
+    return TEXT_COLOUR
+
+
 def _luminance(colour: object) -> float:
     from matplotlib.colors import to_rgb
 

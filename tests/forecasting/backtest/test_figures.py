@@ -7,7 +7,7 @@ import pandas as pd
 
 from forecasting.backtest import figures
 from forecasting.backtest import metrics as mt
-from forecasting.core.html import contrast, readable_on
+from forecasting.core.html import contrast, readable_on, text_shade
 from forecasting.core.schema import METRIC, METRIC_VALUE, MODEL, SEGMENT
 
 matplotlib.use("Agg")
@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 def test_text_colour_is_chosen_for_contrast():
     assert readable_on("#ffffff") == "#1d2733" and readable_on("#67001f") == "#ffffff"
     assert contrast("#1d2733", "#ffffff") > 14 and round(contrast("#000", "#fff")) == 21
+    assert contrast(text_shade("#bcbd22"), "#fff") >= 4.5 and text_shade("#1d2733") == "#1d2733"
 
 
 def test_heatmap_numbers_have_contrast_on_dark_and_light_cells(monkeypatch):
@@ -39,3 +40,5 @@ def test_heatmap_numbers_have_contrast_on_dark_and_light_cells(monkeypatch):
             assert contrast(text.get_color(), cell) >= 4.5, (text.get_text(), cell)
             checked += 1
     assert checked == 12
+    labels = [t for ax in fig.axes for t in ax.get_yticklabels()]
+    assert labels and all(contrast(t.get_color(), "#ffffff") >= 4.5 for t in labels)  # model names too
