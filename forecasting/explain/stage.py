@@ -126,7 +126,8 @@ def explain_lake(settings: Settings, as_of: date, options: ExplainOptions | None
     )
     summary.uris["summary"] = lake.write_json(lake.explain_file(as_of, "summary"), summary.to_dict())
     if opts.alert:
-        for alert in root_cause_alerts(as_of, flagged, {"attributions": out["attributions"]}):
+        links = {"reserves page": lake.reserves_report(as_of), "attributions (data)": out["attributions"]}
+        for alert in root_cause_alerts(as_of, flagged, links):
             send_alert(settings, alert)
             summary.alerts.append(alert.alert_id)
     log.info("explain %s: %d weeks scored, %d flagged", as_of, len(weeks), len(flagged))
