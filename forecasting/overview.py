@@ -83,12 +83,12 @@ class RunOverview:
                                ascending=[False, False, True]).reset_index(drop=True)  # fmt: skip
 
     def largest(self, n: int) -> pd.DataFrame:
-        """The ``n`` warehouse-periods with the largest loss P95."""
+        """The ``n`` warehouses with the largest loss P95, each at its worst period."""
         if not len(self.latest):
             return self.latest
         order = self.latest.sort_values([schema.LOSS_EUR_P95, schema.WAREHOUSE_ID, schema.PERIOD_START],
                                         ascending=[False, True, True])  # fmt: skip
-        return order.head(n).reset_index(drop=True)
+        return order.drop_duplicates(schema.WAREHOUSE_ID).head(n).reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: the counts, notice, paths, horizon totals, escalating sites and every row."""

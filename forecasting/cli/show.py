@@ -74,11 +74,11 @@ def print_overview(view: RunOverview, console: Console, rows: int) -> None:
     else:
         console.print("No site escalates.", highlight=False)
     top = view.largest(rows)
-    _print(console, f"Largest loss P95: {len(top)} of {view.reserves_rows} warehouse-weeks", top, SITES)
-    workbook = view.paths.get("reserves_workbook")
-    rest = f"`riskcast show --rows {view.reserves_rows}` for more, `riskcast --json show` for every row"
-    console.print(f"{len(top)} of {view.reserves_rows} rows shown: {rest}"
-                  + (f"; Excel: {workbook}" if workbook else "") + ".", highlight=False, soft_wrap=False)  # fmt: skip
+    _print(console, f"Largest loss P95: {len(top)} of {view.warehouses} warehouses, each at its worst week",
+           top, SITES)  # fmt: skip
+    console.print(f"{len(top)} of {view.reserves_rows} rows shown: `riskcast show --rows {view.warehouses}` for "
+                  "every warehouse, `riskcast --json show` for every row, or the page's Excel download "
+                  "(reserves_workbook below).", highlight=False)  # fmt: skip
     for name, path in view.paths.items():
         console.print(f"[bold]{name}[/]: {escape(path)}", highlight=False)
 
