@@ -88,6 +88,12 @@ def test_ingest_then_forecast_end_to_end(tiny_stack):
         assert (latest[f"{what}_p90"] <= latest[f"{what}_p95"]).all()
     for stage in ("audit", "panel", "forecasts", "backtests", "reserves"):
         assert (lake / stage / f"as_of={LAST}").is_dir(), f"no {stage} partition"
+    # the report task rendered the page and its downloads; the horizon totals were published
+    page = (lake / "reports" / f"as_of={LAST}" / "reserves.html").read_text()
+    assert "Reserve over the horizon" in page and (lake / "reports" / f"as_of={LAST}" / "exports" / "reserves.xlsx").exists()
+    with engine.connect() as conn:
+        spans = pd.read_sql(sa.text("SELECT * FROM reserves_horizon_latest WHERE id = 'network'"), conn)
+    assert set(spans["period_kind"]) >= {"horizon"}
 
     # rerun of the same date: the published tables do not change
     before = latest.sort_values(["warehouse_id", "period_start"]).reset_index(drop=True)
