@@ -122,7 +122,7 @@ def _reporting(p: ReservesPage) -> str:
                    f"{1 / rate:.1f} times these figures." if rate > 0 else "")  # fmt: skip
     lowest = f" Lowest regions: {low}." if low else ""
     return (f"<p><b>Reporting rate.</b> The audit found {pct(rate)} of unexplained high-value "
-            f"losses reported to security (95% interval {pct(row[schema.REPORTING_RATE_LO])} to "
+            f"losses reported to security (interval {pct(row[schema.REPORTING_RATE_LO])} to "
             f"{pct(row[schema.REPORTING_RATE_HI])}).{lowest} {meaning}</p>")  # fmt: skip
 
 
