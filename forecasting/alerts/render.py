@@ -39,7 +39,7 @@ _CHECKS = {  # expectation type -> sentence; {0}, {1}: its columns (or its label
 }
 _ROW_COUNT = {"volume": "the day's number of rows is far from its usual volume",
               "non_empty": "the day has no rows at all"}  # fmt: skip
-_LAST = ("reason", "stage", "source_file", "source_row")  # lineage columns go last
+_LAST = ("reason", "stage", "source_file", "source_row", "cause_text")  # lineage, then long text, last
 
 
 def check_text(name: str) -> str:
@@ -89,7 +89,7 @@ def value_text(key: str, value: Any) -> str:
         if _is_euro(key):
             return eur(value)
         if isinstance(value, float) and not value.is_integer():
-            return f"{value:,.2f}"
+            return f"{value:,.2f}".rstrip("0").rstrip(".")
         return f"{int(value):,}"
     if isinstance(value, list):
         return "; ".join(value_text(key, v) for v in value)
@@ -213,10 +213,11 @@ def _cells(rows: list[dict[str, Any]], cols: list[str]) -> list[list[str]]:
 
 
 def _text_table(rows: list[dict[str, Any]], cols: list[str]) -> list[str]:
+    """Aligned columns, each at most 60 characters but the last, which is never cut."""
     cells = _cells(rows, cols)
     widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
-    fmt = "  ".join(f"{{:<{w}.{w}}}" for w in widths)
-    return [fmt.format(*cols)] + [fmt.format(*row) for row in cells]
+    fmt = "  ".join(f"{{:<{w}.{w}}}" for w in widths[:-1]) + ("  {}" if len(cols) > 1 else "{}")
+    return [fmt.format(*cols).rstrip()] + [fmt.format(*row).rstrip() for row in cells]
 
 
 def _html_table(rows: list[dict[str, Any]]) -> str:
