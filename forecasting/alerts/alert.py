@@ -137,7 +137,7 @@ def contract_alert(
 ) -> Alert:
     """A landing drop that broke its file contract (missing column, wrong format): nothing ingested."""
     title = f"contract broken: {source} {day}"
-    summary = f"{message} Nothing of {source} for {day} was written to bronze."
+    summary = f"{message.rstrip('. ')}. Nothing of {source} for {day} was written to bronze."
     return Alert("contract", "critical", title, day, source, summary, links=dict(links or {}))
 
 

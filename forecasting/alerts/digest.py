@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from forecasting.alerts.alert import ALERT_SEVERITIES, Alert
+from forecasting.alerts.render import FAILED, failed_checks, plain_words
 
 MAX_ROWS = 25  # held alerts listed in the digest (worst first); the counts cover all
 
@@ -60,7 +61,7 @@ def digest_alert(label: str, first: date, last: date, held: list[Alert]) -> Aler
         f"Worst days: {', '.join(worst_days[:5])}. Alerts for {last} itself were sent on their own."
     )
     rows = [{"date": str(a.date), "source": a.source, "kind": a.kind, "severity": a.severity,
-             "what": a.title} for a in ordered[:MAX_ROWS]]  # fmt: skip
+             "what": _what(a)} for a in ordered[:MAX_ROWS]]  # fmt: skip
     return Alert(
         "digest", worst, f"Backfill digest {label} {first}..{last}: {len(held)} alert(s) on {len(days)} day(s)",
         last, label, summary,
@@ -68,3 +69,10 @@ def digest_alert(label: str, first: date, last: date, held: list[Alert]) -> Aler
          "listed": f"{len(rows)} of {len(held)}, worst first"},
         rows,
     )  # fmt: skip
+
+
+def _what(alert: Alert) -> str:
+    """The problem in a few words: its failed checks, else the first sentence of its summary."""
+    checks = failed_checks(alert.details.get(FAILED) or [])
+    text = "; ".join(checks) if checks else plain_words(alert.summary).split(": ", 1)[-1].split(". ")[0]
+    return text if len(text) <= 120 else text[:117] + "..."
