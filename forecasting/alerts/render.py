@@ -88,8 +88,8 @@ def value_text(key: str, value: Any) -> str:
     if isinstance(value, int | float):
         if _is_euro(key):
             return eur(value)
-        if isinstance(value, float) and not value.is_integer():
-            return f"{value:,.2f}".rstrip("0").rstrip(".")
+        if isinstance(value, float) and not value.is_integer():  # 4 significant digits: 0.025, 23.5
+            return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
         return f"{int(value):,}"
     if isinstance(value, list):
         return "; ".join(value_text(key, v) for v in value)
@@ -128,7 +128,7 @@ def text(alert: Any) -> str:
     tech = _technical(alert)
     if tech:
         lines += ["", "Technical details:", *[f"- {k}: {_compact(v)}" for k, v in tech.items()]]
-    return "\n".join(lines).rstrip() + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
 
 
 def html_page(alert: Any) -> str:

@@ -51,6 +51,7 @@ def test_checks_read_as_plain_words():
 def test_values_are_whole_numbers_and_euros():
     assert value_text("validated input rows", 7.0) == "7" and value_text("n", 1234) == "1,234"
     assert value_text("loss_eur_p95", 3819.96) == "€3,820" and value_text("outlier_score", 53.25) == "53.25"
+    assert value_text("tolerance", 0.025) == "0.025" and value_text("coverage", 0.88136) == "0.8814"
     assert value_text("exceeded_p95", True) == "yes" and value_text("x", None) == ""
     cols = row_columns([{"reason": "r", "units": 3, "incident_at": "t", "source_row": 1, "warehouse_id": "W", "report_id": "R"}])
     assert cols == ["warehouse_id", "incident_at", "units", "report_id", "reason", "source_row"]
