@@ -40,6 +40,8 @@ demo: export AIRFLOW__CORE__DAGS_FOLDER = $(CURDIR)/dags
 # "Plugin 'riskcast' already registered")
 demo: export AIRFLOW__CORE__PLUGINS_FOLDER = $(DATA)/airflow/plugins
 demo: export AIRFLOW__CORE__LOAD_EXAMPLES = False
+# alert links name the Airflow UI's pages (`airflow standalone` serves them on this address)
+demo: export RISKCAST_PUBLIC_BASE_URL ?= http://localhost:8080
 demo: export RAY_AUTH_MODE = disabled
 demo: export RAY_USAGE_STATS_ENABLED = 0
 demo: export PATH := $(CURDIR)/$(BIN):$(PATH)

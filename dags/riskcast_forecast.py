@@ -1,7 +1,7 @@
 """riskcast_forecast: bronze -> audit -> panel -> DeepAR on Ray -> backtest + gate ->
-forecast -> reserves -> publish -> explain (root causes) -> escalation alerts; beside the
-model, track scores the earlier publications against the panel (before reserves, whose
-page shows the track record).
+forecast -> reserves -> publish -> explain (root causes) -> reserves page (report) and
+escalation alerts; beside the model, track scores the earlier publications against the
+panel (the page shows the track record).
 
 Scheduled weekly by default, due Monday 00:00 UTC (``panel_spec.weekly_schedule``: weeks run
 Monday..Sunday), so it works on the Sunday that ended the week and forecasts from the next
@@ -60,11 +60,13 @@ def riskcast_forecast():
     train = RayTrainOperator(task_id="train")
     checked >> train
     gate = stage_task("backtest")(train.output)
-    computed = stage_task("reserves")(stage_task("forecast")(train.output, gate))
-    # earlier publications scored against the panel of as_of, before reserves: its page shows it
-    stage_task("track")(checked) >> computed
-    published = stage_task("publish", outlets=[RESERVES])(computed)
-    stage_task("escalate")(stage_task("explain")(published))
+    published = stage_task("publish", outlets=[RESERVES])(
+        stage_task("reserves")(stage_task("forecast")(train.output, gate))
+    )
+    explained = stage_task("explain")(published)
+    # the page's one writer, after reserves, explain and the track record, whose files it shows
+    stage_task("track")(checked) >> stage_task("report")(explained)
+    stage_task("escalate")(explained)
 
 
 riskcast_forecast()

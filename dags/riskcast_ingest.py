@@ -10,7 +10,8 @@ interval's end, else the day before ``run_after``), so a cron run, a manual run 
 For each day (that date, or ``params.backfill_from`` .. that date in one run): reference
 data (warehouses, events) first, then per source ingest -> validate. Validation
 emits the bronze Asset of its source, which can trigger ``riskcast_forecast``. Failed
-expectations alert security; infrastructure failures alert the platform owner.
+expectations alert security; infrastructure failures alert the platform owner. A backfill
+sends its historical days' alerts as one digest per task, the run's own day's alone.
 Heavy libraries are imported inside the task callables only.
 """
 

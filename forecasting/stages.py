@@ -7,8 +7,9 @@ name before this table existed) and the stage table of ``docs/architecture.md`` 
 this table, so a stage's function, inputs and help text are written in one place.
 
 A stage's ``run`` takes the settings first, then, by its ``scope``: the logical date
-(``DAY``; a stage that ``needs_model`` takes the trained model version next), the run's days
-(``DAYS``) or a daily source and the days (``SOURCE_DAYS``: one DAG task per source).
+(``DAY``), the run's days (``DAYS``) or a daily source and the days (``SOURCE_DAYS``: one DAG
+task per source); a stage that ``takes`` a key of its first upstream task's summary gets that
+value as its last argument (the trained model version; the days ingest refused).
 ``reads`` and ``writes`` name lake areas (``core.layout``), ``landing`` and tables of the
 reserves DB; ``failure`` is who a failed task alerts (``data_quality``: security, the data
 broke its contract; ``gate``; ``infrastructure``: the platform owner).
@@ -28,6 +29,7 @@ from forecasting.panel.build import build_panel, validate_lake_panel
 from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.escalation import escalate_reserves
 from forecasting.reserves.publish import publish_reserves
+from forecasting.reserves.report import write_reserves_report
 from forecasting.reserves.track.stage import track_record
 from forecasting.train import train_model
 from forecasting.validation.runner import (
@@ -52,7 +54,7 @@ class Stage:
     help: str
     scope: str = DAY
     failure: str = "infrastructure"
-    needs_model: bool = False
+    takes: str | None = None  # a key of the first upstream summary, passed as the last argument
     task_id: str | None = None  # the DAG's task id where it differs from ``name``
 
     @property
@@ -83,7 +85,7 @@ STAGES: tuple[Stage, ...] = (
         "validate", validate_source_days, INGEST_DAG,
         ("bronze", "expectations"), ("bronze", "quarantine", "data_docs", "alerts"),
         "Validate a source's bronze with its Great Expectations suite; quarantine failing rows.",
-        scope=SOURCE_DAYS, failure="data_quality",
+        scope=SOURCE_DAYS, failure="data_quality", takes="rejected_days",
     ),
     Stage(
         "audit", run_audit, FORECAST_DAG,
@@ -112,13 +114,13 @@ STAGES: tuple[Stage, ...] = (
         "backtest", backtest_lake, FORECAST_DAG,
         ("panel", "models"), ("backtests", "models: gate verdict", "alerts"),
         "Rolling-origin backtest against baselines, calibration and gate; any panel or the lake's.",
-        failure="gate", needs_model=True, task_id="backtest_gate",
+        failure="gate", takes="model_version", task_id="backtest_gate",
     ),
     Stage(
         "forecast", forecast_panel, FORECAST_DAG,
         ("panel", "models"), ("forecasts",),
         "Forecast sample paths and P50/P90/P95 for every warehouse from a gate-passed model.",
-        needs_model=True,
+        takes="model_version",
     ),
     Stage(
         "track", track_record, FORECAST_DAG,
@@ -127,7 +129,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "reserves", compute_reserves, FORECAST_DAG,
-        ("forecasts", "panel", "backtests"), ("reserves", "reports"),
+        ("forecasts", "panel", "backtests"), ("reserves",),
         "Compound incident paths x loss severity into reserves in EUR (P50/P90/P95).",
     ),
     Stage(
@@ -137,8 +139,13 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "explain", explain_lake, FORECAST_DAG,
-        ("panel", "bronze", "reserves"), ("explain", "reports", "alerts"),
+        ("panel", "bronze", "reserves"), ("explain", "alerts"),
         "Score recent warehouse-weeks, attribute outliers to their root causes (DoWhy gcm).",
+    ),
+    Stage(
+        "report", write_reserves_report, FORECAST_DAG,
+        ("reserves", "explain", "track", "backtests", "audit"), ("reports",),
+        "Write the reserves page and its CSV/Excel downloads: the one writer of the page.",
     ),
     Stage(
         "escalate", escalate_reserves, FORECAST_DAG,

@@ -1,7 +1,7 @@
 """Alerts to security teams and operators: what they say (``forecasting.alerts.send`` delivers them).
 
 An ``Alert`` is plain data (JSON-able with ``to_dict``) rendered as text, HTML or a
-Slack-compatible payload. Builders: ``data_quality_alert`` (failed expectations, counts,
+Slack-compatible payload (``forecasting.alerts.render``: the wording for people). Builders: ``data_quality_alert`` (failed expectations, counts,
 offending rows), ``contract_alert`` (a drop that broke its file contract),
 ``task_failure_alert`` (an Airflow task failed; used by ``riskcast_airflow.notifiers``).
 Routes are settings (``alerts.routes``): ``file`` (JSON Lines outbox, the embedded
@@ -13,7 +13,6 @@ raw PII and free-text columns are never copied into an alert.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import logging
 from collections.abc import Iterable
@@ -23,12 +22,13 @@ from typing import Any
 
 import pandas as pd
 
+from forecasting.alerts import render
 from forecasting.core.jsonable import plain, records
 from forecasting.core.schema import CONTRACTS
 
 log = logging.getLogger(__name__)
 
-ALERT_KINDS = ("data_quality", "contract", "infrastructure", "gate", "escalation")
+ALERT_KINDS = ("data_quality", "contract", "infrastructure", "gate", "escalation", "root_cause", "digest")
 ALERT_SEVERITIES = ("critical", "warning", "info")
 # Raw columns that may hold personal data or free text: never shown, whatever the caller passes.
 _NEVER_SHOWN = frozenset(c for k in CONTRACTS.values() for c in (*k.pii, *k.free_text))
@@ -36,7 +36,8 @@ _NEVER_SHOWN = frozenset(c for k in CONTRACTS.values() for c in (*k.pii, *k.free
 
 @dataclass
 class Alert:
-    """One alert. ``rows``: offending rows (safe columns only); ``links``: name -> URI."""
+    """One alert. ``rows``: offending rows (safe columns only); ``links``: name -> URI;
+    ``raised_at``: when it was sent (``send_alert`` stamps it; not part of ``alert_id``)."""
 
     kind: str
     severity: str
@@ -47,6 +48,7 @@ class Alert:
     details: dict[str, Any] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)
+    raised_at: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ALERT_KINDS or self.severity not in ALERT_SEVERITIES:
@@ -79,69 +81,18 @@ class Alert:
             "details": plain(self.details),
             "rows": self.rows,
             "links": dict(self.links),
+            "raised_at": self.raised_at,
         }
 
     def render_text(self) -> str:
-        lines = [self.subject, ""]
-        lines += [f"date: {self.date}"] + ([f"source: {self.source}"] if self.source else [])
-        lines += ["", self.summary] if self.summary else []
-        for key, value in self.details.items():
-            lines.append(f"{key}: {_compact(value)}")
-        if self.rows:
-            lines += ["", f"offending rows (first {len(self.rows)}):", *_table(self.rows)]
-        if self.links:
-            lines += ["", *[f"{name}: {uri}" for name, uri in self.links.items()]]
-        return "\n".join(lines) + "\n"
+        return render.text(self)
 
     def render_html(self) -> str:
-        e = html.escape
-        parts = [f"<h2>{e(self.subject)}</h2>", f"<p>date: {e(str(self.date))}"]
-        parts[-1] += f"<br>source: {e(self.source)}</p>" if self.source else "</p>"
-        if self.summary:
-            parts.append(f"<p>{e(self.summary)}</p>")
-        if self.details:
-            items = "".join(
-                f"<li><b>{e(k)}</b>: {e(_compact(v))}</li>" for k, v in self.details.items()
-            )
-            parts.append(f"<ul>{items}</ul>")
-        if self.rows:
-            cols = list(dict.fromkeys(k for r in self.rows for k in r))
-            head = "".join(f"<th>{e(c)}</th>" for c in cols)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{e(str(r.get(c, '')))}</td>" for c in cols) + "</tr>"
-                for r in self.rows
-            )
-            parts.append(f'<table border="1" cellpadding="3"><tr>{head}</tr>{body}</table>')
-        if self.links:
-            parts.append(
-                "<p>"
-                + "<br>".join(f'{e(n)}: <a href="{e(u)}">{e(u)}</a>' for n, u in self.links.items())
-                + "</p>"
-            )
-        return "<html><body>" + "\n".join(parts) + "</body></html>\n"
+        return render.html_page(self)
 
     def render_slack(self) -> dict[str, Any]:
         """Slack-compatible webhook payload: ``text`` fallback plus Block Kit ``blocks``."""
-        blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": self.subject[:150]}},
-        ]
-        body = "\n".join(
-            [self.summary] + [f"*{k}*: {_compact(v)}" for k, v in self.details.items()]
-        )
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body[:2900] or " "}})
-        if self.rows:
-            table = "\n".join(_table(self.rows))
-            blocks.append(
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"```{table[:2800]}```"}}
-            )
-        if self.links:
-            links = " | ".join(
-                f"<{u}|{n}>" if "://" in u else f"{n}: {u}" for n, u in self.links.items()
-            )
-            blocks.append(
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": links[:2900]}]}
-            )
-        return {"text": f"{self.subject}: {self.summary}"[:3000], "blocks": blocks}
+        return render.slack(self)
 
 
 # --------------------------------------------------------------------------- builders
@@ -186,7 +137,7 @@ def contract_alert(
 ) -> Alert:
     """A landing drop that broke its file contract (missing column, wrong format): nothing ingested."""
     title = f"contract broken: {source} {day}"
-    summary = f"{message} Nothing of {source} for {day} was written to bronze."
+    summary = f"{message.rstrip('. ')}. Nothing of {source} for {day} was written to bronze."
     return Alert("contract", "critical", title, day, source, summary, links=dict(links or {}))
 
 
@@ -261,19 +212,3 @@ def _records(rows: pd.DataFrame | list[dict[str, Any]] | None) -> list[dict[str,
     if isinstance(rows, pd.DataFrame):
         return records(rows)
     return [dict(r) for r in rows]
-
-
-def _compact(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(plain(value), sort_keys=True)
-    return str(value)
-
-
-def _table(rows: list[dict[str, Any]]) -> list[str]:
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
-    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
-    fmt = "  ".join(f"{{:<{w}.{w}}}" for w in widths)
-    return [fmt.format(*cols)] + [fmt.format(*row) for row in cells]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from forecasting.alerts.alert import Alert
 from forecasting.alerts.routes import ROUTES
@@ -21,7 +22,8 @@ def send_alert(settings: Settings, alert: Alert) -> list[str]:
     """
 
     # lake paths of reports and Data Docs become pages people can open (public_base_url)
-    alert = replace(alert, links={n: public_link(settings, u) for n, u in alert.links.items()})
+    alert = replace(alert, links={n: public_link(settings, u) for n, u in alert.links.items()},
+                    raised_at=alert.raised_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     delivered, failures = [], []
     for route in settings.alerts.routes:
         try:

@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core import schema
-from forecasting.core.html import ACTUAL_COLOUR, BAND_COLOUR, figure_svg, use_agg
+from forecasting.core.html import (
+    ACTUAL_COLOUR,
+    BAND_COLOUR,
+    MUTED_COLOUR,
+    TEXT_COLOUR,
+    figure_svg,
+    use_agg,
+)
 
 
 def forest_plot(table: pd.DataFrame) -> str:
@@ -65,15 +72,17 @@ def forest_plot(table: pd.DataFrame) -> str:
             lw=1,
             label="network",
         )
-        ax.legend(fontsize=7, loc="lower right", frameon=False)
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0), frameon=False)
     ax.set_yticks(np.arange(len(rows)), [r[0] for r in rows], fontsize=7)
     for tick, (_, _, kind) in zip(ax.get_yticklabels(), rows, strict=True):
-        tick.set_color("#999" if kind == "empty" else "#1d2733")
+        tick.set_color(MUTED_COLOUR if kind == "empty" else TEXT_COLOUR)  # both >= 4.5:1 on white
         tick.set_fontweight("bold" if kind == "region" else "normal")
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
     ax.set_xlabel("share of unexplained HVG losses that were reported")
+    # a long chart: the rate axis at the top too, so the first sites are read without scrolling
+    ax.tick_params(axis="x", top=True, labeltop=True)
     ax.grid(axis="x", color="#eee")
     return figure_svg(fig, "Dots: estimated reporting rate (shrunk towards the region); lines: its interval. "
                            "Diamonds: the region's pooled rate. Grey 'no data': no mature unexplained loss, so "

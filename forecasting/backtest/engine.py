@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -108,6 +109,7 @@ class BacktestResult:
     window_levels: dict[str, dict[float, float]] = field(default_factory=dict)
     capped: int = 0
     ensemble: ens.EnsembleChoice | None = None
+    paths: dict[pd.Timestamp, Any] = field(default_factory=dict)  # evaluated cutoff -> ForecastSamples
 
 
 def run_backtest(
@@ -170,6 +172,7 @@ def run_backtest(
     return BacktestResult(
         frame, metrics, calibration, gate, plan, checks, cold, len(ids), clock.seconds,
         {str(c.date()): lv for c, lv in choice.applied.items()}, capped, run.choice if run else None,
+        {c: paths[c] for c in plan.cutoffs if c in paths},
     )
 
 

@@ -19,6 +19,8 @@ from forecasting.core.html import (
     FAN_SAMPLE,
     figure_svg,
     model_colours,
+    readable_on,
+    text_shade,
     use_agg,
 )
 from forecasting.core.schema import (
@@ -79,8 +81,8 @@ def score_heatmap(metrics: pd.DataFrame) -> str:
     for ax in axes:
         ax.set_xticks(range(len(segments)), segments, rotation=30, ha="right", fontsize=8)
         ax.set_yticks(range(len(models)), models, fontsize=8)
-        for label in ax.get_yticklabels():
-            label.set_color(colours[label.get_text()])
+        for label in ax.get_yticklabels():  # the model's colour, dark enough to read
+            label.set_color(text_shade(colours[label.get_text()]))
     fig.tight_layout()
     return figure_svg(
         fig,
@@ -239,10 +241,11 @@ def _heat(ax, shade: np.ndarray, values: np.ndarray, cmap: str, lim: tuple[float
           best: np.ndarray | None = None) -> None:  # fmt: skip
     rows, cols = shade.shape
     # vector cells (pcolormesh), not imshow: an image would be embedded as a PNG data URI
-    ax.pcolormesh(np.arange(cols + 1) - 0.5, np.arange(rows + 1) - 0.5, np.nan_to_num(shade, nan=lim[1]),
-                  cmap=cmap, vmin=lim[0], vmax=lim[1], edgecolors="white", linewidth=0.5)  # fmt: skip
+    mesh = ax.pcolormesh(np.arange(cols + 1) - 0.5, np.arange(rows + 1) - 0.5, np.nan_to_num(shade, nan=lim[1]),
+                         cmap=cmap, vmin=lim[0], vmax=lim[1], edgecolors="white", linewidth=0.5)  # fmt: skip
     ax.set_ylim(rows - 0.5, -0.5)
+    cells = mesh.cmap(mesh.norm(np.nan_to_num(shade, nan=lim[1])))
     for (r, c), v in np.ndenumerate(values):
         strong = best is not None and bool(best[r, c])
         ax.text(c, r, "-" if np.isnan(v) else fmt.format(v), ha="center", va="center", fontsize=7,
-                fontweight="bold" if strong else "normal")  # fmt: skip
+                fontweight="bold" if strong else "normal", color=readable_on(cells[r, c]))  # fmt: skip

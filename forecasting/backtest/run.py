@@ -9,6 +9,9 @@ Files written to the output folder (local or ``s3://``)::
     calibration.json   the quantile-level map others apply to their samples
     gate.json          the gate verdict and its figures
     ensemble.json      the ensemble's members, weights (what forecast mixes), failures, scores
+    paths.parquet      the production model's sample paths of each evaluated window
+                       (unique_id, cutoff, step, ds, sample, value): the reserves stage
+                       compounds them with loss severity to judge the EUR figures
     report.html        self-contained report (forecasting.core.html)
 
 A failed gate writes everything first, then sends an alert and raises
@@ -27,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecasting.alerts.alert import Alert
@@ -43,6 +47,7 @@ from forecasting.core.lake import Lake, join
 from forecasting.core.layout import BACKTEST_FILES as FILES
 from forecasting.core.layout import BACKTESTS as BACKTEST_STAGE
 from forecasting.core.panel_spec import PanelSpec, freq_alias
+from forecasting.core.schema import CUTOFF, DS, SAMPLE, STEP, UNIQUE_ID, VALUE
 from forecasting.model.mixture import DEEPAR
 from forecasting.model.registry import model_version as registered_version
 from forecasting.model.registry import set_gate_status
@@ -194,7 +199,7 @@ def backtest_panel(
         df, spec, settings, horizon=horizon, windows=windows,
         cold_start_share=cold_start_share, seed=seed, **engine,
     )
-    files = write_outputs(lake, out, result, source)
+    files = write_outputs(lake, out, result, source, spec.freq)
     summary = _summary(result, out, source, spec, horizon, windows, files)
     if model_version:
 
@@ -226,7 +231,7 @@ def backtest_panel(
     return summary
 
 
-def write_outputs(lake: Lake, out: str, result: BacktestResult, source: str) -> dict[str, str]:
+def write_outputs(lake: Lake, out: str, result: BacktestResult, source: str, freq: str = "W-MON") -> dict[str, str]:
     """Write every file of ``FILES`` under ``out``; returns ``{name: uri}``. Deterministic."""
 
     uris = {name: join(out, fname) for name, fname in FILES.items()}
@@ -234,14 +239,39 @@ def write_outputs(lake: Lake, out: str, result: BacktestResult, source: str) -> 
     lake.write_text(uris["metrics"], result.metrics.to_csv(index=False, float_format="%.6g"))
     by_step = metrics_by_step(result.frame)
     lake.write_text(uris["metrics_by_step"], by_step.to_csv(index=False, float_format="%.6g"))
-    lake.write_json(uris["calibration"], result.calibration.to_dict())
+    # window_levels: the level map each evaluated window applied (what its paths mean)
+    window_levels = {d: {f"{q:g}": v for q, v in lv.items()} for d, lv in result.window_levels.items()}
+    lake.write_json(uris["calibration"], {**result.calibration.to_dict(), "window_levels": window_levels})
     lake.write_json(uris["gate"], result.gate.to_dict())
     lake.write_json(uris["ensemble"], (result.ensemble or DEEPAR_ONLY).to_dict())
+    lake.write_parquet(paths_frame(result.paths, freq), uris["paths"])
     t0 = time.perf_counter()
     html = render_report(backtest_sections(result, by_step), title=f"riskcast backtest: {source}")
     lake.write_text(uris["report"], html)
     result.timings["report"] = time.perf_counter() - t0
     return uris
+
+
+def paths_frame(paths: dict[pd.Timestamp, Any], freq: str) -> pd.DataFrame:
+    """Long frame of sample paths (``ids, starts, samples`` per cutoff) at the panel's
+    ``freq``: ``unique_id, cutoff, step (1-based), ds, sample, value``."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    parts = []
+    for cutoff in sorted(paths):
+        fs = paths[cutoff]
+        n, s, h = fs.samples.shape
+        ds = np.array([[pd.Timestamp(start) + k * offset for k in range(h)] for start in fs.starts],
+                      dtype="datetime64[ns]")  # fmt: skip
+        parts.append(pd.DataFrame({
+            UNIQUE_ID: np.repeat(np.asarray(fs.ids, dtype=object), s * h),
+            CUTOFF: pd.Timestamp(cutoff),
+            STEP: np.tile(np.arange(1, h + 1), n * s).astype("int64"),
+            DS: np.repeat(ds, s, axis=0).reshape(-1),
+            SAMPLE: np.tile(np.repeat(np.arange(s), h), n).astype("int64"),
+            VALUE: fs.samples.reshape(-1).astype("float32"),
+        }))  # fmt: skip
+    columns = [UNIQUE_ID, CUTOFF, STEP, DS, SAMPLE, VALUE]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
 def _summary(result: BacktestResult, out, source, spec, horizon, windows, files) -> BacktestSummary:

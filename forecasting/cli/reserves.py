@@ -1,15 +1,14 @@
-"""Commands of the reserves stage: reserves, publish, escalate, show."""
+"""Commands of the reserves stage: reserves, publish, report, escalate, show."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from forecasting.cli.common import (
+    OUTPUT,
     AsOfOpt,
     ConfigOpt,
     UngatedOpt,
@@ -19,8 +18,9 @@ from forecasting.cli.common import (
     run,
     settings_from,
 )
+from forecasting.cli.show import print_overview
 from forecasting.core.lake import parse_date
-from forecasting.overview import SHOWN_COLUMNS, describe_run
+from forecasting.overview import describe_run
 from forecasting.stages import stage
 
 
@@ -45,6 +45,12 @@ def publish(
     emit(run(lambda: stage("publish").run(settings, day, run_id, allow_ungated=allow_ungated)))
 
 
+@app.command(help=stage("report").help)
+def report(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
+    settings = settings_from(config)
+    emit(run(lambda: stage("report").run(settings, parse_date(as_of, "--as-of"))))
+
+
 @app.command(help=stage("escalate").help)
 def escalate(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
 
@@ -54,24 +60,16 @@ def escalate(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
 
 @app.command()
 def show(
-    as_of: AsOfOpt,
-    rows: Annotated[int, typer.Option(min=1, help="rows of reserves_latest to print")] = 15,
+    as_of: Annotated[str | None, typer.Option("--as-of", metavar="DATE", help="the date expected in reserves_latest (default: the one it holds)")] = None,
+    rows: Annotated[int, typer.Option(min=1, help="warehouse-weeks (and escalating sites) to list")] = 15,
     config: ConfigOpt = None,
 ) -> None:
-    """Print the published reserves (reserves_latest) and where the run's artefacts are."""
-
+    """Print the published reserves (reserves_latest): horizon totals, escalating sites, largest P95s."""
 
     settings = settings_from(config)
-    view = run(lambda: describe_run(settings, parse_date(as_of, "--as-of")))
-    if view.notice():  # never let another day's rows pass for the asked day's
-        out.print(f"[bold yellow]note:[/] {escape(view.notice())}", highlight=False, soft_wrap=True)
-    cols = [c for c in SHOWN_COLUMNS if c in view.latest.columns]
-    table = Table(title=f"reserves_latest: {view.reserves_rows} rows, {view.warehouses} warehouses")
-    for col in cols:
-        table.add_column(col, justify="right" if view.latest[col].dtype.kind in "if" else "left")
-    for _, row in view.latest.head(rows).iterrows():
-        table.add_row(*[f"{row[c]:,.1f}" if isinstance(row[c], float) else str(row[c]) for c in cols])
-    # finance reads this in logs too: never squeeze the figures below a readable width
-    Console(width=max(out.width, 170)).print(table)
-    for name, path in view.paths.items():
-        out.print(f"[bold]{name}[/]: {path}", highlight=False, soft_wrap=True)
+    day = parse_date(as_of, "--as-of") if as_of else None
+    view = run(lambda: describe_run(settings, day))
+    if OUTPUT["json"] or not out.is_terminal:  # scripts and pipes: every row, as JSON
+        print(json.dumps(view.to_dict(), default=str, sort_keys=True), flush=True)
+        return
+    print_overview(view, out, rows)

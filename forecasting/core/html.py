@@ -30,6 +30,8 @@ figure{margin:1rem 0}figure svg{max-width:100%;height:auto}.grid{display:flex;fl
 .card .k{color:#57606a;font-size:.8rem;text-transform:uppercase;letter-spacing:.03em}.card .v{font-size:1.6rem;font-weight:700}
 .card .d{font-size:.85rem}.up{color:#b3261e}.down{color:#137333}
 .banner{border-radius:8px;padding:.7rem 1rem;margin:1rem 0}.banner.ok{background:#e6f4ea}.banner.bad{background:#fde7e9}
+dl.glossary dt{font-weight:700;margin-top:.4rem}dl.glossary dd{margin-left:1.2rem}footer{margin-top:2.5rem;font-size:.85rem}
+footer th{text-align:left;background:#f3f5f7}details summary{cursor:pointer;margin:.4rem 0}
 """
 FAN_RISKIEST, FAN_SAMPLE = 4, 4
 # Colours of models and series: ``model_colours`` gives each name a fixed one, so a model
@@ -37,6 +39,7 @@ FAN_RISKIEST, FAN_SAMPLE = 4, 4
 PALETTE = ("#1f77b4", "#17becf", "#7f7f7f", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
            "#e377c2", "#bcbd22", "#d62728", "#393b79", "#637939")  # fmt: skip
 BAND_COLOUR, ACTUAL_COLOUR = "#1f77b4", "#d62728"
+TEXT_COLOUR, MUTED_COLOUR = "#1d2733", "#57606a"  # page text; secondary text (7:1, 6.4:1 on white)
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,11 @@ class Section:
     body: str
 
 
-def render_report(sections: list[Section], title: str = "riskcast report", lead: str = "") -> str:
-    """One self-contained HTML page: ``title``, ``lead`` (HTML, above every section), sections."""
+def render_report(
+    sections: list[Section], title: str = "riskcast report", lead: str = "", foot: str = ""
+) -> str:
+    """One self-contained HTML page: ``title``, ``lead`` (HTML, above every section), sections,
+    ``foot`` (HTML, below them)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -60,6 +66,8 @@ def render_report(sections: list[Section], title: str = "riskcast report", lead:
         parts.append(lead)
     for sec in sections:
         parts.append(f"<section><h2>{html.escape(sec.title)}</h2>\n{sec.body}\n</section>")
+    if foot:
+        parts.append(foot)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -152,6 +160,36 @@ def pct(value: object, digits: int = 1, signed: bool = False) -> str:
     if not _is_number(value) or pd.isna(value):
         return "-"
     return f"{float(value):{'+' if signed else ''}.{digits}%}"
+
+
+def contrast(a: object, b: object) -> float:
+    """WCAG contrast ratio of two matplotlib colour specs (1 to 21; text needs >= 4.5)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable_on(background: object) -> str:
+    """The text colour (page text or white) that contrasts more with ``background``."""
+    return TEXT_COLOUR if contrast(TEXT_COLOUR, background) >= contrast("#ffffff", background) else "#ffffff"
+
+
+def text_shade(colour: object, background: object = "#ffffff", minimum: float = 4.5) -> str:
+    """``colour`` darkened just enough (same hue) to be read as text on ``background``."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    rgb = to_rgb(colour)
+    for k in range(21):
+        shade = to_hex([c * (1 - k / 20) for c in rgb])
+        if contrast(shade, background) >= minimum:
+            return shade
+    return TEXT_COLOUR
+
+
+def _luminance(colour: object) -> float:
+    from matplotlib.colors import to_rgb
+
+    ch = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+    return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
 
 
 def use_agg() -> None:

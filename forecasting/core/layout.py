@@ -12,9 +12,10 @@
     models/<model_version>/manifest.json, model.json, encoders.json, predictor/, members/<i>/predictor/
     forecasts/as_of=D/samples.parquet, quantiles.parquet
     backtests/as_of=D/backtest.parquet, metrics.csv, metrics_by_step.csv, calibration.json,
-                      gate.json, report.html
-    reserves/as_of=D/reserves.parquet, totals.parquet, thresholds.parquet
-    reports/as_of=D/reserves.html
+                      gate.json, ensemble.json, paths.parquet, report.html
+    reserves/as_of=D/reserves.parquet, totals.parquet, thresholds.parquet, horizon.parquet,
+                      coverage.json
+    reports/as_of=D/reserves.html, exports/<EXPORT_FILES>  the reserves page and its downloads
     explain/as_of=D/attributions.parquet, scores.parquet, explain.json   root causes of outliers
     track/as_of=D/track_record.parquet, coverage.json    published reserves against what happened
     alerts/outbox.jsonl                                  the file alert route
@@ -53,6 +54,16 @@ PANEL_FILE, SEVERITY_FILE, PANEL_SUMMARY_FILE = "panel.parquet", "severity.parqu
 SAMPLES_FILE, QUANTILES_FILE = "samples.parquet", "quantiles.parquet"
 RESERVES_FILE, TOTALS_FILE, THRESHOLDS_FILE = "reserves.parquet", "totals.parquet", "thresholds.parquet"
 RESERVES_REPORT_FILE = "reserves.html"
+HORIZON_FILE = "horizon.parquet"  # reserves over the next 4 weeks, the horizon, months, quarters
+COVERAGE_FILE = "coverage.json"  # held-out coverage of the incident and loss (EUR) quantiles
+EXPORTS_DIR = "exports"
+# the reserves page's downloads (under reports/as_of=D/exports/): name -> file
+EXPORT_FILES = {
+    "warehouse_week": "warehouse_week.csv",
+    "region_week": "region_week.csv",
+    "horizon": "horizon_totals.csv",
+    "workbook": "reserves.xlsx",
+}
 ATTRIBUTIONS_FILE, EXPLAIN_SCORES_FILE, EXPLAIN_SUMMARY_FILE = (
     "attributions.parquet", "scores.parquet", "explain.json",
 )
@@ -70,6 +81,7 @@ BACKTEST_FILES = {
     "calibration": "calibration.json",
     "gate": "gate.json",
     "ensemble": "ensemble.json",
+    "paths": "paths.parquet",  # sample paths of the evaluated windows (the EUR coverage)
     "report": "report.html",
 }
 
@@ -168,11 +180,16 @@ class Layout:
         return join(self.stage(BACKTESTS, as_of), BACKTEST_FILES[kind])
 
     def reserves_file(self, as_of: date, name: str = RESERVES_FILE) -> str:
-        """``name``: ``RESERVES_FILE``, ``TOTALS_FILE`` or ``THRESHOLDS_FILE``."""
+        """``name``: ``RESERVES_FILE``, ``TOTALS_FILE``, ``THRESHOLDS_FILE``, ``HORIZON_FILE``
+        or ``COVERAGE_FILE``."""
         return join(self.stage(RESERVES, as_of), name)
 
     def reserves_report(self, as_of: date) -> str:
         return join(self.stage(REPORTS, as_of), RESERVES_REPORT_FILE)
+
+    def reserves_export(self, as_of: date, name: str) -> str:
+        """``name``: a key of ``EXPORT_FILES`` (``warehouse_week``, ..., ``workbook``)."""
+        return join(self.stage(REPORTS, as_of), EXPORTS_DIR, EXPORT_FILES[name])
 
     def explain_attributions(self, as_of: date) -> str:
         return join(self.stage(EXPLAIN, as_of), ATTRIBUTIONS_FILE)

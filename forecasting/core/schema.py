@@ -263,6 +263,13 @@ ESCALATION_LEVELS = ("none", "elevated", "severe")
 INCIDENTS_THRESHOLD = "incidents_threshold"
 LOSS_EUR_THRESHOLD = "loss_eur_threshold"
 THRESHOLD_SOURCE = "threshold_source"  # "setting" | "history" | "none"
+CROSSED_ON = "crossed_on"  # escalating sites: "incidents", "EUR" or "incidents and EUR"
+# reserves_horizon: totals over spans of several periods (sums of whole scenarios)
+PERIOD_KIND = "period_kind"  # one of PERIOD_KINDS
+PERIOD_LABEL = "period_label"  # "next 4 weeks", "8 weeks", "January 2026", "Q1 2026"
+N_PERIODS = "n_periods"  # forecast periods summed into the span
+IS_PARTIAL = "is_partial"  # a calendar month or quarter the horizon covers only in part
+PERIOD_KINDS = ("next_4", "horizon", "month", "quarter")
 
 # --------------------------------------------------------------------------- track record
 # reserves_track_record: each published figure against what then happened (forecasting.reserves.track)

@@ -14,7 +14,8 @@ actuals), its severity table and bronze, and:
    also exceeded the published P95, and attributes each flagged week;
 5. writes ``explain/as_of=D/attributions.parquet`` (``ATTRIBUTION_COLUMNS``),
    ``scores.parquet`` (``SCORE_COLUMNS``, one row per explained week, with the cause text)
-   and ``explain.json``, then sends the root-cause alerts.
+   and ``explain.json``, then sends the root-cause alerts. Only data: the reserves page
+   shows the causes when the ``report`` stage renders it (``forecasting.reserves.report``).
 
 A site with too few reference weeks, no actuals in the window or a node it cannot measure
 gets a message in ``skipped`` and no attribution; the stage does not fail for it.
@@ -42,7 +43,6 @@ from forecasting.explain.scm import AttributionOptions, attribute
 from forecasting.explain.scores import outlier_scores
 from forecasting.explain.text import cause_text, root_cause_alerts
 from forecasting.panel.build import read_panel
-from forecasting.reserves.causes import refresh_page
 
 log = logging.getLogger(__name__)
 _KEYS = [schema.WAREHOUSE_ID, schema.PERIOD_START]
@@ -126,11 +126,10 @@ def explain_lake(settings: Settings, as_of: date, options: ExplainOptions | None
     )
     summary.uris["summary"] = lake.write_json(lake.explain_file(as_of, "summary"), summary.to_dict())
     if opts.alert:
-        for alert in root_cause_alerts(as_of, flagged, {"attributions": out["attributions"]}):
+        links = {"reserves page": lake.reserves_report(as_of), "attributions (data)": out["attributions"]}
+        for alert in root_cause_alerts(as_of, flagged, links):
             send_alert(settings, alert)
             summary.alerts.append(alert.alert_id)
-    if refresh_page(lake, as_of):  # the reserves page of D lists the causes found now
-        summary.uris["reserves_page"] = lake.reserves_report(as_of)
     log.info("explain %s: %d weeks scored, %d flagged", as_of, len(weeks), len(flagged))
     return summary
 

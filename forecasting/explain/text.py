@@ -2,8 +2,9 @@
 
 ``cause_text`` turns one week's top contributions into a sentence an alert or the reserves
 page shows ("reporting at WH-FR-002 fell to 12% of its usual rate: 71% of the outlier");
-``root_cause_alerts`` builds the alerts: weeks whose top cause is a data problem
-(reporting, count errors) as a data-quality alert, the others as an escalation.
+``root_cause_alerts`` builds the alerts (kind ``root_cause``): weeks whose top cause is a
+data problem (reporting, count errors) in one, the others in another, each headed by its
+most unusual week.
 """
 
 from __future__ import annotations
@@ -64,29 +65,37 @@ def cause_text(site: str, contributions: pd.DataFrame, values: dict[str, float])
 def root_cause_alerts(as_of: date, weeks: pd.DataFrame, links: dict[str, str]) -> list[Alert]:
     """Alerts for flagged weeks (``weeks``: scores rows with ``cause_text`` and ``node`` = top-1).
 
-    Data causes (reporting, count errors) go out as one data-quality alert, the rest as one
-    escalation alert; nothing when no week is flagged.
+    Weeks whose top cause is a data problem (reporting, count errors) go out as one alert,
+    the rest as another; both of kind ``root_cause``, rows and headline worst (highest
+    outlier score) first; ``warning`` when a week exceeded its published P95, else
+    ``info``. Nothing when no week is flagged.
     """
     alerts = []
-    for kind, mask in (("data_quality", weeks[schema.EXPLAIN_NODE].isin(DATA_CAUSES)),
-                       ("escalation", ~weeks[schema.EXPLAIN_NODE].isin(DATA_CAUSES))):  # fmt: skip
-        part = weeks.loc[mask]
+    for data, mask in ((True, weeks[schema.EXPLAIN_NODE].isin(DATA_CAUSES)),
+                       (False, ~weeks[schema.EXPLAIN_NODE].isin(DATA_CAUSES))):  # fmt: skip
+        part = weeks.loc[mask].sort_values([schema.OUTLIER_SCORE, schema.WAREHOUSE_ID, schema.PERIOD_START],
+                                           ascending=[False, True, True], kind="stable")  # fmt: skip
         if part.empty:
             continue
         rows = [
             {schema.WAREHOUSE_ID: r[schema.WAREHOUSE_ID],
              schema.PERIOD_START: str(pd.Timestamp(r[schema.PERIOD_START]).date()),
-             schema.OUTLIER_SCORE: round(float(r[schema.OUTLIER_SCORE]), 2),
+             schema.OUTLIER_SCORE: round(float(r[schema.OUTLIER_SCORE]), 1),
              schema.EXCEEDED_P95: bool(r[schema.EXCEEDED_P95]),
              schema.CAUSE_TEXT: r[schema.CAUSE_TEXT]}
             for r in part.to_dict("records")
         ]  # fmt: skip
-        first = rows[0]
-        what = "data problems behind outliers" if kind == "data_quality" else "root causes of outliers"
+        first, above = rows[0], sum(r[schema.EXCEEDED_P95] for r in rows)
+        what = "Data problems behind unusual weeks" if data else "Unusual weeks and their causes"
         alerts.append(Alert(
-            kind, "warning", f"{what}: {len(rows)} warehouse-week(s) as of {as_of}", as_of, "explain",
-            f"{first[schema.WAREHOUSE_ID]}, week of {first[schema.PERIOD_START]}: {first[schema.CAUSE_TEXT]}",
-            {"weeks": len(rows), "sites": sorted({r[schema.WAREHOUSE_ID] for r in rows})},
+            "root_cause", "warning" if above else "info",
+            f"{what}: {len(rows)} warehouse-week(s) as of {as_of}", as_of, "explain",
+            f"Most unusual: {first[schema.WAREHOUSE_ID]}, week of {first[schema.PERIOD_START]} "
+            f"(outlier score {first[schema.OUTLIER_SCORE]:.1f}): {first[schema.CAUSE_TEXT]}. "
+            f"{above} of the {len(rows)} week(s) went above the P95 published for them."
+            + (" Check the data of these sites before trusting their figures." if data else ""),
+            {"weeks": len(rows), "above published P95": above,
+             "sites": sorted({r[schema.WAREHOUSE_ID] for r in rows})},
             rows, dict(links),
         ))  # fmt: skip
     return alerts

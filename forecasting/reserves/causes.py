@@ -2,9 +2,8 @@
 
 The explain stage (``forecasting.explain``) sits above reserves, so reserves never imports
 it: it reads ``explain/as_of=E/scores.parquet`` of the latest E <= D through the lake
-layout. ``causes_block`` is a marked HTML block that ``insert_causes`` puts into (or
-replaces in) a page, so the page written by ``reserves`` and refreshed after ``explain``
-shows the same thing.
+layout. The explain stage writes only its data; the reserves page (``reserves.report``,
+its one writer) renders ``causes_body`` from it.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from forecasting.core.errors import ConfigError
 from forecasting.core.lake import Lake, parse_date
 from forecasting.core.layout import EXPLAIN
 
-MARK_START, MARK_END = "<!-- riskcast:root-causes -->", "<!-- /riskcast:root-causes -->"
 CAUSE_COLUMNS = [schema.WAREHOUSE_ID, schema.PERIOD_START, schema.OUTLIER_SCORE,
                  schema.EXCEEDED_P95, schema.CAUSE_TEXT]  # fmt: skip
 
@@ -51,43 +49,22 @@ def site_causes(causes: pd.DataFrame, sites: list[str]) -> dict[str, str]:
             f"{r[schema.CAUSE_TEXT]}" for r in c.to_dict("records")}  # fmt: skip
 
 
-def causes_block(explained_on: date | None, causes: pd.DataFrame, max_rows: int = 30) -> str:
-    """The page's "Root causes of recent outliers" section between the markers."""
+def causes_body(explained_on: date | None, causes: pd.DataFrame, max_rows: int = 30) -> str:
+    """The page's "Root causes of recent outliers" section: flagged weeks, most unusual first."""
     e = html.escape
     if explained_on is None:
-        body = "<p>No root-cause analysis yet (<code>riskcast explain</code>).</p>"
-    elif causes.empty:
-        body = f"<p>No outlier week as of {explained_on}.</p>"
-    else:
-        rows = "".join(
-            f"<tr><td>{e(str(r[schema.WAREHOUSE_ID]))}</td>"
-            f"<td>{pd.Timestamp(r[schema.PERIOD_START]).date()}</td>"
-            f"<td>{r[schema.OUTLIER_SCORE]:.1f}</td><td>{'yes' if r[schema.EXCEEDED_P95] else 'no'}</td>"
-            f"<td>{e(str(r[schema.CAUSE_TEXT]))}</td></tr>"
-            for r in causes.head(max_rows).to_dict("records")
-        )
-        body = (f"<p>Warehouse-weeks flagged by <code>riskcast explain</code> as of {explained_on}, "
-                "most unusual first; shares are Shapley attributions of the outlier score.</p>"
-                "<table><thead><tr><th>Warehouse</th><th>Week of</th><th>Outlier score</th>"
-                f"<th>Above published P95</th><th>Top causes</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
-    return f"{MARK_START}<section id='root-causes'><h2>Root causes of recent outliers</h2>{body}</section>{MARK_END}"
-
-
-def insert_causes(page: str, block: str) -> str:
-    """Replace the marked block of ``page``, or insert it before ``</body>`` (else append)."""
-    if MARK_START in page and MARK_END in page:
-        head, _, rest = page.partition(MARK_START)
-        return head + block + rest.partition(MARK_END)[2]
-    if "</body>" in page:
-        head, _, tail = page.rpartition("</body>")
-        return f"{head}{block}\n</body>{tail}"
-    return page + block
-
-
-def refresh_page(lake: Lake, as_of: date) -> bool:
-    """Put the latest root causes into ``reports/as_of=D/reserves.html`` if it exists."""
-    uri = lake.reserves_report(as_of)
-    if not lake.exists(uri):
-        return False
-    lake.write_text(uri, insert_causes(lake.read_text(uri), causes_block(*latest_causes(lake, as_of))))
-    return True
+        return "<p>No root-cause analysis yet (<code>riskcast explain</code>).</p>"
+    if causes.empty:
+        return f"<p>No outlier week as of {explained_on}.</p>"
+    rows = "".join(
+        f"<tr><td>{e(str(r[schema.WAREHOUSE_ID]))}</td>"
+        f"<td style='white-space:nowrap'>{pd.Timestamp(r[schema.PERIOD_START]).date()}</td>"
+        f"<td>{r[schema.OUTLIER_SCORE]:.1f}</td><td>{'yes' if r[schema.EXCEEDED_P95] else 'no'}</td>"
+        f"<td class='t'>{e(str(r[schema.CAUSE_TEXT]))}</td></tr>"
+        for r in causes.head(max_rows).to_dict("records")
+    )
+    more = f" The {max_rows} most unusual of {len(causes)} are listed." if len(causes) > max_rows else ""
+    return (f"<p>Warehouse-weeks flagged by <code>riskcast explain</code> as of {explained_on}, "
+            "most unusual first; shares are Shapley attributions of the outlier score (see the "
+            f"glossary).{more}</p><table><thead><tr><th>Warehouse</th><th>Week of</th><th>Outlier score</th>"
+            f"<th>Above published P95</th><th style='text-align:left'>Top causes</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip

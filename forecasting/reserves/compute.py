@@ -10,6 +10,11 @@ warehouse, step and sample path), the panel's sites and ``severity.parquet``, th
 - ``totals.parquet``: the same per region and for the network (``TOTAL_COLUMNS``), from paths
   summed across warehouses before taking quantiles, so totals are coherent.
 - ``thresholds.parquet``: the escalation threshold used per warehouse.
+- ``horizon.parquet``: region and network totals over the next 4 periods, the whole horizon
+  and each calendar month and quarter it covers (``HORIZON_COLUMNS``, ``reserves.horizon``).
+
+The reserves page is rendered from these files by ``forecasting.reserves.report`` (the
+``report`` stage), never written here.
 """
 
 from __future__ import annotations
@@ -26,11 +31,19 @@ from forecasting.backtest.calibration import apply_levels
 from forecasting.core import schema
 from forecasting.core.config import Settings
 from forecasting.core.lake import Lake, join
-from forecasting.core.layout import RESERVES, RESERVES_FILE, THRESHOLDS_FILE, TOTALS_FILE
+from forecasting.core.layout import (
+    COVERAGE_FILE,
+    HORIZON_FILE,
+    RESERVES,
+    RESERVES_FILE,
+    THRESHOLDS_FILE,
+    TOTALS_FILE,
+)
 from forecasting.model.registry import require_gate, ungated_label
 from forecasting.reserves import compound, escalation
+from forecasting.reserves.coverage import loss_coverage
+from forecasting.reserves.horizon import horizon_frame
 from forecasting.reserves.inputs import ReserveInputs, load_inputs
-from forecasting.reserves.report import write_reserves_report
 from forecasting.reserves.weeks import FirstPeriod
 
 log = logging.getLogger(__name__)
@@ -59,6 +72,13 @@ TOTAL_COLUMNS = (
     + [schema.BACKTEST_COVERAGE_P95, schema.CALIBRATION_METHOD]
     + [schema.MODEL_VERSION, schema.SNAPSHOT_ID, schema.CODE_VERSION]
 )
+HORIZON_COLUMNS = (
+    [schema.AS_OF_DATE, schema.TOTAL_LEVEL, schema.TOTAL_ID, schema.PERIOD_KIND, schema.PERIOD_LABEL]
+    + [schema.PERIOD_START, schema.PERIOD_END, schema.N_PERIODS, schema.IS_PARTIAL]
+    + _FIGURES
+    + [schema.INCIDENTS_MEAN, schema.BACKTEST_COVERAGE_P95, schema.CALIBRATION_METHOD]
+    + [schema.MODEL_VERSION, schema.SNAPSHOT_ID, schema.CODE_VERSION]
+)
 
 
 @dataclass
@@ -75,6 +95,8 @@ class ReservesSummary:
     calibration_method: str
     levels: dict[str, float]
     network_loss_eur_p95_first_period: float
+    network_loss_eur_p95_horizon: float
+    loss_coverage_p95: float | None
     first_period: str = ""
     # first_period when as_of falls inside it: its days so far are not in the forecast
     partly_observed: dict[str, Any] | None = None
@@ -107,6 +129,10 @@ def compute_reserves(settings: Settings, as_of: date, *, allow_ungated: bool = F
     counts = np.repeat(inputs.counts, settings.reserves.draws_per_path, axis=-1).astype(float)
     reserves = _site_frame(inputs, counts, losses)
     totals = _total_frame(inputs, counts, losses)
+    regions = inputs.sites[schema.REGION].to_numpy()
+    spans = horizon_frame(
+        regions, inputs.periods, counts, losses, lambda c, v: _figures(c, v, inputs.levels)
+    ).assign(**_provenance(inputs))
     thresholds = escalation.resolve_thresholds(
         settings, inputs.sites, inputs.history, inputs.pools, as_of
     )
@@ -115,20 +141,21 @@ def compute_reserves(settings: Settings, as_of: date, *, allow_ungated: bool = F
     )
     check_monotone(reserves, "reserves")
     check_monotone(totals, "totals")
+    check_monotone(spans, "horizon")
     out = lake.stage(RESERVES, as_of)
     uris = {
         "reserves": lake.write_parquet(reserves[RESERVE_COLUMNS], join(out, RESERVES_FILE)),
         "totals": lake.write_parquet(totals[TOTAL_COLUMNS], join(out, TOTALS_FILE)),
         "thresholds": lake.write_parquet(thresholds, join(out, THRESHOLDS_FILE)),
+        "horizon": lake.write_parquet(spans[HORIZON_COLUMNS], join(out, HORIZON_FILE)),
     }
-
-    # network figures of the whole horizon (paths summed over periods) for the page's headline
-    horizon = _figures(counts.sum(axis=(0, 1)), losses.sum(axis=(0, 1)), inputs.levels)
-    uris["report"] = write_reserves_report(
-        lake, as_of, reserves, totals, thresholds, {k: float(v) for k, v in horizon.items()}
-    )
+    held = loss_coverage(lake, as_of, inputs.sites, inputs.pools, settings.reserves.draws_per_path,
+                         np.random.default_rng([settings.reserves.seed, as_of.toordinal(), 2]))  # fmt: skip
+    uris["coverage"] = lake.write_json(join(out, COVERAGE_FILE), held)
     network = totals[totals[schema.TOTAL_LEVEL] == schema.NETWORK_ID]
     first = FirstPeriod.of(as_of, network)
+    whole = spans[(spans[schema.TOTAL_ID] == schema.NETWORK_ID)
+                  & (spans[schema.PERIOD_KIND] == "horizon")]  # fmt: skip
     escalating = reserves.loc[reserves[schema.ESCALATION_LEVEL] > 0, schema.WAREHOUSE_ID]
     summary = ReservesSummary(
         as_of=as_of,
@@ -143,6 +170,8 @@ def compute_reserves(settings: Settings, as_of: date, *, allow_ungated: bool = F
         network_loss_eur_p95_first_period=float(network[schema.LOSS_EUR_P95].iloc[0]),
         first_period=str(first.start),
         partly_observed=first.to_dict(),
+        network_loss_eur_p95_horizon=float(whole[schema.LOSS_EUR_P95].iloc[0]),
+        loss_coverage_p95=((held.get("sites") or {}).get("0.95") or {}).get("loss_eur"),
         escalating_warehouses=sorted(escalating.unique().tolist()),
         unknown_warehouses=list(inputs.unknown_warehouses),
         severity_fallback_regions=list(inputs.pools.fallback),

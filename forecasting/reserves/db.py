@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "schema_version"
 RESERVES, TOTALS, PUBLICATIONS = "reserves", "reserves_totals", "publications"
+HORIZON = "reserves_horizon"
 _V1_COLUMNS = {
     s.AS_OF_DATE, s.WAREHOUSE_ID, s.PERIOD_START, s.INCIDENTS_P50, s.INCIDENTS_P90, s.INCIDENTS_P95,
     s.LOSS_EUR_P50, s.LOSS_EUR_P90, s.LOSS_EUR_P95, s.MODEL_VERSION, s.PUBLISHED_AT,
@@ -308,4 +309,11 @@ track_record = Table(
     *[Column(c, Boolean) for c in (s.INCIDENTS_WITHIN_P50, s.INCIDENTS_WITHIN_P90, s.INCIDENTS_WITHIN_P95,
                                    s.LOSS_EUR_WITHIN_P50, s.LOSS_EUR_WITHIN_P90, s.LOSS_EUR_WITHIN_P95)],
     Column(s.IN_FORCE, Boolean), Column(s.SETTLED, Boolean), Column(s.SCORED_AS_OF, Date),
+)  # fmt: skip
+horizon = Table(
+    HORIZON, _meta,
+    Column(s.AS_OF_DATE, Date), Column(s.RUN_ID, _ID), Column(s.TOTAL_LEVEL, String(16)),
+    Column(s.TOTAL_ID, _ID), Column(s.PERIOD_KIND, String(16)), Column(s.PERIOD_LABEL, String(64)),
+    Column(s.PERIOD_START, Date), Column(s.PERIOD_END, Date), Column(s.N_PERIODS, Integer),
+    Column(s.IS_PARTIAL, Boolean), *_figures(), Column(s.INCIDENTS_MEAN, Float), *_provenance(),
 )  # fmt: skip

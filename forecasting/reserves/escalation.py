@@ -203,15 +203,27 @@ def escalate_reserves(settings: Settings, as_of: date) -> EscalationSummary:
 
 
 def build_escalation_alert(as_of: date, sites: pd.DataFrame, lake: Lake) -> Any:
-    """The security alert for ``escalating_sites`` output (an ``alerts.Alert``)."""
+    """The security alert for ``escalating_sites`` output (an ``alerts.Alert``), worst first.
+
+    Each row says what crossed its threshold (incidents, EUR or both): thresholds in EUR
+    derive from the incident ones (module docstring), so most sites cross on incidents only.
+    """
 
     worst = int(sites[schema.ESCALATION_LEVEL].max())
+    severe = int((sites[schema.ESCALATION_LEVEL] == 2).sum())
     names = ", ".join(sites[schema.WAREHOUSE_ID].head(5)) + (" ..." if len(sites) > 5 else "")
     summary = (
-        f"{len(sites)} warehouse(s) forecast above their escalation threshold at P95 "
-        f"({int((sites[schema.ESCALATION_LEVEL] == 2).sum())} severe): {names}. Review the "
-        "site protocols; figures are per period, thresholds per warehouse."
+        f"{len(sites)} warehouse(s) are forecast above their escalation threshold at P95 "
+        f"({severe} severe), worst first: {names}. Review their site protocols."
     )
+    rows = sites.assign(**{
+        schema.ESCALATION_LEVEL: sites[schema.ESCALATION_LEVEL].map(lambda v: schema.ESCALATION_LEVELS[int(v)]),
+        schema.CROSSED_ON: crossed_on(sites),
+    })  # fmt: skip
+    cols = [schema.WAREHOUSE_ID, schema.PERIOD_START, schema.ESCALATION_LEVEL, schema.CROSSED_ON, schema.REGION,
+            schema.INCIDENTS_P95, schema.INCIDENTS_THRESHOLD, schema.LOSS_EUR_P95, schema.LOSS_EUR_THRESHOLD,
+            schema.THRESHOLD_SOURCE]  # fmt: skip
+    causes = site_causes(latest_causes(lake, as_of)[1], list(sites[schema.WAREHOUSE_ID]))
     return Alert(
         kind=ALERT_KIND,
         severity=ALERT_SEVERITY[worst],
@@ -221,16 +233,26 @@ def build_escalation_alert(as_of: date, sites: pd.DataFrame, lake: Lake) -> Any:
         source="reserves",
         summary=summary,
         details={
-            "as_of": as_of.isoformat(),
+            "rule": "a site escalates when its P95 for a week is above its threshold in incidents "
+                    "or in EUR; severe when above the severe factor times it. The EUR threshold "
+                    "follows from the incident one, so sites usually cross on incidents.",
             "escalating": len(sites),
-            "levels": list(schema.ESCALATION_LEVELS),
+            "severe": severe,
             # root causes of the sites' recent outlier weeks (riskcast explain), when known
-            **({"root causes": c} if (c := site_causes(latest_causes(lake, as_of)[1],
-                                                        list(sites[schema.WAREHOUSE_ID]))) else {}),
+            **({"root causes": causes} if causes else {}),
         },
-        rows=_jsonable(sites),
-        links={"reserve report": lake.reserves_report(as_of)},
+        rows=_jsonable(rows[[c for c in cols if c in rows]]),
+        links={"reserves page": lake.reserves_report(as_of),
+               "reserves (Excel)": lake.reserves_export(as_of, "workbook")},
     )
+
+
+def crossed_on(sites: pd.DataFrame) -> list[str]:
+    """Per escalating site: ``incidents``, ``EUR`` or ``incidents and EUR``."""
+    inc = sites[schema.INCIDENTS_P95].astype(float) > sites[schema.INCIDENTS_THRESHOLD].astype(float)
+    loss = sites[schema.LOSS_EUR_P95].astype(float) > sites[schema.LOSS_EUR_THRESHOLD].astype(float)
+    return ["incidents and EUR" if i and e else "incidents" if i else "EUR" if e else "-"
+            for i, e in zip(inc, loss, strict=True)]  # fmt: skip
 
 
 def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:

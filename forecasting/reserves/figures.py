@@ -13,6 +13,7 @@ from forecasting.core import schema
 from forecasting.core.html import ACTUAL_COLOUR, BAND_COLOUR, count, eur, figure_svg, use_agg
 
 _LEVEL_COLOURS = {1: "#e0a100", 2: "#b3261e"}
+_TICK = "#1d2733"
 MAX_ESCALATION_BARS = 20
 
 
@@ -29,7 +30,8 @@ def totals_fans(totals: pd.DataFrame, previous: pd.DataFrame | None = None) -> s
     fig, ax = plt.subplots(figsize=(8.5, 3.4))
     _fan(ax, network, _rows(previous, schema.NETWORK_ID) if previous is not None else None)
     ax.set_title("Network: loss reserve per week", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", frameon=False)
+    # beside the plot, never over the bands it explains
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     parts = [
         figure_svg(
             fig,
@@ -63,6 +65,8 @@ def escalation_chart(hot: pd.DataFrame) -> str:
     ``hot``: ``escalation.escalating_sites`` rows (worst first); at most ``MAX_ESCALATION_BARS``.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     use_agg()
     rows = hot.head(MAX_ESCALATION_BARS).iloc[::-1]
@@ -72,9 +76,7 @@ def escalation_chart(hot: pd.DataFrame) -> str:
     thr = rows[schema.INCIDENTS_THRESHOLD].astype(float).to_numpy()
     levels = rows[schema.ESCALATION_LEVEL].astype(int).to_numpy()
     ax.barh(ids, p95, color=[_LEVEL_COLOURS.get(v, "#999") for v in levels], height=0.6)
-    ax.scatter(
-        thr, ids, marker="|", s=220, color="#1d2733", linewidths=2, label="threshold", zorder=3
-    )
+    ax.scatter(thr, ids, marker="|", s=220, color=_TICK, linewidths=2, zorder=3)
     for y, (v, t) in enumerate(zip(p95, thr, strict=True)):
         ax.annotate(
             f"{count(v)} vs {count(t)}",
@@ -83,11 +85,12 @@ def escalation_chart(hot: pd.DataFrame) -> str:
             textcoords="offset points",
             fontsize=7,
         )
-    for level, colour in _LEVEL_COLOURS.items():
-        ax.barh([], [], color=colour, label=schema.ESCALATION_LEVELS[level])
+    # legend handles drawn with the bars' own colours, beside the plot
+    handles = [Patch(color=c, label=schema.ESCALATION_LEVELS[lv]) for lv, c in _LEVEL_COLOURS.items()]
+    handles.append(Line2D([], [], marker="|", ls="", color=_TICK, markersize=12, mew=2, label="threshold"))
     ax.set_xlabel("incidents in the week (P95)")
     ax.margins(x=0.15)
-    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return figure_svg(
         fig,
         "Worst week of each escalating site: bar = P95 incidents, "
@@ -124,7 +127,7 @@ def _fan(ax, rows: pd.DataFrame, previous: pd.DataFrame | None, small: bool = Fa
             )
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(lambda v, _pos: eur(v))
-    ax.tick_params(labelsize=6 if small else 8)
+    ax.tick_params(labelsize=7 if small else 8)
     ax.set_xticks(x, [f"{d:%d %b}" for d in x])
     ax.tick_params(axis="x", rotation=45 if small else 0)
     if not small:

@@ -1,14 +1,17 @@
-"""The reserves page for finance: headline figures, status and lineage, fans, tables.
+"""The reserves page for finance: what it shows, built from one ``ReservesPage`` of inputs.
 
-Built from the reserves stage frames (``reserves``, ``totals``, ``thresholds``) and a
-``PageContext`` (the backtest gate, the previous publication's totals, the horizon totals);
-``forecasting.reserves.report`` reads those from the lake and writes the page.
+``ReservesPage`` holds the reserves stage's frames and everything read beside them (the
+backtest's gate and EUR coverage, the published model, the audit's reporting rate, the
+explain stage's causes, the previous publication, link targets); ``forecasting.reserves.report``
+reads those from the lake and composes the page from the section functions here and in
+``forecasting.reserves.notes``. Each section function takes the ``ReservesPage`` and
+returns a ``Section`` (or None to leave it out).
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -16,221 +19,244 @@ import pandas as pd
 
 from forecasting.core import schema
 from forecasting.core.html import Section, count, eur, pct, table_html
-from forecasting.reserves.escalation import escalating_sites
-from forecasting.reserves.figures import escalation_chart, totals_fans
+from forecasting.reserves.figures import totals_fans
 from forecasting.reserves.weeks import FirstPeriod
 
 HEADERS = {
     schema.WAREHOUSE_ID: "Warehouse", schema.REGION: "Region", schema.COUNTRY: "Country",
-    schema.TOTAL_ID: "Total", schema.PERIOD_START: "Week starting", schema.PERIOD_END: "Week ending",
+    schema.TOTAL_ID: "Total", schema.PERIOD_START: "From", schema.PERIOD_END: "To",
     schema.INCIDENTS_P50: "Incidents P50", schema.INCIDENTS_P90: "Incidents P90",
     schema.INCIDENTS_P95: "Incidents P95", schema.LOSS_EUR_P50: "Loss P50",
     schema.LOSS_EUR_P90: "Loss P90", schema.LOSS_EUR_P95: "Loss P95",
     schema.LOSS_EUR_MEAN: "Expected loss", schema.ESCALATION_LEVEL: "Escalation",
     schema.INCIDENTS_THRESHOLD: "Threshold (incidents)", schema.LOSS_EUR_THRESHOLD: "Threshold (EUR)",
-    schema.THRESHOLD_SOURCE: "Threshold from",
+    schema.THRESHOLD_SOURCE: "Threshold from", schema.PERIOD_LABEL: "Period",
+    schema.N_PERIODS: "Weeks", schema.CROSSED_ON: "Crossed on",
 }  # fmt: skip
 _LOSS = (schema.LOSS_EUR_P50, schema.LOSS_EUR_P90, schema.LOSS_EUR_P95)
 _INCIDENTS = (schema.INCIDENTS_P50, schema.INCIDENTS_P90, schema.INCIDENTS_P95)
 FORMATS = {
     **{c: eur for c in (*_LOSS, schema.LOSS_EUR_MEAN, schema.LOSS_EUR_THRESHOLD)},
-    **{c: count for c in (*_INCIDENTS, schema.INCIDENTS_THRESHOLD)},
+    **{c: count for c in (*_INCIDENTS, schema.INCIDENTS_THRESHOLD, schema.N_PERIODS)},
     schema.PERIOD_START: lambda v: str(pd.Timestamp(v).date()),
     schema.PERIOD_END: lambda v: str(pd.Timestamp(v).date()),
     schema.ESCALATION_LEVEL: lambda v: schema.ESCALATION_LEVELS[int(v)],
 }
-HOW_TO_READ = (
-    "<ul class='note'><li><b>P50</b>: the loss we expect to be exceeded one week in two: the "
-    "central estimate.</li><li><b>P90</b> and <b>P95</b>: losses exceeded only one week in ten "
-    "and one week in twenty. Reserve at P95 to be covered in 19 weeks out of 20.</li>"
-    "<li>Totals are computed from whole scenarios, so a region's or the network's P95 is "
-    "<i>less</i> than the sum of its sites' P95s (bad weeks rarely hit every site at once).</li>"
-    "<li>The figures are simulations: weekly incident forecasts multiplied by the losses of past "
-    "incidents in the same region. The calibration check compares earlier forecasts with what "
-    "then happened.</li><li>An <b>escalating</b> site's P95 exceeds its threshold (its own "
-    "history, or a limit set by security); <i>severe</i> means well above it.</li></ul>"
-)
 
 
 @dataclass(frozen=True)
-class PageContext:
-    """What the page shows beyond the day's frames; every field optional.
+class ReservesPage:
+    """Everything the page shows. Frames: the reserves stage's files of ``as_of``.
 
-    ``gate``: the backtest's ``gate.json``; ``previous_as_of`` / ``previous_totals``: the
-    latest earlier publication's totals frame; ``horizon``: network quantiles of the loss and
-    incidents summed over every period (keys are the reserves figure columns).
+    ``gate``: the backtest's ``gate.json``; ``coverage``: ``reserves.coverage`` output;
+    ``model``: ``version`` and ``ensemble`` (member -> weight); ``reporting``: the audit's
+    region and network rows; ``target``: the panel target the model forecasts; ``rules``:
+    the escalation settings (``history_margin``, ``severe_factor``, ``quantile``, ...);
+    ``causes``: (explain date, flagged weeks); ``links`` / ``exports``: name -> href.
     """
 
+    as_of: date
+    reserves: pd.DataFrame
+    totals: pd.DataFrame
+    thresholds: pd.DataFrame
+    horizon: pd.DataFrame | None = None
     gate: dict[str, Any] | None = None
+    coverage: dict[str, Any] | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    reporting: pd.DataFrame | None = None
+    target: str = "estimated_thefts"
+    rules: dict[str, Any] = field(default_factory=dict)
+    causes: tuple[date | None, pd.DataFrame | None] = (None, None)
     previous_as_of: date | None = None
     previous_totals: pd.DataFrame | None = None
-    horizon: dict[str, float] | None = None
-    sections: tuple[Section, ...] = ()  # added at the end: "How past reserves held up"
+    links: dict[str, str] = field(default_factory=dict)
+    exports: dict[str, str] = field(default_factory=dict)
+    track: Section | None = None  # "How past reserves held up" (forecasting.reserves.track)
+
+    def first(self, column: str, default: Any = "-") -> Any:
+        """A provenance value (the same on every row) of the reserves."""
+        return self.reserves[column].iloc[0] if len(self.reserves) and column in self.reserves else default
 
 
-def reserves_lead(
-    reserves: pd.DataFrame, totals: pd.DataFrame, as_of: date, ctx: PageContext
-) -> str:
-    """The top of the page: gate status and lineage in plain words, then the headline cards."""
-    return _status(reserves, as_of, ctx) + _headline(totals, as_of, ctx)
-
-
-def reserves_sections(
-    reserves: pd.DataFrame, totals: pd.DataFrame, thresholds: pd.DataFrame, ctx: PageContext
-) -> list[Section]:
-    """How to read, fan charts, escalating sites, totals (network first), sites per week."""
-    hot = escalating_sites(reserves, thresholds)
-    if len(hot):
-        cols = [schema.WAREHOUSE_ID, schema.REGION, schema.COUNTRY, schema.ESCALATION_LEVEL,
-                schema.PERIOD_START, schema.INCIDENTS_P95, schema.INCIDENTS_THRESHOLD,
-                schema.LOSS_EUR_P95, schema.LOSS_EUR_THRESHOLD, schema.THRESHOLD_SOURCE]  # fmt: skip
-        escalating = escalation_chart(hot) + _table(
-            hot[[c for c in cols if c in hot.columns]], level=True
-        )
-    else:
-        escalating = "<p>No site crosses its escalation threshold.</p>"
-    return [
-        Section("How to read this", HOW_TO_READ),
-        Section("Loss over the horizon", totals_fans(totals, ctx.previous_totals)),
-        Section(f"Escalating sites ({len(hot)})", escalating),
-        Section("Totals (network first, then regions)", _totals_table(totals)),
-        Section("Reserves per warehouse", _sites_table(reserves)),
-        *ctx.sections,
-    ]
-
-
-def _status(reserves: pd.DataFrame, as_of: date, ctx: PageContext) -> str:
-    gate = ctx.gate
-    first = reserves.iloc[0] if len(reserves) else {}
-    coverage = (
-        first.get(schema.BACKTEST_COVERAGE_P95, float("nan")) if len(reserves) else float("nan")
-    )
-    if gate is None:
-        cls, text = (
-            "bad",
-            "No calibration check was run for this date: treat the figures as unchecked.",
-        )
+# ----------------------------------------------------------------------------- the lead
+def status_banner(p: ReservesPage) -> str:
+    """Whether the figures passed the calibration check, in incidents and in euros."""
+    gate, cov = p.gate, p.coverage or {}
+    method = str(p.first(schema.CALIBRATION_METHOD, ""))
+    euros = _euro_sentence(cov)
+    if method.startswith("UNGATED"):
+        cls, text = "bad", ("<b>No passing calibration check: these figures were computed with "
+                            "--allow-ungated and are not fit for booking.</b>")  # fmt: skip
+    elif gate is None:
+        cls, text = "bad", "No calibration check was run for this date: treat the figures as unchecked."
     elif gate.get("passed"):
+        fig = (gate.get("figures") or {}).get("0.95", {})
         cls = "ok"
-        coverage = (gate.get("figures") or {}).get("0.95", {}).get("coverage", coverage)
-        text = (
-            f"<b>Calibration check passed.</b> On {len(gate.get('windows', []))} past forecast "
-            f"window(s) held out from fitting, actual incidents stayed at or below the forecast P95 "
-            f"in {pct(coverage)} of site-weeks (target 95%, tolerance ±{gate.get('tolerance', 0):g})."
-        )
+        text = (f"<b>Calibration check passed.</b> In {len(gate.get('windows', []))} past forecast "
+                f"windows held out from fitting ({count(gate.get('n'))} site-weeks), actual incidents "
+                f"stayed at or below the forecast P95 in {pct(fig.get('coverage'))} of site-weeks "
+                f"(target 95%, tolerance ±{float(gate.get('tolerance', 0)):.1%}).{euros}")  # fmt: skip
     else:
         cls = "bad"
-        text = (
-            "<b>Calibration check FAILED: these figures are not fit for booking and are not "
-            f"published.</b> {html.escape(str(gate.get('reason') or ''))} Held-out P95 coverage "
-            f"{pct(coverage)} (target 95%)."
-        )
-    lineage = (
-        f"Forecast as of <b>{as_of}</b> by model <code>{html.escape(str(first.get(schema.MODEL_VERSION, '-')))}"
-        f"</code>, trained on data snapshot <code>{html.escape(str(first.get(schema.SNAPSHOT_ID, '-')))}</code>"
-        f" with riskcast {html.escape(str(first.get(schema.CODE_VERSION, '-')))}; calibration: "
-        f"{html.escape(str(first.get(schema.CALIBRATION_METHOD, '-')))}. "
-        f"{reserves[schema.WAREHOUSE_ID].nunique() if len(reserves) else 0} warehouses, "
-        f"{reserves[schema.PERIOD_START].nunique() if len(reserves) else 0} weeks ahead."
-    )
-    return (
-        f"<div class='banner {cls}' id='status'>{text}<br><span class='note'>{lineage}</span></div>"
-    )
+        fig = (gate.get("figures") or {}).get("0.95", {})
+        text = ("<b>Calibration check FAILED: these figures are not fit for booking and are not "
+                f"published.</b> {html.escape(str(gate.get('reason') or ''))} Held-out P95 coverage "
+                f"{pct(fig.get('coverage'))} (target 95%).{euros}")  # fmt: skip
+    n_sites = p.reserves[schema.WAREHOUSE_ID].nunique() if len(p.reserves) else 0
+    n_weeks = p.reserves[schema.PERIOD_START].nunique() if len(p.reserves) else 0
+    scope = (f"{n_sites} warehouses, {n_weeks} weeks ahead; model and data lineage at the foot "
+             "of the page.")  # fmt: skip
+    return f"<div class='banner {cls}' id='status'>{text}<br><span class='note'>{scope}</span></div>"
 
 
-def _headline(totals: pd.DataFrame, as_of: date, ctx: PageContext) -> str:
-    network = totals[totals[schema.TOTAL_ID] == schema.NETWORK_ID].sort_values(schema.PERIOD_START)
+def _euro_sentence(cov: dict[str, Any]) -> str:
+    site = ((cov.get("sites") or {}).get("0.95") or {}).get("loss_eur")
+    if not cov.get("available") or site is None:
+        return " The check in euros was not available for this date."
+    net = ((cov.get("network") or {}).get("0.95") or {}).get("loss_eur")
+    net_text = (f"; the network's weekly loss stayed at or below its P95 in {pct(net)} of "
+                f"{count(cov.get('network_weeks'))} weeks") if net is not None else ""  # fmt: skip
+    return (f" In euros, the loss booked stayed at or below the loss P95 in {pct(site)} of "
+            f"{count(cov.get('site_weeks'))} site-weeks{net_text}.")  # fmt: skip
+
+
+def headline(p: ReservesPage) -> str:
+    """The first forecast week's network P50/P90/P95 (next week, or the week under way at
+    as_of: ``weeks.FirstPeriod``), with the change since the last publication, then the
+    whole horizon's, from ``horizon`` (never a sum of weekly quantiles)."""
+    network = _rows(p.totals, schema.NETWORK_ID)
     if not len(network):
         return "<p>No network total.</p>"
     nxt = network.iloc[0]
-    prev = _previous_row(ctx, nxt[schema.PERIOD_START])
-    first = FirstPeriod.of(as_of, network)  # "Next week", or a week under way at as_of
+    prev = _previous_row(p, nxt[schema.PERIOD_START])
+    first = FirstPeriod.of(p.as_of, network)  # "Next week", or a week under way at as_of
     cards = []
     for col, label in zip(_LOSS, ("P50", "P90", "P95"), strict=True):
         delta = ""
         if prev is not None:
             diff = float(nxt[col]) - float(prev[col])
             rel = diff / float(prev[col]) if float(prev[col]) else float("nan")
-            arrow = "up" if diff > 0 else "down"
-            delta = (
-                f"<div class='d {arrow}'>{eur(diff, signed=True)} ({pct(rel, signed=True)})</div>"
-            )
-        cards.append(
-            f"<div class='card'><div class='k'>{first.label} {label}</div>"
-            f"<div class='v'>{eur(nxt[col])}</div>{delta}</div>"
-        )
-    if ctx.horizon:
+            delta = (f"<div class='d {'up' if diff > 0 else 'down'}'>{eur(diff, signed=True)} "
+                     f"({pct(rel, signed=True)})</div>")  # fmt: skip
+        cards.append(f"<div class='card'><div class='k'>{first.label} {label}</div>"
+                     f"<div class='v'>{eur(nxt[col])}</div>{delta}</div>")  # fmt: skip
+    whole = _span(p, schema.NETWORK_ID, "horizon")
+    if whole is not None:
+        span = f"{_day(whole[schema.PERIOD_START])} to {_day(whole[schema.PERIOD_END])}"
         for col, label in zip(_LOSS, ("P50", "P90", "P95"), strict=True):
-            cards.append(
-                f"<div class='card'><div class='k'>{len(network)} weeks {label}</div>"
-                f"<div class='v'>{eur(ctx.horizon.get(col))}</div></div>"
-            )
+            cards.append(f"<div class='card'><div class='k'>{html.escape(whole[schema.PERIOD_LABEL])} "
+                         f"{label}</div><div class='v'>{eur(whole[col])}</div>"
+                         f"<div class='d note'>{span}</div></div>")  # fmt: skip
     if prev is not None:
-        since = (
-            f"Change against the publication of {ctx.previous_as_of} for the same week"
-            if pd.Timestamp(prev[schema.PERIOD_START]) == pd.Timestamp(nxt[schema.PERIOD_START])
-            else f"Change against the first week of the publication of {ctx.previous_as_of}"
-        )
+        same = pd.Timestamp(prev[schema.PERIOD_START]) == pd.Timestamp(nxt[schema.PERIOD_START])
+        since = (f"Change against the publication of {p.previous_as_of} for the same week" if same
+                 else f"Change against the first week of the publication of {p.previous_as_of}")  # fmt: skip
     else:
         since = "No earlier publication to compare with"
-    return (
-        f"<h2 id='headline'>Network loss reserve, {first.label.lower()} ({first.span})</h2>"
-        + (f"<p class='note' id='partly-observed'>{html.escape(first.note())}</p>" if first.note() else "")
-        + f"<div class='cards'>{''.join(cards)}</div><p class='note'>{since}. Incidents "
-        f"{first.label.lower()}: {count(nxt[schema.INCIDENTS_P50])} (P50), "
-        f"{count(nxt[schema.INCIDENTS_P95])} (P95).</p>"
-    )
+    note = first.note()
+    return (f"<h2 id='headline'>Network loss reserve, {first.label.lower()} ({first.span})</h2>"
+            + (f"<p class='note' id='partly-observed'>{html.escape(note)}</p>" if note else "")
+            + f"<div class='cards'>{''.join(cards)}</div><p class='note'>{since}. Incidents "
+            f"{first.label.lower()}: {count(nxt[schema.INCIDENTS_P50])} (P50), "
+            f"{count(nxt[schema.INCIDENTS_P95])} (P95).</p>")  # fmt: skip
 
 
-def _previous_row(ctx: PageContext, period_start: Any) -> pd.Series | None:
-    prev = ctx.previous_totals
-    if prev is None or not len(prev):
+# ----------------------------------------------------------------------------- sections
+def horizon_section(p: ReservesPage) -> Section | None:
+    """Totals over the next 4 weeks, the horizon, and each month and quarter it covers."""
+    if p.horizon is None or not len(p.horizon):
         return None
-    net = prev[prev[schema.TOTAL_ID] == schema.NETWORK_ID].sort_values(schema.PERIOD_START)
-    same = net[pd.to_datetime(net[schema.PERIOD_START]) == pd.Timestamp(period_start)]
-    return same.iloc[0] if len(same) else (net.iloc[0] if len(net) else None)
+    h = p.horizon.assign(_kind=p.horizon[schema.PERIOD_KIND].map(schema.PERIOD_KINDS.index))
+    h = h.sort_values(["_kind", schema.PERIOD_START], kind="stable")
+    h = h.assign(**{schema.PERIOD_LABEL: [f"{lbl} (partial)" if part else lbl for lbl, part in
+                                          zip(h[schema.PERIOD_LABEL], h[schema.IS_PARTIAL], strict=True)]})  # fmt: skip
+    cols = [schema.PERIOD_LABEL, schema.PERIOD_START, schema.PERIOD_END, schema.N_PERIODS,
+            schema.INCIDENTS_P50, schema.INCIDENTS_P95, *_LOSS, schema.LOSS_EUR_MEAN]  # fmt: skip
+    net = h[h[schema.TOTAL_ID] == schema.NETWORK_ID]
+    weekly = _rows(p.totals, schema.NETWORK_ID)[schema.LOSS_EUR_P95].astype(float).sum()
+    whole = _span(p, schema.NETWORK_ID, "horizon")
+    contrast = ""
+    if whole is not None and weekly:
+        diff = weekly / float(whole[schema.LOSS_EUR_P95]) - 1
+        contrast = (f" Adding up the {len(_rows(p.totals, schema.NETWORK_ID))} weekly P95s instead "
+                    f"would give {eur(weekly)}, {pct(abs(diff))} {'more' if diff >= 0 else 'less'}: "
+                    "quantiles do not add (the horizon's P95 is the P95 of the horizon's total), so "
+                    "never sum the weekly rows of the database; take these, which are in "
+                    "<code>reserves_horizon</code>.")  # fmt: skip
+    regions = h[h[schema.TOTAL_ID] != schema.NETWORK_ID].sort_values(
+        [schema.TOTAL_ID, "_kind", schema.PERIOD_START], kind="stable")
+    body = (f"<p class='note'>Each figure is a quantile of whole scenarios summed over the period "
+            f"(sites and weeks together). A week counts in the month of its Thursday; "
+            f"<i>partial</i> months and quarters reach beyond the forecast.{contrast}</p>"
+            + page_table(net[cols])
+            + "<details><summary>The same per region</summary>"
+            + page_table(regions[[schema.TOTAL_ID, *cols]]) + "</details>")  # fmt: skip
+    return Section("Reserve over the horizon, months and quarters", body)
 
 
-def _totals_table(totals: pd.DataFrame) -> str:
-    order = totals.assign(_net=totals[schema.TOTAL_ID] != schema.NETWORK_ID)
+def fans_section(p: ReservesPage) -> Section:
+    return Section("Loss over the horizon, week by week", totals_fans(p.totals, p.previous_totals))
+
+
+def weekly_totals_section(p: ReservesPage) -> Section:
+    order = p.totals.assign(_net=p.totals[schema.TOTAL_ID] != schema.NETWORK_ID)
     order = order.sort_values(["_net", schema.TOTAL_ID, schema.PERIOD_START], kind="stable")
     cols = [schema.TOTAL_ID, schema.PERIOD_START, *_INCIDENTS, *_LOSS, schema.LOSS_EUR_MEAN]
-    return _table(order[cols], total=True)
+    return Section("Totals per week (network first, then regions)", page_table(order[cols], total=True))
 
 
-def _sites_table(reserves: pd.DataFrame) -> str:
+def sites_section(p: ReservesPage) -> Section:
     cols = [schema.WAREHOUSE_ID, schema.REGION, schema.COUNTRY, schema.PERIOD_START,
             *_INCIDENTS, *_LOSS, schema.ESCALATION_LEVEL]  # fmt: skip
-    first = reserves[reserves[schema.PERIOD_START] == reserves[schema.PERIOD_START].min()]
+    res = p.reserves
+    first = res[res[schema.PERIOD_START] == res[schema.PERIOD_START].min()]
     first = first.sort_values([schema.LOSS_EUR_P95, schema.WAREHOUSE_ID], ascending=[False, True])
     when = "The first week"
     if len(first):
-        period = FirstPeriod.of(pd.Timestamp(first[schema.AS_OF_DATE].iloc[0]).date(), first)
+        period = FirstPeriod.of(p.as_of, first)
         when = f"{period.label} ({period.span})"
-    return (
-        f"<p class='note'>{when}, largest P95 first.</p>"
-        + _table(first[cols], level=True)
-        + "<details><summary>Every week of every warehouse</summary>"
-        + _table(reserves.sort_values([schema.WAREHOUSE_ID, schema.PERIOD_START])[cols], level=True)
-        + "</details>"
-    )
+    body = (f"<p class='note'>{when}, largest P95 first. Every week of every warehouse is in the "
+            "downloads above.</p>" + page_table(first[cols], level=True)
+            + "<details><summary>Every week of every warehouse</summary>"
+            + page_table(res.sort_values([schema.WAREHOUSE_ID, schema.PERIOD_START])[cols], level=True)
+            + "</details>")  # fmt: skip
+    return Section("Reserves per warehouse", body)
 
 
-def _table(frame: pd.DataFrame, level: bool = False, total: bool = False) -> str:
+# ----------------------------------------------------------------------------- helpers
+def _span(p: ReservesPage, ident: str, kind: str) -> pd.Series | None:
+    if p.horizon is None or not len(p.horizon):
+        return None
+    h = p.horizon
+    rows = h[(h[schema.TOTAL_ID] == ident) & (h[schema.PERIOD_KIND] == kind)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _rows(totals: pd.DataFrame | None, ident: str) -> pd.DataFrame:
+    if totals is None or not len(totals):
+        return pd.DataFrame()
+    return totals[totals[schema.TOTAL_ID] == ident].sort_values(schema.PERIOD_START)
+
+
+def _previous_row(p: ReservesPage, period_start: Any) -> pd.Series | None:
+    net = _rows(p.previous_totals, schema.NETWORK_ID)
+    if not len(net):
+        return None
+    same = net[pd.to_datetime(net[schema.PERIOD_START]) == pd.Timestamp(period_start)]
+    return same.iloc[0] if len(same) else net.iloc[0]
+
+
+def _day(value: Any) -> str:
+    return str(pd.Timestamp(value).date())
+
+
+def page_table(frame: pd.DataFrame, level: bool = False, total: bool = False) -> str:
     def row_class(_idx: object, row: pd.Series) -> str:
         if total and row.get(schema.TOTAL_ID) == schema.NETWORK_ID:
             return "total"
-        return (
-            f"lvl{int(row[schema.ESCALATION_LEVEL])}"
-            if level and int(row[schema.ESCALATION_LEVEL])
-            else ""
-        )
+        lvl = int(row[schema.ESCALATION_LEVEL]) if level else 0
+        return f"lvl{lvl}" if lvl else ""
 
-    return table_html(
-        frame.reset_index(drop=True),
-        headers=HEADERS,
-        formats=FORMATS,
-        row_class=row_class,
-        index=False,
-        left=(schema.ESCALATION_LEVEL,),
-    )
+    return table_html(frame.reset_index(drop=True), headers=HEADERS, formats=FORMATS,
+                      row_class=row_class, index=False,
+                      left=(schema.ESCALATION_LEVEL, schema.PERIOD_LABEL, schema.CROSSED_ON))  # fmt: skip

@@ -1,10 +1,11 @@
 """Publish the reserves stage to the reserves database finance reads (``riskcast publish``).
 
-``publish_reserves(settings, as_of, run_id)`` reads ``reserves/as_of=D/reserves.parquet`` and
-``totals.parquet``, refuses bad figures (and those of a model whose manifest records a
+``publish_reserves(settings, as_of, run_id)`` reads ``reserves/as_of=D/reserves.parquet``,
+``totals.parquet`` and ``horizon.parquet``, refuses bad figures (and those of a model whose manifest records a
 failed calibration gate) before touching the database, migrates the schema
 (``forecasting.reserves.db``), then in ONE transaction under a per-date lock inserts the
-run into ``publications``, ``reserves`` and ``reserves_totals`` and makes it the current
+run into ``publications``, ``reserves``, ``reserves_totals`` and ``reserves_horizon`` and
+makes it the current
 run of its date. So:
 
 - idempotent: the same date and run again finds its identical publication and writes nothing;
@@ -33,10 +34,11 @@ from forecasting.core import schema
 from forecasting.core.config import Settings
 from forecasting.core.errors import CalibrationGateError, InputError, PublishError
 from forecasting.core.lake import Lake, validate_identifier
-from forecasting.core.layout import RESERVES_FILE, TOTALS_FILE
+from forecasting.core.layout import HORIZON_FILE, RESERVES_FILE, TOTALS_FILE
 from forecasting.model.registry import UNGATED, require_gate
 from forecasting.reserves import db
 from forecasting.reserves.compute import (
+    HORIZON_COLUMNS,
     INCIDENT_COLUMNS,
     LOSS_COLUMNS,
     RESERVE_COLUMNS,
@@ -60,6 +62,7 @@ class PublishSummary:
     status: str
     reserves_rows: int
     totals_rows: int
+    horizon_rows: int
     replaced_run_id: str | None
     published_at: str
     schema_version: int
@@ -83,7 +86,8 @@ def publish_reserves(
     lake = Lake.from_settings(settings)
     site_rows = _load(lake, lake.reserves_file(as_of, RESERVES_FILE), RESERVE_COLUMNS, as_of)
     total_rows = _load(lake, lake.reserves_file(as_of, TOTALS_FILE), TOTAL_COLUMNS, as_of)
-    digest = content_digest(site_rows, total_rows)
+    span_rows = _load(lake, lake.reserves_file(as_of, HORIZON_FILE), HORIZON_COLUMNS, as_of)
+    digest = content_digest(site_rows, total_rows, span_rows)
     first = site_rows[0]
     _check_gate(settings, as_of, first, allow_ungated)
     run_id = validate_identifier(
@@ -97,7 +101,7 @@ def publish_reserves(
         with engine.begin() as conn:
             db.lock(conn, f"publish:{as_of}")
             status, replaced, published_at = _swap(
-                conn, as_of, run_id, digest, site_rows, total_rows
+                conn, as_of, run_id, digest, (site_rows, total_rows, span_rows)
             )
     except DBAPIError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
@@ -114,6 +118,7 @@ def publish_reserves(
         status=status,
         reserves_rows=len(site_rows),
         totals_rows=len(total_rows),
+        horizon_rows=len(span_rows),
         replaced_run_id=replaced,
         published_at=published_at.isoformat(),
         schema_version=version,
@@ -127,9 +132,9 @@ def default_run_id(as_of: date, model_version: str, snapshot_id: str, digest: st
     return f"{as_of:%Y%m%d}_{str(model_version)[:80]}_{tag}"
 
 
-def content_digest(site_rows: list[dict[str, Any]], total_rows: list[dict[str, Any]]) -> str:
-    """sha256 of the figures and provenance (not run_id, not published_at)."""
-    payload = json.dumps([site_rows, total_rows], sort_keys=True, default=str, allow_nan=False)
+def content_digest(*tables: list[dict[str, Any]]) -> str:
+    """sha256 of the figures and provenance of every table (not run_id, not published_at)."""
+    payload = json.dumps(list(tables), sort_keys=True, default=str, allow_nan=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -156,10 +161,12 @@ def _swap(
     as_of: date,
     run_id: str,
     digest: str,
-    site_rows: list[dict[str, Any]],
-    total_rows: list[dict[str, Any]],
+    tables: tuple[list[dict[str, Any]], ...],
 ) -> tuple[str, str | None, datetime]:
-    """Insert the run (unless present) and make it current; caller holds lock + transaction."""
+    """Insert the run (unless present) and make it current; caller holds lock + transaction.
+
+    ``tables``: the rows of ``reserves``, ``reserves_totals`` and ``reserves_horizon``."""
+    site_rows = tables[0]
     pub = db.publications.c
     same_date = pub[schema.AS_OF_DATE] == as_of
     existing = (
@@ -193,8 +200,8 @@ def _swap(
         schema.IS_CURRENT: False,
     }
     conn.execute(db.publications.insert().values(publication))
-    _insert_rows(conn, db.reserves, [{**r, **stamp} for r in site_rows])
-    _insert_rows(conn, db.totals, [{**r, **stamp} for r in total_rows])
+    for table, rows in zip((db.reserves, db.totals, db.horizon), tables, strict=True):
+        _insert_rows(conn, table, [{**r, **stamp} for r in rows])
     _make_current(conn, as_of, run_id)
     return "published", current, published_at
 
@@ -266,6 +273,7 @@ def _check(frame: pd.DataFrame, uri: str, as_of: date) -> None:
         (frame[schema.AS_OF_DATE] != as_of).to_numpy(), f"column {schema.AS_OF_DATE} is not {as_of}"
     )
     key = [ident, schema.PERIOD_START] + ([schema.TOTAL_LEVEL] if ident == schema.TOTAL_ID else [])
+    key += [schema.PERIOD_KIND] if schema.PERIOD_KIND in frame else []
     fail(frame.duplicated(key).to_numpy(), f"duplicate ({', '.join(key)})")
     if schema.ESCALATION_LEVEL in frame:
         levels = pd.to_numeric(frame[schema.ESCALATION_LEVEL], errors="coerce")

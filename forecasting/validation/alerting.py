@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGE = "stage"  # alert rows only: which stage held the row back ("validation" / "ingest")
+HELD = "held for the backfill digest"
 _NAME_COLUMNS = re.compile(r"\(([^)]*)\)")
 
 
@@ -45,9 +47,14 @@ def alert_day(
     day: date,
     ingested: list[IngestResult],
     validated: list[SourceValidation],
+    send: Callable[[Alert], list[str] | None] | None = None,
 ) -> tuple[dict[str, list[str]], list[str]]:
-    """Build and send the day's alerts; return (title -> delivered routes, delivery errors)."""
+    """Build and send the day's alerts; return (title -> delivered routes, delivery errors).
 
+    ``send``: how to deliver (default ``send_alert``); a backfill's ``alerts.digest.Backfill``
+    holds historical days' alerts for its digest (returns None: listed as held)."""
+
+    deliver = send or (lambda a: send_alert(settings, a))
     by_ingest = {r.source: r for r in ingested}
     by_check = {v.source: v for v in validated}
     sent: dict[str, list[str]] = {}
@@ -57,7 +64,8 @@ def alert_day(
         if alert is None:
             continue
         try:
-            sent[alert.title] = send_alert(settings, alert)
+            routes = deliver(alert)
+            sent[alert.title] = routes if routes is not None else [HELD]
         except AlertError as exc:
             log.error("%s", exc)
             sent[alert.title] = exc.delivered
@@ -101,7 +109,13 @@ def source_alert(
             links = {"data docs": checked.data_docs["index"]}
             if checked.data_docs.get("page"):
                 links["validation page"] = checked.data_docs["page"]
-    if checked is not None and status == "critical":
+    if checked is not None and status == "critical" and not checked.input_rows and not held_at_ingest:
+        summary = (  # nothing arrived: the fix is a new drop, not a rerun of validation
+            f"No {source} rows arrived for {day} (the drop is empty or missing), so nothing "
+            f"reached bronze. Have the sender deliver the day's rows to the landing area, then "
+            f"rerun `riskcast ingest --date {day}`."
+        )
+    elif checked is not None and status == "critical":
         summary = checked.message
     else:
         summary = (

@@ -7,19 +7,21 @@ run one source over days (what each ingest-DAG task calls).
 A daily run covers one day; a backfill run (``params.backfill_from``) covers a range in one
 process, with the same files as day by day. In a backfill a day whose batch is rejected
 (a data-contract failure) is alerted and skipped so the other days land; the run's own
-date (the last day) failing fails the task, without retries. Each function returns a small
+date (the last day) failing fails the task, without retries. A backfill's alerts of
+historical days go out as one digest at the end (``alerts.digest``); the last day's alone. Each function returns a small
 JSON-able summary for XCom: counts, the days rejected and why.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
 from functools import partial
 from typing import Any
 
 from forecasting.alerts.alert import contract_alert
+from forecasting.alerts.digest import Backfill
 from forecasting.alerts.send import send_alert
 from forecasting.core.config import Settings
 from forecasting.core.errors import AlertError, DataContractError, InputError, RiskcastError
@@ -47,26 +49,36 @@ def ingest_source_days(settings: Settings, source: str, days: Sequence[date]) ->
 
     totals = dict.fromkeys(COUNTS, 0)
     ingest = _ingest_lookup(settings, source, days)  # in process, or every day first on Ray
+    backfill = _backfill(settings, f"ingest {source}", days)
 
     def one(day: date) -> None:
         result = ingest(day)
         for k in COUNTS:
             totals[k] += getattr(result, k)
         if result.quarantined:
-            _deliver(lambda: alert_day(settings, day, [result], []))
+            _deliver(lambda: alert_day(settings, day, [result], [], send=backfill.send))
 
-    rejected = _each_day(settings, source, days, "ingest", one)
+    try:
+        rejected = _each_day(settings, source, days, "ingest", one, set(), backfill)
+    finally:
+        _deliver(backfill.flush)
     return {"source": source, "days": len(days), **totals, "rejected_days": rejected}
 
 
-def validate_source_days(settings: Settings, source: str, days: Sequence[date]) -> dict[str, Any]:
+def validate_source_days(
+    settings: Settings, source: str, days: Sequence[date], ingest_rejected: Collection[str] | None = ()
+) -> dict[str, Any]:
     """Validate ``source``'s bronze for each day with its GX suite (in batches of days,
-    ``validation_batch``: the same files as day by day); alert failures."""
+    ``validation_batch``: the same files as day by day); alert failures.
+
+    ``ingest_rejected``: ISO days whose drop ingest refused (its ``rejected_days``): ingest
+    alerted them as broken contracts, so their empty batch is not alerted a second time."""
 
     totals = {"input_rows": 0, "validated_rows": 0, "quarantined_rows": 0, "warning_days": 0}
     docs: dict[str, Any] = {}
     alerted: set[date] = set()  # rejected batches already alerted with their rows
     walk = validate_days(settings, source, days, docs_day=days[-1])  # many days per GX run
+    backfill = _backfill(settings, f"validate {source}", days)
 
     def one(day: date) -> None:
         walked, checked = next(walk)
@@ -79,11 +91,15 @@ def validate_source_days(settings: Settings, source: str, days: Sequence[date]) 
         if checked.exit_code:
             totals["warning_days"] += checked.exit_code == 1
             alerted.add(day)
-            _deliver(lambda: alert_day(settings, day, [], [checked]))
+            if day.isoformat() not in (ingest_rejected or ()):  # one alert per problem
+                _deliver(lambda: alert_day(settings, day, [], [checked], send=backfill.send))
         if checked.exit_code == 2:
             raise DataContractError(checked.message)
 
-    rejected = _each_day(settings, source, days, "validate", one, alerted)
+    try:
+        rejected = _each_day(settings, source, days, "validate", one, alerted, backfill)
+    finally:
+        _deliver(backfill.flush)
     return {"source": source, "days": len(days), **totals, "rejected_days": rejected, "data_docs": docs.get("index")}
 
 
@@ -133,14 +149,8 @@ def _ingest_lookup(settings: Settings, source: str | None, days: Sequence[date])
     return get
 
 
-def _each_day(
-    settings: Settings,
-    source: str,
-    days: Sequence[date],
-    stage: str,
-    fn: Callable[[date], None],
-    alerted: set[date] = frozenset(),
-) -> dict[str, str]:
+def _each_day(settings: Settings, source: str, days: Sequence[date], stage: str,
+              fn: Callable[[date], None], alerted: set[date], backfill: Backfill) -> dict[str, str]:  # fmt: skip
     """Run ``fn`` per day; collect contract failures (alerted); re-raise the last day's."""
 
     rejected: dict[str, str] = {}
@@ -153,7 +163,7 @@ def _each_day(
                 log.error("%s %s %s rejected: %s", stage, source, day, exc)
                 if day not in alerted:
                     alert = contract_alert(source, day, str(exc))
-                    _deliver(lambda a=alert: _send(settings, a))
+                    _deliver(lambda a=alert: backfill.send(a))
                 if day == days[-1]:
                     raise DataContractError(
                         f"{source} {day} rejected at {stage}: {exc}"
@@ -165,9 +175,8 @@ def _each_day(
     return rejected
 
 
-def _send(settings: Settings, alert: Any) -> list[str]:
-
-    return send_alert(settings, alert)
+def _backfill(settings: Settings, label: str, days: Sequence[date]) -> Backfill:
+    return Backfill(label, days, lambda a: send_alert(settings, a))
 
 
 def _deliver(send: Callable[[], Any]) -> None:
@@ -232,6 +241,7 @@ def _backfill_and_validate(settings: Settings, days: Sequence[date]) -> list[dic
     DAG's backfill). A day without a landing drop is recorded and skipped."""
     ingested, out = {}, {}
     ingest = _ingest_lookup(settings, None, days)
+    backfill = _backfill(settings, "ingest", days)
     with progress_task("ingest days", len(days)) as advance:
         for day in days:
             try:
@@ -250,16 +260,18 @@ def _backfill_and_validate(settings: Settings, days: Sequence[date]) -> list[dic
         for r in results:
             (log.error if r.status == CRITICAL else log.info)("%s", r.message)
         index = next((r.data_docs["index"] for r in results if r.data_docs), None)
-        out[day] = _day_summary(settings, day, ingested[day], DayValidation(day, results, index))
+        out[day] = _day_summary(settings, day, ingested[day], DayValidation(day, results, index), backfill.send)
         failed = [str(c) for c in checks[day] if isinstance(c, Exception)]
         if failed:
             out[day]["errors"] += failed
             out[day]["exit_code"] = 2
+    _deliver(backfill.flush)
     return [out[d] for d in days]
 
 
 def _day_summary(
-    settings: Settings, day: date, ingested: list[Any], checked: DayValidation | None
+    settings: Settings, day: date, ingested: list[Any], checked: DayValidation | None,
+    send: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
     """One day's summary (see ``ingest_and_validate``); alerts every source with a problem."""
     stopped = {r.source for r in ingested if r.error}
@@ -280,7 +292,7 @@ def _day_summary(
             s.message for s in checked.sources if s.status == CRITICAL and s.source not in stopped
         ]
         exit_code = max(exit_code, checked.exit_code)
-    sent, failed = alert_day(settings, day, ingested, checked.sources if checked else [])
+    sent, failed = alert_day(settings, day, ingested, checked.sources if checked else [], send=send)
     summary.update(alerts=sent, alert_errors=failed, errors=errors)
     summary["exit_code"] = max(exit_code, 1 if failed else 0)
     return summary
@@ -309,14 +321,8 @@ def ingest_dates(
                 if len(days) == 1:
                     raise
                 log.error("%s: %s", day, exc)
-                out.append(
-                    {
-                        "date": day.isoformat(),
-                        "sources": {},
-                        "errors": [str(exc)],
-                        "exit_code": exc.exit_code,
-                    }
-                )
+                out.append({"date": day.isoformat(), "sources": {}, "errors": [str(exc)],
+                            "exit_code": exc.exit_code})  # fmt: skip
             advance()
     return out
 

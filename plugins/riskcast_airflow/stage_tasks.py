@@ -4,8 +4,8 @@ runs exactly the function its ``riskcast`` command runs, under the stage's name.
 A task built here takes its date from ``runtime.as_of`` (its days from ``runtime.days``),
 its settings from ``runtime.settings``, alerts on failure as its stage says
 (``Stage.failure``), and returns the stage's small JSON summary to XCom. Upstream summaries
-are passed as arguments: a stage that needs the trained model version (``Stage.needs_model``)
-reads it from the first one. Imported by DAG files at parse time: the stage table imports no
+are passed as arguments: a stage that ``takes`` a key of the first one (the trained model
+version, the days ingest refused) gets its value as its last argument. Imported by DAG files at parse time: the stage table imports no
 heavy library (they load inside the stage functions).
 """
 
@@ -32,13 +32,13 @@ def stage_task(name: str, *, source: str | None = None, **task_kwargs: Any):
     @task(task_id=task_id, **kwargs)
     def run_stage(*upstream: dict, **context: Any) -> dict:
         settings = runtime.settings(context)
+        taken = [upstream[0].get(s.takes)] if s.takes else []
         if s.scope == DAY:
-            model = [upstream[0]["model_version"]] if s.needs_model else []
-            return runtime.summary(s.run(settings, runtime.as_of(context), *model))
+            return runtime.summary(s.run(settings, runtime.as_of(context), *taken))
         days = runtime.days(context, settings.max_backfill_days)
         if s.scope == DAYS:
-            return runtime.summary(s.run(settings, days))
-        return runtime.summary(s.run(settings, source, days))
+            return runtime.summary(s.run(settings, days, *taken))
+        return runtime.summary(s.run(settings, source, days, *taken))
 
     run_stage.__doc__ = s.help
     return run_stage

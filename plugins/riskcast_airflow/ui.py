@@ -22,8 +22,21 @@ from forecasting.core.config import Settings, load_settings
 from forecasting.core.errors import RiskcastError
 from forecasting.core.html import Section, render_report
 from forecasting.core.lake import Lake, join, parse_date
-from forecasting.core.layout import AUDIT, BACKTESTS, DATA_DOCS_INDEX, REPORTS
-from forecasting.core.links import AUDIT_ROUTE, BACKTEST_ROUTE, DATA_DOCS_ROUTE, RESERVES_ROUTE
+from forecasting.core.layout import (
+    AUDIT,
+    BACKTESTS,
+    DATA_DOCS_INDEX,
+    EXPORT_FILES,
+    EXPORTS_DIR,
+    REPORTS,
+)
+from forecasting.core.links import (
+    AUDIT_ROUTE,
+    BACKTEST_ROUTE,
+    DATA_DOCS_ROUTE,
+    RESERVES_ROUTE,
+    served_links,
+)
 from forecasting.validation.gx.offline import SITE_VENDOR, VENDOR_DIR, offline_html, page_depth
 
 LATEST = "latest"
@@ -33,6 +46,7 @@ _PAGES = {  # route -> (title, lake folder listing the dates, the page's URI)
     AUDIT_ROUTE: ("Reporting-rate audit", AUDIT, lambda lake, d: lake.audit_report(d)),
 }
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 app = FastAPI(title="riskcast reports", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -114,7 +128,39 @@ def report_page(route: str, day: str) -> Response:
     target = uri(lake, as_of)
     if not lake.exists(target):
         raise HTTPException(404, f"no {title.lower()} for {as_of}")
-    return HTMLResponse(lake.read_text(target), headers=_HEADERS)
+    # links to lake files the plugin serves become its pages (a page written without public_base_url)
+    return HTMLResponse(served_links(lake, lake.read_text(target)), headers=_HEADERS)
+
+
+@app.get("/" + RESERVES_ROUTE + "/{day}/" + EXPORTS_DIR + "/{name}")
+def reserves_export(day: str, name: str) -> Response:
+    """A download of the reserves page (CSV or Excel), as a file named after its date."""
+    kind = next((k for k, f in EXPORT_FILES.items() if f == name), None)
+    if kind is None:
+        raise HTTPException(404, "no such download")
+    lake = _lake()
+    as_of = _as_of(lake, RESERVES_ROUTE, day)
+    target = lake.reserves_export(as_of, kind)
+    if not lake.exists(target):
+        raise HTTPException(404, f"no {name} for {as_of}: run `riskcast report --as-of {as_of}`")
+    media = _XLSX if name.endswith(".xlsx") else "text/csv; charset=utf-8"
+    disposition = f'attachment; filename="riskcast-reserves-{as_of}-{name}"'
+    return Response(lake.read_bytes(target), media_type=media,
+                    headers={**_HEADERS, "Content-Disposition": disposition})  # fmt: skip
+
+
+def _as_of(lake: Lake, route: str, day: str) -> date:
+    """The date of ``day`` (``latest``: the newest date with the route's page); 404 otherwise."""
+    title, folder, uri = _PAGES[route]
+    if day == LATEST:
+        days = [d for d in _dates(lake, folder) if lake.exists(uri(lake, d))]
+        if not days:
+            raise HTTPException(404, f"no {title.lower()} yet")
+        return max(days)
+    try:
+        return parse_date(day, "date")
+    except RiskcastError as exc:
+        raise HTTPException(404, str(exc)) from exc
 
 
 def _lake() -> Lake:

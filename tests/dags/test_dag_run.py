@@ -88,8 +88,13 @@ def test_ingest_then_forecast_end_to_end(tiny_stack):
         assert (latest[f"{what}_p90"] <= latest[f"{what}_p95"]).all()
     for stage in ("audit", "panel", "forecasts", "backtests", "reserves", "track"):
         assert (lake / stage / f"as_of={LAST}").is_dir(), f"no {stage} partition"
-    # the track task ran before reserves: the page of LAST says nothing has been scored yet
+    # the report task rendered the page and its downloads; the horizon totals were published
     page = (lake / "reports" / f"as_of={LAST}" / "reserves.html").read_text()
+    assert "Reserve over the horizon" in page and (lake / "reports" / f"as_of={LAST}" / "exports" / "reserves.xlsx").exists()
+    with engine.connect() as conn:
+        spans = pd.read_sql(sa.text("SELECT * FROM reserves_horizon_latest WHERE id = 'network'"), conn)
+    assert set(spans["period_kind"]) >= {"horizon"}
+    # the track task ran beside the model: the page of LAST says nothing has been scored yet
     assert "How past reserves held up" in page and "no week published before it began" in page
 
     # rerun of the same date: the published tables do not change

@@ -15,7 +15,8 @@ from forecasting.core.links import UI_PREFIX
 from riskcast_airflow.plugin import RiskcastPlugin
 
 PAGES = ["/", "/reserves/2024-06-02", "/reserves/latest", "/backtest/2024-06-02", "/audit/latest",
-         "/data-docs/index.html", "/data-docs/static/vendor/js/jquery-3.7.1.min.js"]  # fmt: skip
+         "/data-docs/index.html", "/data-docs/static/vendor/js/jquery-3.7.1.min.js",
+         "/reserves/2024-06-02/exports/reserves.xlsx", "/reserves/latest/exports/warehouse_week.csv"]  # fmt: skip
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
@@ -73,3 +74,28 @@ def test_old_data_docs_pages_are_served_offline(airflow_ui):
     lake.write_text(old, '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>')
     _, body, _ = _get(base + UI_PREFIX + "/data-docs/old.html", {"Authorization": f"Bearer {token}"})
     assert body == '<script src="./static/vendor/js/jquery-3.7.1.min.js"></script>'
+
+
+def test_downloads_are_served_and_the_page_links_them_as_plugin_paths(airflow_ui):
+    import io
+
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    base, token, _ = airflow_ui
+    auth = {"Authorization": f"Bearer {token}"}
+    _, page, _ = _get(base + UI_PREFIX + "/reserves/2024-06-02", auth)
+    for name in ("warehouse_week.csv", "region_week.csv", "horizon_totals.csv", "reserves.xlsx"):
+        assert f"href='{UI_PREFIX}/reserves/2024-06-02/exports/{name}'" in page
+    assert f"href='{UI_PREFIX}/backtest/2024-06-02'" in page and f"href='{UI_PREFIX}/audit/2024-06-02'" in page
+    status, body, headers = _get(base + UI_PREFIX + "/reserves/2024-06-02/exports/horizon_totals.csv", auth)
+    assert status == 200 and headers["content-type"].startswith("text/csv")
+    assert 'filename="riskcast-reserves-2024-06-02-horizon_totals.csv"' in headers["content-disposition"]
+    assert pd.read_csv(io.StringIO(body))["period_kind"].iloc[0] == "horizon"
+    url = base + UI_PREFIX + "/reserves/2024-06-02/exports/reserves.xlsx"
+    with urllib.request.urlopen(urllib.request.Request(url, headers=auth), timeout=30) as resp:
+        book = load_workbook(io.BytesIO(resp.read()))
+    assert "Horizon totals" in book.sheetnames
+    for bad in ("/reserves/2024-06-02/exports/../../../etc/passwd", "/reserves/2024-06-02/exports/other.csv",
+                "/reserves/2020-01-01/exports/reserves.xlsx"):  # fmt: skip
+        assert _get(base + UI_PREFIX + bad, auth)[0] == 404, bad

@@ -66,6 +66,10 @@ def test_each_page_renders_with_charts_and_no_errors(browser, path, tmp_path):
     _local_only(load, base)
     name, charts = PAGES[path]
     assert page.count("svg") >= charts
+    if not path.startswith("/data-docs"):  # our pages (GX draws its own)
+        assert page.overflow(1280) <= 0, f"{path} scrolls sideways at 1280 px"
+        assert page.low_contrast() == [], path
+        assert page.eval("Math.max(...[...document.querySelectorAll('figure svg')].map(s => s.getBoundingClientRect().width))") <= 1280
     page.screenshot(_shots(tmp_path) / name)
 
 

@@ -89,6 +89,19 @@ class Page:
     def count(self, selector: str) -> int:
         return int(self.eval(f"document.querySelectorAll({json.dumps(selector)}).length"))
 
+    def low_contrast(self, minimum: float = 4.5) -> list[str]:
+        """HTML text (not SVG) whose contrast with its background is below ``minimum`` (WCAG):
+        ``tag: text (ratio)`` for each; the background is the nearest opaque one above it."""
+        return self.eval(_CONTRAST_JS.replace("MINIMUM", str(minimum)))
+
+    def overflow(self, width: int = 1280) -> int:
+        """How many pixels the page is wider than ``width`` (0: no horizontal scrolling)."""
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
+        try:
+            return int(self.eval("document.documentElement.scrollWidth")) - width
+        finally:
+            self.call("Emulation.clearDeviceMetricsOverride")
+
     def screenshot(self, path: Path, width: int = 1280) -> None:
         height = int(self.eval("Math.min(document.documentElement.scrollHeight, 6000)"))
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
@@ -115,6 +128,27 @@ class Page:
             elif method == "Network.loadingFailed" and not p.get("canceled"):
                 load.failed.append(p.get("errorText", ""))
         return load
+
+
+_CONTRAST_JS = """
+(() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = c => { const v = c.slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+                     return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const bg = el => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+                     if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c; } return [255, 255, 255]; };
+  const out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('svg') || !el.offsetParent && el.tagName !== 'BODY') continue;
+    const own = [...el.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim()).map(n => n.textContent.trim()).join(' ');
+    if (!own) continue;
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < MINIMUM) out.push(el.tagName.toLowerCase() + ': ' + own.slice(0, 40) + ' (' + ratio.toFixed(2) + ')');
+  }
+  return out;
+})()
+"""
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Small reserves-stage frames (reserves, totals, thresholds) built directly, for page tests."""
+"""Small reserves-stage frames (reserves, totals, thresholds, horizon) built directly, for
+page tests; ``write_stage`` puts them in a lake as the reserves stage would."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core import schema
+from forecasting.core.layout import (
+    COVERAGE_FILE,
+    HORIZON_FILE,
+    RESERVES_FILE,
+    THRESHOLDS_FILE,
+    TOTALS_FILE,
+)
+from forecasting.reserves.horizon import horizon_spans
 
 AS_OF = date(2024, 6, 2)
 SITES = {"WH-A": ("north", "DE"), "WH-B": ("north", "NL"), "WH-C": ("south", "ES")}
@@ -75,3 +84,47 @@ def reserve_frames(
         schema.LOSS_EUR_THRESHOLD: [5_000.0, 90_000.0, 90_000.0], schema.THRESHOLD_SOURCE: ["setting", "history", "history"],
     })  # fmt: skip
     return pd.DataFrame(rows), pd.DataFrame(totals), thresholds
+
+
+def horizon_rows(totals: pd.DataFrame, shrink: float = 0.8) -> pd.DataFrame:
+    """Horizon spans of ``totals``' periods per total: ``shrink`` x the sum of the weekly
+    figures (scenario totals are below the sum of weekly quantiles)."""
+    rows = []
+    for (level, ident), g in totals.groupby([schema.TOTAL_LEVEL, schema.TOTAL_ID], sort=True):
+        g = g.sort_values(schema.PERIOD_START).reset_index(drop=True)
+        for sp in horizon_spans(g):
+            part = g.iloc[list(sp.steps)]
+            figures = {c: float(part[c].sum()) * shrink for c in (*_INC, *_LOSS_COLS)}
+            rows.append({
+                schema.AS_OF_DATE: g[schema.AS_OF_DATE].iloc[0], schema.TOTAL_LEVEL: level,
+                schema.TOTAL_ID: ident, schema.PERIOD_KIND: sp.kind, schema.PERIOD_LABEL: sp.label,
+                schema.PERIOD_START: sp.start, schema.PERIOD_END: sp.end, schema.N_PERIODS: len(sp.steps),
+                schema.IS_PARTIAL: sp.partial, **figures,
+                schema.INCIDENTS_MEAN: figures[schema.INCIDENTS_P50],
+                **{c: g[c].iloc[0] for c in _PROVENANCE},
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+_INC = (schema.INCIDENTS_P50, schema.INCIDENTS_P90, schema.INCIDENTS_P95)
+_LOSS_COLS = (schema.LOSS_EUR_P50, schema.LOSS_EUR_P90, schema.LOSS_EUR_P95, schema.LOSS_EUR_MEAN)
+_PROVENANCE = (schema.BACKTEST_COVERAGE_P95, schema.CALIBRATION_METHOD, schema.MODEL_VERSION,
+               schema.SNAPSHOT_ID, schema.CODE_VERSION)  # fmt: skip
+COVERAGE = {
+    "available": True, "windows": ["2024-04-01", "2024-04-29"], "site_weeks": 96, "network_weeks": 8,
+    "sites": {"0.5": {"incidents": 0.61, "loss_eur": 0.52}, "0.9": {"incidents": 0.91, "loss_eur": 0.9},
+              "0.95": {"incidents": 0.958, "loss_eur": 0.938}},
+    "network": {"0.5": {"incidents": 0.5, "loss_eur": 0.5}, "0.9": {"incidents": 0.875, "loss_eur": 0.875},
+                "0.95": {"incidents": 1.0, "loss_eur": 1.0}},
+}  # fmt: skip
+
+
+def write_stage(lake, as_of: date = AS_OF, coverage: dict | None = COVERAGE, **kw) -> None:
+    """Write ``reserve_frames(as_of, **kw)`` (and their horizon, ``coverage``) as the reserves
+    stage's files of ``as_of``."""
+    res, tot, thr = reserve_frames(as_of, **kw)
+    for frame, name in ((res, RESERVES_FILE), (tot, TOTALS_FILE), (thr, THRESHOLDS_FILE),
+                        (horizon_rows(tot), HORIZON_FILE)):  # fmt: skip
+        lake.write_parquet(frame, lake.reserves_file(as_of, name))
+    if coverage is not None:
+        lake.write_json(lake.reserves_file(as_of, COVERAGE_FILE), coverage)

@@ -13,7 +13,6 @@ from forecasting.audit.report import render_html, render_markdown
 from forecasting.backtest.engine import run_backtest
 from forecasting.backtest.metrics import metrics_by_step
 from forecasting.backtest.report import backtest_sections
-from forecasting.core import schema
 from forecasting.core.config import load_settings
 from forecasting.core.html import render_report
 from forecasting.core.lake import Lake
@@ -22,7 +21,7 @@ from forecasting.reserves.report import write_reserves_report
 from forecasting.validation.runner import validate_date
 from tests.support.audit_table import audit_summary, audit_table
 from tests.support.backtest_toys import FAST, SPEC, toy_fit, toy_panel
-from tests.support.reserves_frames import AS_OF, reserve_frames
+from tests.support.reserves_frames import AS_OF, reserve_frames, write_stage
 from tests.support.validation_frames import DAY, write_day
 
 GATE = {"passed": True, "model": "riskcast", "tolerance": 0.025, "windows": ["2024-03-04", "2024-04-01"],
@@ -36,14 +35,15 @@ def build_served_lake(root: Path) -> Lake:
     previous = AS_OF - timedelta(days=7)
     lake.write_parquet(reserve_frames(previous, scale=0.8)[1], lake.reserves_file(previous, TOTALS_FILE))
     lake.write_json(lake.backtest_file(AS_OF, "gate"), GATE)
-    horizon = {schema.LOSS_EUR_P50: 61_000.0, schema.LOSS_EUR_P90: 79_500.0, schema.LOSS_EUR_P95: 86_200.0}
-    write_reserves_report(lake, AS_OF, *reserve_frames(), horizon=horizon)
+    write_stage(lake, AS_OF)
     res = run_backtest(toy_panel(), SPEC, settings, horizon=6, windows=2, fit=toy_fit([]), models=FAST, num_samples=100)
     page = render_report(backtest_sections(res, metrics_by_step(res.frame)), title="riskcast backtest: toy panel")
     lake.write_text(lake.backtest_file(AS_OF, "report"), page)
     table = audit_table()
+    lake.write_parquet(table, lake.audit_table(AS_OF))  # the reserves page quotes its rates
     md = render_markdown(table, audit_summary(), pd.Series([1.0, 2.0, 4.0]))
     lake.write_text(lake.audit_report(AS_OF), render_html(md, f"riskcast audit {AS_OF}", table))
     write_day(lake, DAY)
     validate_date(settings, DAY)
+    write_reserves_report(settings, AS_OF)  # after the pages it links to
     return lake

@@ -38,6 +38,7 @@ BEGIN
     IF to_regclass(format('%I.publish_lock', s)) IS NOT NULL THEN
         EXECUTE format('GRANT UPDATE ON %I.publish_lock TO riskcast_publisher', s);
     END IF;
+    -- every table and view: reserves, reserves_totals, reserves_horizon and their *_latest views
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO riskcast_finance', s);
     -- finance can read what is created later, by the role running this file or the publisher
     EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT ON TABLES TO riskcast_finance', s);

@@ -78,7 +78,7 @@ def test_alert_renders_rows_without_pii():
     assert slack["text"].startswith(
         "[riskcast warning] data quality warning: security_reports 2024-03-04"
     )
-    assert [b["type"] for b in slack["blocks"]] == ["header", "section", "section", "context"]
+    assert [b["type"] for b in slack["blocks"]] == ["header", "context", "section", "section", "context"]
     assert "<script>" not in Alert("contract", "critical", "<script>x</script>", DAY).render_html()
 
 

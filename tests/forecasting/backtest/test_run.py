@@ -163,6 +163,13 @@ def test_backtest_cli_writes_the_files_for_a_usertoy_panel(tmp_path, settings_fa
     ensemble = json.loads((tmp_path / "out" / "ensemble.json").read_text())
     assert abs(sum(ensemble["weights"].values()) - 1) < 1e-9 and "deepar" in ensemble["members"]
     assert "Ensemble published" in (tmp_path / "out" / "report.html").read_text()
+    # the evaluated windows' sample paths, which the reserves stage judges in euros
+    paths = pd.read_parquet(tmp_path / "out" / "paths.parquet")
+    assert set(paths[CUTOFF]) == set(frame[CUTOFF]) and paths["sample"].nunique() > 1
+    one = paths[(paths[CUTOFF] == paths[CUTOFF].min()) & (paths["sample"] == 0)]
+    assert len(one) == frame[frame["model"] == RISKCAST].groupby(CUTOFF).size().iloc[0]
+    calibration = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert set(calibration["window_levels"]) == {str(c.date()) for c in frame[CUTOFF].unique()}
     assert {"ensemble", "local_nb"} <= set(metrics["model"]) and {"ensemble", "local_nb"} <= set(frame["model"])
     if summary is not None:
         assert summary["files"]["report"].endswith("report.html")

@@ -19,7 +19,7 @@ from forecasting.core.progress import quiet_libraries
 from forecasting.overview import RunOverview
 
 COMMANDS = ["demo-data", "ingest", "validate", "audit", "panel", "train", "forecast", "backtest",
-            "reserves", "publish", "escalate", "show"]  # fmt: skip
+            "reserves", "publish", "report", "escalate", "show"]  # fmt: skip
 
 
 def _demo(tmp_path, *extra):

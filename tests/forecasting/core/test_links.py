@@ -6,7 +6,7 @@ from datetime import date
 
 from forecasting.core.config import load_settings
 from forecasting.core.lake import Lake
-from forecasting.core.links import public_link
+from forecasting.core.links import public_link, served_links
 
 D = date(2024, 6, 2)
 
@@ -33,3 +33,16 @@ def test_without_the_setting_links_stay_lake_paths(tmp_path):
     s = _settings(tmp_path, None)
     uri = Lake.from_settings(s).reserves_report(D)
     assert public_link(s, uri) == uri
+
+
+def test_downloads_are_served_and_a_served_page_links_plugin_paths(tmp_path):
+    s = _settings(tmp_path, "https://airflow.example.com")
+    lake = Lake.from_settings(s)
+    export = lake.reserves_export(D, "workbook")
+    assert public_link(s, export) == "https://airflow.example.com/riskcast/reserves/2024-06-02/exports/reserves.xlsx"
+    page = (f"<a href='{export}'>x</a> <a href=\"{lake.audit_report(D)}\">a</a> "
+            f"<a href='https://example.org/'>e</a> <a href='{lake.quarantine('events', D)}'>q</a>")  # fmt: skip
+    served = served_links(lake, page)
+    assert "href='/riskcast/reserves/2024-06-02/exports/reserves.xlsx'" in served
+    assert 'href="/riskcast/audit/2024-06-02"' in served
+    assert "href='https://example.org/'" in served and lake.quarantine("events", D) in served  # not ours: kept

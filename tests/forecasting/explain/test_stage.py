@@ -57,7 +57,9 @@ def test_explain_writes_attributions_scores_and_alerts(lake_settings) -> None:
     cold = truth.loc[truth[schema.COLD_START], schema.WAREHOUSE_ID].iloc[0]
     assert cold in summary.skipped and cold not in set(attr[schema.WAREHOUSE_ID])
     outbox = lake.read_text(lake.outbox)
-    assert "% of the outlier" in outbox
+    assert "% of the outlier" in outbox and '"kind": "root_cause"' in outbox
+    # explain writes data only: the reserves page is the report stage's (one writer per file)
+    assert "reserves_page" not in summary.uris and not lake.exists(lake.reserves_report(END))
 
 
 def test_explain_rerun_is_byte_identical(lake_settings) -> None:

@@ -47,11 +47,22 @@ def _weeks(node: str, text: str) -> pd.DataFrame:
 def test_alerts_name_the_cause_data_problems_apart() -> None:
     text = "reporting at WH-FR-002 fell to 12% of its usual rate: 71% of the outlier"
     [alert] = root_cause_alerts(date(2025, 2, 3), _weeks(schema.NODE_REPORTING, text), {})
-    assert alert.kind == "data_quality"
+    assert alert.kind == "root_cause" and alert.title.startswith("Data problems behind unusual weeks")
     assert text in alert.render_text() and "WH-FR-002" in alert.summary
     [alert] = root_cause_alerts(date(2025, 2, 3), _weeks(schema.NODE_THEFTS, "thefts at ..."), {})
-    assert alert.kind == "escalation"
+    assert alert.kind == "root_cause" and alert.title.startswith("Unusual weeks and their causes")
     assert root_cause_alerts(date(2025, 2, 3), _weeks(schema.NODE_THEFTS, "x").iloc[:0], {}) == []
+
+
+def test_the_worst_week_heads_the_alert_and_no_p95_breach_is_info() -> None:
+    weeks = pd.concat([_weeks(schema.NODE_THEFTS, f"thefts at WH-{i}") for i in range(3)], ignore_index=True)
+    weeks[schema.WAREHOUSE_ID] = ["WH-AA-001", "WH-ZZ-009", "WH-MM-005"]
+    weeks[schema.OUTLIER_SCORE] = [53.0, 124.5, 60.0]
+    weeks[schema.EXCEEDED_P95] = False
+    [alert] = root_cause_alerts(date(2025, 2, 3), weeks, {})
+    assert alert.summary.startswith("Most unusual: WH-ZZ-009") and "124.5" in alert.summary
+    assert [r[schema.WAREHOUSE_ID] for r in alert.rows] == ["WH-ZZ-009", "WH-MM-005", "WH-AA-001"]
+    assert alert.severity == "info" and "0 of the 3 week(s) went above" in alert.summary
 
 
 def test_the_docs_figure_is_the_code_graph() -> None:

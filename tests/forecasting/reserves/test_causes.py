@@ -8,14 +8,7 @@ import pandas as pd
 
 from forecasting.core import schema
 from forecasting.core.lake import Lake
-from forecasting.reserves.causes import (
-    MARK_START,
-    causes_block,
-    insert_causes,
-    latest_causes,
-    refresh_page,
-    site_causes,
-)
+from forecasting.reserves.causes import causes_body, latest_causes, site_causes
 
 TEXT = "reporting at WH-FR-002 fell to 12% of its usual rate: 71% of the outlier"
 
@@ -40,13 +33,11 @@ def test_latest_explain_on_or_before_as_of_is_read(tmp_path) -> None:
     assert site_causes(causes, ["WH-FR-002", "WH-XX-001"]) == {"WH-FR-002": f"week of 2025-01-06: {TEXT}"}
 
 
-def test_page_block_is_inserted_once_and_refreshed(tmp_path) -> None:
+def test_causes_are_a_table_most_unusual_first(tmp_path) -> None:
     lake = Lake(str(tmp_path))
     as_of = date(2025, 2, 3)
-    lake.write_text(lake.reserves_report(as_of), "<html><body><h1>Reserves</h1></body></html>")
+    assert "No root-cause analysis yet" in causes_body(*latest_causes(lake, as_of))
     _scores(lake, as_of, TEXT)
-    assert refresh_page(lake, as_of) and refresh_page(lake, as_of)
-    page = lake.read_text(lake.reserves_report(as_of))
-    assert page.count(MARK_START) == 1 and "fell to 12% of its usual rate" in page
-    assert page.index("Root causes") < page.index("</body>")
-    assert insert_causes(page, causes_block(None, pd.DataFrame())).count(MARK_START) == 1
+    body = causes_body(*latest_causes(lake, as_of))
+    assert "fell to 12% of its usual rate" in body and body.count("<tr>") == 2  # header + 1 week
+    assert "No outlier week as of 2025-02-03" in causes_body(as_of, pd.DataFrame())

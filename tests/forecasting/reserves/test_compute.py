@@ -13,7 +13,6 @@ from forecasting.core.errors import InputError
 from forecasting.core.lake import Lake, join
 from forecasting.reserves import compound
 from forecasting.reserves.compute import INCIDENT_COLUMNS, LOSS_COLUMNS, compute_reserves
-from forecasting.reserves.report import render_reserves_section
 from tests.support.reserves_lake import AS_OF, SITES, write_inputs
 
 CALIBRATION = {
@@ -60,7 +59,7 @@ def test_rerun_writes_byte_identical_files(settings_factory):
     write_inputs(settings.lake_uri)
     compute_reserves(settings, AS_OF)
     lake = Lake.from_settings(settings)
-    names = ["reserves.parquet", "totals.parquet", "thresholds.parquet"]
+    names = ["reserves.parquet", "totals.parquet", "thresholds.parquet", "horizon.parquet", "coverage.json"]
     before = {n: lake.read_bytes(join(lake.stage("reserves", AS_OF), n)) for n in names}
     compute_reserves(settings, AS_OF)
     after = {n: lake.read_bytes(join(lake.stage("reserves", AS_OF), n)) for n in names}
@@ -192,19 +191,18 @@ def test_negative_severity_is_refused(settings_factory):
         compute_reserves(settings, AS_OF)
 
 
-def test_report_page_lists_escalating_sites_totals_and_table(settings_factory):
+def test_the_stage_writes_data_only_never_the_page(settings_factory):
     settings = settings_factory(
         escalation={"incidents_p95": {"WH-A": 1.0, "WH-B": 99.0, "WH-C": 99.0}}
     )
     write_inputs(settings.lake_uri)
     summary = compute_reserves(settings, AS_OF)
-    page = Lake.from_settings(settings).read_text(summary.uris["report"])
-    assert page.lower().startswith("<!doctype html>") and "Escalating sites (1)" in page
-    assert "WH-A" in page and "network" in page and "severe" in page
-    res, tot = _read(settings, "reserves.parquet"), _read(settings, "totals.parquet")
-    fragment = render_reserves_section(res, tot, _read(settings, "thresholds.parquet"), AS_OF)
-    assert fragment.startswith("<section") and "<html" not in fragment
+    lake = Lake.from_settings(settings)
+    assert not lake.exists(lake.reserves_report(AS_OF))  # the report stage renders it
+    assert set(summary.uris) == {"reserves", "totals", "thresholds", "horizon", "coverage"}
     assert summary.escalating_warehouses == ["WH-A"]
+    assert lake.read_json(summary.uris["coverage"]) == {
+        "available": False, "reason": "no backtest sample paths for this date"}
 
 
 def test_seed_comes_from_the_date(settings_factory):

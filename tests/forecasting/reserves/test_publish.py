@@ -10,7 +10,6 @@ import json
 import signal
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,22 +29,8 @@ from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.publish import publish_reserves
 from tests.support.reserves_lake import AS_OF, write_inputs
 
-TABLES = ("schema_version", "publications", "reserves", "reserves_totals")
+TABLES = ("schema_version", "publications", "reserves", "reserves_totals", "reserves_horizon")
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def pg_schema_url(postgres_url):
-    """A PostgreSQL URL whose search_path is a new, empty schema (dropped afterwards)."""
-    name = f"riskcast_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={name}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -370,10 +355,13 @@ def test_finance_reads_but_cannot_write_and_publisher_publishes(settings_factory
         conn.exec_driver_sql("SET ROLE riskcast_finance")
         assert conn.exec_driver_sql("SELECT count(*) FROM reserves_latest").scalar() == 9
         assert conn.exec_driver_sql("SELECT count(*) FROM reserves").scalar() == 18  # history too
+        # the horizon totals: one row per total and span (3 weeks: the horizon, June, Q2)
+        assert conn.exec_driver_sql("SELECT count(*) FROM reserves_horizon_latest").scalar() == 9
     for statement in (
         "INSERT INTO publications (as_of_date, run_id, model_version, snapshot_id, code_version, "
         "content_digest, n_rows, published_at) VALUES ('2024-01-01', 'x', 'm', 's', 'c', 'd', 0, now())",
         "UPDATE reserves SET loss_eur_p95 = 0",
+        "INSERT INTO reserves_horizon SELECT * FROM reserves_horizon",
         "DELETE FROM publications",
         "CREATE TABLE sneaky (a int)",
     ):

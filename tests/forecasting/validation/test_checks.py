@@ -135,7 +135,9 @@ def test_an_empty_day_stops_the_source_with_exit_2_and_an_alert(lake_settings):
     assert _bronze(lake, RECON) is not None  # the other source goes on
     alert = json.loads(Path(lake.outbox).read_text().splitlines()[0])
     assert alert["severity"] == "critical" and alert["source"] == REPORTS
-    assert "non_empty" in alert["summary"]
+    # the fix is a new drop; the check's GX name stays in the details for engineers
+    assert alert["summary"].startswith(f"No {REPORTS} rows arrived for {DAY}") and "riskcast ingest --date" in alert["summary"]
+    assert "non_empty" in " ".join(alert["details"]["failed expectations"])
 
 
 def test_missing_bronze_of_a_daily_source_is_critical(lake_settings):

@@ -53,7 +53,29 @@ def test_backfill_keeps_going_past_a_rejected_day_and_alerts_it(faulty_landing, 
         if d != bad:
             assert (lake / "bronze" / source / f"date={d}" / "part.parquet").exists()
     alerts = [json.loads(line) for line in (lake / "alerts" / "outbox.jsonl").read_text().splitlines()]
-    assert any(a["kind"] == "contract" and str(bad) in a["title"] for a in alerts)
+    # a past day of a backfill: alerted in the task's digest, not on its own
+    (digest,) = [a for a in alerts if a["kind"] == "digest" and a["source"] == f"ingest {source}"]
+    assert any(r["kind"] == "contract" and r["date"] == str(bad) for r in digest["rows"])
+    assert not any(a["kind"] == "contract" and a["date"] == str(bad) for a in alerts)
+
+
+@pytest.mark.slow
+def test_one_alert_per_problem_and_one_digest_per_backfill_task(faulty_landing, settings_factory):
+    settings = settings_factory(landing_uri=str(faulty_landing), validation={"max_bad_row_share": 0.9})
+    bad, source = _fault(faulty_landing, "missing_column")
+    days = _days(bad - timedelta(days=6), bad + timedelta(days=2))
+    ingest_reference_days(settings, days)
+    ingested = ingest_source_days(settings, source, days)
+    validated = validate_source_days(settings, source, days, ingested["rejected_days"])
+    assert bad.isoformat() in validated["rejected_days"]  # its batch is empty: rejected again
+    alerts = [json.loads(line) for line in (Path(settings.lake_uri) / "alerts" / "outbox.jsonl").read_text().splitlines()]
+    own = [a for a in alerts if a["source"] in (source, f"ingest {source}", f"validate {source}")]
+    assert all(a["kind"] == "digest" or a["date"] == str(days[-1]) for a in own)  # past days: digests only
+    digests = {a["source"]: a for a in own if a["kind"] == "digest"}
+    assert any(r["kind"] == "contract" and r["date"] == str(bad) for r in digests[f"ingest {source}"]["rows"])
+    later = digests.get(f"validate {source}", {"rows": []})["rows"]
+    assert not any(r["date"] == str(bad) for r in later)  # the broken drop is not alerted twice
+    assert all(a["raised_at"] for a in alerts)
 
 
 @pytest.mark.slow
