@@ -100,7 +100,7 @@ def main() -> None:
     db.ensure_schema(engine)
     _publications(engine, sites, regions, last, args.weeks, args.horizon)
     engine.dispose()
-    _panel(Lake(settings.lake_uri), sites, last, args.horizon)
+    _panel(Lake.from_settings(settings), sites, last, args.horizon)
     for label in ("first", "rerun"):
         t = time.perf_counter()
         summary = track_record(settings, last)

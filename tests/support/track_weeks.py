@@ -21,6 +21,7 @@ from forecasting.core import schema
 from forecasting.core.lake import Lake, join
 from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.publish import publish_reserves
+from forecasting.reserves.report import write_reserves_report
 from forecasting.reserves.track.stage import track_record
 
 SITES = {  # warehouse -> (region, country, weekly incident rate)
@@ -78,9 +79,9 @@ def write_panel(lake: Lake, as_of: date, truth: Truth, horizon: int = 3) -> None
 
 def operate_week(settings, as_of: date, truth: Truth, *, horizon: int = 3, paths: int = 400, track: bool = True):
     """The forecast DAG's run of Sunday ``as_of``: panel, then (``track``) the track task,
-    forecasts and model, reserves computed and published. Returns (run id, track summary)."""
+    forecasts and model, reserves computed, published and the page written. Returns (run id, track summary)."""
     assert as_of.weekday() == 6, "a scheduled weekly run works on a Sunday"
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     write_panel(lake, as_of, truth, horizon)
     scored = track_record(settings, as_of) if track else None
     rng = np.random.default_rng([7, as_of.toordinal()])
@@ -101,7 +102,9 @@ def operate_week(settings, as_of: date, truth: Truth, *, horizon: int = 3, paths
                     {"version": MODEL, "snapshot_id": SNAPSHOT, "code_version": "test",
                      "gate": {"passed": True, "snapshot_id": SNAPSHOT}})  # fmt: skip
     compute_reserves(settings, as_of)
-    return publish_reserves(settings, as_of).run_id, scored
+    run_id = publish_reserves(settings, as_of).run_id
+    write_reserves_report(settings, as_of)  # the page's one writer, as the DAG's report task
+    return run_id, scored
 
 
 def sundays(first: date, n: int) -> list[date]:

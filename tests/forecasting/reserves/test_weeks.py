@@ -10,7 +10,7 @@ import pytest
 from forecasting.core import schema
 from forecasting.core.panel_spec import weekly_schedule
 from forecasting.panel.calendar import partly_observed
-from forecasting.reserves.page import PageContext
+from forecasting.reserves.page import ReservesPage
 from forecasting.reserves.report import render_reserves_page
 from forecasting.reserves.weeks import FirstPeriod
 from tests.support.reserves_frames import AS_OF, reserve_frames
@@ -39,7 +39,8 @@ def test_first_period_labels():
 def _render(as_of: date) -> str:
     res, tot, thr = reserve_frames()
     res = res.assign(**{schema.AS_OF_DATE: pd.Timestamp(as_of)})
-    return render_reserves_page(res, tot, thr, as_of, PageContext())
+    html, _ = render_reserves_page(ReservesPage(as_of=as_of, reserves=res, totals=tot, thresholds=thr))
+    return html
 
 
 def test_the_page_says_next_week_only_when_it_is():

@@ -23,7 +23,7 @@ def _lake_with_a_theft_ring(settings_factory):
     truth = Truth(factor={ring: 10.0})
     for day in days:
         operate_week(settings, day, truth)
-    return Lake(settings.lake_uri), days, ring
+    return Lake.from_settings(settings), days, ring
 
 
 def _explain_scores(lake: Lake, day: date, week: pd.Timestamp, cause: str | None) -> None:
@@ -71,4 +71,5 @@ def test_the_page_of_a_day_shows_only_what_was_scored_by_then(settings_factory):
     second = track_section(lake, days[1]).body
     assert f"Scored on {days[1]}" in second and f"Scored on {days[-1]}" not in second
     page = lake.read_text(lake.reserves_report(days[-1]))
-    assert page.index("Reserves per warehouse") < page.index(TITLE), "the section ends the page's sections"
+    # after what the figures rest on, before the weekly figures
+    assert page.index("What the figures rest on") < page.index(TITLE) < page.index("Reserves per warehouse")

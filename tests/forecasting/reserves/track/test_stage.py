@@ -71,7 +71,7 @@ def test_weeks_of_operation_fill_the_track_record_and_a_rerun_changes_nothing(se
     for day in days:
         _, scored = operate_week(settings, day, truth)
     last = days[-1]
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     file_rows = _normal(lake.read_parquet(lake.track_file(last)))
     # 4 earlier publications x the weeks of each that ended by `last` (3, 3, 2, 1) x 6 ids
     assert scored.rows == len(file_rows) == (3 + 3 + 2 + 1) * 6 and scored.publications == 4
@@ -97,7 +97,7 @@ def test_restated_data_is_rescored_and_an_older_scoring_never_overwrites_it(sett
     truth, days = Truth(), sundays(FIRST, 4)
     for day in days:
         operate_week(settings, day, truth)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     last, week = days[-1], pd.Timestamp(days[0] + timedelta(days=1))
     older = _digest(lake, days[-2])
     # an amended report: WH-A had 4 more incidents in the first week than its panel said
@@ -146,7 +146,7 @@ def test_live_coverage_leaving_the_tolerance_alerts_finance_once(settings_factor
     settings = settings_factory(horizon=3)
     days = sundays(FIRST, 17)
     truth = Truth(factor={pd.Timestamp(d + timedelta(days=1)): 4.0 for d in days[10:]})
-    lake, summaries, digests = Lake(settings.lake_uri), [], {}
+    lake, summaries, digests = Lake.from_settings(settings), [], {}
     for day in days:
         summaries.append(operate_week(settings, day, truth)[1])
         digests[day] = _digest(lake, day)
