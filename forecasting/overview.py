@@ -105,7 +105,7 @@ def describe_run(settings: Settings, as_of: date) -> RunOverview:
     lake = Lake.from_settings(settings)
     latest = read_latest(settings)
     paths = {
-        "reserves_db": settings.reserves_url,
+        "reserves_db": safe_url(settings.reserves_url),
         "data_docs": lake.data_docs_index,
         "backtest_report": lake.backtest_file(as_of, "report"),
         "reserves_report": lake.reserves_report(as_of),
