@@ -97,7 +97,7 @@ def test_a_ray_worker_cannot_read_landing_but_reads_the_panel_and_writes_models(
     env = probes
     code = (
         "import boto3, json; from botocore.exceptions import ClientError\n"
-        "s3 = boto3.client(\"s3\")  # the node's own credentials: the train role\n"
+        "s3 = boto3.client(\"s3\")  # the credentials of the node: the train role\n"
         "def can(f):\n"
         "    try: f(); return True\n"
         "    except ClientError as e: return e.response[\"Error\"][\"Code\"]\n"
