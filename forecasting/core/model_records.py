@@ -97,7 +97,7 @@ def record_registration(url: str, version: str, as_of: date, snapshot_id: str, c
         return _append(conn, version, REGISTERED, row, current)
 
 
-def record_verdict(url: str, version: str, passed: bool, figures: dict[str, Any], *, as_of: date,
+def record_verdict(url: str, version: str, passed: bool, figures: dict[str, Any], *, as_of: date | None,
                    snapshot_id: str | None, ensemble: dict[str, float] | None) -> ModelRecord:  # fmt: skip
     """Record the gate's verdict on the artefacts ``version`` holds now; ModelError when the
     version was never registered here (its digests are unknown, so nothing could be judged)."""

@@ -91,7 +91,7 @@ def register_model(
     }
     lake.write_json(join(uri, MANIFEST), manifest)
     if record:
-        record_registration(settings, version)
+        record_registration(settings, version, as_of=parse_date(as_of), snapshot_id=snapshot_id)
     return version
 
 
@@ -102,14 +102,16 @@ def artefact_digests(settings: Settings, version: str) -> dict[str, str]:
     return {p: hashlib.sha256(lake.read_bytes(join(uri, p))).hexdigest() for p in lake.files(uri) if p != MANIFEST}
 
 
-def record_registration(settings: Settings, version: str, expected: dict[str, str] | None = None,
-                        *, retrained: bool = True) -> dict[str, str]:  # fmt: skip
+def record_registration(settings: Settings, version: str, expected: dict[str, str] | None = None, *,
+                        retrained: bool = True, as_of: date | None = None, snapshot_id: str | None = None,
+                        ) -> dict[str, str]:  # fmt: skip
     """Record the version's artefact digests in the reserves database; return them.
 
     ``expected``: what the trainer reported (a Ray Job's summary): the lake's files must be
     exactly those, else ModelError (the folder changed between training and recording).
     ``retrained``: new weights, a new registration (its gate verdict starts over); False for
-    a reused model, which must already be recorded with these digests (else ModelError)."""
+    a reused model, which must already be recorded with these digests (else ModelError).
+    ``as_of`` / ``snapshot_id``: what the trainer knows (else the lake's manifest says)."""
     manifest = read_manifest(settings, version)
     found = artefact_digests(settings, version)
     if expected is not None and found != expected:
@@ -119,8 +121,8 @@ def record_registration(settings: Settings, version: str, expected: dict[str, st
             "retrain with `riskcast train --force`"
         )
     model_records.record_registration(
-        settings.reserves_url, version, parse_date(manifest["as_of"]), manifest["snapshot_id"],
-        manifest["code_version"], found, retrained=retrained,
+        settings.reserves_url, version, as_of or parse_date(manifest["as_of"]),
+        snapshot_id or manifest["snapshot_id"], manifest["code_version"], found, retrained=retrained,
     )
     return found
 
@@ -245,11 +247,12 @@ def set_gate_status(
     the artefacts the version holds there, with the panel snapshot it was judged on (default:
     the snapshot the model was trained on) and the ensemble weights the same backtest chose
     (``{member: weight}``; see ``ensemble_weights``)."""
-    manifest = read_manifest(settings, version)
+    resolved = resolve_version(settings, version)
+    record = model_record(settings, resolved)  # the defaults come from the database, not the lake
     model_records.record_verdict(
-        settings.reserves_url, manifest["model_version"], passed, figures,
-        as_of=parse_date(as_of) if as_of else parse_date(manifest["as_of"]),
-        snapshot_id=snapshot_id or manifest.get("snapshot_id"), ensemble=ensemble,
+        settings.reserves_url, resolved, passed, figures,
+        as_of=parse_date(as_of) if as_of else (record.as_of if record else None),
+        snapshot_id=snapshot_id or (record.snapshot_id if record else None), ensemble=ensemble,
     )
 
 

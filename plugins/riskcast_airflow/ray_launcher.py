@@ -23,6 +23,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from forecasting.core.lake import parse_date
 from forecasting.core.worker_settings import for_workers, shipped_names
 from forecasting.model.registry import record_registration
 from forecasting.train import train_model
@@ -61,7 +62,8 @@ def record_trained(settings: Any, summary: dict[str, Any], log: Any) -> dict[str
     version = summary.get("model_version")
     if not version or not summary.get("artefacts"):
         raise RayJobError(f"the training job's summary names no model version and artefacts: {summary}")
-    record_registration(settings, version, summary["artefacts"], retrained=not summary.get("reused"))
+    record_registration(settings, version, summary["artefacts"], retrained=not summary.get("reused"),
+                        as_of=parse_date(summary["as_of"]), snapshot_id=summary.get("snapshot_id"))  # fmt: skip
     log.info("recorded the digests of model %s's %d files", version, len(summary["artefacts"]))
     return summary
 
