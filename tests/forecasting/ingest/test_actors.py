@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -89,7 +90,12 @@ def test_actors_get_the_resolved_pii_key_only_where_rows_carry_pii(settings_fact
     assert actors._resolved_key(settings, ()) is None  # GX screens read pseudonymised bronze
     assert actors._resolved_key(settings, ["warehouses", "security_reports"]) == b"k" * 32
     # the actor holds it in its own settings; what is shipped to it has none (worker_settings)
-    worker = actors.IntakeWorker(for_workers(settings), None, b"k" * 32)
+    logger = logging.getLogger("forecasting")
+    level = logger.level  # an actor quiets riskcast's logs in its own process: restore them here
+    try:
+        worker = actors.IntakeWorker(for_workers(settings), None, b"k" * 32)
+    finally:
+        logger.setLevel(level)
     assert worker.settings.pii_key.get_secret_value() == "k" * 32
 
 
