@@ -120,7 +120,7 @@ def _time_one(args: argparse.Namespace, n: int, tmp: Path) -> None:
     from forecasting.core.config import load_settings
     from forecasting.reserves.compute import compute_reserves
     from forecasting.reserves.publish import publish_reserves
-    from tests.support.reserves_lake import AS_OF
+    from tests.support.reserves_lake import AS_OF, record_model
 
     urls = {"sqlite": f"sqlite:///{tmp / 'reserves.db'}"}
     scratch, admin = f"riskcast_bench_{uuid.uuid4().hex[:8]}", None
@@ -130,7 +130,8 @@ def _time_one(args: argparse.Namespace, n: int, tmp: Path) -> None:
             conn.exec_driver_sql(f'CREATE SCHEMA "{scratch}"')
         url = make_url(args.pg_url).update_query_dict({"options": f"-csearch_path={scratch}"})
         urls["postgresql"] = url.render_as_string(hide_password=False)
-    settings = load_settings(None, lake_uri=str(tmp / "lake"), horizon=args.horizon)
+    # write_inputs recorded the model (and its gate) in the sqlite database beside the lake
+    settings = load_settings(None, lake_uri=str(tmp / "lake"), horizon=args.horizon, reserves_url=urls["sqlite"])
     try:
         t0 = time.perf_counter()
         compute_reserves(settings, AS_OF)
@@ -138,6 +139,8 @@ def _time_one(args: argparse.Namespace, n: int, tmp: Path) -> None:
         cells = []
         for name, url in urls.items():
             db_settings = settings.model_copy(update={"reserves_url": url})
+            if name != "sqlite":
+                record_model(url, "m-test-1", AS_OF, True)
             t0 = time.perf_counter()
             publish_reserves(db_settings, AS_OF)
             t1 = time.perf_counter()

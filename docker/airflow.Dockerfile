@@ -10,10 +10,14 @@ COPY --chown=airflow:root forecasting ./forecasting
 COPY --chown=airflow:root plugins ./plugins
 COPY --chown=airflow:root expectations ./expectations
 COPY --chown=airflow:root docker/stack/databases.py ./stack/databases.py
-# CPU torch first (the CUDA build is for the Ray GPU workers only), then riskcast with its
-# airflow extra, every version pinned by constraints.txt (the image's Airflow included).
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
- && pip install --no-cache-dir -c constraints.txt ".[airflow]"
+COPY --chown=airflow:root docker/requirements ./requirements
+# Every dependency from docker/requirements/airflow.txt: the versions of constraints.txt (the
+# image's Airflow included; CPU torch, the CUDA build is for the Ray GPU workers only) with
+# the sha256 of their wheels, checked by pip (--require-hashes), wheels only. docker/lock.sh
+# writes the file from constraints.txt. Then riskcast itself, from this source, nothing more.
+RUN test -s requirements/airflow.txt || { echo "docker/requirements/airflow.txt is missing: run docker/lock.sh"; exit 1; } \
+ && pip install --no-cache-dir --require-hashes --only-binary=:all: -r requirements/airflow.txt \
+ && pip install --no-cache-dir --no-deps --no-build-isolation .
 
 COPY --chown=airflow:root dags /opt/airflow/dags
 ENV RISKCAST_EXPECTATIONS_DIR=/opt/riskcast/expectations \

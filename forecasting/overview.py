@@ -48,7 +48,7 @@ class RunOverview:
 
     ``latest``: every row of ``reserves_latest`` (warehouse x period); ``horizon``: the
     network and region horizon totals of ``reserves_horizon_latest`` (empty before schema
-    v5); ``published_as_of``: the as-of dates ``reserves_latest`` holds.
+    v6); ``published_as_of``: the as-of dates ``reserves_latest`` holds.
     """
 
     as_of: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -20,7 +20,13 @@ from forecasting.core.config import Settings
 from forecasting.core.errors import ModelError
 from forecasting.core.lake import Lake
 from forecasting.model.fit import fit_model
-from forecasting.model.registry import model_version, register_model
+from forecasting.model.registry import (
+    artefact_digests,
+    model_record,
+    model_version,
+    record_registration,
+    register_model,
+)
 from forecasting.panel.build import read_panel
 
 log = logging.getLogger(__name__)
@@ -45,17 +51,23 @@ class TrainSummary:
     reused: bool = False  # the version was already registered: not retrained
     refit_epochs: int | None = None  # validation=refit: epochs of the run on every period
     pooled_networks: int = 1  # networks whose sample paths a forecast pools
+    # sha256 of every file of the version (path -> digest): what the reserves database
+    # vouches for; a Ray Job prints them and the Airflow task records them
+    artefacts: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def train_model(settings: Settings, as_of: date, force: bool = False) -> TrainSummary:
+def train_model(settings: Settings, as_of: date, force: bool = False, record: bool = True) -> TrainSummary:
     """Read the panel of ``as_of``, fit DeepAR as a Ray Train job and register it.
 
     Idempotent by logical date: the version is a hash of as_of, the panel snapshot and the
     model settings, so when that version is already registered it is reused as it is
-    (a rerun publishes the same figures); ``force`` retrains and replaces it.
+    (a rerun publishes the same figures), provided the reserves database vouches for its
+    files (a version it has no record of is retrained; one whose files changed is refused);
+    ``force`` retrains and replaces it. ``record`` False (a Ray Job, which has no access to
+    the reserves database): nothing is recorded and the caller records ``artefacts``.
     """
 
     t0 = time.perf_counter()
@@ -64,17 +76,20 @@ def train_model(settings: Settings, as_of: date, force: bool = False) -> TrainSu
     version = model_version(settings, as_of, snapshot_id)
     lake = Lake.from_settings(settings)
     manifest_uri = lake.model_manifest(version)
-    if not force and lake.exists(manifest_uri):
+    vouched = not record or model_record(settings, version) is not None
+    if not force and lake.exists(manifest_uri) and vouched:
         m = lake.read_json(manifest_uri).get("metrics", {})
         log.info("model %s is already registered for this panel and settings: reused", version)
-        return _summary(as_of, version, lake, snapshot_id, m, time.perf_counter() - t0, reused=True)
+        digests = record_registration(settings, version, retrained=False) if record else artefact_digests(settings, version)
+        return _summary(as_of, version, lake, snapshot_id, m, time.perf_counter() - t0, True, digests)
     fitted = fit_model(df, spec, settings, use_ray=True)
     m = fitted.metrics
-    version = register_model(settings, fitted, as_of, snapshot_id, m)
-    return _summary(as_of, version, lake, snapshot_id, m, time.perf_counter() - t0, reused=False)
+    version = register_model(settings, fitted, as_of, snapshot_id, m, record=record)
+    digests = artefact_digests(settings, version)
+    return _summary(as_of, version, lake, snapshot_id, m, time.perf_counter() - t0, False, digests)
 
 
-def _summary(as_of, version, lake, snapshot_id, m, seconds, reused) -> TrainSummary:
+def _summary(as_of, version, lake, snapshot_id, m, seconds, reused, artefacts) -> TrainSummary:
     holdout = m.get("holdout") or {}  # a refit's early-stopped run holds the validation loss
     val_loss = m.get("best_val_loss", m.get("val_loss"))  # the registered epoch's
     return TrainSummary(
@@ -93,6 +108,7 @@ def _summary(as_of, version, lake, snapshot_id, m, seconds, reused) -> TrainSumm
         reused=reused,
         refit_epochs=m.get("refit_epochs"),
         pooled_networks=int(m.get("pooled_networks", 1)),
+        artefacts=artefacts,
     )
 
 

@@ -19,7 +19,7 @@ ROOTS = ("forecasting", "plugins", "dags", "bench", "tests", "docs", "docker", "
 _ROOTS = "|".join(re.escape(r) for r in ROOTS)
 PATH = re.compile(rf"(?<![\w./-])((?:{_ROOTS})/[\w./-]*[\w/])(?![\w<*{{-])")
 # made by a command, not kept in git: what a user copies (docker/.env) and bench outputs
-CREATED = ("docker/.env", "bench/out/")
+CREATED = ("docker/.env", "docker/secrets/", "bench/out/")
 DOTTED = re.compile(r"(?<![\w./-])(forecasting(?:\.\w+)+)")
 
 
@@ -37,7 +37,8 @@ def _texts() -> list[tuple[str, str]]:
 
 def _defines(module: Path, name: str) -> bool:
     text = module.read_text()
-    return bool(re.search(rf"^\s*(?:def|class|async def)\s+{name}\b|^\s*{name}\s*[:=]|\bimport .*\b{name}\b", text, re.M))
+    return bool(re.search(rf"^\s*(?:def|class|async def)\s+{name}\b|^\s*{name}\s*[:=]|\bimport .*\b{name}\b", text, re.M)
+                or re.search(rf"\bimport\s*\([^)]*\b{name}\b", text))  # a re-export
 
 
 def _dotted_exists(dotted: str) -> bool:

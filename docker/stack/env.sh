@@ -10,10 +10,18 @@ export STACK_S3_PORT="${STACK_S3_PORT:-25000}"        # moto server: the S3 endp
 export STACK_SMTP_PORT="${STACK_SMTP_PORT:-28025}"    # aiosmtpd: the alert mailbox
 export STACK_RAY_PORT="${STACK_RAY_PORT:-26379}"      # Ray GCS
 export STACK_RAY_DASHBOARD="${STACK_RAY_DASHBOARD:-28265}"  # Ray dashboard + Jobs API
-export STACK_BUCKET=riskcast
+export STACK_BUCKET=riskcast                  # the lake
+export STACK_LANDING_BUCKET=riskcast-landing  # landing drops: only the ingest role reads them
 export STACK_S3="http://127.0.0.1:$STACK_S3_PORT"
-# moto accepts any key; real S3 takes the Airflow connection's (or the node's IAM role)
-export STACK_AWS_KEY=riskcast-stack STACK_AWS_SECRET=riskcast-stack-secret
+# one object-store user per role (docker/stack/s3_users.py makes them and writes their keys at
+# `make stack`; moto then enforces each user's policy, docker/s3-policies/<role>.json):
+# STACK_S3_{INGEST,TRAIN,API,ADMIN}_{KEY,SECRET}; admin (all rights) is for setup and tests
+if [ -f "$STACK/s3-keys.sh" ]; then source "$STACK/s3-keys.sh"; fi
+export STACK_AWS_KEY="${STACK_S3_ADMIN_KEY:-bootstrap}" STACK_AWS_SECRET="${STACK_S3_ADMIN_SECRET:-bootstrap}"
+stack_s3_conn() {  # stack_s3_conn KEY SECRET: an Airflow aws connection (JSON) to the stack's S3
+  printf '{"conn_type": "aws", "login": "%s", "password": "%s", "extra": {"endpoint_url": "%s", "region_name": "us-east-1"}}' \
+    "$1" "$2" "$STACK_S3"
+}
 
 # --- Airflow: the same variables docker/compose.yaml sets, pointed at local processes
 export AIRFLOW_HOME="$STACK/airflow"
@@ -37,11 +45,13 @@ export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 # a busy 2-core machine answers the Execution API slowly: task processes wait longer (default 5 s)
 export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60
 export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=10
-# credentials through Airflow connections, not task env: S3 (moto) and the PII hashing key
-export AIRFLOW_CONN_AWS_DEFAULT="{\"conn_type\": \"aws\", \"login\": \"$STACK_AWS_KEY\", \"password\": \"$STACK_AWS_SECRET\", \"extra\": {\"endpoint_url\": \"$STACK_S3\", \"region_name\": \"us-east-1\"}}"
+# credentials through Airflow connections, not task env: S3 (moto) and the PII hashing key;
+# Airflow's workers (the scheduler's LocalExecutor) hold the ingest role (up.sh gives the API
+# server the api role and the other Airflow parts none)
+export AIRFLOW_CONN_AWS_DEFAULT="$(stack_s3_conn "${STACK_S3_INGEST_KEY:-$STACK_AWS_KEY}" "${STACK_S3_INGEST_SECRET:-$STACK_AWS_SECRET}")"
 
 # --- riskcast: S3 landing and lake, PostgreSQL reserves as the publisher, Ray Jobs, SMTP
-export RISKCAST_LANDING_URI="s3://$STACK_BUCKET/landing"
+export RISKCAST_LANDING_URI="s3://$STACK_LANDING_BUCKET/landing"
 export RISKCAST_LAKE_URI="s3://$STACK_BUCKET/lake"
 export RISKCAST_RESERVES_URL="$(echo "$STACK_PG" | sed 's#//postgres@#//riskcast_publisher_svc@#')/riskcast_reserves"
 export RISKCAST_RAY__JOBS_ADDRESS="http://127.0.0.1:$STACK_RAY_DASHBOARD"
@@ -51,6 +61,9 @@ export RISKCAST_ALERTS__ROUTES='["file", "smtp"]'
 export RISKCAST_ALERTS__SMTP_HOST=127.0.0.1
 export RISKCAST_ALERTS__SMTP_PORT="$STACK_SMTP_PORT"
 export RISKCAST_ALERTS__SMTP_TO='["security@riskcast.local"]'
+# the local aiosmtpd speaks no TLS: a test server on loopback, so plaintext is allowed here
+# (alerts.smtp_insecure); a real relay gets alerts.smtp_starttls or smtp_ssl, certificate verified
+export RISKCAST_ALERTS__SMTP_INSECURE=true
 # a small, fast model: the stack shows the deployment, not accuracy (bench/ does that)
 export RISKCAST_HORIZON="${RISKCAST_HORIZON:-4}"
 # a 5-warehouse network has ~6 reports a day: one bad row must quarantine, not reject the day
@@ -62,4 +75,6 @@ export RISKCAST_MODEL__BATCHES_PER_EPOCH="${RISKCAST_MODEL__BATCHES_PER_EPOCH:-3
 export RISKCAST_MODEL__BATCH_SIZE="${RISKCAST_MODEL__BATCH_SIZE:-16}"
 export RISKCAST_MODEL__NUM_SAMPLES="${RISKCAST_MODEL__NUM_SAMPLES:-50}"
 export RISKCAST_MODEL__HIDDEN_SIZE="${RISKCAST_MODEL__HIDDEN_SIZE:-8}"
-export RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0
+# Ray asks who is calling: token authentication on the cluster and in every client (Airflow's
+# scheduler and triggerer submit and watch jobs); the token is a secret file up.sh makes
+export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STACK/ray.token" RAY_USAGE_STATS_ENABLED=0

@@ -3,7 +3,8 @@
 # process (own session: `down.sh` stops the whole process group) with a log in
 # $STACK/logs/<name>.log and a pid file in $STACK/pids/<name>.pid:
 #   PostgreSQL (the machine's; started if down): Airflow metadata DB + reserves DB, roles applied
-#   moto (S3 endpoint) . aiosmtpd (SMTP) . Ray head + 1 worker (`ray start`, Jobs API)
+#   moto (S3 endpoint, one IAM user per role, enforced) . aiosmtpd (SMTP) . Ray head + 1 worker
+#   (`ray start`, Jobs API, token authentication)
 #   Airflow 3 api-server, scheduler (LocalExecutor), dag-processor, triggerer
 # Airflow and Ray run riskcast INSTALLED FROM ITS WHEEL into $STACK/venv (its dependencies are
 # this project's venv, as a plain path entry: nothing is downloaded), never the checkout.
@@ -39,6 +40,13 @@ start() {  # start NAME CMD...: own session (process group), log + pid file, cwd
   LAST=$name
 }
 http_ok() { "$STACK_VENV/bin/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)" "$1"; }
+ray_ok() {  # the Jobs API answers a caller with the token
+  "$STACK_VENV/bin/python" -c "
+import pathlib, sys, urllib.request
+token = pathlib.Path(sys.argv[2]).read_text().strip()
+urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Authorization': 'Bearer ' + token}), timeout=3)" \
+    "$1" "$RAY_AUTH_TOKEN_PATH"
+}
 
 step "PostgreSQL on 127.0.0.1:5432"
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
@@ -59,35 +67,37 @@ export PATH="$STACK_VENV/bin:$PATH"
 step "databases: riskcast_airflow (metadata), riskcast_reserves (schema, roles, login roles)"
 (cd "$STACK/run" && python "$STACK_REPO/docker/stack/databases.py" --fresh)
 
-step "S3 endpoint (moto server) on $STACK_S3, bucket $STACK_BUCKET"
+step "S3 endpoint (moto server) on $STACK_S3: buckets $STACK_LANDING_BUCKET, $STACK_BUCKET; a user per role"
 start s3 python -m moto.server -H 127.0.0.1 -p "$STACK_S3_PORT"
 wait_for "moto" 60 http_ok "$STACK_S3/moto-api/"
-AWS_ACCESS_KEY_ID=$STACK_AWS_KEY AWS_SECRET_ACCESS_KEY=$STACK_AWS_SECRET python -c "
-import boto3, sys
-boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1').create_bucket(Bucket=sys.argv[2])" \
-  "$STACK_S3" "$STACK_BUCKET"
+python "$STACK_REPO/docker/stack/s3_users.py" "$STACK_S3" "$STACK_LANDING_BUCKET,$STACK_BUCKET"
+source "$(dirname "$0")/env.sh"  # again: the roles' keys (s3-keys.sh) and the connections made of them
 
 step "SMTP (aiosmtpd) on 127.0.0.1:$STACK_SMTP_PORT -> $STACK/mail (Maildir)"
 start smtp python -m aiosmtpd -n -l "127.0.0.1:$STACK_SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$STACK/mail"
 wait_for "aiosmtpd" 30 python -c "import smtplib; smtplib.SMTP('127.0.0.1', $STACK_SMTP_PORT, timeout=2).quit()"
 
-step "Ray head (Jobs API on $RISKCAST_RAY__JOBS_ADDRESS) + 1 worker node"
+step "Ray head (Jobs API on $RISKCAST_RAY__JOBS_ADDRESS, token auth) + 1 worker node"
+# the cluster's token: a secret file only Ray and Airflow's scheduler/triggerer read
+openssl rand -hex 32 > "$RAY_AUTH_TOKEN_PATH" 2>/dev/null || python -c "import secrets; print(secrets.token_hex(32))" > "$RAY_AUTH_TOKEN_PATH"
+chmod 600 "$RAY_AUTH_TOKEN_PATH"
 free_ports() { python -c "
 import socket
 socks = [socket.socket() for _ in range(7)]
 for s in socks: s.bind(('127.0.0.1', 0))
 print(' '.join(f'--{n}={s.getsockname()[1]}' for n, s in zip(('dashboard-agent-listen-port', 'dashboard-agent-grpc-port', 'metrics-export-port', 'runtime-env-agent-port', 'node-manager-port', 'object-manager-port', 'ray-client-server-port'), socks)))"; }
-# the training job reads and writes the lake in S3 with the node's credentials (no PII key)
+# the training job reads the panel and writes models in S3 with the node's credentials: the
+# train role, which cannot read landing (no PII key, no reserves database either)
 # (a busy 2-core machine starts a node's dashboard agent slowly: wait for it longer)
-ray_env=(env -u AIRFLOW_CONN_AWS_DEFAULT AWS_ACCESS_KEY_ID="$STACK_AWS_KEY"
-         AWS_SECRET_ACCESS_KEY="$STACK_AWS_SECRET" AWS_ENDPOINT_URL="$STACK_S3" AWS_DEFAULT_REGION=us-east-1
+ray_env=(env -u AIRFLOW_CONN_AWS_DEFAULT AWS_ACCESS_KEY_ID="$STACK_S3_TRAIN_KEY"
+         AWS_SECRET_ACCESS_KEY="$STACK_S3_TRAIN_SECRET" AWS_ENDPOINT_URL="$STACK_S3" AWS_DEFAULT_REGION=us-east-1
          RAY_agent_register_timeout_ms=300000 RAY_raylet_start_wait_time_s=300)
 # shellcheck disable=SC2046
 start ray-head "${ray_env[@]}" python -m ray.scripts.scripts start --head --block \
   --node-ip-address=127.0.0.1 --port="$STACK_RAY_PORT" --dashboard-host=127.0.0.1 \
   --dashboard-port="$STACK_RAY_DASHBOARD" --include-dashboard=true --num-cpus=2 --num-gpus=0 \
   --temp-dir="$STACK/ray" --object-store-memory=$((300 * 1024 * 1024)) --disable-usage-stats $(free_ports)
-wait_for "the Ray Jobs API" 180 http_ok "$RISKCAST_RAY__JOBS_ADDRESS/api/version"
+wait_for "the Ray Jobs API" 180 ray_ok "$RISKCAST_RAY__JOBS_ADDRESS/api/version"
 # A node's raylet gives its dashboard agent ~16 s to start; on a busy 2-core machine that can
 # be too short, so the worker node gets three tries.
 for try in 1 2 3; do
@@ -118,10 +128,13 @@ chmod 600 "$STACK/pii.key"
 LAST=; python -m airflow db migrate > "$STACK/logs/airflow-migrate.log" 2>&1 || { tail -n 30 "$STACK/logs/airflow-migrate.log"; exit 1; }
 # the PII key reaches Airflow only (ingest tasks), as the connection riskcast_pii; Ray never sees it
 export AIRFLOW_CONN_RISKCAST_PII="{\"conn_type\": \"generic\", \"password\": \"$(cat "$STACK/pii.key")\"}"
-start airflow-apiserver python -m airflow api-server --port "$STACK_API_PORT"
+# the API server reads reports with the api role; the DAG processor and the triggerer need no S3
+start airflow-apiserver env AIRFLOW_CONN_AWS_DEFAULT="$(stack_s3_conn "$STACK_S3_API_KEY" "$STACK_S3_API_SECRET")" \
+  python -m airflow api-server --port "$STACK_API_PORT"
 wait_for "the Airflow API server" 180 http_ok "http://127.0.0.1:$STACK_API_PORT/api/v2/version"
 start airflow-scheduler python -m airflow scheduler
-start airflow-dag-processor python -m airflow dag-processor
-start airflow-triggerer python -m airflow triggerer
+start airflow-dag-processor env -u AIRFLOW_CONN_AWS_DEFAULT python -m airflow dag-processor
+start airflow-triggerer env -u AIRFLOW_CONN_AWS_DEFAULT python -m airflow triggerer
 echo "stack up: Airflow UI http://127.0.0.1:$STACK_API_PORT, Ray dashboard $RISKCAST_RAY__JOBS_ADDRESS,"
-echo "          S3 $STACK_S3, SMTP maildir $STACK/mail; logs in $STACK/logs; stop with make stack-down"
+echo "          S3 $STACK_S3 (keys per role: $STACK/s3-keys.sh), Ray token $RAY_AUTH_TOKEN_PATH,"
+echo "          SMTP maildir $STACK/mail; logs in $STACK/logs; stop with make stack-down"

@@ -3,12 +3,20 @@
 Each route is ``deliver(settings, alert) -> None`` and raises on failure (the caller,
 ``alerts.send_alert``, collects failures). Secrets (SMTP password, webhook URL) are
 SecretStr settings from env; error messages never include them.
+
+SMTP speaks TLS with a verified certificate (``ssl.create_default_context``: the system's
+CAs or ``alerts.smtp_ca_file``, the host name checked): SMTPS (``smtp_ssl``) or STARTTLS
+(``smtp_starttls``), which must succeed before anything else is said. A plaintext session
+that would send a password, or that leaves this machine, is refused unless
+``alerts.smtp_insecure`` is set (a local test server).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import smtplib
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -49,13 +57,59 @@ def deliver_smtp(settings: Settings, alert: Alert) -> None:
     msg["X-Riskcast-Alert-Id"] = alert.alert_id
     msg.set_content(alert.render_text())
     msg.add_alternative(alert.render_html(), subtype="html")
-    with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s) as smtp:
-        if cfg.smtp_starttls:
-            smtp.starttls()
+    _refuse_plaintext(settings)
+    context = smtp_tls_context(settings)
+    if cfg.smtp_ssl:
+        session = smtplib.SMTP_SSL(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s, context=context)
+    else:
+        session = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s)
+    with session as smtp:
+        if cfg.smtp_starttls and not cfg.smtp_ssl:
+            smtp.starttls(context=context)  # raises unless the certificate verifies
         if cfg.smtp_user:
             password = cfg.smtp_password.get_secret_value() if cfg.smtp_password else ""
             smtp.login(cfg.smtp_user, password)
         smtp.send_message(msg)
+
+
+def smtp_tls_context(settings: Settings) -> ssl.SSLContext:
+    """A client TLS context that verifies the server's certificate and host name."""
+    try:
+        return ssl.create_default_context(cafile=settings.alerts.smtp_ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"alerts.smtp_ca_file {settings.alerts.smtp_ca_file!r} cannot be read as PEM "
+            f"certificates ({type(exc).__name__}): fix the path"
+        ) from None
+
+
+def _refuse_plaintext(settings: Settings) -> None:
+    """ConfigError before connecting when the session would be plaintext and either log in
+    or leave this machine, unless ``alerts.smtp_insecure`` says that is meant."""
+    cfg = settings.alerts
+    if cfg.smtp_ssl or cfg.smtp_starttls or cfg.smtp_insecure:
+        return
+    if cfg.smtp_user:
+        raise ConfigError(
+            "alerts.smtp_user is set but the SMTP session would be plaintext: the password would "
+            "cross the network in clear; set alerts.smtp_starttls or alerts.smtp_ssl (the "
+            "certificate is verified), or alerts.smtp_insecure for a local test server"
+        )
+    if not _loopback(cfg.smtp_host):
+        raise ConfigError(
+            f"alerts.smtp_host {cfg.smtp_host} is another machine and the SMTP session would be "
+            "plaintext; set alerts.smtp_starttls or alerts.smtp_ssl (the certificate is "
+            "verified), or alerts.smtp_insecure for a test server"
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def deliver_webhook(settings: Settings, alert: Alert) -> None:

@@ -65,7 +65,7 @@ def print_overview(view: RunOverview, console: Console, rows: int) -> None:
     if len(horizon):
         _print(console, "Horizon totals (whole scenarios: never add weekly rows)", horizon, HORIZON)
     else:
-        console.print("No horizon totals in this database (published before schema v5).", highlight=False)
+        console.print("No horizon totals in this database (published before schema v6).", highlight=False)
     hot = view.escalating()
     if len(hot):
         _print(console, f"Escalating sites ({len(hot)}), worst first", hot.head(rows), ESCALATING)

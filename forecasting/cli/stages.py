@@ -36,11 +36,15 @@ def train(
         bool | None, typer.Option("--gpu/--no-gpu", help="one GPU per worker (default: the ray.use_gpu setting)")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="retrain even if this version exists")] = False,
+    no_record: Annotated[bool, typer.Option(
+        "--no-record", help="do not record the artefacts' digests in the reserves database (a Ray "
+        "Job: the Airflow task records the digests this command prints)")] = False,  # fmt: skip
     config: ConfigOpt = None,
 ) -> None:
 
     settings = with_ray_overrides(settings_from(config), workers, gpu)
-    emit(run(lambda: stage("train").run(settings, parse_date(as_of, "--as-of"), force=force)))
+    day = parse_date(as_of, "--as-of")
+    emit(run(lambda: stage("train").run(settings, day, force=force, record=not no_record)))
 
 
 @app.command(help=stage("forecast").help)

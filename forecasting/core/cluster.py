@@ -16,6 +16,7 @@ from typing import Any
 from forecasting.core.config import Settings
 from forecasting.core.errors import ConfigError
 from forecasting.core.progress import libraries_quiet, progress_task
+from forecasting.core.worker_settings import for_workers
 
 LOCAL_OBJECT_STORE = 512 * 1024**2
 
@@ -46,6 +47,10 @@ def start_ray(settings: Settings) -> None:
         ray.init(address=address)
 
 
+def _shippable(value: Any) -> Any:
+    return for_workers(value) if isinstance(value, Settings) else value
+
+
 def cluster_cpus() -> float:
     """CPUs of the Ray this process joined (``start_ray`` first)."""
     import ray
@@ -59,7 +64,8 @@ def ray_map(settings: Settings, fn: Callable[..., Any], jobs: Sequence[tuple], w
 
     At most ``workers`` in flight (0: all at once, Ray schedules them); each task declares
     ``num_cpus = model.num_threads``, the torch thread count it uses; ``shared`` objects go
-    to the object store once. A task's error is raised here (its own type) and the tasks
+    to the object store once. A ``Settings`` among the jobs' or shared arguments travels as
+    ``worker_settings.for_workers`` of it: no secret, no URL credential. A task's error is raised here (its own type) and the tasks
     still running are cancelled. ``setting`` names the worker setting in messages.
     """
     import ray
@@ -74,7 +80,8 @@ def ray_map(settings: Settings, fn: Callable[..., Any], jobs: Sequence[tuple], w
             "to a cluster"
         )
     task = ray.remote(num_cpus=cpus)(fn)
-    refs = [ray.put(x) for x in shared]
+    jobs = [tuple(_shippable(x) for x in job) for job in jobs]
+    refs = [ray.put(_shippable(x)) for x in shared]
     limit = workers or len(jobs)
     order: dict[Any, int] = {}
     done: dict[int, Any] = {}

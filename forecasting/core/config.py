@@ -1,8 +1,9 @@
 """Typed settings: defaults < YAML file (``--config`` / ``RISKCAST_CONFIG``) < ``RISKCAST_*`` env.
 
 Nested fields use ``__`` in env names, e.g. ``RISKCAST_RAY__NUM_WORKERS=2``.
-Secrets (the PII hashing key, SMTP password, webhook URL, a URL with a password in it)
-come from env or Airflow connections only; a YAML file that holds one is rejected. An
+Secrets (the PII hashing key, SMTP password, webhook URL, a URL with a credential in it:
+a password in its userinfo or a ``password=``/``token=``-style query parameter) come from env
+or Airflow connections only; a YAML file that holds one is rejected. An
 unknown key in the YAML file is an error naming the closest setting; an unknown
 ``RISKCAST_*`` env var is a warning. Error messages never quote a secret.
 """
@@ -22,9 +23,10 @@ from pydantic_settings.exceptions import SettingsError
 
 from forecasting.core.errors import ConfigError
 from forecasting.core.layout import ALERTS, OUTBOX_FILE
+from forecasting.core.page_roles import PageRoles
 from forecasting.core.settings_checks import (
     describe,
-    mask_url,
+    mask_urls,
     unknown_env,
     unknown_keys,
     urls_with_passwords,
@@ -103,7 +105,11 @@ class AlertSettings(BaseModel):
     smtp_to: list[str] = []
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    smtp_starttls: bool = False  # STARTTLS, certificate verified (smtp_ca_file or the system's CAs)
+    smtp_ssl: bool = False  # SMTPS (port 465): TLS from the first byte, certificate verified
+    smtp_ca_file: str | None = None  # PEM of the CA that signed the server's certificate
+    # a plaintext session that logs in or leaves this machine: a local test server only
+    smtp_insecure: bool = False
     webhook_url: SecretStr | None = None
     timeout_s: float = Field(15.0, gt=0, description="per-route network timeout (SMTP, webhook)")
     sns_topic_arn: str | None = None
@@ -191,6 +197,10 @@ class Settings(BaseSettings):
         "ingested in blocks of about this many bytes (bounded memory, identical output); a "
         "smaller one is read whole"
     )
+    intake_max_plain_bytes: int = Field(8 * 1024**3, ge=1024, description="decompressed size cap of a landing file")
+    intake_max_expansion: float = Field(
+        200.0, gt=1, description="expansion-ratio cap of a compressed landing file past its first 16 MiB"
+    )
     backtest_workers: int = Field(
         1, ge=0, description="backtest windows at once: 1 in process; N > 1 as Ray tasks, at most "
         "N in flight; 0 as many as the Ray cluster's CPUs allow (each task takes model.num_threads "
@@ -217,6 +227,7 @@ class Settings(BaseSettings):
     validation: ValidationSettings = ValidationSettings()
     reserves: ReservesSettings = ReservesSettings()
     escalation: EscalationSettings = EscalationSettings()
+    ui: PageRoles = PageRoles()
 
     @field_validator("quantiles")
     @classmethod
@@ -249,12 +260,12 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _YamlSource(settings_cls))
 
     def flat(self) -> dict[str, Any]:
-        """JSON-able dict of every setting with secrets removed (Ray config, registry)."""
+        """JSON-able dict of every setting with secrets removed and every URL credential
+        masked (Ray config, registry, summaries)."""
         data = self.model_dump(mode="json", exclude={"pii_key"})
-        for url in ("reserves_url", "landing_uri", "lake_uri"):
-            data[url] = mask_url(data[url])
         data["alerts"] = {k: v for k, v in data["alerts"].items() if k not in ALERT_SECRET_FIELDS}
-        return data
+        return mask_urls(data)
+
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -279,9 +290,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     with_password = urls_with_passwords(data)
     if with_password:
         raise ConfigError(
-            f"config file {path}: {with_password} hold(s) a URL with a password: remove the "
-            "password from the file and set the whole URL through its RISKCAST_* env var "
-            "(e.g. RISKCAST_RESERVES_URL) or use a password file (.pgpass)"
+            f"config file {path}: {with_password} hold(s) a URL with a credential (a password in "
+            "it, or a password=/token= parameter): remove it from the file and set the whole URL "
+            "through its RISKCAST_* env var (e.g. RISKCAST_RESERVES_URL) or use a password file (.pgpass)"
         )
     return data
 

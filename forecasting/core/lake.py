@@ -134,6 +134,14 @@ class Lake(Layout):
             return []
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(uri, detail=False))
 
+    def files(self, uri: str) -> list[str]:
+        """Paths (relative to ``uri``, ``/``-separated) of every file below ``uri``, sorted."""
+        if not self.exists(uri):
+            return []
+        root = self.fs._strip_protocol(uri).rstrip("/") + "/"
+        found = _guard(uri, self.aws_conn_id, lambda: self.fs.find(uri))
+        return sorted(p[len(root):] for p in found if p.startswith(root))
+
     def remove(self, uri: str) -> None:
         if self.exists(uri):
             self.fs.rm(uri, recursive=True)

@@ -72,6 +72,7 @@ TRACK_FILE, TRACK_COVERAGE_FILE = "track_record.parquet", "coverage.json"
 # model registry: one folder per version
 MANIFEST_FILE, MODEL_FILE, ENCODERS_FILE = "manifest.json", "model.json", "encoders.json"
 PREDICTOR_DIR, MEMBERS_DIR = "predictor", "members"
+WEIGHTS_FILE = "prediction-net-state.pt"  # GluonTS' name for a predictor's network weights
 
 # backtest evidence: under backtests/as_of=D/ or a user's --out folder
 BACKTEST_FILES = {

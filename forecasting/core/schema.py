@@ -222,6 +222,15 @@ def quantile_col(q: float) -> str:
 # --------------------------------------------------------------------------- model registry
 GATE_PASSED = "gate_passed"  # list_models: calibration gate verdict (None until backtested)
 MODEL_URI = "uri"  # list_models: where the model version's files lie
+# the reserves database's `models` table (forecasting.core.model_records): one row per event
+RECORD_SEQ = "seq"  # the event's number within its model version (1, 2, ...)
+RECORD_EVENT = "event"  # "registered" (new artefacts, no verdict) | "gated" (a verdict on them)
+ARTEFACTS = "artefacts"  # JSON {path under the version's folder: sha256}
+GATE_AS_OF = "gate_as_of"  # the as_of whose panel the verdict was judged on
+GATE_SNAPSHOT_ID = "gate_snapshot_id"  # that panel's snapshot
+GATE_FIGURES = "gate_figures"  # JSON: the gate's figures (GateResult.to_dict)
+ENSEMBLE_WEIGHTS = "ensemble_weights"  # JSON {member: weight} the gating backtest chose
+RECORDED_AT = "recorded_at"
 
 
 # --------------------------------------------------------------------------- backtest

@@ -5,8 +5,11 @@
   pydantic would otherwise ignore silently.
 - A ``RISKCAST_*`` env var that is no setting is a warning with the closest name (env is
   shared with other tools, so it cannot be an error).
-- A URL with a password in it (``postgresql://user:pw@host/db``) is a secret: refused in a
-  config file, masked wherever settings are shown.
+- A URL with a credential in it is a secret: a password in its userinfo
+  (``postgresql://user:pw@host/db``) or a credential query parameter
+  (``postgresql://svc@db/r?password=pw``, ``...?token=...``, ``X-Amz-Signature``: libpq,
+  SQLAlchemy and pre-signed URLs accept them). Refused in a config file, masked wherever
+  settings are shown (``mask_url``), stripped from what leaves the process (``strip_url``).
 - Validation errors never quote a secret, a URL with a password or a whole section.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -71,24 +74,76 @@ def unknown_env(environ: dict[str, str], model: type[BaseModel], prefix: str) ->
     return warnings
 
 
+# query parameters that carry a credential (lower case; a name ending in one of them counts too:
+# sslpassword, access_token, x-amz-signature, ...)
+CREDENTIAL_PARAMS = ("password", "passwd", "pwd", "pass", "token", "secret", "key", "signature",
+                     "sig", "credential", "auth", "apikey", "api_key", "passfile")  # fmt: skip
+
+
 def url_password(value: Any) -> bool:
-    """Whether ``value`` is a URL carrying a password (``scheme://user:password@host``)."""
+    """Whether ``value`` is a URL carrying a credential: a password in its userinfo
+    (``scheme://user:password@host``) or a credential query parameter (``?password=``)."""
     if not isinstance(value, str) or "://" not in value:
         return False
     try:
-        return bool(urlsplit(value).password)
+        parts = urlsplit(value)
+        has_password = bool(parts.password)
     except ValueError:
         return "@" in value.split("://", 1)[1]
+    return has_password or any(_credential(k) for k, _ in _query(parts.query))
 
 
 def mask_url(value: str) -> str:
-    """``value`` with the password of a URL replaced by ``***``."""
-    if not url_password(value):
-        return value
-    scheme, rest = value.split("://", 1)
-    userinfo, _, host = rest.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:{MASK}@{host}"
+    """``value`` with every credential of a URL (userinfo password, credential query
+    parameters) replaced by ``***``; any other value as it is."""
+    return _rewrite(value, MASK) if url_password(value) else value
+
+
+def mask_urls(value: Any) -> Any:
+    """``value`` (JSON-able) with every URL credential in it masked, however deeply nested."""
+    if isinstance(value, dict):
+        return {k: mask_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_urls(v) for v in value]
+    return mask_url(value) if isinstance(value, str) else value
+
+
+def strip_url(value: str) -> str:
+    """``value`` with every credential of a URL removed (what may leave this process)."""
+    return _rewrite(value, None) if url_password(value) else value
+
+
+def _credential(name: str) -> bool:
+    low = name.lower().replace("-", "_")
+    return any(low == p or low.endswith(p) or low.endswith("_" + p) for p in CREDENTIAL_PARAMS)
+
+
+def _query(query: str) -> list[tuple[str, str]]:
+    return parse_qsl(query, keep_blank_values=True)
+
+
+def _rewrite(value: str, replacement: str | None) -> str:
+    try:
+        parts = urlsplit(value)
+        user = parts.username
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:  # unparseable: keep the scheme and what follows the last '@'
+        scheme, rest = value.split("://", 1)
+        host_part = rest.rpartition("@")[2]
+        return f"{scheme}://{replacement}@{host_part}" if replacement else f"{scheme}://{host_part}"
+    netloc = host if ":" not in host else f"[{host}]"
+    netloc += f":{port}" if port is not None else ""
+    if user is not None:
+        secret = f":{replacement}" if replacement and parts.password else ""
+        netloc = f"{quote(user, safe='')}{secret}@{netloc}"
+    query = []
+    for k, v in _query(parts.query):
+        if not _credential(k):
+            query.append(f"{quote(k, safe='')}={quote(v, safe='')}")
+        elif replacement:
+            query.append(f"{quote(k, safe='')}={replacement}")
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(query), parts.fragment))
 
 
 def urls_with_passwords(data: dict[str, Any], prefix: str = "") -> list[str]:

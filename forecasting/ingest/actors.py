@@ -34,6 +34,7 @@ from forecasting.core.config import Settings
 from forecasting.core.errors import ClusterError
 from forecasting.core.progress import progress_task
 from forecasting.core.schema import CONTRACTS
+from forecasting.core.worker_settings import for_workers
 from forecasting.ingest.pii import resolve_pii_key
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,13 @@ class IntakeWorker:
     """A long-lived intake worker (a Ray actor): per-process state (a validation pool's GX
     context, through ``warm``) is built once for all its calls."""
 
-    def __init__(self, settings: Settings, warm: Callable[[], Any] | None = None) -> None:
+    def __init__(self, settings: Settings, warm: Callable[[], Any] | None = None,
+                 pii_key: bytes | None = None) -> None:  # fmt: skip
         # what a day's ingest warns about or fails on comes back in its result and is logged
         # by the caller, once, in date order (a worker's lines would interleave on the driver)
         logging.getLogger("forecasting").setLevel(logging.CRITICAL)
-        self.settings = settings
+        key = SecretStr(pii_key.decode("utf-8")) if pii_key is not None else None
+        self.settings = settings.model_copy(update={"pii_key": key})
         if warm is not None:
             warm()
 
@@ -77,8 +80,8 @@ def run_on_actors(settings: Settings, work: Work, chunks: list[list[Any]], label
     n = settings.intake_workers or max(int(cluster_cpus()), 1)
     n = max(1, min(n, len(chunks)))
     actor = ray.remote(num_cpus=1, max_restarts=0)(IntakeWorker)
-    shipped = _with_resolved_key(settings, sources)
-    actors = [actor.remote(shipped, warm) for _ in range(n)]
+    shipped, key = for_workers(settings), _resolved_key(settings, sources)
+    actors = [actor.remote(shipped, warm, key) for _ in range(n)]
     try:
         pool = ActorPool(actors)
         results = []
@@ -99,9 +102,11 @@ def run_on_actors(settings: Settings, work: Work, chunks: list[list[Any]], label
             ray.kill(a)
 
 
-def _with_resolved_key(settings: Settings, sources: Sequence[str]) -> Settings:
-    """Settings whose PII key is the resolved one: an actor on another node cannot read
-    this process's Airflow connection. Work without PII columns gets no key at all."""
+def _resolved_key(settings: Settings, sources: Sequence[str]) -> bytes | None:
+    """The resolved PII key for actors whose work hashes PII (an actor on another node
+    cannot read this process's Airflow connection); None for work without PII columns.
+    It travels as the actor's argument only: the actor's settings are ``for_workers``'
+    allow-list, and no environment variable ever holds it."""
     if not any(CONTRACTS[s].pii for s in sources):
-        return settings.model_copy(update={"pii_key": None})
-    return settings.model_copy(update={"pii_key": SecretStr(resolve_pii_key(settings).decode("utf-8"))})
+        return None
+    return resolve_pii_key(settings)

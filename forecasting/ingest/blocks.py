@@ -34,7 +34,9 @@ from forecasting.ingest.landing import read_landing
 from forecasting.ingest.raw import BOM, PARQUET_MAGIC, RawFile, complete, first_line, select_columns
 from forecasting.ingest.reader import read_file
 from forecasting.ingest.unpack import (
-    MAX_PLAIN_BYTES,
+    DEFAULT_CAPS,
+    Caps,
+    check_parquet,
     codec_of,
     file_format,
     refuse_misnamed,
@@ -46,12 +48,15 @@ MAX_SCAN_LINES = 10_000  # line ends tried, from a piece's end back, for a recor
 
 
 def file_blocks(
-    landing: Lake, name: str, uri: str, contract: Contract, block_bytes: int
+    landing: Lake, name: str, uri: str, contract: Contract, block_bytes: int, caps: Caps = DEFAULT_CAPS
 ) -> Iterator[RawFile]:
-    """The file's rows as ``RawFile`` blocks in file order (see the module doc)."""
-    if landing.size(uri) <= block_bytes:
-        yield read_file(name, read_landing(landing, name, uri), contract)
+    """The file's rows as ``RawFile`` blocks in file order (see the module doc); a file that
+    expands past ``caps`` (``unpack.Caps``) raises InputError as soon as it does."""
+    stored = landing.size(uri)
+    if stored <= block_bytes:
+        yield read_file(name, read_landing(landing, name, uri), contract, caps)
         return
+    limit = caps.limit(stored)
     try:
         fh = landing.open(uri)
     except OSError as exc:
@@ -72,16 +77,17 @@ def file_blocks(
         ]
         if codec is None and fmt == "parquet" and head.startswith(PARQUET_MAGIC):
             fh.seek(0)
-            blocks = _parquet_blocks(name, fh, contract, block_bytes)
+            blocks = _parquet_blocks(name, fh, contract, block_bytes, caps, stored)
         elif fmt == "csv" and codec_of(head) is None:
             refuse_wide_text(name, head)
-            blocks = _csv_blocks(name, stream, head, codec, contract, block_bytes)
+            blocks = _csv_blocks(name, stream, head, codec, contract, block_bytes, limit)
         else:  # whole: read_file makes every check and says what is wrong
-            rest = head + _read(name, stream, codec, MAX_PLAIN_BYTES + 1 - len(head))
-            if codec is not None:  # read_file takes the stored bytes
+            if codec is not None:  # read_file takes the stored bytes, and expands them capped
                 fh.seek(0)
                 rest = fh.read()
-            yield read_file(name, rest, contract)
+            else:
+                rest = head + _read(name, stream, codec, limit + 1 - len(head))
+            yield read_file(name, rest, contract, caps)
             return
         for i, raw in enumerate(blocks):
             raw.warnings[:0] = notes if i == 0 else []
@@ -90,13 +96,16 @@ def file_blocks(
 
 # ---------------------------------------------------------------------------- CSV
 def _csv_blocks(
-    name: str, stream: Any, head: bytes, codec: str | None, contract: Contract, block_bytes: int
+    name: str, stream: Any, head: bytes, codec: str | None, contract: Contract, block_bytes: int, limit: int
 ) -> Iterator[RawFile]:
     body = head[len(BOM) :] if head.startswith(BOM) else head
     body = body.lstrip(b"\r\n")
     end = body.find(b"\n")
     if end < 0:  # a header longer than a block: read whole
-        yield read_csv(name, head + _read(name, stream, codec, MAX_PLAIN_BYTES), contract)
+        rest = _read(name, stream, codec, limit + 1 - len(head))
+        if len(head) + len(rest) > limit:
+            raise InputError(f"{name}: its first line runs past {limit} bytes: not a CSV header; fix the export")
+        yield read_csv(name, head + rest, contract)
         return
     header, buf = body[: end + 1], body[end + 1 :]
     offset, plain, eof, first, rejects, warned = 0, len(head), False, True, 0, set()
@@ -105,10 +114,11 @@ def _csv_blocks(
         while not eof and (cut < 0 or len(buf) < block_bytes):
             more = _read(name, stream, codec, block_bytes)
             plain += len(more)
-            if plain > MAX_PLAIN_BYTES:
+            if plain > limit:
                 raise InputError(
-                    f"{name}: decompresses to more than {MAX_PLAIN_BYTES // 1024**3} GiB; "
-                    "split the export into smaller files"
+                    f"{name}: expands to more than {limit} bytes (caps intake_max_expansion / "
+                    "intake_max_plain_bytes): a decompression bomb or an export too large for one "
+                    "file; split it into smaller files (or raise the caps)"
                 )
             eof = not more
             buf += more
@@ -174,11 +184,13 @@ def _read(name: str, stream: Any, codec: str | None, n: int) -> bytes:
 
 
 # ---------------------------------------------------------------------------- Parquet
-def _parquet_blocks(name: str, fh: Any, contract: Contract, block_bytes: int) -> Iterator[RawFile]:
+def _parquet_blocks(name: str, fh: Any, contract: Contract, block_bytes: int, caps: Caps,
+                    stored: int) -> Iterator[RawFile]:  # fmt: skip
     try:
         pfile = pq.ParquetFile(fh)
         keep, warnings = select_columns(name, pfile.schema_arrow.names, contract)
         meta = pfile.metadata
+        check_parquet(name, meta, len(keep), stored, caps)
         size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         per_row = max(size / max(meta.num_rows, 1), 1.0)
         batches = pfile.iter_batches(

@@ -47,6 +47,7 @@ from forecasting.ingest.pii import resolve_pii_key
 from forecasting.ingest.raw import RawFile
 from forecasting.ingest.reader import read_file
 from forecasting.ingest.stream import streamed_split
+from forecasting.ingest.unpack import Caps
 
 log = logging.getLogger(__name__)
 CONTRACT, INFRASTRUCTURE = "contract", "infrastructure"  # IngestResult.error_kind
@@ -97,7 +98,7 @@ def ingest_source(settings: Settings, source: str, day: date) -> IngestResult:
         key = resolve_pii_key(settings) if contract.pii else None
         if _landed_bytes(landing, files) > settings.intake_block_bytes:
             return _ingest_streamed(landing, lake, files, contract, key, result, settings)
-        raws = _read_all(landing, files, contract, source, day)
+        raws = _read_all(landing, files, contract, source, day, Caps.from_settings(settings))
         split = split_rows(raws, contract, key, day)
     except RiskcastError:
         _clear(lake, source, day, keep_bronze=False)
@@ -120,7 +121,8 @@ def _ingest_streamed(landing: Lake, lake: Lake, files: list[tuple[str, str]], co
                      key: bytes | None, result: IngestResult, settings: Settings) -> IngestResult:  # fmt: skip
     """``ingest_source`` for a day larger than ``intake_block_bytes``: ``stream.streamed_split``."""
     day = result.date
-    with streamed_split(landing, files, contract, key, day, settings.intake_block_bytes) as split:
+    caps = Caps.from_settings(settings)
+    with streamed_split(landing, files, contract, key, day, settings.intake_block_bytes, caps) as split:
         result.warnings.extend(split.warnings)
         result.read, result.accepted = split.read, split.accepted
         result.quarantined, result.duplicates = split.quarantine.num_rows, split.duplicates
@@ -229,12 +231,12 @@ def _landing_files(
 
 
 def _read_all(
-    landing: Lake, files: list[tuple[str, str]], contract: Contract, source: str, day: date
+    landing: Lake, files: list[tuple[str, str]], contract: Contract, source: str, day: date, caps: Caps
 ) -> list[RawFile]:
     raws = []
     with progress_task(f"{source} {day}", len(files)) as advance:
         for name, uri in files:
-            raws.append(read_file(name, read_landing(landing, name, uri), contract))
+            raws.append(read_file(name, read_landing(landing, name, uri), contract, caps))
             advance()
     return raws
 

@@ -31,14 +31,14 @@ from forecasting.ingest.raw import (
     refuse_binary,
     select_columns,
 )
-from forecasting.ingest.unpack import unpack
+from forecasting.ingest.unpack import DEFAULT_CAPS, Caps, check_parquet, unpack
 
 
-def read_file(name: str, data: bytes, contract: Contract) -> RawFile:
+def read_file(name: str, data: bytes, contract: Contract, caps: Caps = DEFAULT_CAPS) -> RawFile:
     """Read one landing file (``name`` is its landing-relative path, used in messages).
 
     Raises InputError when the file cannot be read as a landing format (named, with the
-    reason and the fix) or lacks a required column.
+    reason and the fix), lacks a required column or expands past ``caps``.
     """
     if not data.strip():
         return RawFile(
@@ -47,20 +47,21 @@ def read_file(name: str, data: bytes, contract: Contract) -> RawFile:
             np.zeros(0, np.int64),
             warnings=[f"{name}: empty file, 0 rows"],
         )
-    fmt, data, notes = unpack(name, data)
+    stored = len(data)
+    fmt, data, notes = unpack(name, data, caps)
     if not data.strip():
         raw = RawFile(name, empty_table(contract), np.zeros(0, np.int64))
         raw.warnings = [f"{name}: empty file, 0 rows"]
+    elif fmt == "parquet":
+        raw = _read_parquet(name, data, contract, caps, stored)
     else:
-        raw = {"csv": read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[fmt](
-            name, data, contract
-        )
+        raw = {"csv": read_csv, "jsonl": _read_jsonl}[fmt](name, data, contract)
     raw.warnings[:0] = notes
     return raw
 
 
 # ---------------------------------------------------------------------------- Parquet
-def _read_parquet(name: str, data: bytes, contract: Contract) -> RawFile:
+def _read_parquet(name: str, data: bytes, contract: Contract, caps: Caps, stored: int) -> RawFile:
     if not data.startswith(PARQUET_MAGIC):
         raise InputError(
             f"{name}: is not a Parquet file (no Parquet magic bytes); fix the export or rename "
@@ -69,6 +70,7 @@ def _read_parquet(name: str, data: bytes, contract: Contract) -> RawFile:
     try:
         pfile = pq.ParquetFile(pa.BufferReader(data))  # zero-copy
         keep, warnings = select_columns(name, pfile.schema_arrow.names, contract)
+        check_parquet(name, pfile.metadata, len(keep), stored, caps)
         # one thread: ingest tasks share worker CPUs; threads saved no time there
         table = pfile.read(columns=keep, use_threads=False)
     except InputError:
@@ -108,6 +110,9 @@ def _read_jsonl(name: str, data: bytes, contract: Contract) -> RawFile:
         if not isinstance(obj, dict):
             rejects.append(Reject(i, "line is not a JSON object", line=line))
             continue
+        if not _encodable(obj):  # "\ud800": valid JSON, but no character UTF-8 can hold
+            rejects.append(Reject(i, "a \\u escape that is no character (a lone surrogate)", line=line))
+            continue
         nested = [k for k, v in obj.items() if isinstance(v, dict | list)]
         if nested:
             rejects.append(
@@ -125,6 +130,17 @@ def _read_jsonl(name: str, data: bytes, contract: Contract) -> RawFile:
         contract,
     )
     return RawFile(name, table, np.asarray(rows, dtype=np.int64), rejects, warnings, marker)
+
+
+def _encodable(obj: dict) -> bool:
+    try:
+        for k, v in obj.items():
+            k.encode("utf-8")
+            if isinstance(v, str):
+                v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(value: object) -> str | None:

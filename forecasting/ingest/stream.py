@@ -55,6 +55,7 @@ from forecasting.ingest.bronze import (
     typed_rows,
 )
 from forecasting.ingest.parquet_stream import RowGroupWriter
+from forecasting.ingest.unpack import DEFAULT_CAPS, Caps
 
 SAMPLE_PER_BLOCK = 4096  # key values sampled per block for the range boundaries
 
@@ -81,24 +82,26 @@ def streamed_split(
     key: bytes | None,
     day: date,
     block_bytes: int,
+    caps: Caps = DEFAULT_CAPS,
 ) -> Iterator[Streamed]:
-    """Split the day's ``files`` [(name, uri)] into bronze + quarantine (see the module doc)."""
+    """Split the day's ``files`` [(name, uri)] into bronze + quarantine (see the module doc);
+    ``caps``: how far a file may expand (``unpack.Caps``)."""
     work = tempfile.mkdtemp(prefix=f"riskcast-{contract.name}-{day}-")
     try:
-        yield _split(work, landing, files, contract, key, day, block_bytes)
+        yield _split(work, landing, files, contract, key, day, block_bytes, caps)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Contract,
-           key: bytes | None, day: date, block_bytes: int) -> Streamed:  # fmt: skip
+           key: bytes | None, day: date, block_bytes: int, caps: Caps) -> Streamed:  # fmt: skip
     out = Streamed(os.path.join(work, "bronze.parquet"))
     reads: dict[str, int] = {}
     parts: list[pa.Table] = []
     runs: list[_Run] = []
     for name, uri in files:
         reads[name] = 0
-        for raw in file_blocks(landing, name, uri, contract, block_bytes):
+        for raw in file_blocks(landing, name, uri, contract, block_bytes, caps):
             good, _, held = typed_rows(raw, contract)
             parts.extend(held)
             reads[name] += raw.read
@@ -123,7 +126,7 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
         if not writer.rows:
             writer.write(bronze_rows(empty_typed(contract), contract, key, day))
         out.accepted = writer.rows
-    parts.extend(_landed(landing, [f for f in files if f[0] in dups], contract, block_bytes, dups))
+    parts.extend(_landed(landing, [f for f in files if f[0] in dups], contract, block_bytes, dups, caps))
     out.quarantine = quarantine_table(parts, contract, key, day)
     out.read = sum(reads.values())
     out.file_rows = reconcile(reads, accepted, file_counts(out.quarantine))
@@ -131,14 +134,14 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
 
 
 def _landed(landing: Lake, files: list[tuple[str, str]], contract: Contract, block_bytes: int,
-            wanted: dict[str, list[tuple[int, str]]]) -> list[pa.Table]:  # fmt: skip
+            wanted: dict[str, list[tuple[int, str]]], caps: Caps) -> list[pa.Table]:  # fmt: skip
     """Quarantine rows for duplicates, with their values as they landed: the files read again
     (only those holding a duplicate; duplicates are rare and the runs keep typed values only)."""
     parts = []
     for name, uri in files:
         rows_, reasons = zip(*sorted(wanted[name]), strict=True)
         rows = np.asarray(rows_, dtype=np.int64)
-        for raw in file_blocks(landing, name, uri, contract, block_bytes):
+        for raw in file_blocks(landing, name, uri, contract, block_bytes, caps):
             sel = np.flatnonzero(np.isin(rows, raw.rows))
             if len(sel):
                 local = np.searchsorted(raw.rows, rows[sel])  # raw.rows is ascending

@@ -6,8 +6,14 @@ compression suffix is removed or, when that names no landing format (``part-001.
 ``_part-001``, no extension), by the content (Parquet magic, a JSON object, else CSV text).
 What cannot be read is refused with an InputError that names the file, the reason and the
 fix: text in UTF-16/UTF-32 (named as such), binary content, a cut-off compressed stream,
-a compressed file inside a compressed file, a file that decompresses past
-``MAX_PLAIN_BYTES`` (a decompression bomb).
+a compressed file inside a compressed file, a file that decompresses past its ``Caps``.
+
+Decompression bombs: a compressed file is expanded as a stream, a piece at a time, and
+stopped as soon as it passes ``Caps.limit(stored bytes)``: ``intake_max_expansion`` times its
+stored size (past the first ``RATIO_FLOOR`` bytes, which any file may reach) and never more
+than ``intake_max_plain_bytes``. So a 10 KiB gzip that would expand to gigabytes costs
+16 MiB of memory before it is refused, one line naming the file. Parquet's own compression
+and encodings are bounded the same way from the file's metadata (``check_parquet``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
+from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -23,6 +31,8 @@ from forecasting.core.errors import InputError
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 MAX_PLAIN_BYTES = 8 * 1024**3
+RATIO_FLOOR = 16 * 1024**2  # plain bytes any file may expand to, whatever its ratio
+_PIECE = 1024**2  # decompressed bytes taken at a time
 _MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
 _PARQUET_MAGIC = b"PAR1"
 _WIDE_BOMS = (
@@ -34,20 +44,65 @@ _WIDE_BOMS = (
 _BOM = b"\xef\xbb\xbf"
 
 
+@dataclass(frozen=True)
+class Caps:
+    """How far a landing file may expand (settings ``intake_max_*``)."""
+
+    max_plain_bytes: int = MAX_PLAIN_BYTES
+    max_expansion: float = 200.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Caps:
+        return cls(settings.intake_max_plain_bytes, settings.intake_max_expansion)
+
+    def limit(self, stored: int) -> int:
+        """Most plain bytes a file of ``stored`` bytes may expand to."""
+        return min(self.max_plain_bytes, max(int(self.max_expansion * stored), RATIO_FLOOR))
+
+    def refuse(self, name: str, stored: int, what: str = "decompresses") -> InputError:
+        """The one-line error for a file past its limit."""
+        return InputError(
+            f"{name}: {what} to more than {_size(self.limit(stored))} ({stored} bytes stored; caps: "
+            f"intake_max_expansion={self.max_expansion:g}x, intake_max_plain_bytes="
+            f"{_size(self.max_plain_bytes)}): a decompression bomb or an export too large for one "
+            "file; split it into smaller files (or raise the caps)"
+        )
+
+
+DEFAULT_CAPS = Caps()
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n} bytes"
+
+
+def check_parquet(name: str, meta: Any, columns: int, stored: int, caps: Caps) -> None:
+    """Raise when a Parquet file's metadata says it decodes past its caps: its pages'
+    uncompressed size, or rows x columns x 8 bytes (run-length and dictionary encodings
+    expand without any compression)."""
+    pages = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    decoded = int(meta.num_rows) * max(columns, 1) * 8
+    if max(pages, decoded) > caps.limit(stored):
+        raise caps.refuse(name, stored, "decodes")
+
+
 def file_format(name: str) -> str | None:
     """``csv`` / ``parquet`` / ``jsonl`` from the file name (after any compression suffix)."""
     lower = _strip_compression(name.lower())
     return next((fmt for ext, fmt in FORMATS.items() if lower.endswith(ext)), None)
 
 
-def unpack(name: str, data: bytes) -> tuple[str, bytes, list[str]]:
+def unpack(name: str, data: bytes, caps: Caps = DEFAULT_CAPS) -> tuple[str, bytes, list[str]]:
     """(format, plain bytes, warnings) of one landing file; raise InputError if unreadable."""
     codec = codec_of(data)
     warnings: list[str] = []
     if data:
         refuse_misnamed(name, codec)
     if codec is not None:
-        data = _decompress(name, data, codec)
+        data = _decompress(name, data, codec, caps)
         if codec_of(data) is not None:
             raise InputError(
                 f"{name}: is compressed twice ({codec}, then {codec_of(data)}); deliver it "
@@ -110,30 +165,24 @@ def _strip_compression(name: str) -> str:
     return name
 
 
-def _decompress(name: str, data: bytes, codec: str) -> bytes:
+def _decompress(name: str, data: bytes, codec: str, caps: Caps) -> bytes:
+    """Every member of the stream, checked to its end, stopped past ``caps.limit``."""
+    limit = caps.limit(len(data))
     try:
         if codec == "gzip":
-            plain = _gunzip(data)
+            stream: Any = gzip.GzipFile(fileobj=io.BytesIO(data))
         else:
             stream = pa.input_stream(pa.BufferReader(data), compression="zstd")
-            plain = stream.read(MAX_PLAIN_BYTES + 1)
+        with stream:
+            pieces, size = [], 0
+            while piece := stream.read(_PIECE):  # raises EOFError when the last member is cut off
+                size += len(piece)
+                if size > limit:
+                    raise caps.refuse(name, len(data))
+                pieces.append(piece)
     except (EOFError, OSError, zlib.error, pa.ArrowException) as exc:
         raise InputError(
             f"{name}: is a {codec} file that cannot be decompressed ({exc}); the upload may "
             "be cut off or damaged: deliver the file again"
         ) from exc
-    if len(plain) > MAX_PLAIN_BYTES:
-        raise InputError(
-            f"{name}: decompresses to more than {MAX_PLAIN_BYTES // 1024**3} GiB; split the "
-            "export into smaller files"
-        )
-    return plain
-
-
-def _gunzip(data: bytes) -> bytes:
-    """Every gzip member, checked to its end (``gzip.decompress`` reads members too)."""
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
-        plain = fh.read(MAX_PLAIN_BYTES + 1)
-        if len(plain) <= MAX_PLAIN_BYTES:
-            fh.read(1)  # hits the end: raises EOFError when the last member is cut off
-    return plain
+    return b"".join(pieces)

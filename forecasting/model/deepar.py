@@ -6,10 +6,19 @@ On disk (``save``/``load``, any lake URI)::
     members/<i>/     further networks of the same config whose paths are pooled (refit: the holdout run's)
     encoders.json    categorical value -> index (0 = unseen), real-covariate statistics
     model.json       the flat model config, the panel spec and training metrics
+
+Reading (``from_files``) takes bytes the registry has checked against their recorded
+digests and uses none of GluonTS' own deserialisation (which imports the class a stored
+``gluonts-config.json`` names): the networks are rebuilt from ``model.json`` by our
+estimator factory, and only their weights (``prediction-net-state.pt``) are read, with
+``torch.load(weights_only=True)``: tensors, never a pickled object.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +29,7 @@ import pandas as pd
 
 from forecasting.core.errors import ModelError
 from forecasting.core.lake import Lake, join
-from forecasting.core.layout import ENCODERS_FILE, MODEL_FILE
+from forecasting.core.layout import ENCODERS_FILE, MODEL_FILE, WEIGHTS_FILE
 from forecasting.core.layout import MEMBERS_DIR as MEMBERS
 from forecasting.core.layout import PREDICTOR_DIR as PREDICTOR
 from forecasting.core.panel_spec import PanelSpec
@@ -151,43 +160,48 @@ class FittedModel:
         return uri
 
     @classmethod
-    def load(cls, lake: Lake, uri: str) -> FittedModel:
-        """Read a model written by ``save``; ModelError if any part is missing or unreadable."""
+    def from_files(cls, files: dict[str, bytes], uri: str) -> FittedModel:
+        """The model written by ``save``, from its files' bytes (path under the version's folder
+        -> bytes; verified by the caller); ModelError if a part is missing or unreadable."""
         try:
-            meta = lake.read_json(join(uri, MODEL_FILE))
-            encoders = Encoders.from_dict(lake.read_json(join(uri, ENCODERS_FILE)))
-            predictor = _read_predictor(lake, _predictor_uri(uri, 0))
-            members = tuple(
-                _read_predictor(lake, _predictor_uri(uri, int(i)))
-                for i in sorted(lake.ls(join(uri, MEMBERS)), key=int)
-            )
-        except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
+            meta = json.loads(files[MODEL_FILE])
+            encoders = Encoders.from_dict(json.loads(files[ENCODERS_FILE]))
+            members = sorted({int(p.split("/")[1]) for p in files if p.startswith(MEMBERS + "/")})
+            weights = [_weights(files, _predictor_path(i), uri) for i in (0, *members)]
+        except (KeyError, ValueError, TypeError) as exc:
             raise ModelError(
                 f"model at {uri} cannot be loaded ({type(exc).__name__}: {exc}): "
                 "retrain it with `riskcast train`"
             ) from exc
-        return cls(meta["config"], PanelSpec.from_dict(meta["spec"]), encoders, predictor,
-                   meta.get("metrics", {}), members)
+        return cls.from_state_dict(meta["config"], PanelSpec.from_dict(meta["spec"]), encoders,
+                                   weights[0], meta.get("metrics", {}), tuple(weights[1:]))  # fmt: skip
 
 
 def _predictor_uri(uri: str, i: int) -> str:
     """Where network ``i`` of a model lives: 0 is ``predictor/``, members ``members/<i>/predictor/``."""
-    return join(uri, PREDICTOR) if i == 0 else join(uri, MEMBERS, str(i), PREDICTOR)
+    return join(uri, _predictor_path(i))
 
 
-def _read_predictor(lake: Lake, base: str):
-    """Deserialize the GluonTS predictor stored under ``base``; FileNotFoundError if empty."""
-    from gluonts.model.predictor import Predictor
+def _predictor_path(i: int) -> str:
+    return PREDICTOR if i == 0 else f"{MEMBERS}/{i}/{PREDICTOR}"
 
 
-    names = lake.ls(base)
-    if not names:
-        raise FileNotFoundError(base)
-    with tempfile.TemporaryDirectory(prefix="riskcast-predictor-") as tmp:
-        for name in names:
-            (Path(tmp) / name).write_bytes(lake.read_bytes(join(base, name)))
-        with quiet():
-            return Predictor.deserialize(Path(tmp))
+def _weights(files: dict[str, bytes], predictor: str, uri: str) -> dict:
+    """The state dict of a stored network: tensors only (``weights_only``), on the CPU."""
+    import torch
+
+    data = files[f"{predictor}/{WEIGHTS_FILE}"]
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise ModelError(
+            f"model at {uri}: {predictor}/{WEIGHTS_FILE} is not a file of weights (tensors only) "
+            f"and was not loaded ({type(exc).__name__}: {reason}); retrain with `riskcast train --force`"
+        ) from None
+    if not isinstance(state, dict):
+        raise ModelError(f"model at {uri}: {predictor}/{WEIGHTS_FILE} holds no state dict; retrain it")
+    return state
 
 
 def _bounded(

@@ -23,12 +23,15 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from forecasting.core.lake import parse_date
+from forecasting.core.worker_settings import for_workers, shipped_names
+from forecasting.model.registry import record_registration
 from forecasting.train import train_model
 from riskcast_airflow import runtime
 from riskcast_airflow.ray_trigger import TAIL_LINES, TERMINAL, RayJobTrigger, last_json
 
-# Settings the job must not receive: secrets, and the address the job itself runs under.
-_NOT_FORWARDED = {"pii_key"}
+# Ray settings the job must not receive: the addresses it runs under (it must not resubmit)
+_RAY_ADDRESSES = {"address", "jobs_address"}
 _ALIVE = {"PENDING", "RUNNING"}
 
 
@@ -37,20 +40,38 @@ class RayJobError(RuntimeError):
 
 
 def job_env(settings: Any) -> dict[str, str]:
-    """Settings as ``RISKCAST_*`` env vars for the job (nested models as JSON), no secrets."""
+    """Settings as ``RISKCAST_*`` env vars for the job (nested models as JSON): the allow-list
+    of ``forecasting.core.worker_settings`` only, so no secret and no URL credential (the
+    Ray dashboard shows a job's environment to whoever opens it). What else the job needs
+    (the lake's credentials) it reads from its own node's environment."""
+    flat = for_workers(settings).flat()
     env: dict[str, str] = {}
-    for name, value in settings.flat().items():
-        if name in _NOT_FORWARDED:
+    for name in shipped_names(settings):
+        value = flat[name]
+        if value is None:  # unset: the job's default (an env var "null" would be the string)
             continue
         if name == "ray":
-            value = {k: v for k, v in value.items() if k not in {"address", "jobs_address"}}
+            value = {k: v for k, v in value.items() if k not in _RAY_ADDRESSES}
         env[f"RISKCAST_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     return env
 
 
+def record_trained(settings: Any, summary: dict[str, Any], log: Any) -> dict[str, Any]:
+    """Record the digests a training job reported in the reserves database (the job cannot
+    reach it), after checking the lake holds exactly those files; return ``summary``."""
+    version = summary.get("model_version")
+    if not version or not summary.get("artefacts"):
+        raise RayJobError(f"the training job's summary names no model version and artefacts: {summary}")
+    record_registration(settings, version, summary["artefacts"], retrained=not summary.get("reused"),
+                        as_of=parse_date(summary["as_of"]), snapshot_id=summary.get("snapshot_id"))  # fmt: skip
+    log.info("recorded the digests of model %s's %d files", version, len(summary["artefacts"]))
+    return summary
+
+
 def entrypoint(as_of: str, workers: int | None, use_gpu: bool) -> str:
-    """The shell command the job runs: the same CLI a person would."""
-    cmd = f"riskcast train --as-of {as_of}"
+    """The shell command the job runs: the same CLI a person would, without recording (the
+    job has no access to the reserves database: the task records what it prints)."""
+    cmd = f"riskcast train --as-of {as_of} --no-record"
     if workers:
         cmd += f" --workers {int(workers)}"
     if use_gpu:
@@ -199,11 +220,11 @@ class RayTrainOperator(BaseOperator):
         event = wait_ray_job(
             client, address, job_id, log=self.log, poll_s=self.poll_s, timeout_s=settings.ray.job_timeout_s
         )
-        return job_result(event)
+        return record_trained(settings, job_result(event), self.log)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         self.log.info("Ray job %s ended %s", event.get("job_id"), event.get("status"))
-        return job_result(event)
+        return record_trained(runtime.settings(context), job_result(event), self.log)
 
     def on_kill(self) -> None:
         from ray.job_submission import JobSubmissionClient

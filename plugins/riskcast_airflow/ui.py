@@ -6,6 +6,10 @@ login does not cover plugin apps by itself: every route here resolves the caller
 Airflow's own ``get_user`` (the ``Authorization: Bearer`` JWT or the UI's ``_token`` cookie,
 validated by the configured auth manager). No valid token: browsers are sent to Airflow's
 login page, other clients get 401. Nothing is served without a user.
+
+Pages by role (``access``): the app-wide dependency ``access.authorize`` refuses (403, naming
+the role needed) a user whose roles may not open the route's page group, for every route,
+those added later included; every response carries ``access.with_security_headers``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import mimetypes
 from datetime import date
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
@@ -37,36 +41,53 @@ from forecasting.core.links import (
     RESERVES_ROUTE,
     served_links,
 )
-from forecasting.validation.gx.offline import SITE_VENDOR, VENDOR_DIR, offline_html, page_depth
+from forecasting.validation.gx.offline import (
+    SITE_VENDOR,
+    VENDOR_DIR,
+    offline_html,
+    page_depth,
+    self_contained,
+)
+from riskcast_airflow import access
 
 LATEST = "latest"
-_PAGES = {  # route -> (title, lake folder listing the dates, the page's URI)
+_PAGES = {  # route -> (title, lake folder listing the dates, the page's URI); access: its group
     RESERVES_ROUTE: ("Reserves", REPORTS, lambda lake, d: lake.reserves_report(d)),
     BACKTEST_ROUTE: ("Backtest report", BACKTESTS, lambda lake, d: lake.backtest_file(d, "report")),
     AUDIT_ROUTE: ("Reporting-rate audit", AUDIT, lambda lake, d: lake.audit_report(d)),
 }
-_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_HEADERS = access.HEADERS
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-app = FastAPI(title="riskcast reports", docs_url=None, redoc_url=None, openapi_url=None)
+app = FastAPI(title="riskcast reports", docs_url=None, redoc_url=None, openapi_url=None,
+              dependencies=[Depends(access.authorize)])  # fmt: skip
+app.add_exception_handler(access.Forbidden, lambda _request, exc: access.forbidden_response(exc))
 
 
 @app.middleware("http")
 async def require_airflow_user(request: Request, call_next: Any) -> Response:
-    """Serve nothing to a caller without a valid Airflow token."""
-    if await _airflow_user(request) is None:
+    """Serve nothing to a caller without a valid Airflow token; secure headers on everything."""
+    user = await _airflow_user(request)
+    if user is None:
         if "text/html" in request.headers.get("accept", ""):
-            return RedirectResponse(_login_url(request), status_code=302, headers=_HEADERS)
-        return Response("Not authenticated: log in to Airflow", status_code=401, headers=_HEADERS)
-    return await call_next(request)
+            response = RedirectResponse(_login_url(request), status_code=302, headers=_HEADERS)
+        else:
+            response = Response("Not authenticated: log in to Airflow", status_code=401, headers=_HEADERS)
+    else:
+        request.state.airflow_user = user
+        response = await call_next(request)
+    return access.with_security_headers(response, request.url.path.removeprefix(request.scope.get("root_path", "")))
 
 
 @app.get("/", response_class=HTMLResponse)
-def index() -> HTMLResponse:
-    """Links to every date's pages and to the Data Docs."""
+def index(request: Request) -> HTMLResponse:
+    """Links to every date's pages and to the Data Docs, those of the user's page groups only."""
     lake = _lake()
+    user = request.state.airflow_user
     sections = []
     for route, (title, folder, uri) in _PAGES.items():
+        if not access.may_open(user, access.SEGMENT_GROUPS[route]):
+            continue
         days = [d for d in _dates(lake, folder) if lake.exists(uri(lake, d))]
         items = "".join(
             f"<li><a href='{route}/{d.isoformat()}'>{d}</a></li>"
@@ -75,10 +96,14 @@ def index() -> HTMLResponse:
         sections.append(
             Section(title, f"<ul>{items}</ul>" if items else "<p class='note'>None yet.</p>")
         )
-    docs = lake.exists(lake.data_docs_index)
-    sections.append(Section("Data validation (Great Expectations Data Docs)",
-                            f"<p><a href='{DATA_DOCS_ROUTE}/{DATA_DOCS_INDEX}'>Data Docs</a></p>"
-                            if docs else "<p class='note'>None yet.</p>"))  # fmt: skip
+    if access.may_open(user, access.SEGMENT_GROUPS[DATA_DOCS_ROUTE]):
+        docs = lake.exists(lake.data_docs_index)
+        sections.append(Section("Data validation (Great Expectations Data Docs)",
+                                f"<p><a href='{DATA_DOCS_ROUTE}/{DATA_DOCS_INDEX}'>Data Docs</a></p>"
+                                if docs else "<p class='note'>None yet.</p>"))  # fmt: skip
+    if not sections:
+        sections.append(Section("No pages for your role", "<p class='note'>Ask an Airflow admin for a "
+                                "role that may see them (riskcast settings ui.*).</p>"))  # fmt: skip
     return HTMLResponse(render_report(sections, title="riskcast reports"), headers=_HEADERS)
 
 
@@ -102,9 +127,9 @@ def data_docs(path: str) -> Response:
         ):
             return Response(vendored.read_bytes(), media_type=media, headers=_HEADERS)
         raise HTTPException(404, "no such file")
-    if media == "text/html":  # pages built before the assets were vendored
+    if media == "text/html":  # sandboxed (access.DATA_DOCS_CSP): it gets every asset inline
         text = offline_html(lake.read_text(uri), page_depth(lake.data_docs, uri))
-        return HTMLResponse(text, headers=_HEADERS)
+        return HTMLResponse(self_contained(text, lambda name: _site_image(lake, name)), headers=_HEADERS)
     return Response(lake.read_bytes(uri), media_type=media, headers=_HEADERS)
 
 
@@ -161,6 +186,11 @@ def _as_of(lake: Lake, route: str, day: str) -> date:
         return parse_date(day, "date")
     except RiskcastError as exc:
         raise HTTPException(404, str(exc)) from exc
+
+
+def _site_image(lake: Lake, name: str) -> bytes | None:
+    uri = join(lake.data_docs, "static", "images", name)
+    return lake.read_bytes(uri) if lake.exists(uri) else None
 
 
 def _lake() -> Lake:

@@ -92,7 +92,7 @@ def test_every_version_needs_a_gate_verdict_on_this_panel_or_the_audited_overrid
     with pytest.raises(ModelError, match="passed the calibration gate"):
         forecast_panel(settings, AS_OF)
     env = {"RISKCAST_LAKE_URI": settings.lake_uri, "RISKCAST_HORIZON": str(HORIZON),
-           "RISKCAST_MODEL__NUM_SAMPLES": "20"}
+           "RISKCAST_MODEL__NUM_SAMPLES": "20", "RISKCAST_RESERVES_URL": settings.reserves_url}
     runner = CliRunner()
     refused = runner.invoke(app, ["forecast", "--as-of", str(AS_OF)], env=env)
     assert refused.exit_code == 2 and "calibration gate" in refused.output

@@ -108,3 +108,23 @@ def airflow_ui(tmp_path_factory):
         yield f"http://127.0.0.1:{port}", token, lake
         server.should_exit = True
         thread.join(timeout=15)
+
+
+ROLE_USERS = {  # who -> (username, SimpleAuthManager role, teams): the roles riskcast's pages know
+    "admin": ("admin", "admin", []),
+    "finance": ("fin", "viewer", ["finance"]),
+    "security": ("sec", "viewer", ["security"]),
+    "engineer": ("eng", "op", ["data_engineer"]),
+    "viewer": ("vic", "viewer", []),
+}
+
+
+@pytest.fixture(scope="session")
+def role_tokens(airflow_ui):
+    """A valid Airflow JWT per kind of user (ROLE_USERS), from the running API server's auth manager."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    manager = get_auth_manager()
+    return {who: manager.generate_jwt(SimpleAuthManagerUser(username=name, role=role, teams=teams))
+            for who, (name, role, teams) in ROLE_USERS.items()}  # fmt: skip

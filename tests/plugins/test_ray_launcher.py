@@ -22,6 +22,7 @@ from riskcast_airflow.ray_launcher import (
     job_env,
     job_result,
     job_status,
+    record_trained,
     run_ray_job,
     submission_id,
 )
@@ -30,11 +31,17 @@ from riskcast_airflow.ray_trigger import RayJobTrigger
 
 def test_job_env_round_trips_settings_without_secrets(monkeypatch):
     monkeypatch.setenv("RISKCAST_PII_KEY", "a-secret-that-must-not-travel")
-    settings = load_settings(None, horizon=5, lake_uri="s3://bucket/lake")
+    monkeypatch.setenv("RISKCAST_ALERTS__SMTP_PASSWORD", "smtp-secret-that-must-not-travel")
+    monkeypatch.setenv("RISKCAST_ALERTS__WEBHOOK_URL", "https://hooks.example.com/x?token=hook-secret")
+    settings = load_settings(None, horizon=5, lake_uri="s3://bucket/lake",
+                             reserves_url="postgresql://svc@db/r?password=pg-secret")  # fmt: skip
     settings = settings.model_copy(update={"ray": settings.ray.model_copy(update={"num_workers": 3, "jobs_address": "http://head:8265"})})
     env = job_env(settings)
-    assert "RISKCAST_PII_KEY" not in env and "a-secret-that-must-not-travel" not in str(env)
+    assert "secret" not in str(env), env  # no PII key, SMTP password, webhook, URL credential
+    assert "RISKCAST_PII_KEY" not in env and "RISKCAST_RESERVES_URL" not in env
+    assert "RISKCAST_PUBLIC_BASE_URL" not in env  # unset stays unset (not the string "null")
     assert env["RISKCAST_LAKE_URI"] == "s3://bucket/lake"
+    print("Ray job environment keys:", " ".join(sorted(env)))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("RISKCAST_PII_KEY")
@@ -44,8 +51,8 @@ def test_job_env_round_trips_settings_without_secrets(monkeypatch):
 
 
 def test_entrypoint_is_the_cli():
-    assert entrypoint("2025-01-06", 2, True) == "riskcast train --as-of 2025-01-06 --workers 2 --gpu"
-    assert entrypoint("2025-01-06", None, False) == "riskcast train --as-of 2025-01-06"
+    assert entrypoint("2025-01-06", 2, True) == "riskcast train --as-of 2025-01-06 --no-record --workers 2 --gpu"
+    assert entrypoint("2025-01-06", None, False) == "riskcast train --as-of 2025-01-06 --no-record"
 
 
 class _ListLog:
@@ -98,6 +105,11 @@ def test_training_submitted_as_a_ray_job_registers_the_model(ray_head, settings_
     assert version in set(list_models(settings)["model_version"])
     manifest = read_manifest(settings, version)
     assert manifest["snapshot_id"] == snapshot and manifest["as_of"] == AS_OF.isoformat()
+    from forecasting.model.registry import model_record
+
+    assert model_record(settings, version) is None  # the job cannot reach the reserves database
+    record_trained(settings, result, logging.getLogger("ray-job"))  # the Airflow task records it
+    assert model_record(settings, version).artefacts == result["artefacts"]
 
 
 def test_submission_id_is_derived_from_dag_run_and_task():
@@ -200,5 +212,5 @@ def test_the_operator_submits_under_the_derived_id_then_defers(ray_head, monkeyp
     assert isinstance(trigger, RayJobTrigger) and deferred.value.method_name == "execute_complete"
     assert trigger.job_id == submission_id("riskcast_forecast", run_id, "train")
     info = _client(ray_head).get_job_info(trigger.job_id)
-    assert info.entrypoint == "riskcast train --as-of 2024-03-03 --workers 1"
+    assert info.entrypoint == "riskcast train --as-of 2024-03-03 --no-record --workers 1"
     _client(ray_head).stop_job(trigger.job_id)

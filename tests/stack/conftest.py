@@ -28,6 +28,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def ray_token_client():
+    """This process talks to the stack's Ray like Airflow does: with the cluster's token (the
+    root conftest turned Ray's token auth off for the local Rays of the other tests)."""
+    if os.environ.get("STACK_TEST") != "1":
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_AUTH_MODE", "token")
+        mp.setenv("RAY_AUTH_TOKEN_PATH", stack_env()["RAY_AUTH_TOKEN_PATH"])
+        yield
+
+
 def _latest(env: dict, as_of: date):
     url = env["STACK_PG"].replace("//postgres@", f"//{FINANCE}@") + "/riskcast_reserves"
     engine = sa.create_engine(url)

@@ -7,11 +7,12 @@ agreed stage layouts, so the tests exercise the real readers.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forecasting.core import schema
+from forecasting.core import model_records, schema
 from forecasting.core.lake import Lake, join
 
 AS_OF = date(2024, 6, 2)  # a Sunday: the first forecast period starts Monday 2024-06-03
@@ -36,8 +37,11 @@ def write_inputs(
     model_version: str = "m-test-1",
     seed: int = 7,
     gate: bool | None = True,
+    reserves_url: str | None = None,
 ) -> Lake:
-    """Write forecasts, panel, severity (and calibration, manifest) for ``as_of``.
+    """Write forecasts, panel, severity (and calibration, manifest) for ``as_of``, and record
+    the model in the reserves database (``reserves_url``; default: ``reserves.db`` beside the
+    lake folder, as ``settings_factory`` makes it).
 
     ``gate``: the verdict recorded on the model for this panel snapshot (None: never gated).
 
@@ -90,9 +94,18 @@ def write_inputs(
     lake.write_parquet(quantiles, join(fc_dir, "quantiles.parquet"))
     lake.write_json(
         join(lake.models(model_version), "manifest.json"),
-        {"version": model_version, "snapshot_id": "snap-1", "code_version": "abc123",
-         "gate": {"passed": gate, "snapshot_id": "snap-1", "as_of": str(as_of)}},
+        {"model_version": model_version, "as_of": str(as_of), "snapshot_id": "snap-1", "code_version": "abc123"},
     )
+    record_model(reserves_url or f"sqlite:///{Path(lake_uri).parent / 'reserves.db'}", model_version, as_of, gate)
     if calibration is not None:
         lake.write_json(join(lake.stage("backtests", as_of), "calibration.json"), calibration)
     return lake
+
+
+def record_model(reserves_url: str, model_version: str, as_of: date, gate: bool | None) -> None:
+    """Record ``model_version`` (snapshot ``snap-1``) and, unless ``gate`` is None, a verdict on it."""
+    model_records.record_registration(reserves_url, model_version, as_of, "snap-1", "abc123",
+                                      {"model.json": "0" * 64})  # fmt: skip
+    if gate is not None:
+        model_records.record_verdict(reserves_url, model_version, gate, {}, as_of=as_of,
+                                     snapshot_id="snap-1", ensemble=None)  # fmt: skip

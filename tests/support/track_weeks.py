@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from forecasting.core import schema
+from forecasting.core import model_records, schema
 from forecasting.core.lake import Lake, join
 from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.publish import publish_reserves
@@ -99,8 +99,12 @@ def operate_week(settings, as_of: date, truth: Truth, *, horizon: int = 3, paths
                        .rename(schema.MEAN).reset_index().assign(**{schema.MODEL_VERSION: MODEL}),
                        join(fc, "quantiles.parquet"))  # fmt: skip
     lake.write_json(join(lake.models(MODEL), "manifest.json"),
-                    {"version": MODEL, "snapshot_id": SNAPSHOT, "code_version": "test",
-                     "gate": {"passed": True, "snapshot_id": SNAPSHOT}})  # fmt: skip
+                    {"version": MODEL, "snapshot_id": SNAPSHOT, "code_version": "test"})  # fmt: skip
+    # the gate's verdict lives in the reserves database (forecasting.core.model_records)
+    model_records.record_registration(settings.reserves_url, MODEL, as_of, SNAPSHOT, "test",
+                                      {"model.json": "0" * 64})  # fmt: skip
+    model_records.record_verdict(settings.reserves_url, MODEL, True, {}, as_of=as_of,
+                                 snapshot_id=SNAPSHOT, ensemble=None)  # fmt: skip
     compute_reserves(settings, as_of)
     run_id = publish_reserves(settings, as_of).run_id
     write_reserves_report(settings, as_of)  # the page's one writer, as the DAG's report task

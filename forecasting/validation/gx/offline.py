@@ -6,11 +6,20 @@ every such link to ``static/vendor/...`` relative to the page (dropping the SRI 
 which pin CDN responses), drops the tags of assets the pages do not need (dark-mode CSS,
 vega) and points GX's own ``static/`` links at the right depth (its deepest pages miss by one). ``make_offline`` copies the vendored files next to GX's own ``static/`` folder of the
 site and rewrites the given pages. Both are idempotent.
+
+``self_contained`` goes one step further for serving a page in a sandbox (the Airflow plugin
+serves Data Docs with ``Content-Security-Policy: sandbox``, where the page's origin is opaque
+and its requests for ``static/`` files would carry no session): the vendored scripts and
+styles are inlined from this package (fonts as ``data:`` URLs) and the site's own images from
+the site, so the page makes no request at all.
 """
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from forecasting.core.lake import Lake, join
@@ -63,6 +72,46 @@ def offline_html(text: str, depth: int) -> str:
 
     text = _STATIC.sub(lambda m: f'{m.group(1)}="{up}static/', _TAG.sub(swap, text))
     return text.replace(LOGO_URL, up + "/".join(LOGO_FILE))
+
+
+_LOCAL_TAG = re.compile(
+    r"<(script|link)\b[^>]*?\b(?:src|href)=\"(?:\./|(?:\.\./)+)static/vendor/([a-z]+/[A-Za-z0-9_.\-]+)\"[^>]*>"
+    r"(?:\s*</script>)?", re.I,
+)
+_LOCAL_IMAGE = re.compile(r"\b(src|href)=\"(?:\./|(?:\.\./)+)static/images/([A-Za-z0-9_.\-]+)\"")
+_FONT = re.compile(r"url\(\.\./webfonts/([A-Za-z0-9_.\-]+\.woff2)\)")
+
+
+def self_contained(text: str, read_site_image: Callable[[str], bytes | None]) -> str:
+    """``text`` (an ``offline_html`` page) with every vendored script and stylesheet inlined from
+    this package and every ``static/images/`` file of the site as a ``data:`` URL
+    (``read_site_image(name)``: its bytes, None when absent: the reference is dropped)."""
+
+    def inline(match: re.Match[str]) -> str:
+        kind, rel = match.group(1).lower(), match.group(2)
+        path = VENDOR_DIR / rel
+        if not path.is_file() or VENDOR_DIR not in path.resolve().parents:
+            return ""
+        body = path.read_text(encoding="utf-8")
+        if kind == "script":
+            return "<script>" + body.replace("</script", "<\\/script") + "</script>"
+        return "<style>" + _FONT.sub(_font_url, body) + "</style>"
+
+    def image(match: re.Match[str]) -> str:
+        data = read_site_image(match.group(2))
+        if data is None:
+            return f'{match.group(1)}=""'
+        media = mimetypes.guess_type(match.group(2))[0] or "application/octet-stream"
+        return f'{match.group(1)}="data:{media};base64,{base64.b64encode(data).decode()}"'
+
+    return _LOCAL_IMAGE.sub(image, _LOCAL_TAG.sub(inline, text))
+
+
+def _font_url(match: re.Match[str]) -> str:
+    path = VENDOR_DIR / "webfonts" / match.group(1)
+    if not path.is_file():
+        return match.group(0)
+    return f"url(data:font/woff2;base64,{base64.b64encode(path.read_bytes()).decode()})"
 
 
 def page_depth(site_root: str, page_uri: str) -> int:

@@ -166,6 +166,7 @@ def test_smtp_route_delivers_text_and_html(settings_factory, smtp_server, monkey
             "smtp_port": port,
             "smtp_to": ["soc@example.com", "loss-prevention@example.com"],
             "smtp_user": "riskcast",
+            "smtp_insecure": True,  # aiosmtpd without TLS (TLS: tests/forecasting/alerts/test_routes.py)
         }
     )
     assert send_alert(settings, _alert()) == ["smtp"]
@@ -183,7 +184,7 @@ def test_an_unreachable_smtp_server_fails_only_its_route(settings_factory, monke
     monkeypatch.setenv("RISKCAST_ALERTS__SMTP_PASSWORD", "s3cret")
     settings = settings_factory(
         alerts={"routes": ["file", "smtp"], "smtp_host": "127.0.0.1", "smtp_port": _free_port(),
-                "smtp_to": ["soc@example.com"], "smtp_user": "riskcast"}
+                "smtp_to": ["soc@example.com"], "smtp_user": "riskcast", "smtp_insecure": True}
     )  # fmt: skip
     with pytest.raises(AlertError, match="smtp: ConnectionRefusedError") as err:
         send_alert(settings, _alert())

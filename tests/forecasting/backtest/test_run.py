@@ -242,7 +242,12 @@ def test_backtest_as_of_records_the_verdict_on_the_registered_version(settings_f
 
     from forecasting.backtest.run import backtest_lake
     from forecasting.core.lake import join
-    from forecasting.model.registry import gate_status, model_version
+    from forecasting.model.registry import (
+        gate_status,
+        model_record,
+        model_version,
+        record_registration,
+    )
 
     settings = settings_factory(horizon=6, backtest_windows=2)
     lake, as_of = Lake.from_settings(settings), date(2023, 4, 30)
@@ -254,18 +259,18 @@ def test_backtest_as_of_records_the_verdict_on_the_registered_version(settings_f
     lake.write_json(join(stage, "summary.json"), {"spec": SPEC.to_dict(), "snapshot_id": "snap-x"})
     version = model_version(settings, as_of, "snap-x")
     lake.write_json(lake.model_manifest(version), {
-        "model_version": version, "as_of": str(as_of), "snapshot_id": "snap-x",
-        "code_version": "t", "gate": {"passed": None}})
+        "model_version": version, "as_of": str(as_of), "snapshot_id": "snap-x", "code_version": "t"})
+    lake.write_json(join(lake.models(version), "model.json"), {})  # an artefact to record
+    record_registration(settings, version)
     assert gate_status(settings, version, as_of) == (False, "no gate verdict")
     try:
         backtest_lake(settings, as_of, fit=toy_fit([]), models=FAST)
         passed = True
     except CalibrationGateError:
         passed = False
-    manifest = lake.read_json(lake.model_manifest(version))
-    gate = manifest["gate"]
-    assert abs(sum(manifest["ensemble"].values()) - 1) < 1e-9 and "deepar" in manifest["ensemble"]
-    assert gate["passed"] is passed and gate["snapshot_id"] == "snap-x" and gate["as_of"] == str(as_of)
+    record = model_record(settings, version)  # the verdict is in the reserves database
+    assert abs(sum(record.ensemble.values()) - 1) < 1e-9 and "deepar" in record.ensemble
+    assert record.gate_passed is passed and record.gate_snapshot_id == "snap-x" and record.gate_as_of == as_of
     assert gate_status(settings, version, as_of)[0] is passed
     # a rebuilt panel (another snapshot) is not covered by that verdict
     lake.write_json(join(stage, "summary.json"), {"spec": SPEC.to_dict(), "snapshot_id": "snap-y"})

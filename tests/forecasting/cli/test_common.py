@@ -69,7 +69,7 @@ def test_bad_settings_are_one_line_without_secrets(tmp_path, env, expected):
     [
         (f"pii_key: {SECRET}\n", "holds secret(s)"),
         (f"alerts:\n  smtp_pasword: {SECRET}\n", "did you mean 'alerts.smtp_password'"),
-        (f"reserves_url: postgresql://u:{SECRET}@db/r\n", "URL with a password"),
+        (f"reserves_url: postgresql://u:{SECRET}@db/r\n", "URL with a credential"),
         ("horizon: [1,\n", "not valid YAML"),
         ("- a list\n", "must hold a mapping"),
     ],

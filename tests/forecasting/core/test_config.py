@@ -129,7 +129,7 @@ def test_a_url_with_a_password_is_a_secret(tmp_path, monkeypatch):
     url = f"postgresql+psycopg://publisher:{SECRET}@db:5432/reserves"
     cfg = tmp_path / "url.yaml"
     cfg.write_text(f"reserves_url: '{url}'\n")
-    with pytest.raises(ConfigError, match="URL with a password") as err:
+    with pytest.raises(ConfigError, match="URL with a credential") as err:
         load_settings(cfg)
     assert SECRET not in str(err.value) and "reserves_url" in str(err.value)
     monkeypatch.setenv("RISKCAST_RESERVES_URL", url)  # from env it is allowed, never shown
@@ -138,6 +138,42 @@ def test_a_url_with_a_password_is_a_secret(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as err:
         load_settings(horizon=0, lake_uri=f"s3://key:{SECRET}@bucket/lake", freq="Q")
     assert SECRET not in str(err.value)
+
+
+CREDENTIAL_URLS = [
+    f"postgresql://svc@db/reserves?password={SECRET}",  # libpq and SQLAlchemy accept it
+    f"postgresql+psycopg://svc@db/reserves?sslmode=require&PASSWORD={SECRET}",
+    f"https://hooks.example.com/x?token={SECRET}",
+    f"https://bucket.s3.amazonaws.com/k?X-Amz-Credential=AKIA&X-Amz-Signature={SECRET}",
+    f"s3://key:{SECRET}@bucket/lake",
+]
+
+
+@pytest.mark.parametrize("url", CREDENTIAL_URLS)
+def test_a_credential_in_a_url_query_is_a_secret_too(tmp_path, monkeypatch, url):
+    from forecasting.core.settings_checks import mask_url, strip_url
+
+    cfg = tmp_path / "url.yaml"
+    cfg.write_text(f"public_base_url: '{url}'\nreserves_url: '{url}'\n")
+    with pytest.raises(ConfigError, match="URL with a credential") as err:
+        load_settings(cfg)  # refused in YAML, named, never quoted
+    assert SECRET not in str(err.value) and "reserves_url" in str(err.value)
+    monkeypatch.setenv("RISKCAST_RESERVES_URL", url)
+    settings = load_settings()
+    assert settings.reserves_url == url and SECRET not in str(settings.flat())
+    assert SECRET not in mask_url(url) and "***" in mask_url(url)
+    assert SECRET not in strip_url(url) and "***" not in strip_url(url)
+    with pytest.raises(ConfigError) as err:
+        load_settings(horizon=0, public_base_url=url)
+    assert SECRET not in str(err.value)
+
+
+def test_urls_without_credentials_are_left_alone():
+    from forecasting.core.settings_checks import mask_url, url_password
+
+    for url in ("s3://bucket/lake", "sqlite:///./data/reserves.db", "postgresql://svc@db/r?sslmode=require",
+                "http://airflow.example.com/riskcast", "./data/lake"):  # fmt: skip
+        assert not url_password(url) and mask_url(url) == url
 
 
 @pytest.mark.parametrize(

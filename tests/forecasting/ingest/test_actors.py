@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from forecasting.core.schema import DAILY_SOURCES
+from forecasting.core.worker_settings import for_workers
 from forecasting.ingest import actors
 from forecasting.validation import batch, runner
 from forecasting.validation.runner import (
@@ -84,10 +86,17 @@ def test_short_ranges_and_one_worker_stay_in_process(settings_factory):
 
 def test_actors_get_the_resolved_pii_key_only_where_rows_carry_pii(settings_factory):
     settings = settings_factory(pii_key="k" * 32)
-    assert actors._with_resolved_key(settings, ["warehouses"]).pii_key is None
-    assert actors._with_resolved_key(settings, ()).pii_key is None  # GX screens read pseudonymised bronze
-    shipped = actors._with_resolved_key(settings, ["warehouses", "security_reports"])
-    assert shipped.pii_key.get_secret_value() == "k" * 32
+    assert actors._resolved_key(settings, ["warehouses"]) is None
+    assert actors._resolved_key(settings, ()) is None  # GX screens read pseudonymised bronze
+    assert actors._resolved_key(settings, ["warehouses", "security_reports"]) == b"k" * 32
+    # the actor holds it in its own settings; what is shipped to it has none (worker_settings)
+    logger = logging.getLogger("forecasting")
+    level = logger.level  # an actor quiets riskcast's logs in its own process: restore them here
+    try:
+        worker = actors.IntakeWorker(for_workers(settings), None, b"k" * 32)
+    finally:
+        logger.setLevel(level)
+    assert worker.settings.pii_key.get_secret_value() == "k" * 32
 
 
 @pytest.mark.slow

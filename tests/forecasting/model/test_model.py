@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -264,7 +266,7 @@ def test_registry_round_trip_versions_gate_and_latest(fitted, settings_factory):
     assert version.startswith("deepar-20240304-")
     uri = Lake.from_settings(settings).models(version)
     manifest = Lake.from_settings(settings).read_json(join(uri, "manifest.json"))
-    assert manifest["snapshot_id"] == "snap-1" and manifest["gate"]["passed"] is None
+    assert manifest["snapshot_id"] == "snap-1" and "gate" not in manifest  # verdicts: the database
     assert manifest["settings"]["horizon"] == HORIZON and "pii_key" not in manifest["settings"]
     assert manifest["code_version"].startswith("0.")
     enc = Lake.from_settings(settings).read_json(join(uri, "encoders.json"))
@@ -282,8 +284,11 @@ def test_registry_round_trip_versions_gate_and_latest(fitted, settings_factory):
 
     set_gate_status(settings, version, True, {"coverage_p95": 0.95})
     assert load_predictor(settings).metrics["model_version"] == version
-    again = register_model(settings, fitted, AS_OF, "snap-1", {})
-    assert again == version  # a rerun replaces the version and resets its gate
+    assert register_model(settings, fitted, AS_OF, "snap-1", {}) == version  # the same bytes:
+    assert list_models(settings)[S.GATE_PASSED].tolist() == [True]  # the verdict still holds
+    retrained = dataclasses.replace(fitted, metrics={**fitted.metrics, "epochs": 99})
+    again = register_model(settings, retrained, AS_OF, "snap-1", {})
+    assert again == version  # a retrain replaces the version and resets its gate
     assert list_models(settings)[S.GATE_PASSED].tolist() == [None]
     other = register_model(settings, fitted, AS_OF, "snap-2", {})
     assert other != version and len(list_models(settings)) == 2

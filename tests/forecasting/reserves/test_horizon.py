@@ -74,7 +74,7 @@ def db_url(request, tmp_path):
 
 def test_the_stored_8_week_p95_is_the_pages_not_the_sum_of_weekly_p95s(settings_factory, db_url):
     settings = settings_factory(reserves_url=db_url)
-    write_inputs(settings.lake_uri, horizon=8, paths=400)
+    write_inputs(settings.lake_uri, horizon=8, paths=400, reserves_url=db_url)
     compute_reserves(settings, AS_OF)
     published = publish_reserves(settings, AS_OF)
     assert published.horizon_rows == 18  # 3 totals x (next 4 weeks, 8 weeks, June, July, Q2, Q3)

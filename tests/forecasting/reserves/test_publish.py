@@ -21,13 +21,14 @@ from sqlalchemy.exc import ProgrammingError
 from typer.testing import CliRunner
 
 from forecasting.cli import app
+from forecasting.core import database
 from forecasting.core.errors import CalibrationGateError, PublishError
 from forecasting.core.lake import Lake, join
 from forecasting.reserves import db as reserves_db
 from forecasting.reserves import publish
 from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.publish import publish_reserves
-from tests.support.reserves_lake import AS_OF, write_inputs
+from tests.support.reserves_lake import AS_OF, record_model, write_inputs
 
 TABLES = ("schema_version", "publications", "reserves", "reserves_totals", "reserves_horizon")
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ def db_url(request, tmp_path):
 def staged(settings_factory, db_url):
     """Settings on ``db_url`` with the reserves stage of AS_OF computed."""
     settings = settings_factory(reserves_url=db_url)
-    write_inputs(settings.lake_uri)
+    write_inputs(settings.lake_uri, reserves_url=db_url)
     compute_reserves(settings, AS_OF)
     return settings
 
@@ -136,7 +137,7 @@ def test_same_run_id_with_other_figures_is_refused(staged):
 def test_a_warehouse_new_to_the_table_is_inserted(staged):
     publish_reserves(staged, AS_OF)
     later = AS_OF + timedelta(days=7)
-    write_inputs(staged.lake_uri, later, extra_forecast_sites={"WH-NEW": 2.0})
+    write_inputs(staged.lake_uri, later, extra_forecast_sites={"WH-NEW": 2.0}, reserves_url=staged.reserves_url)
     compute_reserves(staged, later)
     publish_reserves(staged, later)
     latest = _query(staged.reserves_url, "SELECT * FROM reserves_latest")
@@ -268,7 +269,20 @@ def test_concurrent_publishes_end_in_one_consistent_version(staged, tmp_path, sa
         assert len(_query(staged.reserves_url, "SELECT * FROM reserves")) == 18
 
 
+def _empty(url: str) -> None:
+    """Drop every view and table (the model record write_inputs made included)."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cascade = " CASCADE" if conn.dialect.name == "postgresql" else ""
+        for view in inspect(conn).get_view_names():
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {view}{cascade}")
+        for table in inspect(conn).get_table_names():
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}{cascade}")
+    engine.dispose()
+
+
 def test_a_v1_table_from_an_older_version_is_migrated(staged):
+    _empty(staged.reserves_url)
     engine = create_engine(staged.reserves_url)
     with engine.begin() as conn:
         for statement in reserves_db.migrations()[0].statements:
@@ -280,8 +294,9 @@ def test_a_v1_table_from_an_older_version_is_migrated(staged):
             )
         )
     engine.dispose()
+    record_model(staged.reserves_url, "m-test-1", AS_OF, True)  # migrates the v1 database on the way
     summary = publish_reserves(staged, AS_OF)
-    assert summary.schema_version == reserves_db.latest_version() >= 4
+    assert summary.schema_version == reserves_db.latest_version() >= 7
     versions = _query(staged.reserves_url, "SELECT version FROM schema_version ORDER BY version")
     assert versions["version"].tolist() == list(range(1, reserves_db.latest_version() + 1))
     old = _query(
@@ -298,6 +313,7 @@ def test_a_v1_table_from_an_older_version_is_migrated(staged):
 
 
 def test_an_unknown_table_layout_is_not_touched(staged):
+    _empty(staged.reserves_url)
     engine = create_engine(staged.reserves_url)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE reserves (something INTEGER)")
@@ -308,9 +324,10 @@ def test_an_unknown_table_layout_is_not_touched(staged):
 
 def test_unreachable_database_names_the_url_without_its_password(settings_factory):
     url = "postgresql+psycopg://finance:s3cret-pw@127.0.0.1:1/reserves"
-    settings = settings_factory(reserves_url=url)
-    write_inputs(settings.lake_uri)
-    compute_reserves(settings, AS_OF)
+    reachable = settings_factory()
+    write_inputs(reachable.lake_uri)
+    compute_reserves(reachable, AS_OF)
+    settings = reachable.model_copy(update={"reserves_url": url})
     with pytest.raises(PublishError) as info:
         publish_reserves(settings, AS_OF)
     assert "postgresql+psycopg://finance:***@127.0.0.1:1/reserves cannot be reached" in str(
@@ -337,7 +354,7 @@ def test_cli_publish_exit_codes(settings_factory, monkeypatch, tmp_path):
 @pytest.mark.postgres
 def test_finance_reads_but_cannot_write_and_publisher_publishes(settings_factory, pg_schema_url):
     settings = settings_factory(reserves_url=pg_schema_url)
-    write_inputs(settings.lake_uri)
+    write_inputs(settings.lake_uri, reserves_url=pg_schema_url)
     compute_reserves(settings, AS_OF)
     publish_reserves(settings, AS_OF, run_id="by-owner")
     engine = reserves_db.connect(pg_schema_url)
@@ -376,13 +393,12 @@ def test_a_model_that_failed_the_calibration_gate_is_not_published(settings_fact
     settings = settings_factory()
     lake = write_inputs(settings.lake_uri)
     compute_reserves(settings, AS_OF)
-    manifest = join(lake.models("m-test-1"), "manifest.json")
-    lake.write_json(
-        manifest, {**lake.read_json(manifest), "gate": {"passed": False, "figures": {}}}
-    )
+    record_model(settings.reserves_url, "m-test-1", AS_OF, False)  # the backtest failed it since
+    manifest = join(lake.models("m-test-1"), "manifest.json")  # the lake claiming a pass is ignored
+    lake.write_json(manifest, {**lake.read_json(manifest), "gate": {"passed": True, "snapshot_id": "snap-1"}})
     with pytest.raises(CalibrationGateError, match=r"model m-test-1 is not publishable .*gate failed"):
         publish_reserves(settings, AS_OF)
-    assert not (tmp_path / "reserves.db").exists()  # refused before the database was touched
+    assert _query(settings.reserves_url, "SELECT count(*) AS n FROM publications")["n"][0] == 0
 
 
 @pytest.mark.parametrize("gate", [None, False])
@@ -399,7 +415,7 @@ def test_ungated_reserves_need_the_audited_override_on_every_path(settings_facto
     assert ok.exit_code == 0, ok.output
     with pytest.raises(CalibrationGateError, match="publish them with --allow-ungated"):
         publish_reserves(settings, AS_OF)
-    assert not (tmp_path / "reserves.db").exists()
+    assert _query(settings.reserves_url, "SELECT count(*) AS n FROM publications")["n"][0] == 0
     publish_reserves(settings, AS_OF, allow_ungated=True)
     engine = create_engine(settings.reserves_url)
     with engine.connect() as conn:
@@ -416,7 +432,7 @@ def test_history_is_append_only_and_finance_cannot_hold_the_publish_lock(
     settings_factory, pg_schema_url, monkeypatch
 ):
     settings = settings_factory(reserves_url=pg_schema_url)
-    write_inputs(settings.lake_uri)
+    write_inputs(settings.lake_uri, reserves_url=pg_schema_url)
     compute_reserves(settings, AS_OF)
     publish_reserves(settings, AS_OF, run_id="by-owner")
     engine = reserves_db.connect(pg_schema_url)
@@ -434,7 +450,7 @@ def test_history_is_append_only_and_finance_cannot_hold_the_publish_lock(
             conn.exec_driver_sql(statement)
         assert info.value.orig.sqlstate == "42501", statement  # insufficient_privilege
     # a session holding the lock makes publish fail quickly with a clear message, not hang
-    monkeypatch.setattr(reserves_db, "LOCK_TIMEOUT_S", 1)
+    monkeypatch.setattr(database, "LOCK_TIMEOUT_S", 1)  # the lock lives in core.database
     compute_reserves(settings, AS_OF)
     with engine.begin() as holder:
         holder.exec_driver_sql("LOCK TABLE publish_lock IN EXCLUSIVE MODE")
