@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from forecasting.core.drops import DropSettings, DropsSettings
 from forecasting.core.errors import ConfigError
 from forecasting.core.layout import ALERTS, OUTBOX_FILE
 from forecasting.core.settings_checks import (
@@ -210,7 +211,12 @@ class Settings(BaseSettings):
         3 * 366, ge=1, description="longest --from/--to range one ingest run accepts (a typo "
         "like --to 9999-12-31 must not start millions of day runs)"
     )
+    lookback_days: int = Field(14, ge=0, description="past days each ingest run sweeps for "
+                               "added, changed or removed landing files (restatements); 0: off")
+    landing_retention_days: int = Field(30, ge=1, description="landing files of older days are "
+                                        "deleted once ingested and validated; bronze never")
     pii_key: SecretStr | None = None
+    drops: DropsSettings = DropsSettings()
     ray: RaySettings = RaySettings()
     model: ModelSettings = ModelSettings()
     alerts: AlertSettings = AlertSettings()
@@ -230,6 +236,12 @@ class Settings(BaseSettings):
         if self.model.context_length is not None and self.model.context_length < 2:
             raise ValueError("model.context_length must be at least 2")
         return self
+
+    def drop(self, source: str) -> DropSettings:
+        """The drop settings of daily ``source``."""
+        if source not in DropsSettings.model_fields:
+            raise ConfigError(f"no drop settings for {source!r}: use one of {sorted(DropsSettings.model_fields)}")
+        return getattr(self.drops, source)
 
     @property
     def context_length(self) -> int:
