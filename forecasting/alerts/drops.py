@@ -30,7 +30,7 @@ def overdue_alert(source: str, day: date, status: str, arrived: str, owner: str,
 def restatement_alert(record: dict[str, Any]) -> Alert:
     """A past day re-ingested because its landing files changed (``validation.sweep``)."""
     source, day = record["source"], record["date"]
-    delta = record["rows_after"] - (record["rows_before"] or 0)
+    delta = (record["rows_after"] or 0) - (record["rows_before"] or 0)
     summary = (
         f"{source} {day} was restated: {record['reason']}. Bronze and quarantine of the day were "
         f"rebuilt from the landing files as they are now ({record['rows_before']} -> "

@@ -122,6 +122,8 @@ def _stage(settings: Settings, contract: Contract, live: Lake, lake: Lake, resul
         if contract.daily and not landing.exists(landing.landing_day(source, day)):
             return _absent(settings, live, lake, result, overdue)
         files, result.warnings = _landing_files(landing, contract, day)
+        if contract.daily and not files:  # an empty day folder: nothing arrived
+            return _absent(settings, live, lake, result, overdue)
         result.files = [name for name, _ in files]
         arrived = _arrival(settings, landing, live, contract, day)
         prints = fingerprint(landing, files)
@@ -145,10 +147,12 @@ def _stage(settings: Settings, contract: Contract, live: Lake, lake: Lake, resul
 
 
 def _absent(settings: Settings, live: Lake, lake: Lake, result: IngestResult, overdue: bool | None) -> IngestResult:
-    """A daily source-day without a landing folder: purged (bronze kept, a note), gone after
+    """A daily source-day without landing files: purged (bronze kept, a note), gone after
     ingest (StorageError, bronze kept), past its deadline (recorded missing), or not yet due."""
     source, day = result.source, result.date
-    folder = Lake.landing_from_settings(settings).landing_day(source, day)
+    landing = Lake.landing_from_settings(settings)
+    folder = landing.landing_day(source, day)
+    gone = f"{folder} does not exist" if not landing.exists(folder) else f"{folder} holds no data file"
     purge = live.landing_purge(source, day)
     if live.exists(purge):
         result.kept = (f"the landing files of {source} {day} were deleted by retention on "
@@ -158,14 +162,14 @@ def _absent(settings: Settings, live: Lake, lake: Lake, result: IngestResult, ov
         return result
     if live.exists(live.bronze_file(source, day)):
         raise StorageError(
-            f"no landing drop for {source} on {day}: {folder} does not exist, yet the day was "
+            f"no landing drop for {source} on {day}: {gone}, yet the day was "
             "ingested before and no retention purge is recorded: the bronze of the day is kept "
             "unchanged; restore the landing folder to re-ingest it"
         )
     drop = settings.drop(source)
     if not (arrival.is_overdue(day, drop, arrival.now()) if overdue is None else overdue):
         raise StorageError(
-            f"no landing drop for {source} on {day}: {folder} does not exist; it is due by "
+            f"no landing drop for {source} on {day}: {gone}; it is due by "
             f"{arrival.deadline(day, drop):%Y-%m-%d %H:%M} UTC: check the date and "
             "RISKCAST_LANDING_URI, or wait for the drop to arrive"
         )

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
     create_engine,
     event,
     inspect,
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "schema_version"
 RESERVES, TOTALS, PUBLICATIONS = "reserves", "reserves_totals", "publications"
+RESTATEMENTS, PUBLICATION_RESTATEMENTS = "restatements", "publication_restatements"
 _V1_COLUMNS = {
     s.AS_OF_DATE, s.WAREHOUSE_ID, s.PERIOD_START, s.INCIDENTS_P50, s.INCIDENTS_P90, s.INCIDENTS_P95,
     s.LOSS_EUR_P50, s.LOSS_EUR_P90, s.LOSS_EUR_P95, s.MODEL_VERSION, s.PUBLISHED_AT,
@@ -284,7 +286,20 @@ publications = Table(
     Column(s.AS_OF_DATE, Date), Column(s.RUN_ID, _ID), Column(s.MODEL_VERSION, _ID),
     Column(s.SNAPSHOT_ID, _ID), Column(s.CODE_VERSION, _ID), Column(s.CONTENT_DIGEST, String(64)),
     Column(s.N_ROWS, Integer), Column(s.PUBLISHED_AT, DateTime(timezone=True)),
-    Column(s.IS_CURRENT, Boolean),
+    Column(s.IS_CURRENT, Boolean), Column(s.PUBLICATION_REASON, String(2000)),
+)  # fmt: skip
+_RESTATEMENT_KEY = (s.RESTATED_SOURCE, s.RESTATED_DAY, s.LANDING_DIGEST)
+restatements = Table(
+    RESTATEMENTS, _meta,
+    Column(s.RESTATED_SOURCE, String(64)), Column(s.RESTATED_DAY, Date), Column(s.LANDING_DIGEST, String(64)),
+    Column(s.DETECTED_ON, Date), *[Column(c, Text) for c in (s.FILES_ADDED, s.FILES_CHANGED, s.FILES_REMOVED)],
+    Column(s.ROWS_BEFORE, Integer), Column(s.ROWS_AFTER, Integer), Column(s.RESTATEMENT_REASON, String(2000)),
+    Column(s.RECORDED_AT, DateTime(timezone=True)),
+)  # fmt: skip
+publication_restatements = Table(
+    PUBLICATION_RESTATEMENTS, _meta,
+    Column(s.AS_OF_DATE, Date), Column(s.RUN_ID, _ID), Column(s.RESTATED_SOURCE, String(64)),
+    Column(s.RESTATED_DAY, Date), Column(s.LANDING_DIGEST, String(64)),
 )  # fmt: skip
 reserves = Table(
     RESERVES, _meta,
