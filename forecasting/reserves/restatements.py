@@ -22,13 +22,33 @@ from sqlalchemy import Connection, and_, exists, select
 
 from forecasting.core import schema as s
 from forecasting.core.config import Settings
+from forecasting.core.errors import PublishError
 from forecasting.core.lake import Lake, parse_date
 from forecasting.reserves import db
+from forecasting.validation.sweep import sweep_after
 
 log = logging.getLogger(__name__)
 RESTATED = "restated"  # validation.sweep's record status for a day swapped in
 REASON_PREFIX, MAX_REASON = "restated: ", 2000
 _KEY = (s.RESTATED_SOURCE, s.RESTATED_DAY, s.LANDING_DIGEST)
+
+
+def sweep_and_record(settings: Settings, days: list[date]) -> dict[str, Any]:
+    """After an ingest run of ``days``: sweep the days before them (``validation.sweep``) and
+    record what was restated in the database (the DAG's ``sweep`` task and ``riskcast
+    ingest`` call this). ``exit_code`` 1 when an amendment was refused, a landing folder
+    vanished, an alert route or the database failed (the lake keeps the records: the next
+    publish records them); else 0."""
+    out = sweep_after(settings, days)
+    if out["restated"]:
+        try:
+            out["database"] = record_restatements(settings)
+        except PublishError as exc:
+            log.error("restatements not recorded in the reserves database (the next publish will): %s", exc)
+            out["database"] = {"error": str(exc)}
+    trouble = out["refused"] or out["vanished"] or out["alert_errors"] or "error" in out.get("database", {})
+    out["exit_code"] = 1 if trouble else 0
+    return out
 
 
 def record_restatements(settings: Settings) -> dict[str, Any]:

@@ -21,7 +21,6 @@ Cost: one listing per day and a sha256 of each file whose size did not change (`
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -31,32 +30,15 @@ from forecasting.core.config import Settings
 from forecasting.core.errors import AlertError, RiskcastError
 from forecasting.core.lake import Lake
 from forecasting.core.schema import DAILY_SOURCES
-from forecasting.ingest import partition
+from forecasting.ingest.changes import Change, compare
 from forecasting.ingest.drop import ingest_source
-from forecasting.ingest.manifest import fingerprint, landing_digest, read_manifest
+from forecasting.ingest.manifest import read_manifest
 from forecasting.validation.checks import validate_source
 from forecasting.validation.results import CRITICAL
 from forecasting.validation.staging import conclude, good_copy, prepare
 
 log = logging.getLogger(__name__)
 RESTATED, REFUSED = "restated", "refused"
-
-
-@dataclass
-class Change:
-    """How a day's landing differs from its ingest manifest (landing-relative names)."""
-
-    source: str
-    day: date
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    marker: bool = False  # the _SUCCESS marker arrived since
-    digest: str = ""  # landing_digest of the files as they are now
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"added": self.added, "changed": self.changed, "removed": self.removed,
-                "marker_arrived": self.marker}  # fmt: skip
 
 
 def sweep_landing(settings: Settings, run_day: date, skip: set[date] = frozenset()) -> dict[str, Any]:
@@ -70,7 +52,7 @@ def sweep_landing(settings: Settings, run_day: date, skip: set[date] = frozenset
     for source in DAILY_SOURCES:
         for day in (d for d in days if d not in skip):
             out["days_checked"] += 1
-            found = compare(settings, landing, live, source, day)
+            found = compare(landing, live, source, day)
             if found is None:
                 continue
             if isinstance(found, list):  # the folder is gone: no purge, no re-ingest
@@ -91,34 +73,6 @@ def sweep_after(settings: Settings, days: list[date]) -> dict[str, Any]:
     return sweep_landing(settings, max(days), set(days))
 
 
-def compare(settings: Settings, landing: Lake, live: Lake, source: str, day: date) -> Change | list[str] | None:
-    """The day's change since its ingest (None: none, not ingested, or purged); the list of
-    its ingested files when its whole landing folder is gone without a retention purge."""
-    partition.finish_swap(live, source, day)
-    manifest = read_manifest(live, source, day)
-    if manifest is None or live.exists(live.landing_purge(source, day)):
-        return None
-    folder = landing.landing_day(source, day)
-    rel = f"{source}/date={day}"
-    now = {f"{rel}/{n}": info for n, info in landing.files(folder).items()}
-    marker = now.pop(f"{rel}/_SUCCESS", None) is not None
-    old = manifest["files"]
-    if not now and old and not landing.exists(folder):
-        return sorted(old)
-    change = Change(source, day, sorted(set(now) - set(old)), [], sorted(set(old) - set(now)))
-    same_size = [n for n in now if n in old and now[n]["size"] == old[n]["size"]]
-    change.changed = sorted(n for n in now if n in old and now[n]["size"] != old[n]["size"])
-    prints = fingerprint(landing, [(n, f"{landing.uri}/{n}") for n in same_size])
-    change.changed = sorted(change.changed + [n for n in same_size if prints[n]["sha256"] != old[n]["sha256"]])
-    was_marked = manifest["arrival"].get("marker")
-    change.marker = was_marked is False and marker
-    if not (change.added or change.changed or change.removed or change.marker):
-        return None
-    prints.update(fingerprint(landing, [(n, f"{landing.uri}/{n}") for n in now if n not in prints]))
-    change.digest = landing_digest(prints, marker if was_marked is not None else None)
-    return change
-
-
 def restate(settings: Settings, live: Lake, change: Change, run_day: date) -> dict[str, Any] | None:
     """Ingest and validate the changed day again; swap it in (restated) or keep the good
     copy (refused); record it and alert once. None when these files were refused before."""
@@ -137,9 +91,9 @@ def restate(settings: Settings, live: Lake, change: Change, run_day: date) -> di
     except RiskcastError as exc:
         why = str(exc)
     else:
-        if checked.status == CRITICAL and good_copy(live, source, day):
-            why = checked.message
+        kept = checked.status == CRITICAL and good_copy(live, source, day)
         conclude(lake, source, day, checked)
+        why = checked.message if kept else None
     if why is None:
         after = _rows(live, source, day)
         delta = (after or 0) - (before or 0)
