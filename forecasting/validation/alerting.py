@@ -35,15 +35,7 @@ from forecasting.core.schema import (
     SOURCE_ROW,
     WAREHOUSE_ID,
 )
-from forecasting.ingest.arrival import (
-    COMPLETE,
-    deadline,
-    describe,
-    expected_sites,
-    is_overdue,
-    look,
-    now,
-)
+from forecasting.ingest import arrival
 from forecasting.ingest.drop import INFRASTRUCTURE
 
 if TYPE_CHECKING:
@@ -91,16 +83,16 @@ def alert_day(
 def alert_drop(settings: Settings, result: IngestResult) -> dict[str, list[str]]:
     """The one alert for a drop ingested incomplete or missing past its deadline (title ->
     routes; {} when complete, not yet due, or alerted before)."""
-    if result.error or result.arrival == COMPLETE or result.source not in DAILY_SOURCES:
+    if result.error or result.arrival == arrival.COMPLETE or result.source not in DAILY_SOURCES:
         return {}
     drop = settings.drop(result.source)
-    if not is_overdue(result.date, drop, now()):
+    if not arrival.is_overdue(result.date, drop, arrival.now()):
         return {}
     landing, lake = Lake.landing_from_settings(settings), Lake.from_settings(settings)
-    sites = expected_sites(lake, result.date) if drop.per_site_files else None
-    state = look(landing, result.source, result.date, sites)
-    due = f"{deadline(result.date, drop):%Y-%m-%d %H:%M} UTC"
-    alert = overdue_alert(result.source, result.date, result.arrival, describe(state, drop), drop.owner, due)
+    sites = arrival.expected_sites(lake, result.date) if drop.per_site_files else None
+    state = arrival.look(landing, result.source, result.date, sites)
+    due = f"{arrival.deadline(result.date, drop):%Y-%m-%d %H:%M} UTC"
+    alert = overdue_alert(result.source, result.date, result.arrival, arrival.describe(state, drop), drop.owner, due)
     return {alert.title: send_alert_once(settings, alert)}
 
 
