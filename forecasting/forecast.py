@@ -60,6 +60,7 @@ class ForecastSummary:
     quantiles_uri: str
     samples_uri: str
     ensemble: dict[str, float] = field(default_factory=dict)  # member -> share of the paths
+    missing_data: dict[str, Any] = field(default_factory=dict)  # the panel's: drops that had not arrived
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +105,7 @@ def forecast_panel(
         quantiles_uri=join(out, QUANTILES_FILE),
         samples_uri=join(out, SAMPLES_FILE),
         ensemble=weights,
+        missing_data=(lake.read_json(lake.panel_summary(as_of)).get("missing_data") or {}),
     )
     lake.write_parquet(fs.to_samples_frame(), summary.samples_uri)
     lake.write_parquet(quantiles, summary.quantiles_uri)

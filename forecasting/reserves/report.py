@@ -7,12 +7,13 @@ The page itself is built in ``forecasting.reserves.page``.
 
 from __future__ import annotations
 
+import html
 from datetime import date
 
 import pandas as pd
 
 from forecasting.core.errors import ConfigError
-from forecasting.core.html import render_report
+from forecasting.core.html import Section, render_report
 from forecasting.core.lake import Lake, join, parse_date
 from forecasting.core.layout import RESERVES, TOTALS_FILE
 from forecasting.reserves.causes import causes_block, insert_causes, latest_causes
@@ -44,11 +45,33 @@ def render_reserves_page(
     thresholds: pd.DataFrame,
     as_of: date,
     ctx: PageContext,
+    missing: dict | None = None,
 ) -> str:
-    """The whole self-contained page."""
+    """The whole self-contained page; ``missing``: the panel summary's ``missing_data``."""
     lead = reserves_lead(reserves, totals, as_of, ctx)
     sections = reserves_sections(reserves, totals, thresholds, ctx)
+    if missing and missing.get("days"):
+        sections.append(missing_section(missing))
     return render_report(sections, title=f"riskcast reserves as of {as_of}", lead=lead)
+
+
+def missing_section(missing: dict) -> Section:
+    """The source-days whose drops had not (all) arrived: those site-periods were left out
+    of the history the forecast learnt from (missing, never counted as zero)."""
+    rows = "".join(
+        f"<tr><td>{html.escape(m['day'])}</td><td>{html.escape(m['source'])}</td>"
+        f"<td>{html.escape('every site' if m['sites'] == 'all' else ', '.join(m['sites']))}</td></tr>"
+        for m in missing["listed"]
+    )
+    more = len(missing["listed"]) < missing["days"]
+    body = (
+        "<p>These drops had not (all) arrived when the data was read. Their site-weeks were left "
+        "out of the history the forecast learnt from (missing, not zero); a late file restates "
+        "the day and the next run republishes.</p>"
+        f"<table><tr><th>day</th><th>source</th><th>sites</th></tr>{rows}</table>"
+        + (f"<p>... {missing['days'] - len(missing['listed'])} more in the panel summary.</p>" if more else "")
+    )
+    return Section(f"Data missing from this forecast ({missing['days']} source-day(s))", body)
 
 
 def write_reserves_report(
@@ -74,7 +97,9 @@ def write_reserves_report(
         else None,
         horizon=horizon,
     )
-    page = render_reserves_page(reserves, totals, thresholds, as_of, ctx)
+    summary_uri = lake.panel_summary(as_of)
+    missing = lake.read_json(summary_uri).get("missing_data") if lake.exists(summary_uri) else None
+    page = render_reserves_page(reserves, totals, thresholds, as_of, ctx, missing)
     page = insert_causes(page, causes_block(*latest_causes(lake, as_of)))  # forecasting.explain's
     return lake.write_text(lake.reserves_report(as_of), page)
 
