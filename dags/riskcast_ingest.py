@@ -8,9 +8,15 @@ interval's end, else the day before ``run_after``), so a cron run, a manual run 
 ``airflow dags test riskcast_ingest D+1`` all process D.
 
 For each day (that date, or ``params.backfill_from`` .. that date in one run): reference
-data (warehouses, events) first, then per source ingest -> validate. Validation
-emits the bronze Asset of its source, which can trigger ``riskcast_forecast``. Failed
-expectations alert security; infrastructure failures alert the platform owner.
+data (warehouses, events) first, then per source: wait for the drop (``wait_<source>``, a
+deferrable ``DropSensor`` on the triggerer until the drop has arrived or its deadline,
+``settings.drops``) -> ingest (a day still incomplete or missing is ingested as it is,
+marked, alerted once) -> validate (on the day's staged copy, swapped in on success: a
+rejected rerun keeps the good copy). Validation emits the bronze Asset of its source, which
+can trigger ``riskcast_forecast``. Then ``sweep`` re-ingests the ``lookback_days`` before
+whose landing files changed (restatements, recorded in the reserves database) and
+``purge_landing`` deletes landing days past ``landing_retention_days`` (never bronze).
+Failed expectations alert security; infrastructure failures alert the platform owner.
 Heavy libraries are imported inside the task callables only.
 """
 
@@ -21,6 +27,7 @@ from datetime import datetime
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from riskcast_airflow.assets import BRONZE as BRONZE_ASSETS
+from riskcast_airflow.drop_sensor import DropSensor
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.runtime import DEFAULT_ARGS
 
@@ -69,11 +76,30 @@ def riskcast_ingest():
         settings = runtime.settings(context)
         return validate_source_days(settings, source, runtime.days(context, settings.max_backfill_days))
 
+    # past days of every source, after this run's days; whatever this run's own days did
+    @task(trigger_rule="all_done", on_failure_callback=RiskcastAlertNotifier(kind="data_quality"))
+    def sweep(**context) -> dict:
+        from forecasting.reserves.restatements import sweep_and_record
+        from riskcast_airflow import runtime
+
+        settings = runtime.settings(context)
+        return sweep_and_record(settings, runtime.days(context, settings.max_backfill_days))
+
+    @task(trigger_rule="all_done")
+    def purge_landing(swept: dict, **context) -> dict:
+        from forecasting.ingest.retention import purge_landing as purge
+        from riskcast_airflow import runtime
+
+        return purge(runtime.settings(context), runtime.as_of(context))
+
     reference = ingest_reference()
+    swept = sweep()
     for source, asset in BRONZE_ASSETS.items():
+        waited = DropSensor(task_id=f"wait_{source}", source=source)
         ingested = ingest.override(task_id=f"ingest_{source}")(source)
-        reference >> ingested
-        validate.override(task_id=f"validate_{source}", outlets=[asset])(source, ingested)
+        reference >> waited >> ingested
+        validate.override(task_id=f"validate_{source}", outlets=[asset])(source, ingested) >> swept
+    purge_landing(swept)
 
 
 riskcast_ingest()
