@@ -11,7 +11,7 @@ once (``forecasting.ingest.arrival``). ``deferrable=False`` pokes in the worker 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -36,7 +36,7 @@ class DropSensor(BaseSensorOperator):
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        wait = _Wait(context, self.source)
+        wait = _Wait(runtime.settings(context), runtime.as_of(context), self.source)
         done = wait.result()
         if done is not None:
             return done
@@ -48,15 +48,15 @@ class DropSensor(BaseSensorOperator):
         return event
 
     def poke(self, context: Any) -> PokeReturnValue:
-        done = _Wait(context, self.source).result()
+        done = _Wait(runtime.settings(context), runtime.as_of(context), self.source).result()
         return PokeReturnValue(is_done=done is not None, xcom_value=done)
 
 
 class _Wait:
     """One look at the drop of the run's day, and the trigger that waits for the rest."""
 
-    def __init__(self, context: Any, source: str) -> None:
-        self.settings, self.day, self.source = runtime.settings(context), runtime.as_of(context), source
+    def __init__(self, settings: Any, day: date, source: str) -> None:
+        self.settings, self.day, self.source = settings, day, source
         self.drop = self.settings.drop(source)
         lake = Lake.from_settings(self.settings)
         self.sites = arrival.expected_sites(lake, self.day) if self.drop.per_site_files else None
