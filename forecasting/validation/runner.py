@@ -183,12 +183,10 @@ def _deliver(send: Callable[[], Any]) -> None:
 
 # --------------------------------------------------------------------------- all sources of a day
 def validate_date(settings: Settings, day: date, alert: bool = False, only_staged: bool = False) -> DayValidation:
-    """Validate every source of ``day`` (reference snapshots first); raises nothing for data.
-
-    Each source on its staged copy, swapped in (or kept) before the next (``staging``);
-    ``only_staged``: only the sources this run ingested anew. With ``alert``, every source
-    with quarantined rows or a rejected batch is alerted (``DayValidation.alerts``).
-    """
+    """Validate every source of ``day`` (reference snapshots first), each on its staged copy,
+    swapped in or kept before the next (``staging``; ``only_staged``: only the sources this
+    run ingested anew); raises nothing for data. ``alert``: alert every source with
+    quarantined rows or a rejected batch (``DayValidation.alerts``)."""
     day = parse_date(day)
     lake = Lake.from_settings(settings)
     runs = []
@@ -218,8 +216,9 @@ def ingest_and_validate(
     One dict per day: ``date``, ``sources`` (ingest results), totals ``read`` /
     ``accepted`` / ``quarantined`` / ``duplicates``, ``validation`` (``DayValidation``),
     ``alerts`` (title -> routes), ``alert_errors``, ``errors`` and ``exit_code`` (2: a
-    source failed; 1: rows were quarantined or an alert route failed; 0: clean). A single
-    date gives a single dict. A day without any landing drop raises StorageError.
+    source failed; 1: rows quarantined, a drop incomplete or missing, an alert route
+    failed; 0: clean). A single date gives a single dict. A day without any landing drop
+    raises StorageError.
     """
     single = not isinstance(days, Sequence)
     out = [
@@ -282,7 +281,8 @@ def _day_summary(
         },
     }
     errors = [f"{r.source}: {r.error}" for r in ingested if r.error]
-    exit_code = 2 if errors else (1 if summary["quarantined"] else 0)
+    warned = summary["quarantined"] or any(r.arrival != "complete" for r in ingested)  # incomplete, missing
+    exit_code = 2 if errors else (1 if warned else 0)
     if checked is not None:
         summary["validation"] = checked.to_dict()
         # a source ingest already stopped has no bronze: its critical result repeats that

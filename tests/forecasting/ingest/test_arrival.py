@@ -77,7 +77,7 @@ def test_a_missing_day_past_its_deadline_is_recorded_missing_and_alerted_once(se
     first = ingest_dates(settings, [DAY], validate=True)[0]  # long past the deadline
     second = ingest_dates(settings, [DAY], validate=True)[0]
     lake = Lake.from_settings(settings)
-    assert first["sources"][RECON]["arrival"] == "missing" and first["exit_code"] == 0
+    assert first["sources"][RECON]["arrival"] == "missing" and first["exit_code"] == 1  # a warning
     assert not lake.exists(lake.bronze(RECON, DAY))  # a missing day is no day of zero rows
     marker = json.loads(Path(lake.incomplete_marker(RECON, DAY)).read_text())
     assert marker == {"source": RECON, "date": str(DAY), "status": "missing", "missing_sites": None}
