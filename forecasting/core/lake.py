@@ -16,6 +16,7 @@ from typing import Any
 
 import fsspec
 import pandas as pd
+from fsspec.core import strip_protocol
 
 from forecasting.core.errors import ConfigError, StorageError
 from forecasting.core.layout import Layout, join, validate_identifier
@@ -189,7 +190,7 @@ class Lake(Layout):
         "mtime"}`` (epoch seconds, None where the store gives none); {} if it does not exist."""
         if not self.exists(uri):
             return {}
-        base = self.fs._strip_protocol(uri).rstrip("/")
+        base = strip_protocol(uri).rstrip("/")
         found = _guard(uri, self.aws_conn_id, lambda: self.fs.find(uri, detail=True))
         return {path[len(base) + 1:]: {"size": int(info.get("size") or 0), "mtime": _mtime(info)}
                 for path, info in sorted(found.items()) if info.get("type", "file") == "file"}
