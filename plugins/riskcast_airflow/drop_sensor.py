@@ -5,8 +5,8 @@ past: a catch-up run) returns at once; otherwise the task defers to ``DropTrigge
 triggerer until the drop has arrived or its deadline (``settings.drops.<source>``) has
 passed. Either way the sensor succeeds with the event: a late drop is data, not a failure;
 the ingest task that follows records the day incomplete or missing and alerts its owner
-once (``forecasting.ingest.arrival``). ``deferrable=False`` pokes in the worker instead
-(``poke_interval``: the source's ``poll_seconds``).
+once (``forecasting.ingest.arrival``). ``deferrable=False`` pokes in the worker instead,
+every ``poke_interval`` seconds (60 by default), holding a slot.
 """
 
 from __future__ import annotations
