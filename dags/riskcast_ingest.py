@@ -8,10 +8,16 @@ interval's end, else the day before ``run_after``), so a cron run, a manual run 
 ``airflow dags test riskcast_ingest D+1`` all process D.
 
 For each day (that date, or ``params.backfill_from`` .. that date in one run): reference
-data (warehouses, events) first, then per source ingest -> validate. Validation
-emits the bronze Asset of its source, which can trigger ``riskcast_forecast``. Failed
-expectations alert security; infrastructure failures alert the platform owner. A backfill
-sends its historical days' alerts as one digest per task, the run's own day's alone.
+data (warehouses, events) first, then per source: wait for the drop (``wait_<source>``, a
+deferrable ``DropSensor`` on the triggerer until the drop has arrived or its deadline,
+``settings.drops``) -> ingest (a day still incomplete or missing is ingested as it is,
+marked, alerted once) -> validate (on the day's staged copy, swapped in on success: a
+rejected rerun keeps the good copy). Validation emits the bronze Asset of its source, which
+can trigger ``riskcast_forecast``. Then ``sweep`` re-ingests the ``lookback_days`` before
+whose landing files changed (restatements, recorded in the reserves database) and
+``purge_landing`` deletes landing days past ``landing_retention_days`` (never bronze).
+Failed expectations alert security; infrastructure failures alert the platform owner. A
+backfill sends its historical days' alerts as one digest per task, the run's own day's alone.
 Heavy libraries are imported inside the task callables only.
 """
 
@@ -22,6 +28,7 @@ from datetime import datetime
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
 from riskcast_airflow.assets import BRONZE as BRONZE_ASSETS
+from riskcast_airflow.drop_sensor import DropSensor
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.runtime import DEFAULT_ARGS
 from riskcast_airflow.stage_tasks import stage_task
@@ -47,13 +54,17 @@ from riskcast_airflow.stage_tasks import stage_task
     doc_md=__doc__,
 )
 def riskcast_ingest():
-    # each task runs its stage from the stage table (forecasting.stages) by name: the function
-    # its `riskcast` command runs, alerting security when the data breaks its contract
+    # each task but the drop sensors runs its stage from the stage table (forecasting.stages)
+    # by name: the function its `riskcast` command runs, alerting whom the stage names
     reference = stage_task("ingest_reference")()
+    # past days of every source, after this run's days, whatever this run's own days did
+    swept = stage_task("sweep", trigger_rule="all_done")()
     for source, asset in BRONZE_ASSETS.items():
+        waited = DropSensor(task_id=f"wait_{source}", source=source)
         ingested = stage_task("ingest", source=source)()
-        reference >> ingested
-        stage_task("validate", source=source, outlets=[asset])(ingested)
+        reference >> waited >> ingested
+        stage_task("validate", source=source, outlets=[asset])(ingested) >> swept
+    stage_task("purge_landing", trigger_rule="all_done")(swept)
 
 
 riskcast_ingest()

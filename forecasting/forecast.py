@@ -63,6 +63,7 @@ class ForecastSummary:
     ensemble: dict[str, float] = field(default_factory=dict)  # member -> share of the paths
     # first_period when as_of falls inside it (not its last day): its days so far are unused
     partly_observed: dict[str, Any] | None = None
+    missing_data: dict[str, Any] = field(default_factory=dict)  # the panel's: drops that had not arrived
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +109,7 @@ def forecast_panel(
         samples_uri=join(out, SAMPLES_FILE),
         ensemble=weights,
         partly_observed=partly_observed(as_of, spec.freq),
+        missing_data=(lake.read_json(lake.panel_summary(as_of)).get("missing_data") or {}),
     )
     lake.write_parquet(fs.to_samples_frame(), summary.samples_uri)
     lake.write_parquet(quantiles, summary.quantiles_uri)

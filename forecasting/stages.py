@@ -25,11 +25,13 @@ from forecasting.audit.stage import run_audit
 from forecasting.backtest.run import backtest_lake
 from forecasting.explain.stage import explain_lake
 from forecasting.forecast import forecast_panel
+from forecasting.ingest.retention import purge_landing
 from forecasting.panel.build import build_panel, validate_lake_panel
 from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.escalation import escalate_reserves
 from forecasting.reserves.publish import publish_reserves
 from forecasting.reserves.report import write_reserves_report
+from forecasting.reserves.restatements import sweep_and_record
 from forecasting.reserves.track.stage import track_record
 from forecasting.train import train_model
 from forecasting.validation.runner import (
@@ -86,6 +88,17 @@ STAGES: tuple[Stage, ...] = (
         ("bronze", "expectations"), ("bronze", "quarantine", "data_docs", "alerts"),
         "Validate a source's bronze with its Great Expectations suite; quarantine failing rows.",
         scope=SOURCE_DAYS, failure="data_quality", takes="rejected_days",
+    ),
+    Stage(
+        "sweep", sweep_and_record, INGEST_DAG,
+        ("landing", "ingest manifests"), ("bronze", "quarantine", "restatements", "DB: restatements", "alerts"),
+        "Re-ingest and re-validate the past days whose landing files were added, changed or removed since.",
+        scope=DAYS, failure="data_quality",
+    ),
+    Stage(
+        "purge_landing", purge_landing, INGEST_DAG,
+        ("landing", "ingest manifests"), ("landing", "landing_purges"),
+        "Delete landing days past landing_retention_days once ingested and validated (never bronze).",
     ),
     Stage(
         "audit", run_audit, FORECAST_DAG,

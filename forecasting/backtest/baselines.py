@@ -103,11 +103,12 @@ def _stats_model(name: str):
 
 
 def _trim(train: pd.DataFrame) -> pd.DataFrame:
-    """statsforecast takes no NaN: drop leading missing periods, count inner gaps as 0."""
+    """statsforecast takes no NaN: drop leading missing periods, fill inner gaps (a drop that
+    never arrived) with the series' mean of observed periods: zero would bias it low."""
     df = train[[UNIQUE_ID, DS, Y]].sort_values([UNIQUE_ID, DS], kind="stable")
     seen = df[Y].notna().groupby(df[UNIQUE_ID], sort=False).cummax()
     df = df[seen].copy()
-    df[Y] = df[Y].fillna(0.0).astype(float)
+    df[Y] = df[Y].fillna(df.groupby(UNIQUE_ID, sort=False)[Y].transform("mean")).astype(float)
     return df.reset_index(drop=True)
 
 

@@ -61,7 +61,8 @@ def _verdict(result) -> Section:
         f"<p>Production calibration levels (applied to sample paths): {levels} "
         f"({html.escape(result.calibration.method)}).</p>{_ensemble_text(result.ensemble)}"
         f"<p class='note'>Left out: {checks['all_missing']['count']} all-missing series, "
-        f"{checks['missing_in_windows']['count']} with missing actuals inside the evaluated windows. "
+        f"{checks['missing_in_windows']['count']} with missing actuals inside the evaluated windows "
+        "(kept, scored on the periods observed). "
         f"Capped sample values: {result.capped}.</p>"
     )
     return Section("Verdict", body)

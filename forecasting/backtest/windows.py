@@ -109,22 +109,20 @@ class PanelChecks:
 
 
 def scorable_panel(df: pd.DataFrame, first_eval: pd.Timestamp) -> tuple[pd.DataFrame, PanelChecks]:
-    """Drop series with no observed ``y`` at all, and series with a missing ``y`` inside
-    the evaluated windows (``ds >= first_eval``): scores would otherwise compare models on
-    different actuals. Returns the kept panel and the lists of dropped ids."""
+    """Drop series with no observed ``y`` at all; list the series with a missing ``y`` inside
+    the evaluated windows (``ds >= first_eval``: a drop that never arrived). Those stay:
+    every model is scored on the same observed actuals (``window_frames`` keeps only those),
+    so a day missing at every site (a whole drop lost) does not empty the backtest.
+    Returns the kept panel and the lists of ids."""
     hist = history(df)
     observed = hist[Y].notna().groupby(hist[UNIQUE_ID]).any()
     all_missing = sorted(observed.index[~observed].astype(str))
     late = hist[hist[DS] >= first_eval]
     gaps = late[Y].isna().groupby(late[UNIQUE_ID]).any()
     in_windows = sorted(set(gaps.index[gaps].astype(str)) - set(all_missing))
-    drop = set(all_missing) | set(in_windows)
-    kept = df[~df[UNIQUE_ID].astype(str).isin(drop)].reset_index(drop=True)
+    kept = df[~df[UNIQUE_ID].astype(str).isin(set(all_missing))].reset_index(drop=True)
     if kept.empty:
-        raise InputError(
-            f"no series is left to backtest: {len(all_missing)} have no observed value and "
-            f"{len(in_windows)} miss values inside the evaluated windows (from {first_eval.date()})"
-        )
+        raise InputError(f"no series is left to backtest: all {len(all_missing)} have no observed value")
     return kept, PanelChecks(all_missing, in_windows)
 
 

@@ -10,6 +10,8 @@ import typer
 from forecasting.cli.common import ConfigOpt, app, emit, run, settings_from
 from forecasting.core.lake import day_range, parse_date
 from forecasting.demo.generate import generate_network
+from forecasting.ingest.retention import purge_landing
+from forecasting.reserves.restatements import sweep_and_record
 from forecasting.validation.runner import ingest_dates, validate_date
 
 
@@ -34,18 +36,38 @@ def ingest(
     from_: Annotated[str | None, typer.Option("--from", metavar="DATE", help="first day of a backfill YYYY-MM-DD")] = None,
     to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="last day of a backfill YYYY-MM-DD (inclusive)")] = None,
     validate: Annotated[bool, typer.Option("--validate/--no-validate", help="validate with GX after ingest")] = True,
+    sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="re-ingest earlier days (lookback_days) "
+                                        "whose landing files changed since (restatements)")] = True,
     workers: Annotated[int | None, typer.Option(
         min=0, help="a backfill's partitions on N Ray actors (0: one per Ray CPU; ray.address for a "
         "cluster; same files as 1); default: the intake_workers setting")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Ingest (and by default validate) the landing drop of a day or a range of days."""
+    """Ingest (and by default validate) the landing drop of a day or a range of days, then
+    sweep the days before it for late, amended or removed files (the last day's ``sweep``)."""
 
     settings = settings_from(config, **({} if workers is None else {"intake_workers": workers}))
     days = _days(date, from_, to, settings.max_backfill_days)
     results = run(lambda: ingest_dates(settings, days, validate=validate))
+    if sweep and validate and settings.lookback_days:
+        results[-1]["sweep"] = run(lambda: sweep_and_record(settings, days))
+        results[-1]["exit_code"] = max(results[-1].get("exit_code", 0), results[-1]["sweep"]["exit_code"])
     emit(results)
     raise typer.Exit(max((r.get("exit_code", 0) for r in results), default=0))
+
+
+@app.command("purge-landing")
+def purge_landing_cmd(
+    as_of: Annotated[str, typer.Option("--as-of", metavar="DATE", help="the run's date: days more than "
+                                       "landing_retention_days before it are purged")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be deleted, delete nothing")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Delete raw landing files past landing_retention_days once their day is ingested and
+    validated (bronze is never touched); a day with files not yet ingested is kept and listed."""
+
+    settings = settings_from(config)
+    emit(run(lambda: purge_landing(settings, parse_date(as_of, "--as-of"), dry_run=dry_run)))
 
 
 @app.command()

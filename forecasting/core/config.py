@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from forecasting.core.drops import DropSettings, DropsSettings
 from forecasting.core.errors import ConfigError
 from forecasting.core.layout import ALERTS, OUTBOX_FILE
 from forecasting.core.page_roles import PageRoles
@@ -220,7 +221,12 @@ class Settings(BaseSettings):
         3 * 366, ge=1, description="longest --from/--to range one ingest run accepts (a typo "
         "like --to 9999-12-31 must not start millions of day runs)"
     )
+    lookback_days: int = Field(14, ge=0, description="past days each ingest run sweeps for "
+                               "added, changed or removed landing files (restatements); 0: off")
+    landing_retention_days: int = Field(30, ge=1, description="landing files of older days are "
+                                        "deleted once ingested and validated; bronze never")
     pii_key: SecretStr | None = None
+    drops: DropsSettings = DropsSettings()
     ray: RaySettings = RaySettings()
     model: ModelSettings = ModelSettings()
     alerts: AlertSettings = AlertSettings()
@@ -241,6 +247,12 @@ class Settings(BaseSettings):
         if self.model.context_length is not None and self.model.context_length < 2:
             raise ValueError("model.context_length must be at least 2")
         return self
+
+    def drop(self, source: str) -> DropSettings:
+        """The drop settings of daily ``source``."""
+        if source not in DropsSettings.model_fields:
+            raise ConfigError(f"no drop settings for {source!r}: use one of {sorted(DropsSettings.model_fields)}")
+        return getattr(self.drops, source)
 
     @property
     def context_length(self) -> int:
@@ -267,7 +279,6 @@ class Settings(BaseSettings):
         return mask_urls(data)
 
 
-
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -284,11 +295,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             f"config file {path} holds secret(s) {leaked}: remove them and set them through "
             "RISKCAST_* env vars or an Airflow connection instead"
         )
-    unknown = unknown_keys(data, Settings)
-    if unknown:
+    if unknown := unknown_keys(data, Settings):
         raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; fix the key")
-    with_password = urls_with_passwords(data)
-    if with_password:
+    if with_password := urls_with_passwords(data):
         raise ConfigError(
             f"config file {path}: {with_password} hold(s) a URL with a credential (a password in "
             "it, or a password=/token= parameter): remove it from the file and set the whole URL "

@@ -16,6 +16,7 @@ from typing import Any
 
 import fsspec
 import pandas as pd
+from fsspec.core import strip_protocol
 
 from forecasting.core.errors import ConfigError, StorageError
 from forecasting.core.layout import Layout, join, validate_identifier
@@ -116,6 +117,14 @@ class Lake(Layout):
         """The landing area of ``settings`` (``landing_uri``, same credentials)."""
         return cls(settings.landing_uri, settings.aws_conn_id)
 
+    def with_staged(self, partitions: Any) -> Lake:
+        """This lake with the (source, day) ``partitions`` resolving under ``_staging/``
+        (``Layout.staged``); it shares this lake's filesystem."""
+        other = Lake(self.uri, self.aws_conn_id)
+        other._fs = self._fs
+        other.staged = frozenset(partitions)
+        return other
+
     # ------------------------------------------------------------------ I/O
     @property
     def fs(self) -> fsspec.AbstractFileSystem:
@@ -133,14 +142,6 @@ class Lake(Layout):
         if not self.exists(uri):
             return []
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(uri, detail=False))
-
-    def files(self, uri: str) -> list[str]:
-        """Paths (relative to ``uri``, ``/``-separated) of every file below ``uri``, sorted."""
-        if not self.exists(uri):
-            return []
-        root = self.fs._strip_protocol(uri).rstrip("/") + "/"
-        found = _guard(uri, self.aws_conn_id, lambda: self.fs.find(uri))
-        return sorted(p[len(root):] for p in found if p.startswith(root))
 
     def remove(self, uri: str) -> None:
         if self.exists(uri):
@@ -170,6 +171,30 @@ class Lake(Layout):
         else:
             _guard(uri, self.aws_conn_id, lambda: self.fs.put_file(path, uri))
         return uri
+
+    def copy(self, src: str, dst: str) -> str:
+        """Copy ``src`` to ``dst`` in this lake: local, temp file + rename (atomic); an object
+        store, a server-side copy (a PUT is atomic per object there)."""
+        parent = dst.rsplit("/", 1)[0]
+        _guard(dst, self.aws_conn_id, lambda: self.fs.makedirs(parent, exist_ok=True))
+        if _is_local(dst):
+            tmp = f"{dst}.tmp-{os.getpid()}"
+            shutil.copyfile(_local(src), _local(tmp))
+            os.replace(_local(tmp), _local(dst))
+        else:
+            _guard(dst, self.aws_conn_id, lambda: self.fs.copy(src, dst))
+        return dst
+
+    def files(self, uri: str) -> dict[str, dict[str, Any]]:
+        """Every file under ``uri`` (recursive): path relative to ``uri`` (``/``-separated, in
+        sorted order) -> ``{"size", "mtime"}`` (epoch seconds, None where the store gives none);
+        {} if it does not exist."""
+        if not self.exists(uri):
+            return {}
+        base = strip_protocol(uri).rstrip("/")
+        found = _guard(uri, self.aws_conn_id, lambda: self.fs.find(uri, detail=True))
+        return {path[len(base) + 1:]: {"size": int(info.get("size") or 0), "mtime": _mtime(info)}
+                for path, info in sorted(found.items()) if info.get("type", "file") == "file"}
 
     def size(self, uri: str) -> int:
         """Bytes stored at ``uri``."""
@@ -224,6 +249,14 @@ def filesystem(uri: str, aws_conn_id: str = "aws_default") -> fsspec.AbstractFil
         raise ConfigError(
             f"unknown storage protocol '{protocol}' in {uri!r}: use a local folder, file:// or s3://"
         ) from exc
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    """Modification time of an fsspec listing entry (local ``mtime``, S3 ``LastModified``)."""
+    value = info.get("mtime", info.get("LastModified", info.get("last_modified")))
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _is_local(uri: str) -> bool:

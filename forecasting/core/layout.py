@@ -6,6 +6,14 @@
     quarantine/<source>/date=D/ingest.parquet            rows rejected at ingest (+ reason)
     quarantine/<source>/date=D/validation.parquet        rows rejected by the GX suite (+ reason)
     quarantine/<source>/date=D/validation.json           what the validation of that day read
+    quarantine/<source>/date=D/ingest.json               what ingest read: landing files (size,
+                                                         sha256), rows, arrival (complete or not)
+    quarantine/<source>/date=D/incomplete.json           only for a day ingested incomplete
+    _staging/bronze|quarantine/<source>/date=D/...       a rerun's day, written aside, swapped in
+                                                         on success (``ingest.partition``)
+    restatements/<source>/date=D/<landing digest>.json   a past day re-ingested by the sweep
+    landing_purges/<source>/date=D/purge.json            landing files deleted by retention
+    alerts/sent/<alert id>.json                          alerts sent once (not again on a rerun)
     data_docs/index.html                                 GX Data Docs
     audit/as_of=D/audit.parquet, report.md, report.html  positive-unlabeled audit
     panel/as_of=D/panel.parquet, severity.parquet, summary.json
@@ -39,6 +47,7 @@ AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS = (
 )
 EXPLAIN = "explain"
 TRACK = "track"
+STAGING, RESTATEMENTS, LANDING_PURGES, SENT = "_staging", "restatements", "landing_purges", "sent"
 STAGES = (AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS, EXPLAIN, TRACK)
 
 # ------------------------------------------------------------------ files
@@ -47,6 +56,9 @@ INGEST_QUARANTINE_FILE = "ingest.parquet"
 VALIDATION_QUARANTINE_FILE = "validation.parquet"
 VALIDATION_MANIFEST_FILE = "validation.json"
 DATA_DOCS_INDEX = "index.html"
+INGEST_MANIFEST_FILE, INCOMPLETE_FILE, PURGE_FILE = "ingest.json", "incomplete.json", "purge.json"
+SUCCESS_MARKER = "_SUCCESS"  # a landing day folder's "the drop is complete" file (not data)
+SWAP_MARKER, REJECTED_MARKER = "_SWAP", "_REJECTED"  # a staged day: being swapped in / refused
 OUTBOX_FILE = "outbox.jsonl"
 
 AUDIT_FILE, AUDIT_REPORT_MD, AUDIT_REPORT_HTML = "audit.parquet", "report.md", "report.html"
@@ -113,22 +125,57 @@ def join(root: str, *parts: str) -> str:
 
 
 class Layout:
-    """Paths under one lake root. Methods return URIs; nothing is read or written here."""
+    """Paths under one lake root. Methods return URIs; nothing is read or written here.
+
+    ``staged``: (source, day) partitions whose bronze and quarantine folders resolve under
+    ``_staging/`` instead (a rerun written aside; ``Lake.with_staged``). Listings of a
+    source's partitions (``bronze_root``) always see the live ones."""
 
     uri: str
+    staged: frozenset[tuple[str, date]] = frozenset()
 
     # ------------------------------------------------------------------ intake
     def bronze_root(self, source: str) -> str:
         return join(self.uri, BRONZE, validate_identifier(source, "source"))
 
     def bronze(self, source: str, day: date) -> str:
-        return join(self.bronze_root(source), f"date={day}")
+        return join(self._partition_base(source, day), BRONZE, validate_identifier(source, "source"), f"date={day}")
 
     def bronze_file(self, source: str, day: date) -> str:
         return join(self.bronze(source, day), BRONZE_FILE)
 
     def quarantine(self, source: str, day: date) -> str:
-        return join(self.uri, QUARANTINE, validate_identifier(source, "source"), f"date={day}")
+        return join(self._partition_base(source, day), QUARANTINE, validate_identifier(source, "source"), f"date={day}")
+
+    def _partition_base(self, source: str, day: date) -> str:
+        return join(self.uri, STAGING) if (source, day) in self.staged else self.uri
+
+    @property
+    def staging_root(self) -> str:
+        return join(self.uri, STAGING)
+
+    def ingest_manifest(self, source: str, day: date) -> str:
+        return join(self.quarantine(source, day), INGEST_MANIFEST_FILE)
+
+    def incomplete_marker(self, source: str, day: date) -> str:
+        return join(self.quarantine(source, day), INCOMPLETE_FILE)
+
+    def quarantine_root(self, source: str) -> str:
+        return join(self.uri, QUARANTINE, validate_identifier(source, "source"))
+
+    def restatement(self, source: str, day: date, digest: str) -> str:
+        return join(self.uri, RESTATEMENTS, validate_identifier(source, "source"), f"date={day}",
+                    f"{validate_identifier(digest, 'landing digest')}.json")
+
+    @property
+    def restatements_root(self) -> str:
+        return join(self.uri, RESTATEMENTS)
+
+    def landing_purge(self, source: str, day: date) -> str:
+        return join(self.uri, LANDING_PURGES, validate_identifier(source, "source"), f"date={day}", PURGE_FILE)
+
+    def sent_alert(self, alert_id: str) -> str:
+        return join(self.uri, ALERTS, SENT, f"{validate_identifier(alert_id, 'alert id')}.json")
 
     def ingest_quarantine(self, source: str, day: date) -> str:
         return join(self.quarantine(source, day), INGEST_QUARANTINE_FILE)
@@ -138,6 +185,10 @@ class Layout:
 
     def validation_manifest(self, source: str, day: date) -> str:
         return join(self.quarantine(source, day), VALIDATION_MANIFEST_FILE)
+
+    def landing_day(self, source: str, day: date) -> str:
+        """A landing area's day folder of a daily source (this layout rooted at ``landing_uri``)."""
+        return join(self.uri, validate_identifier(source, "source"), f"date={day}")
 
     @property
     def data_docs(self) -> str:

@@ -267,6 +267,14 @@ NETWORK_ID = "network"  # reserves_totals id of the network row
 IS_CURRENT = "is_current"  # publications: the run finance reads for that as_of_date
 CONTENT_DIGEST = "content_digest"  # publications: sha256 of the published figures
 N_ROWS = "n_rows"  # publications: reserves rows in that run
+MISSING_DAY = "day"  # missing site-days (ingest.history.missing_site_days): the day without data
+MISSING_SOURCE = "source"  # panel summary: which daily source's data is missing
+PUBLICATION_REASON = "reason"  # publications: why this run was published (e.g. "restated: ...")
+# restatements: a past day re-ingested because its landing files changed (validation.sweep)
+RESTATED_SOURCE, RESTATED_DAY, LANDING_DIGEST = "source", "day", "landing_digest"
+DETECTED_ON, RESTATEMENT_REASON = "detected_on", "reason"
+FILES_ADDED, FILES_CHANGED, FILES_REMOVED = "files_added", "files_changed", "files_removed"
+ROWS_BEFORE, ROWS_AFTER, RECORDED_AT = "rows_before", "rows_after", "recorded_at"
 # escalation: level 0 none, 1 elevated (P95 > threshold), 2 severe (P95 > factor x threshold)
 ESCALATION_LEVELS = ("none", "elevated", "severe")
 INCIDENTS_THRESHOLD = "incidents_threshold"

@@ -9,8 +9,9 @@ sources (``warehouses``, ``events``) are the latest snapshot ``date=D`` with ``D
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -57,6 +58,44 @@ def read_history(lake: Lake, source: str, as_of: date) -> pd.DataFrame:
     df = df.sort_values([*contract.key, schema.INGEST_DATE, schema.SOURCE_ROW], kind="stable")
     df = df.drop_duplicates(list(contract.key), keep="last")
     return df.reset_index(drop=True)
+
+
+def missing_site_days(lake: Lake, source: str, as_of: date) -> pd.DataFrame:
+    """Site-days of a daily ``source`` whose data is missing, up to ``as_of``.
+
+    From the first day with an ingest manifest (``ingest.json``) on, a day is missing for
+    every site when it has no manifest (never ingested, or not yet) or no bronze partition
+    (its drop never arrived, or validation rejected it whole); an incomplete day lacks the
+    sites its ``incomplete.json`` names (every site when it cannot say which). A lake ingested
+    before manifests existed has no such record: its days without bronze are not told apart.
+
+    Columns ``warehouse_id`` (<NA>: every site) and ``day`` (``schema.MISSING_DAY``,
+    datetime64[ns]); sorted. Never counted as zero: the panel leaves these site-periods
+    missing (``panel.gaps``).
+    """
+    ingested = _days_with(lake, source, layout.INGEST_MANIFEST_FILE, as_of)
+    rows: list[tuple[Any, date]] = []
+    if ingested:
+        bronze = set(partition_dates(lake, source, as_of))
+        span = (as_of - min(ingested)).days + 1
+        days = (min(ingested) + timedelta(days=k) for k in range(span))
+        rows += [(pd.NA, d) for d in days if d not in ingested or d not in bronze]
+        for day, path in _days_with(lake, source, layout.INCOMPLETE_FILE, as_of).items():
+            if day in bronze:  # with no bronze the whole day is missing already
+                sites = json.loads(lake.fs.cat_file(path)).get("missing_sites")
+                rows += [(pd.NA, day)] if not sites else [(site, day) for site in sites]
+    day_col = schema.MISSING_DAY
+    out = pd.DataFrame(rows, columns=[schema.WAREHOUSE_ID, day_col]).astype({schema.WAREHOUSE_ID: "string"})
+    out[day_col] = pd.to_datetime(out[day_col]).astype("datetime64[ns]")
+    return out.sort_values([day_col, schema.WAREHOUSE_ID], na_position="first", ignore_index=True)
+
+
+def _days_with(lake: Lake, source: str, name: str, as_of: date) -> dict[date, str]:
+    """Day -> path of the quarantine partitions of ``source`` holding file ``name`` (one glob)."""
+    root = lake.quarantine_root(source)
+    found = lake.fs.glob(f"{strip_protocol(root)}/date=*/{name}") if lake.exists(root) else []
+    days = {_day_of(path, source): path for path in found}
+    return {d: p for d, p in sorted(days.items()) if d <= as_of}
 
 
 def read_snapshot(lake: Lake, source: str, as_of: date, required: bool = True) -> pd.DataFrame:

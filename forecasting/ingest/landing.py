@@ -1,6 +1,6 @@
 """Which landing files a source-day has, and their bytes: every entry read or refused.
 
-Every entry of a day folder is a data file, whatever its name (``_part-001.csv``,
+Every entry of a day folder but the ``_SUCCESS`` marker is a data file, whatever its name (``_part-001.csv``,
 ``part-001.csv.gz``, ``part-001.txt``); ``reader.read_file`` reads it or refuses it.
 Entries that cannot be a landing file are refused here, naming the entry, the reason and
 the fix: a symbolic link (it could point anywhere, outside the landing area included), a
@@ -13,6 +13,7 @@ import os
 
 from forecasting.core.errors import InputError, StorageError
 from forecasting.core.lake import Lake, join
+from forecasting.core.layout import SUCCESS_MARKER
 
 
 def day_files(landing: Lake, folder: str, rel: str) -> tuple[list[tuple[str, str]], list[str]]:
@@ -20,6 +21,8 @@ def day_files(landing: Lake, folder: str, rel: str) -> tuple[list[tuple[str, str
     _refuse_outside(landing, folder, rel)
     files = []
     for name in landing.ls(folder):
+        if name == SUCCESS_MARKER:  # the source's "drop complete" flag, not data
+            continue
         uri = join(folder, name)
         _refuse_special(landing, uri, f"{rel}/{name}")
         files.append((f"{rel}/{name}", uri))

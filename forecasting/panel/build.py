@@ -4,6 +4,8 @@ Columns (names from ``forecasting.core.schema``): ``unique_id`` (str), ``ds`` (d
 the period start: Monday for weekly, first of month for monthly), ``y`` (float64; NaN is
 missing, never silently zero), then the static and dynamic covariates named by the
 ``PanelSpec``. Rows with ``is_future`` True carry only covariates, over the forecast horizon.
+A target is NaN (missing) on a history row whose site missed a day of one of its sources
+in that period (``panel.gaps``); the summary declares those rows and lists the days.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from forecasting.core.layout import PANEL_SUMMARY_FILE as SUMMARY_FILE
 from forecasting.core.panel_spec import PanelSpec, freq_alias
 from forecasting.ingest.history import read_snapshot
 from forecasting.panel.calendar import EVENT_COLUMNS, event_shares, partly_observed, series_grid
+from forecasting.panel.gaps import blank_missing, missing_days, missing_summary
 from forecasting.panel.sites import OPENED, site_covariates
 from forecasting.panel.targets import TARGET_COLUMNS, severity_table, target_counts
 from forecasting.validation.gx.suites import validate_frame
@@ -74,6 +77,8 @@ class PanelSummary:
     validation: dict[str, Any] = field(default_factory=dict)
     # the period holding as_of when as_of does not end it: forecast, its days so far unused
     partly_observed: dict[str, Any] | None = None
+    missing_data: dict[str, Any] = field(default_factory=dict)  # gaps.missing_summary: source-days missed
+    missing_periods: list[list[str]] = field(default_factory=list)  # [unique_id, ds] left missing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,10 +97,11 @@ def build_panel(settings: Settings, as_of: date) -> PanelSummary:
     events = read_snapshot(lake, schema.EVENTS.name, as_of, required=False)
     # the 'rate' target reads the audit stage's output (the forecast DAG runs audit first)
     rates = read_reporting_rates(lake, as_of) if settings.estimated_thefts_method == "rate" else None
-    panel, grid_info = assemble_panel(evidence, events, settings, as_of, rates)
+    missing = missing_days(lake, as_of)
+    panel, grid_info = assemble_panel(evidence, events, settings, as_of, rates, missing)
     severity = severity_table(evidence, freq, settings.target)
     validation = validate_panel(
-        panel, grid_info["expected_series"], grid_info["expected_future_rows"]
+        panel, grid_info["expected_series"], grid_info["expected_future_rows"], grid_info["missing_periods"]
     )
     out = lake.stage(PANEL_STAGE, as_of)
     spec = PanelSpec(
@@ -129,6 +135,9 @@ def build_panel(settings: Settings, as_of: date) -> PanelSummary:
         skipped_unknown_warehouse=evidence.skipped,
         validation=validation,
         partly_observed=partly_observed(as_of, freq),
+        missing_data=missing_summary(missing, str(hist[schema.DS].min().date()) if len(hist) else None,
+                                     str(as_of)),
+        missing_periods=grid_info["missing_periods"],
     )
     lake.write_bytes(summary.panel_uri, data)
     lake.write_bytes(summary.severity_uri, _parquet_bytes(severity))
@@ -174,19 +183,23 @@ def validate_lake_panel(settings: Settings, as_of: date) -> dict[str, Any]:
             f"{summary['snapshot_id'][:12]}): rebuild it with `riskcast panel --as-of {as_of}`"
         )
     panel = lake.read_parquet(join(out, PANEL_FILE))
-    digest = validate_panel(panel, summary["n_series"], summary["n_future_rows"])
+    digest = validate_panel(panel, summary["n_series"], summary["n_future_rows"], summary.get("missing_periods", []))
     return {"as_of": str(as_of), "snapshot_id": snapshot, "validation": digest}
 
 
-def validate_panel(panel: pd.DataFrame, n_series: int, n_future_rows: int) -> dict[str, Any]:
+def validate_panel(panel: pd.DataFrame, n_series: int, n_future_rows: int,
+                   missing: list[list[str]] = ()) -> dict[str, Any]:  # fmt: skip
     """Run the panel suite (``expectations/panel.json``); raise DataContractError on failure.
 
     ``n_series`` (sites open by the end of the horizon) and ``n_future_rows`` (horizon rows
     they must have) come from the warehouses and the calendar, not from the panel itself.
-    Returns the JSON-able digest of the suite result.
+    ``missing``: the history rows ([unique_id, ds]) declared missing (``panel.gaps``): the
+    suite runs on the other rows, so "no missing target in history" holds wherever no drop
+    was missing. Returns the JSON-able digest of the suite result.
     """
-
-    result = validate_frame(panel, SUITE, {"n_series": n_series, "n_future_rows": n_future_rows})
+    declared = _declared(panel, missing)  # an undeclared missing target still fails the suite
+    result = validate_frame(panel.loc[~declared].reset_index(drop=True), SUITE,
+                            {"n_series": n_series, "n_future_rows": n_future_rows})  # fmt: skip
     digest = result.to_dict()
     if not result.success:
         failed = "; ".join(
@@ -200,16 +213,26 @@ def validate_panel(panel: pd.DataFrame, n_series: int, n_future_rows: int) -> di
     return digest
 
 
+def _declared(panel: pd.DataFrame, missing: list[list[str]]) -> pd.Series:
+    """Mask of the rows ``missing`` names."""
+    if not len(missing):
+        return pd.Series(False, index=panel.index)
+    keys = pd.MultiIndex.from_arrays([panel[schema.UNIQUE_ID].astype(str), panel[schema.DS].dt.strftime("%Y-%m-%d")])
+    return pd.Series(keys.isin([tuple(m) for m in missing]), index=panel.index)
+
+
 def assemble_panel(
     evidence: Evidence, events: pd.DataFrame, settings: Settings, as_of: date,
     rates: pd.Series | None = None,
+    missing: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The panel frame (``PANEL_COLUMNS``, sorted by unique_id, ds) and grid facts.
 
     ``rates``: the audit's reporting rate per warehouse (``estimated_thefts_method`` 'rate').
 
     Grid facts: history_end, future_end (Timestamps), cold_start (sites with future rows
-    only), not_yet_open (sites opening after the horizon: no rows).
+    only), not_yet_open (sites opening after the horizon: no rows), missing_periods (the
+    rows ``missing``, source -> missing site-days, left without a target: ``panel.gaps``).
     """
 
     freq = freq_alias(settings.freq)
@@ -223,6 +246,8 @@ def assemble_panel(
     for col in TARGET_COLUMNS:
         # zero where the site was open and nothing happened; unknown over the horizon
         panel[col] = panel[col].fillna(0.0).where(hist).astype("float64")
+    # ... and unknown where a drop the target counts did not (all) arrive: never zero
+    panel, info["missing_periods"] = blank_missing(panel, missing or {}, freq, settings.estimated_thefts_method)
     panel[schema.Y] = panel[settings.target]
     static = sites.rename(columns={schema.WAREHOUSE_ID: schema.UNIQUE_ID})
     panel = panel.merge(static, on=schema.UNIQUE_ID, how="left")

@@ -104,6 +104,7 @@ class ReservesSummary:
     unknown_warehouses: list[str] = field(default_factory=list)
     severity_fallback_regions: list[str] = field(default_factory=list)
     uris: dict[str, str] = field(default_factory=dict)
+    missing_data: dict[str, Any] = field(default_factory=dict)  # the panel's: drops that had not arrived
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -176,9 +177,16 @@ def compute_reserves(settings: Settings, as_of: date, *, allow_ungated: bool = F
         unknown_warehouses=list(inputs.unknown_warehouses),
         severity_fallback_regions=list(inputs.pools.fallback),
         uris=uris,
+        missing_data=_missing_data(lake, as_of),
     )
     log.info("reserves %s: %d warehouses x %d periods", as_of, summary.warehouses, summary.periods)
     return summary
+
+
+def _missing_data(lake: Lake, as_of: date) -> dict[str, Any]:
+    """The panel summary's ``missing_data`` (``panel.gaps``), {} when there is none."""
+    uri = lake.panel_summary(as_of)
+    return (lake.read_json(uri).get("missing_data") or {}) if lake.exists(uri) else {}
 
 
 def check_monotone(frame: pd.DataFrame, what: str) -> None:

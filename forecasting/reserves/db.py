@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
 )
 
 from forecasting.core import schema as s
@@ -37,6 +38,7 @@ from forecasting.core.database import (  # noqa: F401 - the reserves stage's nam
 )
 
 HORIZON = "reserves_horizon"
+RESTATEMENTS, PUBLICATION_RESTATEMENTS = "restatements", "publication_restatements"
 
 # ----------------------------------------------------------------------------- tables (DML)
 _meta = MetaData()
@@ -70,7 +72,20 @@ publications = Table(
     Column(s.AS_OF_DATE, Date), Column(s.RUN_ID, _ID), Column(s.MODEL_VERSION, _ID),
     Column(s.SNAPSHOT_ID, _ID), Column(s.CODE_VERSION, _ID), Column(s.CONTENT_DIGEST, String(64)),
     Column(s.N_ROWS, Integer), Column(s.PUBLISHED_AT, DateTime(timezone=True)),
-    Column(s.IS_CURRENT, Boolean),
+    Column(s.IS_CURRENT, Boolean), Column(s.PUBLICATION_REASON, String(2000)),
+)  # fmt: skip
+_RESTATEMENT_KEY = (s.RESTATED_SOURCE, s.RESTATED_DAY, s.LANDING_DIGEST)
+restatements = Table(
+    RESTATEMENTS, _meta,
+    Column(s.RESTATED_SOURCE, String(64)), Column(s.RESTATED_DAY, Date), Column(s.LANDING_DIGEST, String(64)),
+    Column(s.DETECTED_ON, Date), *[Column(c, Text) for c in (s.FILES_ADDED, s.FILES_CHANGED, s.FILES_REMOVED)],
+    Column(s.ROWS_BEFORE, Integer), Column(s.ROWS_AFTER, Integer), Column(s.RESTATEMENT_REASON, String(2000)),
+    Column(s.RECORDED_AT, DateTime(timezone=True)),
+)  # fmt: skip
+publication_restatements = Table(
+    PUBLICATION_RESTATEMENTS, _meta,
+    Column(s.AS_OF_DATE, Date), Column(s.RUN_ID, _ID), Column(s.RESTATED_SOURCE, String(64)),
+    Column(s.RESTATED_DAY, Date), Column(s.LANDING_DIGEST, String(64)),
 )  # fmt: skip
 reserves = Table(
     RESERVES, _meta,

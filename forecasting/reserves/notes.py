@@ -187,3 +187,26 @@ def reporting_rows(audit: pd.DataFrame | None) -> pd.DataFrame | None:
     if audit is None or schema.AUDIT_LEVEL not in audit:
         return None
     return audit[audit[schema.AUDIT_LEVEL].isin(schema.AUDIT_LEVELS[1:])].reset_index(drop=True)
+
+
+def missing_section(p: ReservesPage) -> Section | None:
+    """The source-days whose drops had not (all) arrived (the panel summary's
+    ``missing_data``): those site-periods were left out of the history the forecast learnt
+    from (missing, never counted as zero). None when nothing was missing."""
+    missing = p.missing or {}
+    if not missing.get("days"):
+        return None
+    rows = "".join(
+        f"<tr><td>{html.escape(m['day'])}</td><td>{html.escape(m['source'])}</td>"
+        f"<td>{html.escape('every site' if m['sites'] == 'all' else ', '.join(m['sites']))}</td></tr>"
+        for m in missing["listed"]
+    )
+    more = missing["days"] - len(missing["listed"])
+    body = (
+        "<p>These drops had not (all) arrived when the data was read. Their site-weeks were left "
+        "out of the history the forecast learnt from (missing, not zero); a late file restates "
+        "the day and the next run republishes.</p>"
+        f"<table><tr><th>Day</th><th>Source</th><th>Sites</th></tr>{rows}</table>"
+        + (f"<p>... {more} more in the panel summary.</p>" if more > 0 else "")
+    )
+    return Section(f"Data missing from this forecast ({missing['days']} source-day(s))", body)

@@ -72,6 +72,7 @@ class ReservesPage:
     links: dict[str, str] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
     track: Section | None = None  # "How past reserves held up" (forecasting.reserves.track)
+    missing: dict[str, Any] | None = None  # the panel summary's missing_data (drops not arrived)
 
     def first(self, column: str, default: Any = "-") -> Any:
         """A provenance value (the same on every row) of the reserves."""

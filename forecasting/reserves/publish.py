@@ -12,7 +12,9 @@ run of its date. So:
 - atomic: a failure or crash before commit leaves the previous current run untouched;
 - concurrent: a second publisher of the date waits for the lock, then sees the first's run;
 - history: every run stays in the tables; views ``reserves_latest`` / ``reserves_current``
-  show the current one.
+  show the current one;
+- reasons: a new run carries the restatements (late or amended data) no publication
+  carried yet in ``publications.reason`` (``reserves.restatements``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from forecasting.core.errors import CalibrationGateError, InputError, PublishErr
 from forecasting.core.lake import Lake, validate_identifier
 from forecasting.core.layout import HORIZON_FILE, RESERVES_FILE, TOTALS_FILE
 from forecasting.model.registry import UNGATED, require_gate
-from forecasting.reserves import db
+from forecasting.reserves import db, restatements
 from forecasting.reserves.compute import (
     HORIZON_COLUMNS,
     INCIDENT_COLUMNS,
@@ -67,6 +69,7 @@ class PublishSummary:
     published_at: str
     schema_version: int
     url: str
+    reason: str | None = None  # why this run was published (restatements it carries), if new
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -100,9 +103,12 @@ def publish_reserves(
         version = db.ensure_schema(engine)
         with engine.begin() as conn:
             db.lock(conn, f"publish:{as_of}")
+            restatements.sync(conn, lake)  # none the ingest side recorded is ever missed
             status, replaced, published_at = _swap(
                 conn, as_of, run_id, digest, (site_rows, total_rows, span_rows)
             )
+            reason = conn.execute(select(db.publications.c[schema.PUBLICATION_REASON]).where(
+                db.publications.c[schema.AS_OF_DATE] == as_of, db.publications.c[schema.RUN_ID] == run_id)).scalar()
     except DBAPIError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise PublishError(
@@ -123,6 +129,7 @@ def publish_reserves(
         published_at=published_at.isoformat(),
         schema_version=version,
         url=db.safe_url(settings.reserves_url),
+        reason=reason,
     )
 
 
@@ -194,12 +201,15 @@ def _swap(
     stamp = {schema.RUN_ID: run_id, schema.PUBLISHED_AT: published_at}
     provenance = (schema.AS_OF_DATE, schema.MODEL_VERSION, schema.SNAPSHOT_ID, schema.CODE_VERSION)
     publication = {k: site_rows[0][k] for k in provenance} | stamp
+    reason, carried = restatements.pending(conn, as_of)
     publication |= {
         schema.CONTENT_DIGEST: digest,
         schema.N_ROWS: len(site_rows),
         schema.IS_CURRENT: False,
+        schema.PUBLICATION_REASON: reason,
     }
     conn.execute(db.publications.insert().values(publication))
+    restatements.link(conn, as_of, run_id, carried)
     for table, rows in zip((db.reserves, db.totals, db.horizon), tables, strict=True):
         _insert_rows(conn, table, [{**r, **stamp} for r in rows])
     _make_current(conn, as_of, run_id)

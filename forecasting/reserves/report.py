@@ -75,6 +75,7 @@ SECTIONS: tuple[SectionFn, ...] = (
     horizon_section,
     notes.links_section,
     notes.basis_section,
+    notes.missing_section,
     track_record_section,
     fans_section,
     notes.escalation_section,
@@ -160,6 +161,7 @@ def load_page(settings: Settings, lake: Lake, as_of: date) -> ReservesPage:
         previous_totals=lake.read_parquet(lake.reserves_file(previous, TOTALS_FILE)) if previous else None,
         links={k: public_link(settings, u) for k, u in evidence.items() if lake.exists(u)},
         track=track_section(lake, as_of),  # forecasting.reserves.track's scoring of as_of
+        missing=(_json(lake, lake.panel_summary(as_of)) or {}).get("missing_data"),
     )
 
 

@@ -23,11 +23,20 @@ from forecasting.alerts.alert import (
     infrastructure_alert,
     offending_rows,
 )
-from forecasting.alerts.send import send_alert
+from forecasting.alerts.drops import overdue_alert
+from forecasting.alerts.send import send_alert, send_alert_once
 from forecasting.core.config import Settings
 from forecasting.core.errors import AlertError
 from forecasting.core.lake import Lake
-from forecasting.core.schema import CONTRACTS, REASON, SOURCE_FILE, SOURCE_ROW, WAREHOUSE_ID
+from forecasting.core.schema import (
+    CONTRACTS,
+    DAILY_SOURCES,
+    REASON,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    WAREHOUSE_ID,
+)
+from forecasting.ingest import arrival
 from forecasting.ingest.drop import INFRASTRUCTURE
 
 if TYPE_CHECKING:
@@ -59,6 +68,12 @@ def alert_day(
     by_check = {v.source: v for v in validated}
     sent: dict[str, list[str]] = {}
     errors: list[str] = []
+    for result in ingested:
+        try:
+            sent.update(alert_drop(settings, result))
+        except AlertError as exc:
+            log.error("%s", exc)
+            errors.append(str(exc))
     for source in CONTRACTS:
         alert = source_alert(settings, day, by_ingest.get(source), by_check.get(source))
         if alert is None:
@@ -71,6 +86,22 @@ def alert_day(
             sent[alert.title] = exc.delivered
             errors.append(str(exc))
     return sent, errors
+
+
+def alert_drop(settings: Settings, result: IngestResult) -> dict[str, list[str]]:
+    """The one alert for a drop ingested incomplete or missing past its deadline (title ->
+    routes; {} when complete, not yet due, or alerted before)."""
+    if result.error or result.arrival == arrival.COMPLETE or result.source not in DAILY_SOURCES:
+        return {}
+    drop = settings.drop(result.source)
+    if not arrival.is_overdue(result.date, drop, arrival.now()):
+        return {}
+    landing, lake = Lake.landing_from_settings(settings), Lake.from_settings(settings)
+    sites = arrival.expected_sites(lake, result.date) if drop.per_site_files else None
+    state = arrival.look(landing, result.source, result.date, sites)
+    due = f"{arrival.deadline(result.date, drop):%Y-%m-%d %H:%M} UTC"
+    alert = overdue_alert(result.source, result.date, result.arrival, arrival.describe(state, drop), drop.owner, due)
+    return {alert.title: send_alert_once(settings, alert)}
 
 
 def source_alert(
@@ -123,7 +154,8 @@ def source_alert(
             f"{held_at_ingest} by ingest; the other rows are in bronze. Review the quarantine partition."
         )
     blocking = checked.blocking if checked is not None else []
-    rows = quarantined_rows(settings, source, day, failed, blocking)
+    kept = checked is not None and bool(checked.kept)
+    rows = quarantined_rows(settings, source, day, failed, blocking, staged=kept)
     return data_quality_alert(
         source,
         day,
@@ -132,7 +164,7 @@ def source_alert(
         failed=failed,
         counts=counts,
         rows=rows,
-        links={**links, "quarantine": Lake.from_settings(settings).quarantine(source, day)},
+        links={**links, "quarantine": _lake(settings, source, day, kept).quarantine(source, day)},
         notes=notes,
     )
 
@@ -143,14 +175,16 @@ def quarantined_rows(
     day: date,
     failed: list[dict[str, Any]],
     blocking: list[str] = (),
+    staged: bool = False,
 ) -> list[dict[str, Any]]:
     """Up to ``alerts.max_rows`` held-back rows of ``source`` on ``day``, safe columns only.
 
     Rows that broke a row-level expectation come first; rows held back only because the
-    whole batch was rejected (reason = the ``blocking`` names) follow.
+    whole batch was rejected (reason = the ``blocking`` names) follow. ``staged``: from the
+    day's rejected attempt (``validation.staging``), the live partition having been kept.
     """
 
-    lake = Lake.from_settings(settings)
+    lake = _lake(settings, source, day, staged)
     contract = CONTRACTS[source]
     named = [c for f in failed for m in _NAME_COLUMNS.findall(f["name"]) for c in m.split(",")]
     columns = [*contract.key, WAREHOUSE_ID, *named, REASON, STAGE, SOURCE_FILE, SOURCE_ROW]
@@ -169,3 +203,8 @@ def quarantined_rows(
     return offending_rows(
         pd.concat([f.head(limit) for f in frames], ignore_index=True), columns, limit
     )
+
+
+def _lake(settings: Settings, source: str, day: date, staged: bool) -> Lake:
+    lake = Lake.from_settings(settings)
+    return lake.with_staged({(source, day)}) if staged else lake

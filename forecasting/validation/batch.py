@@ -51,6 +51,7 @@ from forecasting.validation.gx.suites import (
 from forecasting.validation.inputs import input_frame, known_warehouse_ids
 from forecasting.validation.inputs import suite_parameters as day_parameters
 from forecasting.validation.results import SourceValidation
+from forecasting.validation.staging import conclude, not_revalidated, prepare
 from forecasting.validation.stream import bronze_rows
 
 log = logging.getLogger(__name__)
@@ -77,24 +78,29 @@ _ROW_LOCAL = _SHIFT_SAFE | {"expect_column_values_to_be_in_set"}
 Outcome = SourceValidation | DataContractError | InputError
 
 
-def validate_days(settings: Settings, source: str, days: Sequence[date], docs_day: date | None) -> Iterator[tuple[date, Outcome]]:
+def validate_days(settings: Settings, source: str, days: Sequence[date], docs_day: date | None,
+                  only_staged: bool = False) -> Iterator[tuple[date, Outcome]]:  # fmt: skip
     """(day, what validating it did) for each of ``days`` in order, batch by batch.
 
     The same as ``validate_source(settings, source, day, raise_on_critical=False,
     docs=day == docs_day)`` for each day in turn (the files it leaves are identical); a
     day's DataContractError / InputError is yielded, not raised, so the next days go on.
-    With ``intake_workers`` != 1 the batches' screens run first, on Ray actors
-    (``intake.parallel``); the days are settled here, in date order, either way.
+    Each day is validated on its staged copy and swapped in (or kept) as soon as it is
+    settled (``validation.staging``); with ``only_staged`` a day this run did not ingest
+    anew is not validated again. With ``intake_workers`` != 1 the batches' screens run
+    first, on Ray actors (``intake.parallel``); the days are settled here, in date order.
     """
     contract = CONTRACTS[source]
-    lake = Lake.from_settings(settings)
+    base = Lake.from_settings(settings)
+    fresh = [d for d in days if prepare(base, source, d, only_staged) is not None]
+    lake = base.with_staged({(source, d) for d in fresh})
     shifted = screenable(load_suite(source))
     size = settings.validation.batch_days if shifted is not None else 1
     batches = [list(days[i:i + size]) for i in range(0, len(days), size)]
     remote = None
     if size > 1 and use_ray(settings, len(batches)):  # every batch's screen first, on the actors
-        screens = run_on_actors(settings, partial(screen_batch, source=source), batches, f"screen {source} (Ray)",
-                                warm=warm_up)
+        screens = run_on_actors(settings, partial(screen_batch, source=source, staged=fresh), batches,
+                                f"screen {source} (Ray)", warm=warm_up)  # fmt: skip
         remote = set().union(*screens)
     for batch in batches:
         if remote is not None:
@@ -102,13 +108,18 @@ def validate_days(settings: Settings, source: str, days: Sequence[date], docs_da
         else:
             cleared = _screen_batch(settings, lake, contract, shifted, batch) if size > 1 else {}
         for d in batch:
-            yield d, _settle_day(settings, lake, contract, d, cleared.get(d), d == docs_day)
+            if (source, d) not in lake.staged:
+                yield d, not_revalidated(source, d)
+                continue
+            outcome = _settle_day(settings, lake, contract, d, cleared.get(d), d == docs_day)
+            yield d, conclude(lake, source, d, outcome)
 
 
-def screen_batch(settings: Settings, days: Sequence[date], source: str) -> set[date]:
-    """The days of one batch that its screen clears (an ``IntakeWorker`` call)."""
+def screen_batch(settings: Settings, days: Sequence[date], source: str, staged: Sequence[date] = ()) -> set[date]:
+    """The days of one batch that its screen clears (an ``IntakeWorker`` call); ``staged``:
+    the days whose staged copy is validated."""
     contract = CONTRACTS[source]
-    lake = Lake.from_settings(settings)
+    lake = Lake.from_settings(settings).with_staged({(source, d) for d in staged})
     shifted = screenable(load_suite(source))
     return set(_screen_batch(settings, lake, contract, shifted, days)) if shifted is not None else set()
 
@@ -231,7 +242,7 @@ def _settle_day(
             if _row_counts_pass(contract.name, params, len(frame)):
                 result = passed_result(contract.name, params, len(frame))
                 return settle(settings, lake, contract, day, frame, (notes, param_notes), result)
-        return validate_source(settings, contract.name, day, raise_on_critical=False, docs=docs)
+        return validate_source(settings, contract.name, day, raise_on_critical=False, docs=docs, lake=lake)
     except (DataContractError, InputError) as exc:
         return exc
 

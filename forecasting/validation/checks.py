@@ -16,6 +16,8 @@ Per source and logical date D (reference snapshots first, then the daily sources
   left for later stages.
 
 Input rows = bronze rows + quarantined rows, always. Reruns give byte-identical files.
+All of it happens on the day's staged copy (``validation.staging``), swapped in at the end:
+a rejected rerun keeps the day's previous files.
 Exit codes: 0 clean, 1 rows quarantined / warnings, 2 a batch failed.
 """
 
@@ -57,6 +59,7 @@ from forecasting.validation.results import (
     DayValidation,
     SourceValidation,
 )
+from forecasting.validation.staging import conclude, missing_day, prepare
 from forecasting.validation.stream import bronze_rows, check_streamed, splittable
 from forecasting.validation.verdict import judge, record, row_reasons, rows_of_held_sites
 
@@ -80,21 +83,27 @@ def validate_source(
     day: date,
     raise_on_critical: bool = True,
     docs: bool = True,
+    lake: Lake | None = None,
 ) -> SourceValidation:
     """Validate one source's bronze partition of ``day``; DataContractError if the batch fails.
 
-    The files are written before raising (quarantine, no bronze, Data Docs). With
+    Works on the day's staged copy (``validation.staging``): its new ingest, else a copy of
+    the live partition; then swaps it in, or keeps the live one when a good copy would be
+    lost. The files are written before raising (quarantine, no bronze, Data Docs). With
     ``raise_on_critical=False`` a rejected batch is returned (status ``critical``) instead,
     e.g. to alert with its rows (``validation_alerts.alert_day``) before failing the task.
     ``docs=False`` builds Data Docs only when the day has a problem (backfills: a page per
-    clean day would cost more than its validation).
+    clean day would cost more than its validation). ``lake``: the caller staged the day
+    and concludes it itself (``validation.batch``).
     """
     day = parse_date(day)
-    checked, suite_result = check_source(
-        settings, Lake.from_settings(settings), source, day
-    )
+    own = lake is None
+    lake = prepare(Lake.from_settings(settings), source, day, only_staged=False) if own else lake
+    checked, suite_result = check_source(settings, lake, source, day)
     if docs or checked.status in (WARNINGS, CRITICAL):
         write_docs(settings, day, [(checked, suite_result)])
+    if own:
+        conclude(lake, source, day, checked)
     if checked.status == CRITICAL and raise_on_critical:
         raise DataContractError(checked.message)
     return checked
@@ -106,6 +115,9 @@ def check_source(
 ) -> tuple[SourceValidation, SuiteResult | None]:
     """Run the suite on the day's input and write bronze / quarantine (Data Docs come later)."""
     contract = CONTRACTS[source]
+    missing = missing_day(lake, source, day)
+    if missing is not None:
+        return missing, None
     if bronze_rows(lake, contract, day) > settings.validation.block_rows:
         why = splittable(load_suite(source), contract)
         if why is None:

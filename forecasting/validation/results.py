@@ -28,6 +28,7 @@ class SourceValidation:
     bronze_uri: str | None = None
     quarantine_uri: str | None = None
     data_docs: dict[str, Any] | None = None
+    kept: str | None = None  # a rejected rerun: why and where the day's previous copy stays live
 
     @property
     def exit_code(self) -> int:
@@ -44,7 +45,8 @@ class SourceValidation:
                     if self.input_rows
                     else "no rows, "
                 )
-                + f"nothing left in bronze: fix the landing drop, then rerun `riskcast ingest --date {self.date}`"
+                + ("the day's previous bronze is kept unchanged: " if self.kept else "nothing left in bronze: ")
+                + f"fix the landing drop, then rerun `riskcast ingest --date {self.date}`"
             )
         names = ", ".join(f["name"] for f in self.failed) or "none"
         return (

@@ -39,6 +39,7 @@ from forecasting.validation.checks import (
     write_docs,
 )
 from forecasting.validation.results import DayValidation
+from forecasting.validation.staging import conclude, not_revalidated, prepare
 
 log = logging.getLogger(__name__)
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
@@ -48,21 +49,24 @@ def ingest_source_days(settings: Settings, source: str, days: Sequence[date]) ->
     """Ingest ``source`` for each day; alert rows held back at ingest and rejected files."""
 
     totals = dict.fromkeys(COUNTS, 0)
-    ingest = _ingest_lookup(settings, source, days)  # in process, or every day first on Ray
+    ingest = _ingest_lookup(settings, source, days, swap=False)  # in process, or every day first on Ray
     backfill = _backfill(settings, f"ingest {source}", days)
+    arrival: dict[str, Any] = {}
 
     def one(day: date) -> None:
         result = ingest(day)
         for k in COUNTS:
             totals[k] += getattr(result, k)
-        if result.quarantined:
+        if result.arrival != "complete" or result.kept:
+            arrival[day.isoformat()] = result.kept or result.arrival
+        if result.quarantined or result.arrival != "complete":
             _deliver(lambda: alert_day(settings, day, [result], [], send=backfill.send))
 
     try:
         rejected = _each_day(settings, source, days, "ingest", one, set(), backfill)
     finally:
         _deliver(backfill.flush)
-    return {"source": source, "days": len(days), **totals, "rejected_days": rejected}
+    return {"source": source, "days": len(days), **totals, "rejected_days": rejected, "not_complete": arrival}
 
 
 def validate_source_days(
@@ -77,7 +81,7 @@ def validate_source_days(
     totals = {"input_rows": 0, "validated_rows": 0, "quarantined_rows": 0, "warning_days": 0}
     docs: dict[str, Any] = {}
     alerted: set[date] = set()  # rejected batches already alerted with their rows
-    walk = validate_days(settings, source, days, docs_day=days[-1])  # many days per GX run
+    walk = validate_days(settings, source, days, docs_day=days[-1], only_staged=True)  # many days per GX run
     backfill = _backfill(settings, f"validate {source}", days)
 
     def one(day: date) -> None:
@@ -121,7 +125,7 @@ def ingest_reference_days(settings: Settings, days: Sequence[date]) -> dict[str,
     }
 
 
-def _ingest_lookup(settings: Settings, source: str | None, days: Sequence[date]) -> Callable[[date], Any]:
+def _ingest_lookup(settings: Settings, source: str | None, days: Sequence[date], swap: bool = True) -> Callable[[date], Any]:
     """``get(day)``: what ingesting ``source`` (None: every source, ``ingest_date``) for
     ``day`` returns, raising what it raises. In process ``get`` ingests the day when asked;
     on Ray (``parallel.use_ray``) the actors ingest every day first, ``validation.batch_days``
@@ -129,10 +133,10 @@ def _ingest_lookup(settings: Settings, source: str | None, days: Sequence[date])
     size = max(settings.validation.batch_days, 1)
     chunks = [list(days[i:i + size]) for i in range(0, len(days), size)]
     if not use_ray(settings, len(chunks)):
-        return partial(ingest_day, settings, source=source)
+        return partial(ingest_day, settings, source=source, swap=swap)
     done: dict[date, Any] = {}
     label = f"ingest {source or 'every source'} (Ray)"
-    for part in run_on_actors(settings, partial(ingest_days, source=source), chunks, label,
+    for part in run_on_actors(settings, partial(ingest_days, source=source, swap=swap), chunks, label,
                               sources=[source] if source else list(CONTRACTS)):
         done.update(part)
 
@@ -188,15 +192,21 @@ def _deliver(send: Callable[[], Any]) -> None:
 
 
 # --------------------------------------------------------------------------- all sources of a day
-def validate_date(settings: Settings, day: date, alert: bool = False) -> DayValidation:
-    """Validate every source of ``day`` (reference snapshots first); raises nothing for data.
-
-    With ``alert``, every source with quarantined rows or a rejected batch is alerted
-    (``DayValidation.alerts``: title -> routes delivered).
-    """
+def validate_date(settings: Settings, day: date, alert: bool = False, only_staged: bool = False) -> DayValidation:
+    """Validate every source of ``day`` (reference snapshots first), each on its staged copy,
+    swapped in or kept before the next (``staging``; ``only_staged``: only the sources this
+    run ingested anew); raises nothing for data. ``alert``: alert every source with
+    quarantined rows or a rejected batch (``DayValidation.alerts``)."""
     day = parse_date(day)
     lake = Lake.from_settings(settings)
-    runs = [check_source(settings, lake, source, day) for source in SOURCE_ORDER]
+    runs = []
+    for source in SOURCE_ORDER:
+        staged = prepare(lake, source, day, only_staged)
+        if staged is None:
+            runs.append((not_revalidated(source, day), None))
+            continue
+        checked, result = check_source(settings, staged, source, day)
+        runs.append((conclude(staged, source, day, checked), result))
     write_docs(settings, day, runs)
     results = [checked for checked, _ in runs]
     for r in results:
@@ -204,7 +214,6 @@ def validate_date(settings: Settings, day: date, alert: bool = False) -> DayVali
     index = next((r.data_docs["index"] for r in results if r.data_docs), None)
     checked = DayValidation(day, results, index)
     if alert:
-
         checked.alerts, checked.alert_errors = alert_day(settings, day, [], results)
     return checked
 
@@ -217,8 +226,9 @@ def ingest_and_validate(
     One dict per day: ``date``, ``sources`` (ingest results), totals ``read`` /
     ``accepted`` / ``quarantined`` / ``duplicates``, ``validation`` (``DayValidation``),
     ``alerts`` (title -> routes), ``alert_errors``, ``errors`` and ``exit_code`` (2: a
-    source failed; 1: rows were quarantined or an alert route failed; 0: clean). A single
-    date gives a single dict. A day without any landing drop raises StorageError.
+    source failed; 1: rows quarantined, a drop incomplete or missing, an alert route
+    failed; 0: clean). A single date gives a single dict. A day without any landing drop
+    raises StorageError.
     """
     single = not isinstance(days, Sequence)
     out = [
@@ -229,9 +239,8 @@ def ingest_and_validate(
 
 
 def _ingest_and_validate_day(settings: Settings, day: date, validate: bool) -> dict[str, Any]:
-
-    ingested = ingest_date(settings, day)
-    return _day_summary(settings, day, ingested, validate_date(settings, day) if validate else None)
+    ingested = ingest_date(settings, day, swap=not validate)
+    return _day_summary(settings, day, ingested, validate_date(settings, day, only_staged=True) if validate else None)
 
 
 def _backfill_and_validate(settings: Settings, days: Sequence[date]) -> list[dict[str, Any]]:
@@ -240,7 +249,7 @@ def _backfill_and_validate(settings: Settings, days: Sequence[date]) -> list[dic
     as ``ingest_and_validate`` does. Data Docs: the last day and days with a problem (as the
     DAG's backfill). A day without a landing drop is recorded and skipped."""
     ingested, out = {}, {}
-    ingest = _ingest_lookup(settings, None, days)
+    ingest = _ingest_lookup(settings, None, days, swap=False)
     backfill = _backfill(settings, "ingest", days)
     with progress_task("ingest days", len(days)) as advance:
         for day in days:
@@ -253,7 +262,8 @@ def _backfill_and_validate(settings: Settings, days: Sequence[date]) -> list[dic
     landed = list(ingested)
     checks: dict[date, list[Any]] = {d: [] for d in landed}
     for source in SOURCE_ORDER:
-        for day, checked in validate_days(settings, source, landed, docs_day=landed[-1] if landed else None):
+        for day, checked in validate_days(settings, source, landed, docs_day=landed[-1] if landed else None,
+                                          only_staged=True):
             checks[day].append(checked)
     for day in landed:
         results = [c for c in checks[day] if not isinstance(c, Exception)]
@@ -284,7 +294,8 @@ def _day_summary(
         },
     }
     errors = [f"{r.source}: {r.error}" for r in ingested if r.error]
-    exit_code = 2 if errors else (1 if summary["quarantined"] else 0)
+    warned = summary["quarantined"] or any(r.arrival != "complete" for r in ingested)  # incomplete, missing
+    exit_code = 2 if errors else (1 if warned else 0)
     if checked is not None:
         summary["validation"] = checked.to_dict()
         # a source ingest already stopped has no bronze: its critical result repeats that
@@ -329,7 +340,6 @@ def ingest_dates(
 
 def _one_day(settings: Settings, day: date, validate: bool) -> dict[str, Any]:
     if validate:
-
         summary = ingest_and_validate(settings, day)
         return summary if isinstance(summary, dict) else summary.to_dict()
     results = ingest_date(settings, day)

@@ -81,16 +81,26 @@ def test_ingest_structure(dagbag):
     ids = set(dag.task_ids)
     assert ids == {
         "ingest_reference",
+        "wait_security_reports",
         "ingest_security_reports",
         "validate_security_reports",
+        "wait_reconciliation_logs",
         "ingest_reconciliation_logs",
         "validate_reconciliation_logs",
+        "sweep",
+        "purge_landing",
     }
     for source in ("security_reports", "reconciliation_logs"):
-        assert dag.get_task(f"ingest_{source}").upstream_task_ids == {"ingest_reference"}
+        wait = dag.get_task(f"wait_{source}")
+        assert wait.upstream_task_ids == {"ingest_reference"} and wait.deferrable
+        assert dag.get_task(f"ingest_{source}").upstream_task_ids == {f"wait_{source}"}
         validate = dag.get_task(f"validate_{source}")
         assert validate.upstream_task_ids == {f"ingest_{source}"}
         assert [a.name for a in validate.outlets] == [f"riskcast.bronze.{source}"]
+    sweep = dag.get_task("sweep")
+    assert sweep.upstream_task_ids == {"validate_security_reports", "validate_reconciliation_logs"}
+    assert sweep.trigger_rule == "all_done"  # past days are swept whatever this run's day did
+    assert dag.get_task("purge_landing").upstream_task_ids == {"sweep"}
     # a data-interval timetable: the run of day D is due once D has ended (tests/dags/test_dates.py)
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
 
@@ -133,4 +143,7 @@ def test_every_task_runs_a_stage_of_the_table_and_every_stage_has_its_task(dagba
             for s in STAGES if s.dag == dag_id
             for task in ([f"{s.task}_{src}" for src in DAILY_SOURCES] if s.scope == SOURCE_DAYS else [s.task])
         }
-        assert set(dagbag.get_dag(dag_id).task_ids) == expected, dag_id
+        dag = dagbag.get_dag(dag_id)
+        # operators that wait are wiring, not stages: the drop sensors
+        waits = {t.task_id for t in dag.tasks if t.task_id.startswith("wait_")}
+        assert set(dag.task_ids) - waits == expected, dag_id

@@ -200,8 +200,7 @@ def corpus() -> list[Case]:
         Case("file without an extension", SITES, {"part-001": w4}, 4, 0, warning="by its content"),
         Case("stray text file in the day folder", REPORTS, {"a.csv": r6, "notes.txt": "see you\n"},
              error="no header row"),
-        Case("empty marker file beside the data", RECON, {"_SUCCESS": b"", "a.csv": c6}, 6, 0,
-             warning="empty file"),
+        Case("completion marker beside the data (not data)", RECON, {"_SUCCESS": b"", "a.csv": c6}, 6, 0),
         Case("empty data file", EVENTS, {"a.csv": b""}, 0, 0, warning="empty file"),
         Case("whitespace-only data file", REPORTS, {"a.csv": "\n \n"}, 0, 0, warning="empty file"),
         # --- paths: links, folders, unreadable files

@@ -88,13 +88,23 @@ def test_too_short_panel_names_the_maximum_windows(settings_factory):
         run_backtest(toy_panel(5), SPEC, settings_factory(), horizon=6, windows=1, fit=toy_fit([]), models=FAST)
 
 
-def test_all_missing_and_gappy_series_are_skipped_and_listed(settings_factory):
+def test_all_missing_series_are_skipped_and_gappy_ones_scored_where_observed(settings_factory):
     df = toy_panel()
     df.loc[df[UNIQUE_ID] == "s1", Y] = np.nan
-    df.loc[(df[UNIQUE_ID] == "s2") & (df[DS] == df[DS].max()), Y] = np.nan
+    gap = df[DS].max()
+    df.loc[(df[UNIQUE_ID] == "s2") & (df[DS] == gap), Y] = np.nan  # a drop that never arrived
     res, _ = _run(settings_factory(), df, windows=2)
     assert res.checks.all_missing == ["s1"] and res.checks.missing_in_windows == ["s2"]
-    assert not {"s1", "s2"} & set(res.frame[UNIQUE_ID])
+    assert "s1" not in set(res.frame[UNIQUE_ID])
+    s2 = res.frame[res.frame[UNIQUE_ID] == "s2"]
+    assert len(s2) and gap not in set(s2[DS]) and s2[Y].notna().all()  # scored, never on the gap
+
+
+def test_a_period_missing_at_every_site_does_not_empty_the_backtest(settings_factory):
+    df = toy_panel()
+    df.loc[df[DS] == df[DS].max(), Y] = np.nan  # one whole drop lost
+    res, _ = _run(settings_factory(), df, windows=2)
+    assert not res.checks.all_missing and len(res.frame) and res.frame[Y].notna().all()
 
 
 def _csv(tmp_path, df) -> str:

@@ -190,3 +190,27 @@ def test_an_env_list_that_is_not_json_is_one_line_without_the_secret(monkeypatch
     with pytest.raises(ConfigError, match=r"alerts.*JSON") as err:
         load_settings()
     assert SECRET not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_every_daily_source_has_drop_settings_from_yaml_and_env(tmp_path, monkeypatch, caplog):
+    from forecasting.core.drops import DropsSettings
+    from forecasting.core.schema import DAILY_SOURCES
+
+    assert set(DropsSettings.model_fields) == set(DAILY_SOURCES)  # declared once, for each source
+    cfg = tmp_path / "riskcast.yaml"
+    cfg.write_text("drops:\n  security_reports:\n    success_marker: true\n    owner: SOC\n")
+    monkeypatch.setenv("RISKCAST_DROPS__RECONCILIATION_LOGS__DEADLINE_HOURS", "8")
+    with caplog.at_level(logging.WARNING):
+        s = load_settings(cfg)
+    assert not [r for r in caplog.records if "RISKCAST_DROPS" in r.getMessage()]  # a known setting
+    assert s.drop("security_reports").success_marker and s.drop("security_reports").owner == "SOC"
+    assert s.drop("reconciliation_logs").deadline_hours == 8
+    assert s.lookback_days == 14 and s.landing_retention_days == 30
+    with pytest.raises(ConfigError, match="no drop settings for 'events'"):
+        s.drop("events")
+    monkeypatch.setenv("RISKCAST_DROPS__RECONCILIATION_LOGS__DEADLINE_HOURS", "30")
+    with pytest.raises(ConfigError, match="drops.reconciliation_logs.deadline_hours"):
+        load_settings()
+    cfg.write_text("drops:\n  security_reports:\n    sucess_marker: true\n")
+    with pytest.raises(ConfigError, match="drops.security_reports.success_marker"):
+        load_settings(cfg)

@@ -168,7 +168,9 @@ def test_ingest_from_and_to_s3_matches_local(s3, settings_factory, tmp_path):
         on_s3[0].bronze_uri == f"s3://{lake}/bronze/security_reports/date=2024-03-01/part.parquet"
     )
     listed = client.list_objects_v2(Bucket=lake)["Contents"]
-    assert len(listed) == len(list((tmp_path / "lake").rglob("*.parquet")))
+    local_files = [p for p in (tmp_path / "lake").rglob("*") if p.is_file()]
+    assert sorted(o["Key"] for o in listed) == sorted(str(p.relative_to(tmp_path / "lake")) for p in local_files)
+    assert not any(o["Key"].startswith("_staging/") for o in listed)  # swapped in, nothing left aside
     for obj in listed:
         body = client.get_object(Bucket=lake, Key=obj["Key"])["Body"].read()
         assert body == (tmp_path / "lake" / obj["Key"]).read_bytes(), obj["Key"]

@@ -36,9 +36,9 @@ def test_dag_backfill_on_ray_actors_matches_in_process(ray_local, faulty_landing
     calls = []
     real = actors.run_on_actors
 
-    def counted(settings, work, chunks, label, sources=()):
+    def counted(settings, work, chunks, label, sources=(), **kw):
         calls.append(label.split()[0])  # "ingest" or "screen"
-        return real(settings, work, chunks, label, sources)
+        return real(settings, work, chunks, label, sources, **kw)
 
     monkeypatch.setattr(actors, "run_on_actors", counted)
     monkeypatch.setattr(runner, "run_on_actors", counted)

@@ -151,17 +151,18 @@ def test_rerun_is_byte_identical_and_replaces_the_partition(settings, landing):
     result = ingest_source(settings, REPORTS, DAY)
     assert (result.read, result.accepted, result.quarantined) == (2, 2, 0)
     assert len(bronze(settings)) == 2
-    assert not (Path(settings.lake_uri) / "quarantine" / REPORTS / f"date={DAY}").exists()
+    held = Path(settings.lake_uri) / "quarantine" / REPORTS / f"date={DAY}"
+    assert sorted(p.name for p in held.iterdir()) == ["ingest.json"]  # the manifest only
 
 
 def test_several_files_are_concatenated_in_key_order(settings, landing):
     land(landing, REPORTS, "b.csv", csv_text([report(1), report(3)]))
     land(landing, REPORTS, "a.jsonl", "".join(json.dumps(report(i)) + "\n" for i in (2, 0)))
-    land(landing, REPORTS, "_SUCCESS", "")  # an empty marker: read, 0 rows, named
+    land(landing, REPORTS, "_SUCCESS", "")  # the source's completion marker: not data
     result = ingest_source(settings, REPORTS, DAY)
     rel = f"{REPORTS}/date={DAY}"
-    assert result.files == [f"{rel}/_SUCCESS", f"{rel}/a.jsonl", f"{rel}/b.csv"]
-    assert any("_SUCCESS: empty file" in w for w in result.warnings)
+    assert result.files == [f"{rel}/a.jsonl", f"{rel}/b.csv"]
+    assert not result.warnings
     assert result.file_rows[f"{rel}/b.csv"] == {"read": 2, "accepted": 2, "quarantined": 0}
     df = bronze(settings)
     assert df[s.REPORT_ID].tolist() == [f"SR-{i:05d}" for i in range(4)]
@@ -175,8 +176,8 @@ def test_missing_landing_folder_is_a_clear_error(settings, landing):
         StorageError, match=r"no landing drop for 2024-03-01.*security_reports/date=2024-03-01"
     ):
         ingest_date(settings, DAY)
-    with pytest.raises(StorageError, match="does not exist"):
-        ingest_source(settings, RECON, DAY)
+    with pytest.raises(StorageError, match="does not exist.*it is due by 2024-03-02 12:00 UTC"):
+        ingest_source(settings, RECON, DAY, overdue=False)
 
 
 def test_empty_file_warns_and_adds_no_rows(settings, landing):
@@ -187,7 +188,7 @@ def test_empty_file_warns_and_adds_no_rows(settings, landing):
     assert any("part-001.csv: empty file" in w for w in result.warnings)
 
 
-def test_missing_required_column_fails_the_source_and_clears_bronze(settings, landing):
+def test_missing_required_column_fails_the_source_and_keeps_the_good_copy(settings, landing):
     land(landing, RECON, "part-000.csv", csv_text([recon(i) for i in range(3)]))
     ingest_source(settings, RECON, DAY)
     assert len(bronze(settings, RECON)) == 3
@@ -198,7 +199,8 @@ def test_missing_required_column_fails_the_source_and_clears_bronze(settings, la
     msg = str(err.value)
     assert f"{RECON}/date={DAY}/part-000.csv" in msg and "'reason_code' is missing" in msg
     assert "fix the export" in msg
-    assert not (Path(settings.lake_uri) / "bronze" / RECON / f"date={DAY}").exists()
+    assert len(bronze(settings, RECON)) == 3  # the rerun failed: the day's earlier bronze stays
+    assert not list((Path(settings.lake_uri) / "_staging").rglob("*.*"))  # nothing staged
 
 
 def test_missing_optional_columns_are_null(settings, landing):

@@ -12,7 +12,13 @@ import pytest
 from forecasting.core import schema as s
 from forecasting.core.errors import DataContractError, InputError
 from forecasting.core.lake import Lake
-from forecasting.panel.build import PANEL_COLUMNS, build_panel, read_panel, validate_panel
+from forecasting.panel.build import (
+    PANEL_COLUMNS,
+    build_panel,
+    read_panel,
+    validate_lake_panel,
+    validate_panel,
+)
 from tests.support.pu_bronze import event, recon, report, site, write_bronze, write_days
 
 FIRST = date(2024, 1, 3)  # a Wednesday: the first full week starts Monday 2024-01-08
@@ -315,3 +321,31 @@ def test_rate_target_reads_the_audit_stage_output(settings_factory) -> None:
     hist = ~first[s.IS_FUTURE]
     assert first.loc[hist, s.Y].sum() > 0
     assert not np.allclose(first.loc[hist, s.Y], second.loc[hist, s.Y])
+
+
+def test_missing_site_days_are_missing_in_the_panel_not_zero(settings_factory) -> None:
+    """A day ingested incomplete (one site's file missing) or never arrived leaves its site-weeks
+    NaN in the targets that count that source, declared in the summary; the rest stays zero."""
+    settings = settings_factory(horizon=1)
+    lake = Lake.from_settings(settings)
+    _lake(settings, [site("WH-A", "north", "DE", OLD), site("WH-B", "north", "NL", OLD)],
+          reports=[report("R1", "WH-A", "S1", date(2024, 1, 23))], losses=[])  # fmt: skip
+    recon_days = [date(2024, 1, 10) + timedelta(days=k) for k in range((AS_OF - date(2024, 1, 10)).days + 1)]
+    for day in recon_days:  # every recon day was ingested (manifests), all empty but two
+        lake.write_json(lake.ingest_manifest(s.RECONCILIATION_LOGS.name, day), {"files": {}})
+        if day != date(2024, 1, 31):  # 01-31: nothing arrived, no bronze
+            write_bronze(lake, s.RECONCILIATION_LOGS.name, day, [])
+    lake.write_json(lake.incomplete_marker(s.RECONCILIATION_LOGS.name, date(2024, 1, 16)),
+                    {"missing_sites": ["WH-B"]})  # fmt: skip
+    summary = build_panel(settings, AS_OF)
+    panel, _ = read_panel(settings, AS_OF)
+    a, b = _series(panel, "WH-A"), _series(panel, "WH-B")
+    week_16, week_31 = pd.Timestamp("2024-01-15"), pd.Timestamp("2024-01-29")
+    assert np.isnan(b.loc[week_16, s.UNEXPLAINED_LOSSES]) and a.loc[week_16, s.UNEXPLAINED_LOSSES] == 0
+    assert np.isnan(a.loc[week_31, s.UNEXPLAINED_LOSSES]) and np.isnan(b.loc[week_31, s.ESTIMATED_THEFTS])
+    assert a.loc[week_31, s.REPORTED_INCIDENTS] == 0  # the reports of that week all arrived
+    assert np.isnan(a.loc[week_31, s.Y])  # y = estimated_thefts counts both sources
+    assert ["WH-B", "2024-01-15"] in summary.missing_periods and ["WH-A", "2024-01-29"] in summary.missing_periods
+    listed = {(m["source"], m["day"]): m["sites"] for m in summary.missing_data["listed"]}
+    assert listed == {(s.RECONCILIATION_LOGS.name, "2024-01-16"): ["WH-B"], (s.RECONCILIATION_LOGS.name, "2024-01-31"): "all"}
+    assert validate_lake_panel(settings, AS_OF)["validation"]["success"] is True

@@ -296,7 +296,7 @@ def test_a_v1_table_from_an_older_version_is_migrated(staged):
     engine.dispose()
     record_model(staged.reserves_url, "m-test-1", AS_OF, True)  # migrates the v1 database on the way
     summary = publish_reserves(staged, AS_OF)
-    assert summary.schema_version == reserves_db.latest_version() >= 7
+    assert summary.schema_version == reserves_db.latest_version() >= 8
     versions = _query(staged.reserves_url, "SELECT version FROM schema_version ORDER BY version")
     assert versions["version"].tolist() == list(range(1, reserves_db.latest_version() + 1))
     old = _query(

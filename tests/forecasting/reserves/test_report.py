@@ -17,9 +17,12 @@ from forecasting.core.errors import InputError
 from forecasting.core.lake import Lake
 from forecasting.core.layout import EXPORT_FILES, RESERVES_FILE, TOTALS_FILE
 from forecasting.core.links import served_links
+from forecasting.reserves.compute import compute_reserves
 from forecasting.reserves.report import previous_as_of, write_reserves_report
 from tests.support.audit_table import audit_table
 from tests.support.reserves_frames import AS_OF, reserve_frames, write_stage
+from tests.support.reserves_lake import AS_OF as INPUTS_AS_OF
+from tests.support.reserves_lake import write_inputs
 
 CAUSE = "reporting at WH-A fell to 12% of its usual rate: 71% of the outlier"
 
@@ -114,3 +117,32 @@ def test_cli_report_prints_what_it_wrote(staged, monkeypatch):
     assert done.exit_code == 0, done.output
     out = json.loads(done.stdout)
     assert out["page"].endswith("reports/as_of=2024-06-02/reserves.html") and "workbook" in out["exports"]
+
+
+MISSING = {"days": 2, "listed": [
+    {"source": "reconciliation_logs", "day": "2024-05-21", "sites": "all"},
+    {"source": "security_reports", "day": "2024-05-24", "sites": ["WH-B"]},
+]}  # fmt: skip
+
+
+def test_the_summary_and_the_page_list_the_missing_drops(settings_factory):
+    """What was missing reaches finance: the reserves summary and a section of the page list
+    the source-days whose drops had not arrived (the panel's ``missing_data``)."""
+    settings = settings_factory()
+    lake = write_inputs(settings.lake_uri)
+    summary_uri = lake.panel_summary(INPUTS_AS_OF)
+    lake.write_json(summary_uri, {**lake.read_json(summary_uri), "missing_data": MISSING})
+    summary = compute_reserves(settings, INPUTS_AS_OF)
+    assert summary.missing_data == MISSING
+    page = lake.read_text(write_reserves_report(settings, INPUTS_AS_OF).page)
+    assert "Data missing from this forecast (2 source-day(s))" in page
+    assert "<td>2024-05-21</td><td>reconciliation_logs</td><td>every site</td>" in page
+    assert "<td>WH-B</td>" in page
+
+
+def test_no_missing_section_when_nothing_was_missing(settings_factory):
+    settings = settings_factory()
+    lake = write_inputs(settings.lake_uri)
+    summary = compute_reserves(settings, INPUTS_AS_OF)
+    assert summary.missing_data == {}
+    assert "Data missing" not in lake.read_text(write_reserves_report(settings, INPUTS_AS_OF).page)

@@ -47,6 +47,7 @@ def test_backfill_keeps_going_past_a_rejected_day_and_alerts_it(faulty_landing, 
     out = ingest_source_days(settings, source, days)
     assert list(out["rejected_days"]) == [bad.isoformat()]
     assert "missing" in out["rejected_days"][bad.isoformat()]
+    validate_source_days(settings, source, days)  # the DAG's next task swaps the staged days in
     lake = Path(settings.lake_uri)
     assert not (lake / "bronze" / source / f"date={bad}").exists()
     for d in days:
