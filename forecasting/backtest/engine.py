@@ -43,6 +43,7 @@ from forecasting.backtest.metrics import (
 )
 from forecasting.backtest.parallel import run_windows
 from forecasting.backtest.window_run import DEEPAR_RAW, RISKCAST, FitFn, PhaseClock, WindowJob
+from forecasting.backtest.window_store import WindowStore, config_digest
 from forecasting.backtest.windows import (
     PanelChecks,
     WindowPlan,
@@ -52,6 +53,7 @@ from forecasting.backtest.windows import (
     window_frames,
 )
 from forecasting.core.config import Settings
+from forecasting.core.lake import Lake
 from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.schema import (
     COLD_START,
@@ -87,9 +89,11 @@ FRAME_COLUMNS = [
 ]
 
 
-def fit_riskcast(train: pd.DataFrame, spec: PanelSpec, settings: Settings, *, seed: int, horizon: int):
-    """The production fit (``forecasting.model.fit.fit_model``), in process."""
-    return fit_model(train, spec, settings, seed=seed, use_ray=False, horizon=horizon)
+def fit_riskcast(train: pd.DataFrame, spec: PanelSpec, settings: Settings, *, seed: int, horizon: int,
+                 init=None, patience: int | None = None):
+    """The production fit (``forecasting.model.fit.fit_model``), in process; ``init``: weights
+    of an earlier window to start from, trained with ``patience`` (a warm start)."""
+    return fit_model(train, spec, settings, seed=seed, use_ray=False, horizon=horizon, init=init, patience=patience)
 
 
 @dataclass
@@ -108,6 +112,7 @@ class BacktestResult:
     window_levels: dict[str, dict[float, float]] = field(default_factory=dict)
     capped: int = 0
     ensemble: ens.EnsembleChoice | None = None
+    origins: dict[str, str] = field(default_factory=dict)  # cutoff -> fitted, warm start, reused
 
 
 def run_backtest(
@@ -125,6 +130,7 @@ def run_backtest(
     calibration_windows: int = CALIBRATION_WINDOWS,
     num_samples: int | None = None,
     member_fits: dict[str, FitFn] = ens.MEMBER_FITS,
+    store_lake: Lake | None = None,
 ) -> BacktestResult:
     """Backtest ``df`` (a panel) on ``windows`` rolling origins; see the module docstring.
 
@@ -133,10 +139,13 @@ def run_backtest(
     ``member_fits`` (``forecasting.backtest.ensemble``). Windows run in process or as Ray
     tasks (``settings.backtest_workers``, see ``forecasting.backtest.parallel``; always in
     process when one fit serves every window), with identical results. Raises InputError
-    for panels too short for the windows.
+    for panels too short for the windows. ``store_lake``: the lake whose ``backtest_windows/``
+    holds windows to reuse and where fitted ones are kept (``settings.backtest_reuse``;
+    None: nothing stored). Cutoffs follow ``settings.backtest_cutoffs``.
     """
     clock = PhaseClock()
-    plan = plan_windows(df, horizon, windows, step, calibration_windows)
+    anchored = spec.freq if settings.backtest_cutoffs == "anchored" else None
+    plan = plan_windows(df, horizon, windows, step, calibration_windows, anchored)
     df, checks = scorable_panel(df, plan.first_eval_period)
     ids = sorted(df[UNIQUE_ID].astype(str).unique())
     cold = pick_cold_start(ids, cold_start_share, seed)
@@ -145,7 +154,12 @@ def run_backtest(
     jobs = [WindowJob(window_frames(df, spec, c, horizon, cold), k - len(plan.calibration), c in plan.cutoffs,
                       cold, horizon, seed, n, models) for k, c in enumerate(every)]  # calibration: k < 0
     frames, raw, samples, members = [], [], {}, {}
-    runs = run_windows(jobs, spec, settings, fit, member_fits)
+    store = None
+    if store_lake is not None and settings.backtest_reuse:
+        deepar = RISKCAST in models or DEEPAR_RAW in models
+        store = WindowStore(store_lake, config_digest(settings, spec, horizon=horizon, seed=seed, num_samples=n,
+                                                      deepar=deepar, fit=fit, member_fits=member_fits))
+    runs = run_windows(jobs, spec, settings, fit, member_fits, store, df)
     for w in runs:
         clock.add(w.seconds)
         frames.extend(w.baselines)
@@ -170,6 +184,7 @@ def run_backtest(
     return BacktestResult(
         frame, metrics, calibration, gate, plan, checks, cold, len(ids), clock.seconds,
         {str(c.date()): lv for c, lv in choice.applied.items()}, capped, run.choice if run else None,
+        {str(w.cutoff.date()): w.origin for w in runs},
     )
 
 

@@ -13,6 +13,8 @@
     forecasts/as_of=D/samples.parquet, quantiles.parquet
     backtests/as_of=D/backtest.parquet, metrics.csv, metrics_by_step.csv, calibration.json,
                       gate.json, report.html
+    backtest_windows/<config digest>/cutoff=D/<data digest>/window.json, forecasts.npz,
+                      baselines.parquet, weights.pt          one stored backtest window
     reserves/as_of=D/reserves.parquet, totals.parquet, thresholds.parquet
     reports/as_of=D/reserves.html
     explain/as_of=D/attributions.parquet, scores.parquet, explain.json   root causes of outliers
@@ -36,6 +38,7 @@ AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS = (
     "audit", "panel", "forecasts", "backtests", "reserves", "reports",
 )
 EXPLAIN = "explain"
+BACKTEST_WINDOWS = "backtest_windows"  # stored windows, reused by later backtests
 STAGES = (AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS, EXPLAIN)
 
 # ------------------------------------------------------------------ files
@@ -58,6 +61,11 @@ ATTRIBUTIONS_FILE, EXPLAIN_SCORES_FILE, EXPLAIN_SUMMARY_FILE = (
 # model registry: one folder per version
 MANIFEST_FILE, MODEL_FILE, ENCODERS_FILE = "manifest.json", "model.json", "encoders.json"
 PREDICTOR_DIR, MEMBERS_DIR = "predictor", "members"
+
+# a stored backtest window (forecasting.backtest.window_store)
+WINDOW_FILE, WINDOW_FORECASTS_FILE, WINDOW_BASELINES_FILE, WINDOW_WEIGHTS_FILE = (
+    "window.json", "forecasts.npz", "baselines.parquet", "weights.pt",
+)
 
 # backtest evidence: under backtests/as_of=D/ or a user's --out folder
 BACKTEST_FILES = {
@@ -183,6 +191,15 @@ class Layout:
     def stage_dates(self, stage: str) -> str:
         """The folder holding a stage's ``as_of=D`` partitions (list it with ``Lake.ls``)."""
         return join(self.uri, validate_identifier(stage, "stage"))
+
+    def backtest_windows(self, config: str | None = None, cutoff: date | None = None, data: str | None = None) -> str:
+        """``backtest_windows/[<config digest>/[cutoff=D/[<data digest>/]]]``: stored windows."""
+        parts = [validate_identifier(config, "window config")] if config else []
+        if config and cutoff is not None:
+            parts.append(f"cutoff={cutoff}")
+            if data:
+                parts.append(validate_identifier(data, "window data digest"))
+        return join(self.uri, BACKTEST_WINDOWS, *parts)
 
     # ------------------------------------------------------------------ model registry
     def models(self, version: str | None = None) -> str:
