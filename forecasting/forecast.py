@@ -10,8 +10,10 @@ Writes under ``<lake>/forecasts/as_of=D/``:
 
 The paths are the ensemble the gating backtest chose and recorded in the registry with its
 verdict (``registry.ensemble_weights``; evidence in ``backtests/as_of=D/ensemble.json``):
-DeepAR and members such as ``local_nb``, mixed by weight as whole paths
-(``forecasting.model.mixture``); with no weights recorded, or DeepAR alone chosen, DeepAR's.
+DeepAR and members such as ``local_nb``, combined by weight as ``settings.ensemble_combination``
+says (``forecasting.model.mixture``: quantiles averaged in the heaviest member's path ranks,
+or whole paths mixed); with no weights recorded, or DeepAR alone chosen, DeepAR's; a member
+alone (the backtest found no blend better than the best member), that member's paths.
 Cold-start sites (no observed history) are forecast from their static features. Paths are
 seeded (``settings.model.seed``), so a rerun writes byte-identical files.
 """
@@ -128,7 +130,9 @@ def _ensemble(settings: Settings, version: str, df, model, fs):
             if name != DEEPAR:
                 member = MEMBER_FITS[name](df, model.spec, settings, seed=settings.model.seed, horizon=fs.horizon)
                 members[name] = member.predict(df, num_samples=fs.num_samples, seed=settings.model.seed)
-        return mix_forecasts(members, weights, strict=False), weights
+        reference = max(weights, key=lambda m: (weights[m], -list(weights).index(m)))  # the heaviest member's ranks
+        return mix_forecasts(members, weights, strict=False, method=settings.ensemble_combination,
+                             reference=reference), weights
     except (RiskcastError, ValueError, ArithmeticError) as exc:  # a member's data problem, not DeepAR's
         log.warning("ensemble %s not published, DeepAR alone: %s", weights, exc)
         return fs, {DEEPAR: 1.0}

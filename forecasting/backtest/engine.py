@@ -7,11 +7,13 @@ model, series, cutoff and step::
     model, unique_id, cutoff, ds, step, y, mean, q0.05, q0.5, q0.9, q0.95,
     window, cold_start, mase_scale, pit_lo, pit_hi [, region]
 
-Models: ``riskcast`` (the ensemble, with quantile levels recalibrated on earlier windows
-only, and only where earlier windows showed the map improves both calibration and wQL: see
-``forecasting.backtest.level_choice``), ``ensemble`` (the mixture of DeepAR's and the
-members' sample paths at weights fitted on earlier windows: ``forecasting.backtest.ensemble``),
-``deepar_raw`` (DeepAR's samples, raw levels), ``local_nb`` (and any other member), ``gluonts_deepar`` (plain GluonTS),
+Models: ``riskcast`` (what production would have published at each cutoff: the blend of
+members or, without evidence that it beats the best member, the best member alone, both
+chosen on earlier windows only, with quantile levels recalibrated on earlier windows only
+where that helped there: ``forecasting.backtest.level_choice``), ``ensemble`` (the shrunk
+blend, always), ``best_member`` (the rule "the best member on earlier windows, alone"; see
+``forecasting.backtest.ensemble``), ``deepar_raw`` (DeepAR's samples, raw levels),
+``local_nb`` (and any other member), ``gluonts_deepar`` (plain GluonTS),
 ``seasonal_naive``, ``croston_sba``, ``tsb``, ``adida`` (see ``forecasting.backtest.baselines``).
 The calibrated model also forecasts ``calibration_windows`` earlier cutoffs so that its
 first evaluated window has levels fitted on the past (``forecasting.backtest.calibration``).
@@ -80,8 +82,8 @@ from forecasting.model.fit import fit_model
 
 log = logging.getLogger(__name__)
 
-MODELS = (RISKCAST, ens.ENSEMBLE, DEEPAR_RAW, *ens.MEMBER_FITS, bl.GLUONTS_DEEPAR, bl.SEASONAL_NAIVE,
-          *bl.STATS_BASELINES)
+MODELS = (RISKCAST, ens.ENSEMBLE, ens.BEST_MEMBER, DEEPAR_RAW, *ens.MEMBER_FITS, bl.GLUONTS_DEEPAR,
+          bl.SEASONAL_NAIVE, *bl.STATS_BASELINES)
 CALIBRATION_WINDOWS = 1
 FRAME_COLUMNS = [
     MODEL, UNIQUE_ID, CUTOFF, DS, STEP, Y, MEAN, *[quantile_col(q) for q in QUANTILE_LEVELS],
@@ -168,12 +170,13 @@ def run_backtest(
             raw.append(w.raw)
     capped = sum(w.capped for w in runs)
     raw_all = pd.concat(raw, ignore_index=True) if raw else pd.DataFrame(columns=FRAME_COLUMNS)
-    run = clock.time("ensemble", lambda: ens.build_ensemble(raw_all, samples, members, every, spec.freq, member_fits)
-                     ) if raw else None
+    rule = ens.Rule.from_settings(settings)
+    run = clock.time("ensemble", lambda: ens.build_ensemble(raw_all, samples, members, every, spec.freq, member_fits,
+                                                             rule)) if raw else None
     base, paths = (run.rows, run.paths) if run else (raw_all, samples)
     choice = choose_window_levels(base, paths, spec.freq, every, plan.cutoffs, settings.calibration_tolerance)
     if raw:
-        evaluated = [raw_all.assign(**{MODEL: DEEPAR_RAW}), base, *run.members.values()]
+        evaluated = [raw_all.assign(**{MODEL: DEEPAR_RAW}), *run.extra.values(), *run.members.values()]
         frames.extend(f[f[CUTOFF].isin(plan.cutoffs)] for f in evaluated)
         for cutoff in plan.cutoffs:
             rows = mapped_rows(base, paths[cutoff], spec.freq, cutoff, choice.applied[cutoff])
