@@ -20,6 +20,7 @@ seeded (``settings.model.seed``), so a rerun writes byte-identical files.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -31,7 +32,7 @@ from forecasting.core.lake import Lake, join
 from forecasting.core.layout import FORECASTS as FORECAST_STAGE
 from forecasting.core.layout import QUANTILES_FILE, SAMPLES_FILE
 from forecasting.core.schema import MODEL_VERSION, QUANTILE_LEVELS
-from forecasting.model.mixture import DEEPAR, MEMBER_FITS, mix_forecasts
+from forecasting.model.mixture import DEEPAR, MEMBER_FITS, mix_forecasts, reference_member
 from forecasting.model.registry import (
     LATEST,
     ensemble_weights,
@@ -128,9 +129,11 @@ def _ensemble(settings: Settings, version: str, df, model, fs):
     try:
         for name in weights:
             if name != DEEPAR:
-                member = MEMBER_FITS[name](df, model.spec, settings, seed=settings.model.seed, horizon=fs.horizon)
+                fit = MEMBER_FITS[name]
+                ray = {"use_ray": True} if "use_ray" in inspect.signature(fit).parameters else {}  # a network member
+                member = fit(df, model.spec, settings, seed=settings.model.seed, horizon=fs.horizon, **ray)
                 members[name] = member.predict(df, num_samples=fs.num_samples, seed=settings.model.seed)
-        reference = max(weights, key=lambda m: (weights[m], -list(weights).index(m)))  # the heaviest member's ranks
+        reference = reference_member(weights)
         return mix_forecasts(members, weights, strict=False, method=settings.ensemble_combination,
                              reference=reference), weights
     except (RiskcastError, ValueError, ArithmeticError) as exc:  # a member's data problem, not DeepAR's

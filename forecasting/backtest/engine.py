@@ -84,6 +84,7 @@ log = logging.getLogger(__name__)
 
 MODELS = (RISKCAST, ens.ENSEMBLE, ens.BEST_MEMBER, DEEPAR_RAW, *ens.MEMBER_FITS, bl.GLUONTS_DEEPAR,
           bl.SEASONAL_NAIVE, *bl.STATS_BASELINES)
+BASELINES = (bl.GLUONTS_DEEPAR, bl.SEASONAL_NAIVE, *bl.STATS_BASELINES)
 CALIBRATION_WINDOWS = 1
 FRAME_COLUMNS = [
     MODEL, UNIQUE_ID, CUTOFF, DS, STEP, Y, MEAN, *[quantile_col(q) for q in QUANTILE_LEVELS],
@@ -128,16 +129,17 @@ def run_backtest(
     cold_start_share: float = 0.0,
     seed: int = 0,
     fit: FitFn = fit_riskcast,
-    models: tuple[str, ...] = MODELS,
+    models: tuple[str, ...] | None = None,
     calibration_windows: int = CALIBRATION_WINDOWS,
     num_samples: int | None = None,
-    member_fits: dict[str, FitFn] = ens.MEMBER_FITS,
+    member_fits: dict[str, FitFn] | None = None,
     store_lake: Lake | None = None,
 ) -> BacktestResult:
     """Backtest ``df`` (a panel) on ``windows`` rolling origins; see the module docstring.
 
-    ``fit`` is called once per cutoff (or once in all if ``settings.refit_every_window``
-    is False) with the training rows of that cutoff only; so is every ensemble member of
+    ``models``: default every model but the baselines ``settings.backtest_baselines`` leaves
+    out; ``member_fits``: default ``settings.ensemble_members``. ``fit`` is called once per
+    cutoff (or once in all if ``settings.refit_every_window`` is False) with the training rows of that cutoff only; so is every ensemble member of
     ``member_fits`` (``forecasting.backtest.ensemble``). Windows run in process or as Ray
     tasks (``settings.backtest_workers``, see ``forecasting.backtest.parallel``; always in
     process when one fit serves every window), with identical results. Raises InputError
@@ -146,6 +148,10 @@ def run_backtest(
     None: nothing stored). Cutoffs follow ``settings.backtest_cutoffs``.
     """
     clock = PhaseClock()
+    if models is None:  # every model but the baselines the settings leave out
+        models = tuple(m for m in MODELS if m not in BASELINES or m in settings.backtest_baselines)
+    if member_fits is None:
+        member_fits = ens.member_fits(settings)
     anchored = spec.freq if settings.backtest_cutoffs == "anchored" else None
     plan = plan_windows(df, horizon, windows, step, calibration_windows, anchored)
     df, checks = scorable_panel(df, plan.first_eval_period)

@@ -33,7 +33,7 @@ import pandas as pd
 from forecasting.backtest.baselines import samples_frame
 from forecasting.backtest.evidence import Evidence, paired_test, unit_losses
 from forecasting.backtest.metrics import pit_bounds
-from forecasting.core.errors import ModelError
+from forecasting.core.errors import ConfigError, ModelError
 from forecasting.core.schema import (
     CUTOFF,
     DS,
@@ -49,13 +49,29 @@ from forecasting.core.schema import (
 )
 from forecasting.core.schema import STEP as STEP_COL
 from forecasting.model.deepar import CAP_FACTOR
-from forecasting.model.mixture import DEEPAR, PATHS, aligned_samples, combine, mix_samples
+from forecasting.model.mixture import (
+    DEEPAR,
+    PATHS,
+    QUANTILE_MEMBERS,
+    aligned_samples,
+    combine,
+    mix_samples,
+    reference_member,
+)
 from forecasting.model.mixture import MEMBER_FITS as MIXTURE_MEMBERS
 
 ENSEMBLE, BEST_MEMBER = "ensemble", "best_member"
 ROUNDS = 10  # greedy steps: weights in multiples of 1/ROUNDS
 FIT_PATHS = 200  # weights are scored on the mixture of each member's first FIT_PATHS paths
-MEMBER_FITS: dict[str, Callable[..., Any]] = dict(MIXTURE_MEMBERS)
+MEMBER_FITS: dict[str, Callable[..., Any]] = dict(MIXTURE_MEMBERS)  # every member; settings pick
+
+
+def member_fits(settings) -> dict[str, Callable[..., Any]]:
+    """The members ``settings.ensemble_members`` names (unknown names: ConfigError)."""
+    unknown = [m for m in settings.ensemble_members if m not in MEMBER_FITS]
+    if unknown:
+        raise ConfigError(f"ensemble_members {unknown} unknown: choose from {sorted(MEMBER_FITS)}")
+    return {m: MEMBER_FITS[m] for m in settings.ensemble_members}
 
 
 @dataclass
@@ -326,7 +342,8 @@ def build_ensemble(raw: pd.DataFrame, deepar: Mapping, forecasts: Mapping, cutof
 def _combined_paths(w: _Window, weights: Mapping[str, float], method: str) -> np.ndarray:
     """The window's paths of ``weights`` (the heaviest member with paths is the rank reference)."""
     names = list(weights)
-    if len(names) == 1:
+    if len(names) == 1 and names[0] not in QUANTILE_MEMBERS:
         return w.parts[names[0]]
-    ref = max(names, key=lambda m: (weights[m], -names.index(m)))
+    ref = reference_member(weights)
     return combine([w.parts[m] for m in names], list(weights.values()), method, w.parts[ref])
+

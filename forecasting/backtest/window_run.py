@@ -44,21 +44,25 @@ FitFn = Callable[..., Any]  # fit(train_df, spec, settings, *, seed, horizon) ->
 
 
 class PhaseClock:
-    """Wall seconds per phase (train, forecast, baselines, metrics, report)."""
+    """Wall seconds per phase (train, forecast, baselines, metrics, report) and, under
+    ``cpu <phase>``, this process's CPU seconds (steadier than wall on a shared machine)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
     def time(self, phase: str, fn: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             return fn()
         finally:
-            self.add({phase: time.perf_counter() - t0})
+            self.add({phase: time.perf_counter() - t0, f"{CPU}{phase}": time.process_time() - c0})
 
     def add(self, seconds: dict[str, float]) -> None:
         for phase, s in seconds.items():
             self.seconds[phase] = self.seconds.get(phase, 0.0) + s
+
+
+CPU = "cpu "  # prefix of a phase's CPU seconds in ``PhaseClock.seconds``
 
 
 @dataclass

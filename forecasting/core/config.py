@@ -214,6 +214,16 @@ class Settings(BaseSettings):
         True, description="a backtest reuses every stored window whose cutoff, input data up to "
         "the cutoff (digest) and configuration are unchanged (lake: backtest_windows/)"
     )
+    backtest_baselines: tuple[str, ...] = Field(
+        ("seasonal_naive", "croston_sba", "tsb", "adida"), description="baselines a backtest "
+        "forecasts beside riskcast; gluonts_deepar (plain GluonTS DeepAR at riskcast's budget, "
+        "the costliest: a reference for benches, it decides nothing in the gate) is opt-in"
+    )
+    ensemble_members: tuple[str, ...] = Field(
+        ("local_nb", "gbm"), description="members fitted beside DeepAR at every backtest cutoff "
+        "(local_nb, gbm, tft: a temporal fusion transformer, direct quantiles; it costs about "
+        "as much as DeepAR's own fit per window)"
+    )
     ensemble_max_p: float = Field(
         0.05, gt=0, lt=1, description="a blend is published instead of the best single member only "
         "when a paired bootstrap over series x windows gives p <= this that it scores better"

@@ -17,7 +17,7 @@ from forecasting.core.panel_spec import PanelSpec
 from forecasting.model.dataset import UNSEEN, Encoders, check_panel, history_rows, training_entries
 from forecasting.model.deepar import FittedModel
 from forecasting.model.distributed import fit_ray
-from forecasting.model.estimator import gluonts_freq, model_config
+from forecasting.model.estimator import TFT, TFT_QUANTILES, gluonts_freq, model_config
 from forecasting.model.trainer import fit_local
 
 
@@ -31,6 +31,7 @@ def fit_model(
     horizon: int | None = None,
     init: Sequence[dict] | None = None,
     patience: int | None = None,
+    family: str = "deepar",
 ):
     """Fit DeepAR NB on the observed (non-``is_future``) rows of ``df``; a ``FittedModel``.
 
@@ -38,6 +39,7 @@ def fit_model(
     earlier cutoff: the refit network's first, then the early-stopped one's); each run
     starts from its own lineage and stops after ``patience`` epochs without a better
     held-out loss (default ``model.patience``). In process only (a backtest's windows).
+    ``family`` ``tft``: the same fit of a temporal fusion transformer (``estimator.TFT``).
 
     ``use_ray`` False fits in this process (backtest windows); True runs the Ray Train
     job of ``settings.ray``. Same network, data and defaults either way. ``seed``
@@ -64,6 +66,8 @@ def fit_model(
     longest = max(len(e["target"]) for e in train + val)
     config = model_config(settings, spec, encoders, horizon=h, longest_series=longest, seed=seed)
     config["use_gpu"] = settings.ray.use_gpu
+    if family == TFT:
+        config.update(family=TFT, quantiles=list(TFT_QUANTILES))
     if patience is not None:
         config["patience"] = int(patience)
     starts = list(init or [])

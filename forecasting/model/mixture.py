@@ -19,14 +19,24 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from forecasting.core.errors import ModelError
+from forecasting.model.estimator import TFT
 from forecasting.model.members.gbm import GBM, fit_gbm
 from forecasting.model.members.local_nb import LOCAL_NB, fit_local
+from forecasting.model.members.tft import fit_tft
 from forecasting.model.samples import ForecastSamples
 
 DEEPAR = "deepar"
 PATHS, QUANTILES = "paths", "quantiles"  # settings.ensemble_combination
 # members beside DeepAR, by name: fit(train, spec, settings, *, seed, horizon) -> .predict(df, n)
-MEMBER_FITS = {LOCAL_NB: fit_local, GBM: fit_gbm}
+MEMBER_FITS = {LOCAL_NB: fit_local, GBM: fit_gbm, TFT: fit_tft}
+QUANTILE_MEMBERS = frozenset({TFT})  # comonotone paths from quantiles: never a rank reference
+
+
+def reference_member(weights: Mapping[str, float]) -> str:
+    """Whose path ranks a combination takes: the heaviest member with joint paths (not a
+    quantile network's comonotone ones), else DeepAR."""
+    names = [m for m in weights if m not in QUANTILE_MEMBERS]
+    return max(names, key=lambda m: (weights[m], -names.index(m))) if names else DEEPAR
 
 
 def mixture_shares(weights: Sequence[float], num_samples: int) -> list[int]:

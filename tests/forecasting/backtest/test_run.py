@@ -171,7 +171,8 @@ def test_backtest_cli_writes_the_files_for_a_usertoy_panel(tmp_path, settings_fa
     assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
     ensemble = json.loads((tmp_path / "out" / "ensemble.json").read_text())
     assert abs(sum(ensemble["weights"].values()) - 1) < 1e-9 and "deepar" in ensemble["members"]
-    assert "Ensemble published" in (tmp_path / "out" / "report.html").read_text()
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "Published (quantiles combination)" in report and "paired bootstrap p =" in report
     assert {"ensemble", "local_nb"} <= set(metrics["model"]) and {"ensemble", "local_nb"} <= set(frame["model"])
     if summary is not None:
         assert summary["files"]["report"].endswith("report.html")
