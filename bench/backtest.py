@@ -93,6 +93,12 @@ def main() -> None:
     cols = ["mean_wQL", "wQL_0.5", "wQL_0.9", "wQL_0.95", "coverage_0.95", "coverage_strict_0.95",
             "coverage_0.9", "coverage_strict_0.9", "coverage_0.5", "coverage_strict_0.5", "MASE"]
     print(sel.reindex(index=[m for m in models if m in sel.index], columns=cols).round(3).to_string())
+    import json
+
+    choice = json.loads((Path(out) / "ensemble.json").read_text())
+    for key, ev in choice.get("evidence", {}).items():
+        print(f"choice {key}: best {ev['best']} {ev['best_wql']:.4f}, blend {ev['blend']} {ev['blend_wql']:.4f}, "
+              f"improvement {ev['improvement']:+.2%} {ev['interval']}, p {ev['p']:.3f} -> {ev['published']}")
 
 
 def compare_truth(truth: str, backtest_dir: str, freq: str) -> None:
