@@ -71,7 +71,7 @@ def config_digest(settings: Settings, spec: PanelSpec, *, horizon: int, seed: in
         "warm": [settings.backtest_warm_start, settings.backtest_warm_patience], "horizon": horizon,
         "seed": seed, "paths": num_samples, "deepar": deepar,
         "spec": {k: v for k, v in spec.to_dict().items() if k != "extra"},  # extra: where it came from
-        "fit": _callable_name(fit), "members": {m: _callable_name(f) for m, f in sorted(member_fits.items())},
+        "fit": _callable_name(fit), "member_fits": {m: _callable_name(f) for m, f in sorted(member_fits.items())},
     }
     return _sha(json.dumps(key, sort_keys=True, default=str).encode())[:_DIGEST]
 
@@ -137,7 +137,7 @@ class WindowStore:
         with np.load(io.BytesIO(self._checked(entry, WINDOW_FORECASTS_FILE)), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         deepar = _samples(arrays, DEEPAR_KEY, freq, meta.get("capped", 0)) if meta.get("deepar") else None
-        members = {m: (_samples(arrays, m, freq) if r == "ok" else r) for m, r in meta.get("members", {}).items()}
+        members = {m: (_samples(arrays, m, freq) if r == "ok" else r) for m, r in meta.get("member_status", {}).items()}
         base: dict[str, pd.DataFrame] = {}
         if meta.get("baselines"):
             frame = pd.read_parquet(io.BytesIO(self._checked(entry, WINDOW_BASELINES_FILE)))
@@ -186,7 +186,7 @@ class WindowStore:
             **info, "store_version": STORE_VERSION, "config": self.config, "data": entry.data,
             "cutoff": str(entry.cutoff.date()), "deepar": deepar is not None,
             "capped": int(getattr(deepar, "capped", 0)) if deepar is not None else 0,
-            "members": status, "baselines": sorted(baselines), "weights": bool(weights),
+            "member_status": status, "baselines": sorted(baselines), "weights": bool(weights),
             "sha256": {name: _sha(data) for name, data in files.items()},
         }
         self.lake.write_json(join(entry.uri, WINDOW_FILE), entry.meta)

@@ -196,46 +196,24 @@ class Settings(BaseSettings):
         "N in flight; 0 as many as the Ray cluster's CPUs allow (each task takes model.num_threads "
         "CPUs; results are identical). In process whenever refit_every_window is False"
     )
+    # backtest windows and ensemble choice: README settings table, docs/architecture.md
     backtest_cutoffs: Literal["anchored", "latest"] = Field(
-        "anchored", description="anchored: cutoffs lie on a fixed calendar grid (every `step` "
-        "periods from 2000-01-03), so next week's backtest has this week's cutoffs and reuses "
-        "their windows; latest: the last cutoff is the horizon before the panel's end (a user "
-        "panel's protocol, e.g. carparts)"
-    )
+        "anchored", description="anchored: cutoffs on a fixed calendar grid, so next week's backtest "
+        "reuses this week's windows; latest: the last cutoff is the horizon before the panel's end")
     backtest_warm_start: bool = Field(
-        True, description="DeepAR windows are fitted in cutoff order, each starting from the "
-        "weights of the window before it (or of a stored earlier window) and training only while "
-        "its held-out loss improves; windows then run in process"
-    )
-    backtest_warm_patience: int = Field(
-        1, ge=1, description="epochs without a better held-out loss before a warm-started fit stops"
-    )
-    backtest_reuse: bool = Field(
-        True, description="a backtest reuses every stored window whose cutoff, input data up to "
-        "the cutoff (digest) and configuration are unchanged (lake: backtest_windows/)"
-    )
+        True, description="DeepAR windows fitted in cutoff order, each from the weights of the one before")
+    backtest_warm_patience: int = Field(1, ge=1, description="epochs without a better held-out loss (warm)")
+    backtest_reuse: bool = Field(True, description="reuse stored windows of unchanged cutoff, data and config")
     backtest_baselines: tuple[str, ...] = Field(
-        ("seasonal_naive", "croston_sba", "tsb", "adida"), description="baselines a backtest "
-        "forecasts beside riskcast; gluonts_deepar (plain GluonTS DeepAR at riskcast's budget, "
-        "the costliest: a reference for benches, it decides nothing in the gate) is opt-in"
-    )
+        ("seasonal_naive", "croston_sba", "tsb", "adida"), description="baselines beside riskcast "
+        "(gluonts_deepar, plain GluonTS at riskcast's budget, is opt-in)")
     ensemble_members: tuple[str, ...] = Field(
-        ("local_nb", "gbm"), description="members fitted beside DeepAR at every backtest cutoff "
-        "(local_nb, gbm, tft: a temporal fusion transformer, direct quantiles; it costs about "
-        "as much as DeepAR's own fit per window)"
-    )
+        ("local_nb", "gbm"), description="fitted beside DeepAR at each cutoff (local_nb, gbm, tft)")
     ensemble_max_p: float = Field(
-        0.05, gt=0, lt=1, description="a blend is published instead of the best single member only "
-        "when a paired bootstrap over series x windows gives p <= this that it scores better"
-    )
-    ensemble_shrinkage: float = Field(
-        0.5, ge=0, le=1, description="share of a blend's weights moved onto the best member"
-    )
+        0.05, gt=0, lt=1, description="a blend publishes only when a paired bootstrap gives p <= this")
+    ensemble_shrinkage: float = Field(0.5, ge=0, le=1, description="share of blend weights moved to the best")
     ensemble_combination: Literal["quantiles", "paths"] = Field(
-        "quantiles", description="quantiles: members' quantile functions averaged per series and "
-        "step, paths rebuilt in the ranks of the reference member (Schaake shuffle); paths: a "
-        "mixture of whole member paths"
-    )
+        "quantiles", description="quantiles: quantile averaging in a reference's path ranks; paths: mixing")
     forecast_shard_series: int = Field(
         5000, ge=1, description="a panel with more series samples its forecast paths in shards of "
         "this many series, each seeded on its own: the same paths whatever runs them"
