@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from forecasting.backtest.engine import fit_riskcast, run_backtest
+from forecasting.backtest.ensemble import member_fits
 from forecasting.backtest.run import BacktestOptions, backtest_cli
 from forecasting.backtest.window_store import WindowStore, config_digest
 from forecasting.backtest.windows import window_frames
 from forecasting.core.errors import CalibrationGateError
 from forecasting.core.lake import Lake
 from forecasting.core.schema import CUTOFF, DS, MODEL, REGION, UNIQUE_ID, Y
-from forecasting.model.mixture import MEMBER_FITS
 from tests.support.backtest_toys import FAST, SPEC, toy_fit, toy_panel
 
 FILES = ("backtest.parquet", "metrics.csv", "metrics_by_step.csv", "calibration.json", "gate.json", "ensemble.json")
@@ -92,7 +92,7 @@ def test_a_damaged_stored_window_is_fitted_again(settings_factory, tmp_path):
 
 def _deepar_weights(settings, lake, df, cutoff):
     digest = config_digest(settings, SPEC, horizon=6, seed=0, num_samples=40, deepar=True, fit=fit_riskcast,
-                           member_fits=MEMBER_FITS)
+                           member_fits=member_fits(settings))
     store = WindowStore(lake, digest)
     return store.load_weights(store.locate(window_frames(df, SPEC, cutoff, 6, [])))
 
