@@ -10,7 +10,8 @@ window c, on the rows of earlier windows observed by c (``cutoff < c`` and ``ds 
    (``settings.ensemble_shrinkage``);
 3. the blend is **published** only when a paired bootstrap over (series, window) units says
    it beats the best member with ``p <= settings.ensemble_max_p``
-   (``forecasting.backtest.evidence``); otherwise the best member alone.
+   (``forecasting.backtest.evidence``), each unit scored with the blend and the best member
+   chosen without its window (leave one window out); otherwise the best member alone.
 
 Members are combined as ``settings.ensemble_combination`` says (``forecasting.model.mixture``:
 quantile averaging in a reference member's ranks, or whole-path mixing). Production weights
@@ -33,7 +34,7 @@ import pandas as pd
 from forecasting.backtest.baselines import samples_frame
 from forecasting.backtest.evidence import Evidence, paired_test, unit_losses
 from forecasting.backtest.metrics import pit_bounds
-from forecasting.core.errors import ConfigError, ModelError
+from forecasting.core.errors import ConfigError
 from forecasting.core.schema import (
     CUTOFF,
     DS,
@@ -48,7 +49,6 @@ from forecasting.core.schema import (
     quantile_col,
 )
 from forecasting.core.schema import STEP as STEP_COL
-from forecasting.model.deepar import CAP_FACTOR
 from forecasting.model.mixture import (
     DEEPAR,
     PATHS,
@@ -109,30 +109,6 @@ class Rule:
     @classmethod
     def from_settings(cls, settings) -> Rule:
         return cls(settings.ensemble_max_p, settings.ensemble_shrinkage, settings.ensemble_combination)
-
-
-def fit_members(win, spec, settings, horizon: int, seed: int, n: int, deepar, fits=MEMBER_FITS) -> dict:
-    """``{member: ForecastSamples or failure reason (str)}`` for one window; ``deepar`` is
-    the window's DeepAR forecast (the series and periods every member must match)."""
-    out: dict[str, Any] = {}
-    history_max = win.history.groupby(UNIQUE_ID)[Y].max()
-    for name, fit in fits.items():
-        try:
-            fs = fit(win.train, spec, settings, seed=seed, horizon=horizon).predict(win.context, num_samples=n)
-            samples = aligned_samples(fs, list(deepar.ids), list(deepar.starts))
-            _check_sane(samples, history_max.reindex([str(i) for i in deepar.ids]).to_numpy(float))
-            out[name] = fs
-        except Exception as exc:  # noqa: BLE001 - a failed member is weighed 0 and reported
-            out[name] = f"{type(exc).__name__}: {exc}"
-    return out
-
-
-def _check_sane(samples: np.ndarray, maxima: np.ndarray) -> None:
-    if not np.isfinite(samples).all():
-        raise ModelError("non-finite sample paths (diverged)")
-    bound = CAP_FACTOR * np.maximum(np.nan_to_num(maxima, nan=np.nanmax(maxima, initial=1.0)), 1.0)
-    if (np.median(samples, axis=1) > bound[:, None]).any():
-        raise ModelError(f"median beyond {CAP_FACTOR:g}x the largest observed value (diverged)")
 
 
 @dataclass
@@ -214,28 +190,49 @@ def greedy_weights(windows: list[tuple[_Window, np.ndarray]], names: list[str], 
     return {m: float(c / counts.sum()) for m, c in zip(names, counts, strict=True) if c}
 
 
-def select(windows: list[tuple[_Window, np.ndarray]], names: list[str], rule: Rule) -> Evidence:
-    """Best member, shrunk blend and the evidence test on ``windows`` (module docstring)."""
-    if not windows or not any(m.any() for _, m in windows):
-        return Evidence(DEEPAR, {DEEPAR: 1.0}, {DEEPAR: 1.0}, False, reason="no earlier window: DeepAR alone")
+def _rules(windows, names: list[str], rule: Rule) -> tuple[str, dict[str, float], dict[str, float]]:
+    """(best member, shrunk blend, each member's mean wQL) on ``windows``."""
     scores = {m: _loss(windows, [m], [1.0], rule.combination) for m in names}
     best = min(names, key=lambda m: (scores[m], names.index(m)))
     greedy = greedy_weights(windows, names, method=rule.combination)
     shrunk = {m: (1 - rule.shrinkage) * greedy.get(m, 0.0) + rule.shrinkage * (m == best) for m in names}
-    blend = {m: round(v, 4) for m, v in shrunk.items() if v > 0}
+    return best, {m: round(v, 4) for m, v in shrunk.items() if v > 0}, scores
+
+
+def select(windows: list[tuple[_Window, np.ndarray]], names: list[str], rule: Rule) -> Evidence:
+    """Best member, shrunk blend and the evidence test on ``windows`` (module docstring).
+
+    The evidence is held out: each window in turn is scored with the blend and the best
+    member chosen on the others (leave one window out), so a blend must beat the best-member
+    rule on windows its weights never saw; one window alone is no evidence."""
+    if not windows or not any(m.any() for _, m in windows):
+        return Evidence(DEEPAR, {DEEPAR: 1.0}, {DEEPAR: 1.0}, False, reason="no earlier window: DeepAR alone")
+    best, blend, scores = _rules(windows, names, rule)
     keys = sorted({str(pd.Timestamp(w.cutoff).date()) for w, m in windows if m.any()})
     series = int(max(m.any(axis=1).sum() for _, m in windows))
     ev = Evidence(best, blend, {best: 1.0}, False, best_wql=scores[best], windows=keys, series=series)
+    folds = [i for i, (_, m) in enumerate(windows) if m.any()]
     if list(blend) == [best]:
         ev.reason = "the greedy blend is the best member alone"
         return ev
-    lb, den = _units(windows, [best], [1.0], rule.combination)
-    lw, _ = _units(windows, list(blend), list(blend.values()), rule.combination)
-    ev.p, ev.improvement, ev.interval = paired_test(lb, lw)
-    ev.blend_wql, ev.units = float(2.0 * lw.sum() / den / len(EVAL_QUANTILES)), int(len(lb))
+    if len(folds) < 2:
+        ev.reason = "one earlier window: no held-out evidence for a blend, the best member alone"
+        return ev
+    lb, lw, den = [], [], 0.0
+    for i in folds:
+        fold_best, fold_blend, _ = _rules([x for j, x in enumerate(windows) if j != i], names, rule)
+        units, d = _units([windows[i]], [fold_best], [1.0], rule.combination)
+        lb.append(units)
+        lw.append(_units([windows[i]], list(fold_blend), list(fold_blend.values()), rule.combination)[0])
+        den += d
+    best_units, blend_units = np.concatenate(lb), np.concatenate(lw)
+    ev.p, ev.improvement, ev.interval = paired_test(best_units, blend_units)
+    scale = 2.0 / den / len(EVAL_QUANTILES) if den > 0 else float("nan")
+    ev.best_wql, ev.blend_wql = float(best_units.sum() * scale), float(blend_units.sum() * scale)
+    ev.units = int(len(best_units))
     ev.taken = bool(ev.p <= rule.max_p and ev.improvement > 0)
     ev.published = blend if ev.taken else {best: 1.0}
-    ev.reason = (f"p = {ev.p:.3f} {'<=' if ev.taken else '>'} {rule.max_p:g}: "
+    ev.reason = (f"held out, p = {ev.p:.3f} {'<=' if ev.taken else '>'} {rule.max_p:g}: "
                  + ("the blend" if ev.taken else "the best member alone"))
     return ev
 

@@ -23,8 +23,8 @@ SEED = 20240101  # a constant: the same losses give the same verdict on every ru
 
 @dataclass
 class Evidence:
-    """One choice's figures: ``best`` member, its mean wQL and the blend's on the evidence
-    rows, the relative improvement and its 90% bootstrap interval, ``p``, how many windows and
+    """One choice's figures: ``best`` member, the best-member rule's and the blend's mean
+    wQL on the evidence rows (held out: leave one window out), the relative improvement and its 90% bootstrap interval, ``p``, how many windows and
     series the units span, whether the blend was taken and the weights published."""
 
     best: str

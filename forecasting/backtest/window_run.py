@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest import baselines as bl
-from forecasting.backtest import ensemble as ens
+from forecasting.backtest.members import fit_members
 from forecasting.backtest.metrics import pit_bounds
 from forecasting.backtest.windows import WindowFrames, mase_scales
 from forecasting.core.config import Settings
@@ -146,7 +146,7 @@ def forecast_window(
             fs = clock.time("forecast", lambda: fitted.predict(win.context, num_samples=n))
             out.samples, out.fitted = fs, fitted
             out.weights = fitted.warm_state() if hasattr(fitted, "warm_state") else None
-            out.members = clock.time("fit ensemble", lambda: ens.fit_members(
+            out.members = clock.time("fit ensemble", lambda: fit_members(
                 win, spec, settings, job.horizon, job.seed, n, fs, member_fits))
         if job.evaluated:
             out.baselines = clock.time("baselines", lambda: _baselines(win, spec, settings, job, have))
