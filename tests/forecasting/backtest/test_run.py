@@ -194,8 +194,8 @@ def test_backtest_cli_runs_real_deepar(tmp_path, settings_factory):
     except CalibrationGateError as exc:  # two epochs need not calibrate; the evidence must exist
         summary = exc.summary.to_dict()
     metrics = pd.read_csv(tmp_path / "out" / "metrics.csv")
-    assert set(metrics["model"]) == {"riskcast", "ensemble", "deepar_raw", "local_nb", "gbm", "gluonts_deepar",
-                                     "seasonal_naive", "croston_sba", "tsb", "adida"}
+    assert set(metrics["model"]) == {"riskcast", "ensemble", "best_member", "deepar_raw", "local_nb", "gbm",
+                                     "seasonal_naive", "croston_sba", "tsb", "adida"}  # plain GluonTS: opt-in
     assert summary["timings"]["train"] > 0 and summary["cutoffs"] == ["2021-12-01", "2022-06-01"]
     frame = pd.read_parquet(tmp_path / "out" / "backtest.parquet")
     raw = frame[frame[MODEL] == DEEPAR_RAW]
