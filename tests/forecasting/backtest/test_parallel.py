@@ -77,7 +77,8 @@ def test_two_ray_workers_give_the_sequential_frame_and_metrics(ray_local, settin
     for workers in (1, 2):
         t0 = time.perf_counter()
         # warm-started windows form a chain (in process): independent windows go to Ray
-        settings = settings_factory(backtest_workers=workers, model=TINY, backtest_warm_start=False)
+        settings = settings_factory(backtest_workers=workers, model=TINY, backtest_warm_start=False,
+                                    backtest_baselines=("gluonts_deepar", "seasonal_naive", "croston_sba"))
         res[workers] = run_backtest(toy_panel(36), SPEC, settings, horizon=6, windows=2)
         wall[workers] = time.perf_counter() - t0
     print(f"backtest wall: in process {wall[1]:.1f} s, 2 Ray workers {wall[2]:.1f} s")
