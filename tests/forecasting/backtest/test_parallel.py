@@ -72,7 +72,7 @@ def _same(a, b) -> bool:
 def test_two_ray_workers_give_the_sequential_frame_and_metrics(ray_local, settings_factory, monkeypatch):
     on_ray = []
     real = parallel._independent
-    monkeypatch.setattr(parallel, "_independent", lambda *a: on_ray.append(a[4].backtest_workers) or real(*a))
+    monkeypatch.setattr(parallel, "_independent", lambda *a: on_ray.append(a[3].backtest_workers) or real(*a))
     res, wall = {}, {}
     for workers in (1, 2):
         t0 = time.perf_counter()
