@@ -56,15 +56,15 @@ def main() -> None:
     panel = args.panel
     if args.series:  # a random subset, written next to the outputs (never into the repo)
         raw = pd.read_csv(panel)
-        ids = np.sort(raw["series_id"].unique())
+        ids = np.sort(raw[args.id_col].unique())
         keep = np.random.default_rng(0).choice(ids, size=min(args.series, len(ids)), replace=False)
         panel = str(Path(out) / "panel_subset.csv")
         Path(out).mkdir(parents=True, exist_ok=True)
-        raw[raw["series_id"].isin(keep)].to_csv(panel, index=False)
+        raw[raw[args.id_col].isin(keep)].to_csv(panel, index=False)
     models = tuple(m for m in MODELS if m != "gluonts_deepar") if args.no_gluonts else MODELS
     # exactly what `riskcast backtest --panel ... --id-col series_id --freq M` runs
-    opts = BacktestOptions(panel_path=panel, out_dir=out, freq="M", horizon=args.horizon,
-                           windows=args.windows, id_col="series_id", seed=args.seed)
+    opts = BacktestOptions(panel_path=panel, out_dir=out, freq=args.panel_freq, horizon=args.horizon,
+                           windows=args.windows, id_col=args.id_col, seed=args.seed)
     gate = "passed"
     t1 = time.perf_counter()
     try:
@@ -80,9 +80,12 @@ def main() -> None:
     print(f"backtest wall {wall:.1f} s (panel read included); peak RSS {peak:.2f} GiB")
     print(f"{'phase':<12}{'seconds':>10}{'share':>8}")
     print(f"{'read+other':<12}{wall - sum(timings.values()):>10.1f}{(wall - sum(timings.values())) / wall:>8.1%}")
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"process CPU {cpu.ru_utime + cpu.ru_stime:.1f} s; {'phase':<12}{'wall s':>10}{'share':>8}{'CPU s':>8}")
     for phase in ("train", "forecast", "fit ensemble", "ensemble", "baselines", "metrics", "report"):
         sec = timings.get(phase, 0.0)
-        print(f"{phase:<12}{sec:>10.1f}{sec / wall:>8.1%}")
+        print(f"{phase:<12}{sec:>10.1f}{sec / wall:>8.1%}{timings.get('cpu ' + phase, 0.0):>8.1f}")
+    print(f"windows: {summary.window_origins}")
     print(f"gate: {gate}")
     print(f"ensemble weights (production): {summary.ensemble_weights}; calibration levels "
           f"{summary.calibration_levels}")
@@ -90,6 +93,12 @@ def main() -> None:
     cols = ["mean_wQL", "wQL_0.5", "wQL_0.9", "wQL_0.95", "coverage_0.95", "coverage_strict_0.95",
             "coverage_0.9", "coverage_strict_0.9", "coverage_0.5", "coverage_strict_0.5", "MASE"]
     print(sel.reindex(index=[m for m in models if m in sel.index], columns=cols).round(3).to_string())
+    import json
+
+    choice = json.loads((Path(out) / "ensemble.json").read_text())
+    for key, ev in choice.get("evidence", {}).items():
+        print(f"choice {key}: best {ev['best']} {ev['best_wql']:.4f}, blend {ev['blend']} {ev['blend_wql']:.4f}, "
+              f"improvement {ev['improvement']:+.2%} {ev['interval']}, p {ev['p']:.3f} -> {ev['published']}")
 
 
 def compare_truth(truth: str, backtest_dir: str, freq: str) -> None:
@@ -135,6 +144,8 @@ def compare_truth(truth: str, backtest_dir: str, freq: str) -> None:
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--panel", default=str(CARPARTS))
+    p.add_argument("--panel-freq", default="M", help="the panel's frequency (M, MS, W, D)")
+    p.add_argument("--id-col", default="series_id")
     p.add_argument("--horizon", type=int, default=6)
     p.add_argument("--windows", type=int, default=3)
     p.add_argument("--series", type=int, default=0, help="random subset of series (0: all)")

@@ -10,14 +10,17 @@ Writes under ``<lake>/forecasts/as_of=D/``:
 
 The paths are the ensemble the gating backtest chose and recorded in the registry with its
 verdict (``registry.ensemble_weights``; evidence in ``backtests/as_of=D/ensemble.json``):
-DeepAR and members such as ``local_nb``, mixed by weight as whole paths
-(``forecasting.model.mixture``); with no weights recorded, or DeepAR alone chosen, DeepAR's.
+DeepAR and members such as ``local_nb``, combined by weight as ``settings.ensemble_combination``
+says (``forecasting.model.mixture``: quantiles averaged in the heaviest member's path ranks,
+or whole paths mixed); with no weights recorded, or DeepAR alone chosen, DeepAR's; a member
+alone (the backtest found no blend better than the best member), that member's paths.
 Cold-start sites (no observed history) are forecast from their static features. Paths are
 seeded (``settings.model.seed``), so a rerun writes byte-identical files.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -29,7 +32,7 @@ from forecasting.core.lake import Lake, join
 from forecasting.core.layout import FORECASTS as FORECAST_STAGE
 from forecasting.core.layout import QUANTILES_FILE, SAMPLES_FILE
 from forecasting.core.schema import MODEL_VERSION, QUANTILE_LEVELS
-from forecasting.model.mixture import DEEPAR, MEMBER_FITS, mix_forecasts
+from forecasting.model.mixture import DEEPAR, MEMBER_FITS, mix_forecasts, reference_member
 from forecasting.model.registry import (
     LATEST,
     ensemble_weights,
@@ -132,9 +135,13 @@ def _ensemble(settings: Settings, version: str, df, model, fs):
     try:
         for name in weights:
             if name != DEEPAR:
-                member = MEMBER_FITS[name](df, model.spec, settings, seed=settings.model.seed, horizon=fs.horizon)
+                fit = MEMBER_FITS[name]
+                ray = {"use_ray": True} if "use_ray" in inspect.signature(fit).parameters else {}  # a network member
+                member = fit(df, model.spec, settings, seed=settings.model.seed, horizon=fs.horizon, **ray)
                 members[name] = member.predict(df, num_samples=fs.num_samples, seed=settings.model.seed)
-        return mix_forecasts(members, weights, strict=False), weights
+        reference = reference_member(weights)
+        return mix_forecasts(members, weights, strict=False, method=settings.ensemble_combination,
+                             reference=reference), weights
     except (RiskcastError, ValueError, ArithmeticError) as exc:  # a member's data problem, not DeepAR's
         log.warning("ensemble %s not published, DeepAR alone: %s", weights, exc)
         return fs, {DEEPAR: 1.0}

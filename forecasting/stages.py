@@ -125,7 +125,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "backtest", backtest_lake, FORECAST_DAG,
-        ("panel", "models"), ("backtests", "models: gate verdict", "alerts"),
+        ("panel", "models", "backtest_windows"), ("backtests", "backtest_windows", "DB: models (gate verdict)", "alerts"),
         "Rolling-origin backtest against baselines, calibration and gate; any panel or the lake's.",
         failure="gate", takes="model_version", task_id="backtest_gate",
     ),

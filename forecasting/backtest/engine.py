@@ -7,11 +7,13 @@ model, series, cutoff and step::
     model, unique_id, cutoff, ds, step, y, mean, q0.05, q0.5, q0.9, q0.95,
     window, cold_start, mase_scale, pit_lo, pit_hi [, region]
 
-Models: ``riskcast`` (the ensemble, with quantile levels recalibrated on earlier windows
-only, and only where earlier windows showed the map improves both calibration and wQL: see
-``forecasting.backtest.level_choice``), ``ensemble`` (the mixture of DeepAR's and the
-members' sample paths at weights fitted on earlier windows: ``forecasting.backtest.ensemble``),
-``deepar_raw`` (DeepAR's samples, raw levels), ``local_nb`` (and any other member), ``gluonts_deepar`` (plain GluonTS),
+Models: ``riskcast`` (what production would have published at each cutoff: the blend of
+members or, without evidence that it beats the best member, the best member alone, both
+chosen on earlier windows only, with quantile levels recalibrated on earlier windows only
+where that helped there: ``forecasting.backtest.level_choice``), ``ensemble`` (the shrunk
+blend, always), ``best_member`` (the rule "the best member on earlier windows, alone"; see
+``forecasting.backtest.ensemble``), ``deepar_raw`` (DeepAR's samples, raw levels),
+``local_nb`` (and any other member), ``gluonts_deepar`` (plain GluonTS),
 ``seasonal_naive``, ``croston_sba``, ``tsb``, ``adida`` (see ``forecasting.backtest.baselines``).
 The calibrated model also forecasts ``calibration_windows`` earlier cutoffs so that its
 first evaluated window has levels fitted on the past (``forecasting.backtest.calibration``).
@@ -44,6 +46,7 @@ from forecasting.backtest.metrics import (
 )
 from forecasting.backtest.parallel import run_windows
 from forecasting.backtest.window_run import DEEPAR_RAW, RISKCAST, FitFn, PhaseClock, WindowJob
+from forecasting.backtest.window_store import WindowStore, config_digest
 from forecasting.backtest.windows import (
     PanelChecks,
     WindowPlan,
@@ -53,6 +56,7 @@ from forecasting.backtest.windows import (
     window_frames,
 )
 from forecasting.core.config import Settings
+from forecasting.core.lake import Lake
 from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.schema import (
     COLD_START,
@@ -79,8 +83,9 @@ from forecasting.model.fit import fit_model
 
 log = logging.getLogger(__name__)
 
-MODELS = (RISKCAST, ens.ENSEMBLE, DEEPAR_RAW, *ens.MEMBER_FITS, bl.GLUONTS_DEEPAR, bl.SEASONAL_NAIVE,
-          *bl.STATS_BASELINES)
+MODELS = (RISKCAST, ens.ENSEMBLE, ens.BEST_MEMBER, DEEPAR_RAW, *ens.MEMBER_FITS, bl.GLUONTS_DEEPAR,
+          bl.SEASONAL_NAIVE, *bl.STATS_BASELINES)
+BASELINES = (bl.GLUONTS_DEEPAR, bl.SEASONAL_NAIVE, *bl.STATS_BASELINES)
 CALIBRATION_WINDOWS = 1
 FRAME_COLUMNS = [
     MODEL, UNIQUE_ID, CUTOFF, DS, STEP, Y, MEAN, *[quantile_col(q) for q in QUANTILE_LEVELS],
@@ -88,9 +93,11 @@ FRAME_COLUMNS = [
 ]
 
 
-def fit_riskcast(train: pd.DataFrame, spec: PanelSpec, settings: Settings, *, seed: int, horizon: int):
-    """The production fit (``forecasting.model.fit.fit_model``), in process."""
-    return fit_model(train, spec, settings, seed=seed, use_ray=False, horizon=horizon)
+def fit_riskcast(train: pd.DataFrame, spec: PanelSpec, settings: Settings, *, seed: int, horizon: int,
+                 init=None, patience: int | None = None):
+    """The production fit (``forecasting.model.fit.fit_model``), in process; ``init``: weights
+    of an earlier window to start from, trained with ``patience`` (a warm start)."""
+    return fit_model(train, spec, settings, seed=seed, use_ray=False, horizon=horizon, init=init, patience=patience)
 
 
 @dataclass
@@ -110,6 +117,7 @@ class BacktestResult:
     capped: int = 0
     ensemble: ens.EnsembleChoice | None = None
     paths: dict[pd.Timestamp, Any] = field(default_factory=dict)  # evaluated cutoff -> ForecastSamples
+    origins: dict[str, str] = field(default_factory=dict)  # cutoff -> fitted, warm start, reused
 
 
 def run_backtest(
@@ -123,22 +131,31 @@ def run_backtest(
     cold_start_share: float = 0.0,
     seed: int = 0,
     fit: FitFn = fit_riskcast,
-    models: tuple[str, ...] = MODELS,
+    models: tuple[str, ...] | None = None,
     calibration_windows: int = CALIBRATION_WINDOWS,
     num_samples: int | None = None,
-    member_fits: dict[str, FitFn] = ens.MEMBER_FITS,
+    member_fits: dict[str, FitFn] | None = None,
+    store_lake: Lake | None = None,
 ) -> BacktestResult:
     """Backtest ``df`` (a panel) on ``windows`` rolling origins; see the module docstring.
 
-    ``fit`` is called once per cutoff (or once in all if ``settings.refit_every_window``
-    is False) with the training rows of that cutoff only; so is every ensemble member of
+    ``models``: default every model but the baselines ``settings.backtest_baselines`` leaves
+    out; ``member_fits``: default ``settings.ensemble_members``. ``fit`` is called once per
+    cutoff (or once in all if ``settings.refit_every_window`` is False) with the training rows of that cutoff only; so is every ensemble member of
     ``member_fits`` (``forecasting.backtest.ensemble``). Windows run in process or as Ray
     tasks (``settings.backtest_workers``, see ``forecasting.backtest.parallel``; always in
     process when one fit serves every window), with identical results. Raises InputError
-    for panels too short for the windows.
+    for panels too short for the windows. ``store_lake``: the lake whose ``backtest_windows/``
+    holds windows to reuse and where fitted ones are kept (``settings.backtest_reuse``;
+    None: nothing stored). Cutoffs follow ``settings.backtest_cutoffs``.
     """
     clock = PhaseClock()
-    plan = plan_windows(df, horizon, windows, step, calibration_windows)
+    if models is None:  # every model but the baselines the settings leave out
+        models = tuple(m for m in MODELS if m not in BASELINES or m in settings.backtest_baselines)
+    if member_fits is None:
+        member_fits = ens.member_fits(settings)
+    anchored = spec.freq if settings.backtest_cutoffs == "anchored" else None
+    plan = plan_windows(df, horizon, windows, step, calibration_windows, anchored)
     df, checks = scorable_panel(df, plan.first_eval_period)
     ids = sorted(df[UNIQUE_ID].astype(str).unique())
     cold = pick_cold_start(ids, cold_start_share, seed)
@@ -147,7 +164,12 @@ def run_backtest(
     jobs = [WindowJob(window_frames(df, spec, c, horizon, cold), k - len(plan.calibration), c in plan.cutoffs,
                       cold, horizon, seed, n, models) for k, c in enumerate(every)]  # calibration: k < 0
     frames, raw, samples, members = [], [], {}, {}
-    runs = run_windows(jobs, spec, settings, fit, member_fits)
+    store = None
+    if store_lake is not None and settings.backtest_reuse:
+        deepar = RISKCAST in models or DEEPAR_RAW in models
+        store = WindowStore(store_lake, config_digest(settings, spec, horizon=horizon, seed=seed, num_samples=n,
+                                                      deepar=deepar, fit=fit, member_fits=member_fits))
+    runs = run_windows(jobs, spec, settings, fit, member_fits, store, df)
     for w in runs:
         clock.add(w.seconds)
         frames.extend(w.baselines)
@@ -156,12 +178,13 @@ def run_backtest(
             raw.append(w.raw)
     capped = sum(w.capped for w in runs)
     raw_all = pd.concat(raw, ignore_index=True) if raw else pd.DataFrame(columns=FRAME_COLUMNS)
-    run = clock.time("ensemble", lambda: ens.build_ensemble(raw_all, samples, members, every, spec.freq, member_fits)
-                     ) if raw else None
+    rule = ens.Rule.from_settings(settings)
+    run = clock.time("ensemble", lambda: ens.build_ensemble(raw_all, samples, members, every, spec.freq, member_fits,
+                                                             rule)) if raw else None
     base, paths = (run.rows, run.paths) if run else (raw_all, samples)
     choice = choose_window_levels(base, paths, spec.freq, every, plan.cutoffs, settings.calibration_tolerance)
     if raw:
-        evaluated = [raw_all.assign(**{MODEL: DEEPAR_RAW}), base, *run.members.values()]
+        evaluated = [raw_all.assign(**{MODEL: DEEPAR_RAW}), *run.extra.values(), *run.members.values()]
         frames.extend(f[f[CUTOFF].isin(plan.cutoffs)] for f in evaluated)
         for cutoff in plan.cutoffs:
             rows = mapped_rows(base, paths[cutoff], spec.freq, cutoff, choice.applied[cutoff])
@@ -173,6 +196,7 @@ def run_backtest(
         frame, metrics, calibration, gate, plan, checks, cold, len(ids), clock.seconds,
         {str(c.date()): lv for c, lv in choice.applied.items()}, capped, run.choice if run else None,
         {c: paths[c] for c in plan.cutoffs if c in paths},
+        {str(w.cutoff.date()): w.origin for w in runs},
     )
 
 

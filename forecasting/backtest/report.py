@@ -69,7 +69,7 @@ def _verdict(result) -> Section:
 
 
 def _ensemble_text(choice) -> str:
-    """What the published forecast mixes: production weights, per-window weights, failures."""
+    """What is published: the choice, its evidence, per-window choices, failures."""
     if choice is None:
         return ""
     weights = ", ".join(f"{html.escape(m)} {w:.0%}" for m, w in choice.weights.items())
@@ -81,10 +81,20 @@ def _ensemble_text(choice) -> str:
     failed = "".join(
         f"<li>{html.escape(m)}: weight 0, {html.escape('; '.join(r))}</li>" for m, r in choice.failed.items()
     )
-    only = " (DeepAR alone: the windows chose no other member)" if list(choice.weights) == ["deepar"] else ""
+    ev = choice.evidence.get("production", {})
+    blend = ", ".join(f"{html.escape(m)} {w:.0%}" for m, w in choice.blend.items())
+    interval = ev.get("interval") or [float("nan"), float("nan")]
+    evidence = (
+        f" Evidence on {len(ev.get('windows', []))} window(s) x {ev.get('series', 0)} series "
+        f"({ev.get('units', 0)} pairs): best member {html.escape(str(ev.get('best')))} "
+        f"(mean wQL {ev.get('best_wql', float('nan')):.4f}), shrunk blend {blend} "
+        f"({ev.get('blend_wql', float('nan')):.4f}), improvement {ev.get('improvement', 0.0):+.2%} "
+        f"[90%: {interval[0]:+.2%}, {interval[1]:+.2%}], paired bootstrap p = {ev.get('p', 1.0):.3f}: "
+        f"{html.escape(str(ev.get('reason', '')))}."
+    ) if ev else ""
     return (
-        f"<p>Ensemble published (sample paths mixed by weight){only}: {weights}. Mean wQL over every "
-        f"window: {scores}. Weights each window was scored with (fitted on earlier windows only): "
+        f"<p>Published ({html.escape(choice.combination)} combination): {weights}.{evidence} Mean wQL "
+        f"over every window: {scores}. What each window published (chosen on earlier windows only): "
         f"{windows}.</p>" + (f"<ul>{failed}</ul>" if failed else "")
     )
 
@@ -113,9 +123,11 @@ def _tables(result) -> Section:
     segment = html.escape(str(every[SEGMENT].iloc[0])) if len(every) else "-"
     note = (
         "<p class='note'>wQL = 2 &Sigma; pinball / &Sigma; |y| (GluonTS); &le; Pq = share(y &le; q&#770;); "
-        "P5-P95 coverage = share(q0.05 &le; y &le; q0.95), target 0.90. riskcast = the ensemble with levels "
-        "recalibrated on earlier windows only where that helped there; ensemble = each member's paths "
-        "mixed by weight; deepar_raw = DeepAR's samples uncalibrated; local_nb = the local negative "
+        "P5-P95 coverage = share(q0.05 &le; y &le; q0.95), target 0.90. riskcast = what production would "
+        "have published at each cutoff (the blend when earlier windows gave evidence it beats the best "
+        "member, else the best member), levels recalibrated on earlier windows only where that helped "
+        "there; ensemble = the shrunk blend at each cutoff; best_member = the best member of earlier "
+        "windows alone; deepar_raw = DeepAR's samples uncalibrated; local_nb = the local negative "
         "binomial model; gbm = the global LightGBM count model (Tweedie mean, NB paths). "
         "Every segment's figures are in metrics.csv.</p>"
     )

@@ -100,6 +100,7 @@ class BacktestSummary:
     capped_samples: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     ensemble_weights: dict[str, float] = field(default_factory=dict)
+    window_origins: dict[str, str] = field(default_factory=dict)  # cutoff -> fitted / warm start / reused
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,6 +196,7 @@ def backtest_panel(
     enforce the gate; ``alert`` False for experiments. ``engine``: run_backtest extras."""
     if not 0 <= cold_start_share < 1:
         raise InputError(f"--cold-start-share must lie in [0, 1), got {cold_start_share}")
+    engine.setdefault("store_lake", lake)
     result = run_backtest(
         df, spec, settings, horizon=horizon, windows=windows,
         cold_start_share=cold_start_share, seed=seed, **engine,
@@ -294,6 +296,7 @@ def _summary(result: BacktestResult, out, source, spec, horizon, windows, files)
         files=files,
         capped_samples=result.capped,
         timings={k: round(v, 2) for k, v in result.timings.items()},
+        window_origins=dict(result.origins),
     )
 
 

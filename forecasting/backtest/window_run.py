@@ -10,6 +10,7 @@ holds only frames and sample paths (it pickles); the fitted model is kept only i
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest import baselines as bl
-from forecasting.backtest import ensemble as ens
+from forecasting.backtest.members import fit_members
 from forecasting.backtest.metrics import pit_bounds
 from forecasting.backtest.windows import WindowFrames, mase_scales
 from forecasting.core.config import Settings
@@ -43,21 +44,25 @@ FitFn = Callable[..., Any]  # fit(train_df, spec, settings, *, seed, horizon) ->
 
 
 class PhaseClock:
-    """Wall seconds per phase (train, forecast, baselines, metrics, report)."""
+    """Wall seconds per phase (train, forecast, baselines, metrics, report) and, under
+    ``cpu <phase>``, this process's CPU seconds (steadier than wall on a shared machine)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
     def time(self, phase: str, fn: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             return fn()
         finally:
-            self.add({phase: time.perf_counter() - t0})
+            self.add({phase: time.perf_counter() - t0, f"{CPU}{phase}": time.process_time() - c0})
 
     def add(self, seconds: dict[str, float]) -> None:
         for phase, s in seconds.items():
             self.seconds[phase] = self.seconds.get(phase, 0.0) + s
+
+
+CPU = "cpu "  # prefix of a phase's CPU seconds in ``PhaseClock.seconds``
 
 
 @dataclass
@@ -76,12 +81,30 @@ class WindowJob:
 
 
 @dataclass
+class WindowForecasts:
+    """What a window forecast, before scoring (what ``window_store`` keeps). ``samples``:
+    DeepAR's ``ForecastSamples`` (None when neither riskcast nor deepar_raw is asked for);
+    ``members``: ``ensemble.fit_members`` output; ``baselines``: forecast frames by name;
+    ``weights``: DeepAR's networks' state dicts (the next window's warm start); ``fitted``:
+    the model, in process only; ``origin``: how it came about (fitted, warm start, stored)."""
+
+    cutoff: pd.Timestamp
+    samples: Any = None
+    members: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, pd.DataFrame] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    weights: list[dict] | None = None
+    fitted: Any = None
+    origin: str = "fitted"
+
+
+@dataclass
 class WindowRun:
     """One window's results. ``samples``: the production fit's ``ForecastSamples`` (None when
     neither riskcast nor deepar_raw is asked for); ``members``: ``ensemble.fit_members``
     output; ``raw``: DeepAR's scored rows; ``baselines``: scored rows, one frame per
-    baseline; ``seconds`` per phase; ``capped`` sample values; ``fitted``: the model, in
-    process only (reused when ``settings.refit_every_window`` is False)."""
+    baseline; ``seconds`` per phase; ``capped`` sample values; ``origin``: see
+    ``WindowForecasts``."""
 
     cutoff: pd.Timestamp
     samples: Any = None
@@ -90,47 +113,87 @@ class WindowRun:
     baselines: list[pd.DataFrame] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     capped: int = 0
-    fitted: Any = None
+    origin: str = "fitted"
+
+
+def wants_deepar(job: WindowJob) -> bool:
+    return RISKCAST in job.models or DEEPAR_RAW in job.models
+
+
+def warm_capable(fit: FitFn) -> bool:
+    """True when ``fit`` takes ``init`` (weights to start from) and ``patience``."""
+    params = inspect.signature(fit).parameters
+    return "init" in params and "patience" in params
+
+
+def forecast_window(
+    job: WindowJob, spec: PanelSpec, settings: Settings, fit: FitFn, member_fits: dict[str, FitFn],
+    fitted: Any = None, init: list[dict] | None = None, have: tuple[str, ...] = (),
+) -> WindowForecasts:
+    """Fit, forecast, fit the ensemble members and (evaluated windows) the baselines of one
+    window; ``fitted`` is reused instead of fitting when ``settings.refit_every_window`` is
+    False; ``init``: DeepAR weights to start from (warm start, ``fit`` must take them);
+    ``have``: baselines already stored (not forecast again)."""
+    clock, win, n = PhaseClock(), job.win, job.num_samples
+    out = WindowForecasts(win.cutoff, origin="warm start" if init else "fitted")
+    with torch_threads(settings.model.num_threads):
+        if wants_deepar(job):
+            if fitted is None or settings.refit_every_window:
+                extra = {"init": init, "patience": settings.backtest_warm_patience} if init else {}
+                fitted = clock.time(
+                    "train", lambda: fit(win.train, spec, settings, seed=job.seed, horizon=job.horizon, **extra)
+                )
+            fs = clock.time("forecast", lambda: fitted.predict(win.context, num_samples=n))
+            out.samples, out.fitted = fs, fitted
+            out.weights = fitted.warm_state() if hasattr(fitted, "warm_state") else None
+            out.members = clock.time("fit ensemble", lambda: fit_members(
+                win, spec, settings, job.horizon, job.seed, n, fs, member_fits))
+        if job.evaluated:
+            out.baselines = clock.time("baselines", lambda: _baselines(win, spec, settings, job, have))
+    out.seconds = clock.seconds
+    return out
+
+
+def score_window(job: WindowJob, spec: PanelSpec, fc: WindowForecasts) -> WindowRun:
+    """Score a window's forecasts against its actuals (PIT bounds, MASE scale, flags)."""
+    win = job.win
+    scales = mase_scales(win.history, spec.freq)
+    out = WindowRun(win.cutoff, fc.samples, fc.members, seconds=dict(fc.seconds), origin=fc.origin)
+    if fc.samples is not None:
+        out.capped = int(getattr(fc.samples, "capped", 0))
+        rows = _sample_rows(fc.samples, spec.freq, win.actuals, win.cutoff)
+        out.raw = _decorate(rows, scales, job.cold, job.window)
+    if job.evaluated:
+        out.baselines = [_decorate(_scored(fc.baselines[name], name, win.actuals, win.cutoff), scales, job.cold,
+                                   job.window) for name in _baseline_order(job) if name in fc.baselines]
+    return out
 
 
 def run_window(
     job: WindowJob, spec: PanelSpec, settings: Settings, fit: FitFn, member_fits: dict[str, FitFn],
     fitted: Any = None,
 ) -> WindowRun:
-    """Fit, forecast, fit the ensemble members and (evaluated windows) the baselines of one
-    window; ``fitted`` is reused instead of fitting when ``settings.refit_every_window`` is False."""
-    clock, win, n = PhaseClock(), job.win, job.num_samples
-    scales = mase_scales(win.history, spec.freq)
-    out = WindowRun(win.cutoff)
-    with torch_threads(settings.model.num_threads):
-        if RISKCAST in job.models or DEEPAR_RAW in job.models:
-            if fitted is None or settings.refit_every_window:
-                fitted = clock.time(
-                    "train", lambda: fit(win.train, spec, settings, seed=job.seed, horizon=job.horizon)
-                )
-            fs = clock.time("forecast", lambda: fitted.predict(win.context, num_samples=n))
-            out.samples, out.fitted, out.capped = fs, fitted, int(getattr(fs, "capped", 0))
-            out.members = clock.time("fit ensemble", lambda: ens.fit_members(
-                win, spec, settings, job.horizon, job.seed, n, fs, member_fits))
-            rows = _sample_rows(fs, spec.freq, win.actuals, win.cutoff)
-            out.raw = _decorate(rows, scales, job.cold, job.window)
-        if job.evaluated:
-            fcs = clock.time("baselines", lambda: _baselines(win, spec, settings, job))
-            out.baselines = [_decorate(_scored(fc, name, win.actuals, win.cutoff), scales, job.cold, job.window)
-                             for name, fc in fcs.items()]
-    out.seconds = clock.seconds
-    return out
+    """``forecast_window`` then ``score_window`` (one window, nothing stored)."""
+    return score_window(job, spec, forecast_window(job, spec, settings, fit, member_fits, fitted))
 
 
-def _baselines(win: WindowFrames, spec: PanelSpec, settings: Settings, job: WindowJob) -> dict[str, pd.DataFrame]:
-    """Every baseline in ``job.models`` on this window's history (plain GluonTS: same budget)."""
+def _baseline_order(job: WindowJob) -> list[str]:
+    names = [bl.SEASONAL_NAIVE, *bl.STATS_BASELINES, bl.GLUONTS_DEEPAR]
+    return [m for m in names if m in job.models]
+
+
+def _baselines(win: WindowFrames, spec: PanelSpec, settings: Settings, job: WindowJob,
+               have: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
+    """Every baseline in ``job.models`` but ``have`` on this window's history (plain GluonTS:
+    same budget)."""
     out: dict[str, pd.DataFrame] = {}
-    if bl.SEASONAL_NAIVE in job.models:
+    todo = [m for m in _baseline_order(job) if m not in have]
+    if bl.SEASONAL_NAIVE in todo:
         out[bl.SEASONAL_NAIVE] = bl.seasonal_naive(win.history, job.horizon, spec.freq)
-    stats = tuple(m for m in bl.STATS_BASELINES if m in job.models)
+    stats = tuple(m for m in bl.STATS_BASELINES if m in todo)
     if stats:
         out.update(bl.statsforecast_baselines(win.history, job.horizon, spec.freq, stats))
-    if bl.GLUONTS_DEEPAR in job.models:
+    if bl.GLUONTS_DEEPAR in todo:
         out[bl.GLUONTS_DEEPAR] = bl.gluonts_deepar(
             win.history, job.horizon, spec.freq, seed=job.seed, num_samples=job.num_samples,
             epochs=settings.model.max_epochs, batches=settings.model.batches_per_epoch,

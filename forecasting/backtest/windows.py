@@ -7,6 +7,7 @@ Panel frames follow ``forecasting.panel.build``: ``unique_id, ds, y`` (+ covaria
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,9 +17,12 @@ from forecasting.core.errors import InputError
 from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.schema import DS, IS_FUTURE, MASE_SCALE, UNIQUE_ID, Y
 
+log = logging.getLogger(__name__)
+
 # GluonTS' seasonality for MASE (gluonts.time_feature.get_seasonality): M 12, W 1, D 1.
 MASE_SEASON = {"MS": 12, "M": 12}
 LISTED = 50  # ids listed in a summary (the count is always complete)
+ANCHOR = pd.Timestamp("2000-01-03")  # a Monday: the origin of the anchored cutoff grid
 
 
 def min_train_periods(horizon: int) -> int:
@@ -54,10 +58,17 @@ class WindowPlan:
 
 
 def plan_windows(
-    df: pd.DataFrame, horizon: int, windows: int, step: int | None = None, calibration_windows: int = 1
+    df: pd.DataFrame, horizon: int, windows: int, step: int | None = None, calibration_windows: int = 1,
+    anchored: str | None = None,
 ) -> WindowPlan:
     """Rolling origins ending at the last history period: window k forecasts
     ``horizon`` periods after cutoff k; cutoffs are ``step`` (default ``horizon``) apart.
+
+    ``anchored`` (the panel's frequency, or None): the last cutoff is the latest period on
+    the calendar grid of every ``step`` periods from ``ANCHOR`` that leaves a whole horizon
+    after it, so a panel one period longer keeps the same cutoffs (their stored windows are
+    reused) until the grid's next point has a whole horizon of actuals. A panel too short
+    for that keeps the latest cutoffs.
 
     Raises InputError when the horizon is longer than the history or the panel is too
     short for ``windows`` windows (the message gives the largest possible number).
@@ -85,10 +96,25 @@ def plan_windows(
             f"the maximum is --windows {max_k}"
         )
     last = n - horizon - 1  # index of the last cutoff
+    if anchored:
+        shift = _grid_number(periods[last], anchored) % step
+        if (last - shift + 1 - need) // step + 1 >= windows:
+            last -= shift
+        else:  # a short panel keeps every window it can have
+            log.warning("the panel is too short for %d windows on the anchored grid: latest cutoffs", windows)
     idx = [last - (windows - 1 - k) * step for k in range(windows)]
     calib = [idx[0] - j * step for j in range(calibration_windows, 0, -1)]
     calib = [i for i in calib if i + 1 >= need]
     return WindowPlan(periods, horizon, step, [periods[i] for i in idx], [periods[i] for i in calib])
+
+
+def _grid_number(period: pd.Timestamp, freq: str) -> int:
+    """Periods from ``ANCHOR`` to ``period`` (weeks, months or days by ``freq``)."""
+    if freq.startswith("W"):
+        return (period - ANCHOR).days // 7
+    if freq.startswith(("M", "Q", "Y", "A")):
+        return (period.year - ANCHOR.year) * 12 + period.month - ANCHOR.month
+    return (period - ANCHOR).days
 
 
 @dataclass

@@ -21,6 +21,8 @@
     forecasts/as_of=D/samples.parquet, quantiles.parquet
     backtests/as_of=D/backtest.parquet, metrics.csv, metrics_by_step.csv, calibration.json,
                       gate.json, ensemble.json, paths.parquet, report.html
+    backtest_windows/<config digest>/cutoff=D/<data digest>/window.json, forecasts.npz,
+                      baselines.parquet, weights.pt          one stored backtest window
     reserves/as_of=D/reserves.parquet, totals.parquet, thresholds.parquet, horizon.parquet,
                       coverage.json
     reports/as_of=D/reserves.html, exports/<EXPORT_FILES>  the reserves page and its downloads
@@ -48,6 +50,7 @@ AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS = (
 EXPLAIN = "explain"
 TRACK = "track"
 STAGING, RESTATEMENTS, LANDING_PURGES, SENT = "_staging", "restatements", "landing_purges", "sent"
+BACKTEST_WINDOWS = "backtest_windows"  # stored windows, reused by later backtests
 STAGES = (AUDIT, PANEL, FORECASTS, BACKTESTS, RESERVES, REPORTS, EXPLAIN, TRACK)
 
 # ------------------------------------------------------------------ files
@@ -85,6 +88,11 @@ TRACK_FILE, TRACK_COVERAGE_FILE = "track_record.parquet", "coverage.json"
 MANIFEST_FILE, MODEL_FILE, ENCODERS_FILE = "manifest.json", "model.json", "encoders.json"
 PREDICTOR_DIR, MEMBERS_DIR = "predictor", "members"
 WEIGHTS_FILE = "prediction-net-state.pt"  # GluonTS' name for a predictor's network weights
+
+# a stored backtest window (forecasting.backtest.window_store)
+WINDOW_FILE, WINDOW_FORECASTS_FILE, WINDOW_BASELINES_FILE, WINDOW_WEIGHTS_FILE = (
+    "window.json", "forecasts.npz", "baselines.parquet", "weights.pt",
+)
 
 # backtest evidence: under backtests/as_of=D/ or a user's --out folder
 BACKTEST_FILES = {
@@ -263,6 +271,15 @@ class Layout:
     def stage_dates(self, stage: str) -> str:
         """The folder holding a stage's ``as_of=D`` partitions (list it with ``Lake.ls``)."""
         return join(self.uri, validate_identifier(stage, "stage"))
+
+    def backtest_windows(self, config: str | None = None, cutoff: date | None = None, data: str | None = None) -> str:
+        """``backtest_windows/[<config digest>/[cutoff=D/[<data digest>/]]]``: stored windows."""
+        parts = [validate_identifier(config, "window config")] if config else []
+        if config and cutoff is not None:
+            parts.append(f"cutoff={cutoff}")
+            if data:
+                parts.append(validate_identifier(data, "window data digest"))
+        return join(self.uri, BACKTEST_WINDOWS, *parts)
 
     # ------------------------------------------------------------------ model registry
     def models(self, version: str | None = None) -> str:

@@ -52,6 +52,8 @@ SHIPPED: dict[str, str] = {
     "model": "the network's hyper-parameters", "alerts": "alert rendering (secrets removed)",
     "validation": "GX options of the validation actors", "reserves": "Monte Carlo options",
     "escalation": "escalation thresholds", "ui": "page roles (no secret)",
+    "drops": "arrival rules of a day an intake actor ingests (marker, per-site files)",
+    "lookback_days": "the sweep's window (no secret)", "landing_retention_days": "retention (no secret)",
 }  # fmt: skip
 
 

@@ -94,6 +94,12 @@ class FittedModel:
         return cls(config, spec, encoders, predictor(state_dict), dict(metrics),
                    tuple(predictor(w) for w in members))
 
+    def warm_state(self) -> list[dict]:
+        """CPU copies of every network's weights (``predictors`` order): what a later fit
+        starts from (``fit_model(init=...)``)."""
+        return [{k: v.detach().cpu().clone() for k, v in p.prediction_net.state_dict().items()}
+                for p in self.predictors]
+
     def predict(
         self,
         df: pd.DataFrame,

@@ -14,6 +14,10 @@ from forecasting.core.panel_spec import PanelSpec, freq_alias
 from forecasting.model.dataset import Encoders
 from forecasting.model.quiet import quiet
 
+TFT = "tft"  # config["family"] of the temporal fusion transformer (DeepAR: absent or "deepar")
+# the levels the TFT is trained at: the evaluated ones, the interval's ends and a grid between
+TFT_QUANTILES = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975)
+
 
 def gluonts_freq(panel_freq: str) -> str:
     """Panel offset alias -> the period frequency GluonTS indexes by.
@@ -80,10 +84,13 @@ def model_config(
 
 
 def build_estimator(config: dict[str, Any], num_batches_per_epoch: int | None = None):
-    """A GluonTS torch ``DeepAREstimator`` with ``NegativeBinomialOutput`` from ``config``.
+    """A GluonTS torch ``DeepAREstimator`` with ``NegativeBinomialOutput`` from ``config``
+    (or, ``config["family"] == "tft"``, a temporal fusion transformer: ``tft_estimator``).
 
     ``num_batches_per_epoch`` overrides the config (a Ray worker runs its share).
     """
+    if config.get("family") == TFT:
+        return tft_estimator(config, num_batches_per_epoch)
     from gluonts.torch.distributions import NegativeBinomialOutput
     from gluonts.torch.model.deepar import DeepAREstimator
 
@@ -118,4 +125,29 @@ def build_estimator(config: dict[str, Any], num_batches_per_epoch: int | None = 
                 "gradient_clip_val": config["gradient_clip_val"],
             },
             nonnegative_pred_samples=True,
+        )
+
+
+def tft_estimator(config: dict[str, Any], num_batches_per_epoch: int | None = None):
+    """GluonTS torch's ``TemporalFusionTransformerEstimator``: direct multi-quantile forecasts
+    (pinball loss at ``config["quantiles"]``) from the same entries, covariates and budget as
+    DeepAR; its hooks (``create_*``) are the ones the DeepAR fit uses."""
+    from gluonts.torch.model.tft import TemporalFusionTransformerEstimator
+
+    with quiet():
+        return TemporalFusionTransformerEstimator(
+            freq=config["freq"],
+            prediction_length=config["prediction_length"],
+            context_length=config["context_length"],
+            quantiles=list(config["quantiles"]),
+            dropout_rate=config["dropout_rate"],
+            lr=config["lr"],
+            weight_decay=config["weight_decay"],
+            patience=max(1, config["patience"] // 2),
+            static_dims=[1] * config["num_feat_static_real"],
+            dynamic_dims=[1] * config["num_feat_dynamic_real"],
+            static_cardinalities=list(config["cardinality"] or []),
+            batch_size=config["batch_size"],
+            num_batches_per_epoch=num_batches_per_epoch or config["num_batches_per_epoch"],
+            trainer_kwargs={"max_epochs": config["max_epochs"], "gradient_clip_val": config["gradient_clip_val"]},
         )

@@ -53,7 +53,23 @@ def sample(predictor: Any, entries: list[dict], paths: int, seed: int, threads: 
         forecasts = list(predictor.predict(entries, num_samples=paths))
     if [f.item_id for f in forecasts] != [e["item_id"] for e in entries]:
         raise ModelError("GluonTS returned forecasts out of order: refusing to publish them")
+    if forecasts and not hasattr(forecasts[0], "samples"):  # a quantile network
+        return np.stack([quantile_paths(f, paths) for f in forecasts])
     return np.stack([f.samples for f in forecasts])
+
+
+def quantile_paths(forecast: Any, paths: int) -> np.ndarray:
+    """``(paths, horizon)`` counts from a quantile forecast (a direct multi-quantile network):
+    path k holds the quantile function at level ``(k + 0.5) / paths`` (linear between the
+    trained levels, the outer levels beyond them, quantile crossings sorted away), clipped
+    at 0 and rounded half up. Paths are comonotone; ``mixture.vincentized`` lays them out in
+    a path member's ranks."""
+    levels = np.asarray([float(k) for k in forecast.forecast_keys])
+    order = np.argsort(levels)
+    values = np.sort(np.asarray(forecast.forecast_array, float)[order], axis=0)  # (levels, horizon)
+    grid = (np.arange(paths) + 0.5) / paths
+    out = np.stack([np.interp(grid, levels[order], values[:, t]) for t in range(values.shape[1])], axis=1)
+    return np.floor(np.clip(out, 0.0, None) + 0.5)
 
 
 def sharded(predictors: Sequence[Any], shares: list[int], entries: list[dict], seed: int,

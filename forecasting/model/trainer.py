@@ -175,12 +175,14 @@ def finite(value: Any) -> bool:
 
 
 def fit_local(
-    config: dict[str, Any], train_entries: list[dict], val_entries: list[dict], *, use_gpu: bool = False
+    config: dict[str, Any], train_entries: list[dict], val_entries: list[dict], *, use_gpu: bool = False,
+    init: dict | None = None,
 ) -> tuple[dict, dict[str, Any]]:
     """Fit in this process; return (best weights, metrics).
 
     Same estimator, loaders, clipping and early stopping as a Ray worker; the best epoch's
-    weights (lowest validation loss, else training loss) are kept in memory.
+    weights (lowest validation loss, else training loss) are kept in memory. ``init``: a
+    state dict to start from (a warm start); tensors whose name and shape match are loaded.
     """
 
     import lightning.pytorch as pl
@@ -188,6 +190,7 @@ def fit_local(
     pl.seed_everything(config["seed"], workers=True, verbose=False)
     estimator = build_estimator(config)
     module = estimator.create_lightning_module()
+    loaded = load_matching(module, init) if init is not None else None
     train_loader, val_loader = make_loaders(estimator, module, train_entries, val_entries)
     monitor = monitor_metric(val_loader is not None)
     kinds = callback_types()
@@ -217,4 +220,15 @@ def fit_local(
         "workers": 0,
         "resumed_from_epoch": 0,
     }
+    if loaded is not None:
+        metrics["warm_start"] = loaded
     return best.state_dict, metrics
+
+
+def load_matching(module, state: dict) -> dict[str, int]:
+    """Load the tensors of ``state`` whose name and shape match ``module``'s (a new category
+    or a dropped lag changes a few shapes; those keep their fresh initialisation)."""
+    own = module.state_dict()
+    kept = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+    module.load_state_dict(kept, strict=False)
+    return {"loaded": len(kept), "of": len(own)}

@@ -113,6 +113,7 @@ def test_forecast_publishes_the_ensemble_the_backtest_chose_as_whole_paths(lake_
     from forecasting.panel.build import read_panel
 
     settings, version = lake_with_model
+    settings = settings.model_copy(update={"ensemble_combination": "paths"})  # whole-path mixing
     alone = forecast_panel(settings, AS_OF)
     assert alone.ensemble == {"deepar": 1.0}  # no weights recorded with the verdict: DeepAR alone
     deepar_paths = pd.read_parquet(alone.samples_uri)
@@ -145,6 +146,7 @@ def test_forecast_mixes_the_gbm_member_and_falls_back_to_deepar_when_a_member_fa
     from forecasting.panel.build import read_panel
 
     settings, version = lake_with_model
+    settings = settings.model_copy(update={"ensemble_combination": "paths"})  # whole-path mixing
     alone = pd.read_parquet(forecast_panel(settings, AS_OF).samples_uri)
     weights = {"deepar": 0.4, LOCAL_NB: 0.3, GBM: 0.3}
     set_gate_status(settings, version, True, {}, ensemble=weights)
@@ -170,3 +172,31 @@ def test_forecast_mixes_the_gbm_member_and_falls_back_to_deepar_when_a_member_fa
     fallback = forecast_panel(settings, AS_OF)
     assert fallback.ensemble == {"deepar": 1.0}
     pd.testing.assert_frame_equal(pd.read_parquet(fallback.samples_uri), alone)
+
+
+def test_forecast_averages_member_quantiles_in_deepars_path_ranks(lake_with_model):
+    from forecasting.model.members.local_nb import LOCAL_NB, fit_local
+    from forecasting.model.registry import set_gate_status
+    from forecasting.panel.build import read_panel
+
+    settings, version = lake_with_model  # ensemble_combination: quantiles (the default)
+    set_gate_status(settings, version, True, {}, ensemble={"deepar": 1.0})
+    deepar = pd.read_parquet(forecast_panel(settings, AS_OF).samples_uri)
+    set_gate_status(settings, version, True, {}, ensemble={"deepar": 0.6, LOCAL_NB: 0.4})
+    paths = pd.read_parquet(forecast_panel(settings, AS_OF).samples_uri)
+    n = settings.model.num_samples
+    df, spec = read_panel(settings, AS_OF)
+    local = fit_local(df, spec, settings, seed=settings.model.seed, horizon=HORIZON).predict(
+        df, num_samples=n, seed=settings.model.seed)
+
+    def cube(frame):
+        return frame.sort_values([S.UNIQUE_ID, S.SAMPLE, S.STEP])[S.VALUE].to_numpy().reshape(len(local.ids), n, -1)
+
+    mixed, ref = cube(paths), cube(deepar)
+    lo, hi = np.minimum(np.median(ref, 1), np.median(local.samples, 1)), np.maximum(
+        np.median(ref, 1), np.median(local.samples, 1))
+    med = np.median(mixed, axis=1)
+    assert ((lo <= med) & (med <= hi)).all()  # the median stays where the members put it
+    assert np.array_equal(mixed, np.round(mixed))
+    ranks = np.argsort(np.argsort(ref, axis=1, kind="stable"), axis=1, kind="stable")
+    assert np.array_equal(np.take_along_axis(np.sort(mixed, axis=1), ranks, axis=1), mixed)  # DeepAR's ranks

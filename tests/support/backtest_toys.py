@@ -15,7 +15,8 @@ from forecasting.backtest.engine import MODELS
 from forecasting.core.panel_spec import PanelSpec
 from forecasting.core.schema import DS, IS_FUTURE, REGION, UNIQUE_ID, Y
 
-FAST = tuple(m for m in MODELS if m != "gluonts_deepar")  # plain GluonTS trains: slow test only
+# plain GluonTS and the TFT member train networks: slow tests only
+FAST = tuple(m for m in MODELS if m not in ("gluonts_deepar", "tft"))
 RATES = [0.2, 0.5, 1.0, 3.0, 6.0, 0.1, 2.0, 4.0]
 
 

@@ -146,7 +146,8 @@ def step_rows(grid: Grid, series: np.ndarray, origins: np.ndarray, horizon: int,
     inside = np.clip(target, 0, grid.y.shape[1] - 1)
     m = season_length(freq)
     seas_at = target - m
-    seasonal = np.where((h <= m) & (seas_at >= 0), grid.y[s, np.clip(seas_at, 0, None)], np.nan)
+    # clipped both ways: a horizon longer than the season (daily: 14 > 7) reads no period past the grid
+    seasonal = np.where((h <= m) & (seas_at >= 0), grid.y[s, np.clip(seas_at, 0, grid.y.shape[1] - 1)], np.nan)
     cal = calendar(grid.periods, freq)[inside]
     dyn = [grid.dyn[d][s, inside] for d in grid.dyn]
     x = np.column_stack([h, base[pair], seasonal, cal, statics[s], *dyn]) if dyn else \

@@ -30,7 +30,7 @@ def _run(settings, df=None, **kw):
 
 
 def test_cutoffs_frame_and_metrics(settings_factory):
-    res, _ = _run(settings_factory(), windows=3)
+    res, _ = _run(settings_factory(backtest_cutoffs="latest"), windows=3)
     assert [str(c.date()) for c in res.plan.cutoffs] == ["2021-10-01", "2022-04-01", "2022-10-01"]
     assert [str(c.date()) for c in res.plan.calibration] == ["2021-04-01"]
     frame = res.frame
@@ -43,6 +43,15 @@ def test_cutoffs_frame_and_metrics(settings_factory):
     assert (np.diff(qs, axis=1) >= 0).all()
     assert set(res.metrics[SEGMENT]) == {"all", "north", "south"}
     assert {"mean_wQL", "coverage_strict_0.95", "interval_coverage_0.90", "MASE"} <= set(res.metrics[METRIC])
+
+
+def test_anchored_cutoffs_stay_put_as_the_panel_grows(settings_factory):
+    settings = settings_factory()  # backtest_cutoffs: anchored (the default)
+    plans = [_run(settings, toy_panel(n), windows=2)[0].plan for n in (40, 41, 42, 43, 44, 45)]
+    grid = {(c.year - 2000) * 12 + c.month - 1 for p in plans for c in [*p.calibration, *p.cutoffs]}
+    assert all(g % 6 == 0 for g in grid)  # every cutoff on the grid of 6 months from 2000-01
+    assert len({tuple(p.cutoffs) for p in plans}) <= 2  # a new cutoff joins once per 6 months
+    assert all(p.periods[-1] - p.cutoffs[-1] >= pd.Timedelta(days=6 * 28) for p in plans)
 
 
 def test_no_future_data_reaches_a_fit_or_forecast(settings_factory):
@@ -180,6 +189,8 @@ def test_backtest_cli_writes_the_files_for_a_usertoy_panel(tmp_path, settings_fa
     assert len(one) == frame[frame["model"] == RISKCAST].groupby(CUTOFF).size().iloc[0]
     calibration = json.loads((tmp_path / "out" / "calibration.json").read_text())
     assert set(calibration["window_levels"]) == {str(c.date()) for c in frame[CUTOFF].unique()}
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "Published (quantiles combination)" in report and "paired bootstrap p =" in report
     assert {"ensemble", "local_nb"} <= set(metrics["model"]) and {"ensemble", "local_nb"} <= set(frame["model"])
     if summary is not None:
         assert summary["files"]["report"].endswith("report.html")
@@ -191,7 +202,8 @@ def test_backtest_cli_writes_the_files_for_a_usertoy_panel(tmp_path, settings_fa
 def test_backtest_cli_runs_real_deepar(tmp_path, settings_factory):
     """The whole path with the production fit (DeepAR NB) and plain GluonTS, tiny budget."""
     settings = settings_factory(
-        model={"max_epochs": 2, "batches_per_epoch": 4, "batch_size": 16, "num_samples": 50, "patience": 2}
+        model={"max_epochs": 2, "batches_per_epoch": 4, "batch_size": 16, "num_samples": 50, "patience": 2},
+        backtest_cutoffs="latest",
     )
     path = _csv(tmp_path, toy_panel(36))
     opts = _opts(path, tmp_path / "out", windows=2, static_cat=(REGION,))
@@ -200,8 +212,8 @@ def test_backtest_cli_runs_real_deepar(tmp_path, settings_factory):
     except CalibrationGateError as exc:  # two epochs need not calibrate; the evidence must exist
         summary = exc.summary.to_dict()
     metrics = pd.read_csv(tmp_path / "out" / "metrics.csv")
-    assert set(metrics["model"]) == {"riskcast", "ensemble", "deepar_raw", "local_nb", "gbm", "gluonts_deepar",
-                                     "seasonal_naive", "croston_sba", "tsb", "adida"}
+    assert set(metrics["model"]) == {"riskcast", "ensemble", "best_member", "deepar_raw", "local_nb", "gbm",
+                                     "seasonal_naive", "croston_sba", "tsb", "adida"}  # plain GluonTS: opt-in
     assert summary["timings"]["train"] > 0 and summary["cutoffs"] == ["2021-12-01", "2022-06-01"]
     frame = pd.read_parquet(tmp_path / "out" / "backtest.parquet")
     raw = frame[frame[MODEL] == DEEPAR_RAW]
@@ -214,7 +226,7 @@ def test_backtest_lake_writes_the_stage_files(settings_factory):
     from forecasting.backtest.run import backtest_lake
     from forecasting.core.lake import join
 
-    settings = settings_factory(horizon=6, backtest_windows=2)
+    settings = settings_factory(horizon=6, backtest_windows=2, backtest_cutoffs="latest")
     lake, as_of = Lake.from_settings(settings), date(2023, 4, 30)
     panel = toy_panel().assign(is_future=False)
     future = panel[panel[DS] == panel[DS].max()].assign(
@@ -259,7 +271,7 @@ def test_backtest_as_of_records_the_verdict_on_the_registered_version(settings_f
         record_registration,
     )
 
-    settings = settings_factory(horizon=6, backtest_windows=2)
+    settings = settings_factory(horizon=6, backtest_windows=2, backtest_cutoffs="latest")
     lake, as_of = Lake.from_settings(settings), date(2023, 4, 30)
     stage = lake.stage("panel", as_of)
     panel = toy_panel().assign(is_future=False)

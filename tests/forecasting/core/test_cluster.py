@@ -65,7 +65,9 @@ def test_a_backtest_on_two_nodes_gives_the_in_process_scores(cluster, tmp_path):
     toy_panel(36).to_csv(panel, index=False)
     tiny = {"RISKCAST_MODEL__MAX_EPOCHS": "2", "RISKCAST_MODEL__BATCHES_PER_EPOCH": "4",
             "RISKCAST_MODEL__BATCH_SIZE": "16", "RISKCAST_MODEL__NUM_SAMPLES": "50",
-            "RISKCAST_MODEL__PATIENCE": "2", "RISKCAST_LAKE_URI": str(tmp_path / "lake")}
+            "RISKCAST_MODEL__PATIENCE": "2", "RISKCAST_LAKE_URI": str(tmp_path / "lake"),
+            # warm-started windows form a chain in process: independent windows go to the cluster
+            "RISKCAST_BACKTEST_WARM_START": "false"}
     runs = {}
     for out, workers, address in (("one", "1", None), ("two", "2", cluster.address)):
         runs[out] = _cli(["backtest", "--panel", str(panel), "--freq", "M", "--horizon", "6", "--windows", "2",

@@ -80,9 +80,9 @@ def test_refit_trains_on_every_period_for_the_holdout_runs_best_epoch_count(sett
     runs = []
     real_fit = train._fit
 
-    def recording_fit(config, entries, val, settings, use_ray):
+    def recording_fit(config, entries, val, settings, use_ray, init=None):
         runs.append((dict(config), [len(e["target"]) for e in entries], len(val)))
-        return real_fit(config, entries, val, settings, use_ray)
+        return real_fit(config, entries, val, settings, use_ray, init)
 
     monkeypatch.setattr(train, "_fit", recording_fit)
     settings = tiny_settings(settings_factory, model={"validation": "refit", "max_epochs": 4, "patience": 1})

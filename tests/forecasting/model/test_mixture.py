@@ -54,3 +54,32 @@ def test_lenient_mixture_keeps_deepar_paths_where_a_member_starts_elsewhere():
     mixed = mix_forecasts({DEEPAR: deepar, "local_nb": local}, {DEEPAR: 0.5, "local_nb": 0.5}, strict=False)
     assert (mixed.samples[0, 5:] == 1.0).all()  # same start: the member's paths join
     assert (mixed.samples[1] == 0.0).all()  # site b starts later for the member: DeepAR's paths only
+
+
+def test_quantile_average_keeps_the_median_between_the_members_medians():
+    from forecasting.model.mixture import vincentized
+
+    rng = np.random.default_rng(3)
+    low, high = rng.poisson(1.0, (50, 400, 4)), rng.poisson(6.0, (50, 400, 4))
+    for w in (0.1, 0.5, 0.9):
+        out = vincentized([low, high], [w, 1 - w], low)
+        med = np.median(out, axis=1)
+        assert (np.median(low, axis=1) <= med).all() and (med <= np.median(high, axis=1)).all()
+        assert np.array_equal(out, np.round(out))  # counts stay counts
+
+
+def test_schaake_paths_keep_the_reference_members_dependence_across_steps():
+    from forecasting.model.mixture import vincentized
+
+    rng = np.random.default_rng(4)
+    level = rng.gamma(2.0, 1.5, (30, 500, 1))  # one level per path: steps move together
+    ref = rng.poisson(np.repeat(level, 8, axis=2)).astype(float)
+    other = rng.poisson(3.0, (30, 500, 8)).astype(float)  # independent steps
+    out = vincentized([ref, other], [0.5, 0.5], ref)
+    totals = out.sum(axis=2)
+    shuffled = np.take_along_axis(out, rng.permuted(np.tile(np.arange(500)[None, :, None], (30, 1, 8)), axis=1), 1)
+    corr = [np.corrcoef(totals[i], ref.sum(axis=2)[i])[0, 1] for i in range(30)]
+    assert np.median(corr) > 0.9  # totals follow the reference's paths
+    assert totals.var(axis=1).mean() > 2 * shuffled.sum(axis=2).var(axis=1).mean()
+    same = vincentized([ref], [1.0], ref)
+    assert np.array_equal(same, ref)  # one member: its own paths

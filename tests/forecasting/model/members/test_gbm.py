@@ -96,3 +96,14 @@ def test_a_panel_without_positive_targets_is_refused():
     train = df[~df[IS_FUTURE]].assign(**{Y: 0.0})
     with pytest.raises(InputError, match="no observed positive targets"):
         fit_gbm(train, SPEC, Settings(), seed=0, horizon=4)
+
+
+def test_a_daily_horizon_longer_than_the_season_fits_and_predicts():
+    rng = np.random.default_rng(1)
+    ds = pd.date_range("2023-01-02", periods=120, freq="D")
+    rows = [(f"r{k}", d, float(rng.poisson(3 + 2 * (d.dayofweek < 5)))) for k in range(6) for d in ds]
+    df = pd.DataFrame(rows, columns=[UNIQUE_ID, DS, Y])
+    spec = PanelSpec(freq="D")
+    model = fit_gbm(df, spec, Settings(), seed=0, horizon=14)  # 14 steps > the 7-day season
+    fs = model.predict(df, num_samples=50)
+    assert fs.samples.shape == (6, 50, 14) and np.isfinite(fs.samples).all()
