@@ -54,6 +54,11 @@ SHIPPED: dict[str, str] = {
     "escalation": "escalation thresholds", "ui": "page roles (no secret)",
     "drops": "arrival rules of a day an intake actor ingests (marker, per-site files)",
     "lookback_days": "the sweep's window (no secret)", "landing_retention_days": "retention (no secret)",
+    "backtest_cutoffs": "backtest plan", "backtest_warm_start": "backtest windows",
+    "backtest_warm_patience": "backtest windows", "backtest_reuse": "backtest windows",
+    "backtest_baselines": "baselines a window fits", "ensemble_members": "members a window fits",
+    "ensemble_max_p": "ensemble rule", "ensemble_shrinkage": "ensemble rule",
+    "ensemble_combination": "how member paths combine",
 }  # fmt: skip
 
 

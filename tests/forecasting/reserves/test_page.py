@@ -95,7 +95,7 @@ def test_sections_in_reading_order_with_lineage_at_the_foot():
     assert at == sorted(at)
     lead = page[: page.index("id='lineage'")]
     assert "snap-1" not in lead and "snap-1" in page  # the snapshot hash lives in the footer only
-    assert len(SECTIONS) == 10  # and the track record's, where the lake holds one
+    assert len(SECTIONS) == 11  # with the track record and the missing data, where the lake holds them
 
 
 def test_horizon_totals_with_dates_and_the_sum_of_weekly_p95s_for_contrast():

@@ -55,7 +55,7 @@ def _rows(url: str, sql: str) -> list[tuple]:
 
 def test_restatements_are_recorded_once_and_carried_by_the_next_new_publication(settings_factory, db_url):
     settings = settings_factory(reserves_url=db_url)
-    lake = write_inputs(settings.lake_uri)
+    lake = write_inputs(settings.lake_uri, reserves_url=settings.reserves_url)
     compute_reserves(settings, AS_OF)
     _restated(lake, date(2024, 5, 28), "aaaa", 40, 52)
     _restated(lake, date(2024, 5, 29), "bbbb", 10, 10, status="refused")  # kept in the lake only
@@ -74,7 +74,7 @@ def test_restatements_are_recorded_once_and_carried_by_the_next_new_publication(
     links = _rows(db_url, "SELECT as_of_date, run_id, landing_digest FROM publication_restatements")
     assert [(str(a), r, d) for a, r, d in links] == [(str(AS_OF), first.run_id, "aaaa")]
 
-    write_inputs(settings.lake_uri, rate_factor=1.5)  # new data: a new run of the same as-of
+    write_inputs(settings.lake_uri, rate_factor=1.5, reserves_url=settings.reserves_url)  # new data: a new run of the same as-of
     compute_reserves(settings, AS_OF)
     second = publish_reserves(settings, AS_OF)
     assert second.status == "published" and second.run_id != first.run_id and second.reason is None
@@ -84,7 +84,7 @@ def test_restatements_are_recorded_once_and_carried_by_the_next_new_publication(
 
 def test_publish_records_what_the_ingest_side_could_not(settings_factory, tmp_path):
     settings = settings_factory(reserves_url=f"sqlite:///{tmp_path / 'r.db'}")
-    lake = write_inputs(settings.lake_uri)
+    lake = write_inputs(settings.lake_uri, reserves_url=settings.reserves_url)
     compute_reserves(settings, AS_OF)
     _restated(lake, date(2024, 5, 20), "dddd", 3, 1)
     summary = publish_reserves(settings, AS_OF)  # never recorded by the ingest side: publish does
