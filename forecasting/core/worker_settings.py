@@ -56,7 +56,7 @@ SHIPPED: dict[str, str] = {
     "lookback_days": "the sweep's window (no secret)", "landing_retention_days": "retention (no secret)",
     "backtest_cutoffs": "backtest plan", "backtest_warm_start": "backtest windows",
     "backtest_warm_patience": "backtest windows", "backtest_reuse": "backtest windows",
-    "backtest_baselines": "baselines a window fits", "ensemble_members": "members a window fits",
+    "backtest_baselines": "baselines a window fits", "ensemble_members": "the ensemble of a window",
     "ensemble_max_p": "ensemble rule", "ensemble_shrinkage": "ensemble rule",
     "ensemble_combination": "how member paths combine",
 }  # fmt: skip

@@ -7,9 +7,9 @@ run one source over days (what each ingest-DAG task calls).
 A daily run covers one day; a backfill run (``params.backfill_from``) covers a range in one
 process, with the same files as day by day. In a backfill a day whose batch is rejected
 (a data-contract failure) is alerted and skipped so the other days land; the run's own
-date (the last day) failing fails the task, without retries. A backfill's alerts of
-historical days go out as one digest at the end (``alerts.digest``); the last day's alone. Each function returns a small
-JSON-able summary for XCom: counts, the days rejected and why.
+date (the last day) failing fails the task, without retries. A backfill's alerts of past days
+go out as one digest at the end (``alerts.digest``); the last day's alone. Each function
+returns a small JSON-able summary for XCom: counts, the days rejected and why.
 """
 
 from __future__ import annotations
@@ -32,12 +32,7 @@ from forecasting.ingest.actors import run_on_actors, use_ray
 from forecasting.ingest.drop import ingest_date, ingest_day, ingest_days
 from forecasting.validation.alerting import alert_day
 from forecasting.validation.batch import validate_days
-from forecasting.validation.checks import (
-    CRITICAL,
-    SOURCE_ORDER,
-    check_source,
-    write_docs,
-)
+from forecasting.validation.checks import CRITICAL, SOURCE_ORDER, check_source, write_docs
 from forecasting.validation.results import DayValidation
 from forecasting.validation.staging import conclude, not_revalidated, prepare
 
@@ -285,14 +280,8 @@ def _day_summary(
 ) -> dict[str, Any]:
     """One day's summary (see ``ingest_and_validate``); alerts every source with a problem."""
     stopped = {r.source for r in ingested if r.error}
-    summary: dict[str, Any] = {
-        "date": day.isoformat(),
-        "sources": {r.source: r.to_dict() for r in ingested},
-        **{
-            k: sum(getattr(r, k) for r in ingested)
-            for k in ("read", "accepted", "quarantined", "duplicates")
-        },
-    }
+    summary: dict[str, Any] = {"date": day.isoformat(), "sources": {r.source: r.to_dict() for r in ingested},
+                               **{k: sum(getattr(r, k) for r in ingested) for k in COUNTS}}
     errors = [f"{r.source}: {r.error}" for r in ingested if r.error]
     warned = summary["quarantined"] or any(r.arrival != "complete" for r in ingested)  # incomplete, missing
     exit_code = 2 if errors else (1 if warned else 0)
