@@ -17,6 +17,7 @@ COPY --chown=airflow:root docker/requirements ./requirements
 # writes the file from constraints.txt. Then riskcast itself, from this source, nothing more.
 RUN test -s requirements/airflow.txt || { echo "docker/requirements/airflow.txt is missing: run docker/lock.sh"; exit 1; } \
  && pip install --no-cache-dir --require-hashes --only-binary=:all: -r requirements/airflow.txt \
+      --extra-index-url https://download.pytorch.org/whl/cpu \
  && pip install --no-cache-dir --no-deps --no-build-isolation .
 
 COPY --chown=airflow:root dags /opt/airflow/dags

@@ -5,6 +5,7 @@ No Docker engine runs here, so nothing is built or started; README says so.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -47,18 +48,30 @@ def test_images_install_only_hash_checked_wheels_at_the_constraints_versions(ima
         assert (f"--require-hashes --only-binary=:all: -r requirements/{image}.txt" in part
                 or "--no-deps --no-build-isolation ." in part), part
     lock = DOCKER / "requirements" / f"{image}.txt"
-    if not lock.exists():
-        pytest.xfail(f"{lock.relative_to(DOCKER.parent)} not generated: docker/lock.sh resolves every pin "
-                     "against the registry (not possible here; docs/security.md)")
-    pins = dict(line.split("==") for line in (DOCKER.parent / "constraints.txt").read_text().splitlines()
-                if "==" in line and not line.startswith("#"))
-    norm = {k.lower().replace("_", "-"): v for k, v in pins.items()}
+    assert lock.exists(), f"{lock.relative_to(DOCKER.parent)} is missing: run docker/lock.sh"
+    pins = {_pep503(line.split("==")[0]): line.split("==")[1].strip()
+            for line in (DOCKER.parent / "constraints.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")}
+    extra = []
     for requirement in " ".join(lock.read_text().split("\\\n")).splitlines():
         if not requirement.strip() or requirement.startswith(("#", "--")):
             continue
         name, _, rest = requirement.partition("==")
         assert "--hash=sha256:" in rest, requirement
-        assert norm.get(name.strip().lower().replace("_", "-")) == rest.split()[0].split("+")[0], requirement
+        version = rest.split()[0].split("+")[0]
+        if _pep503(name) not in pins:
+            extra.append(_pep503(name))
+            continue
+        assert pins[_pep503(name)] == version, requirement
+    # constraints.txt is the CPU install; only the Ray (GPU) image adds torch's CUDA runtime
+    cuda_runtime = [n for n in extra if n.startswith(("nvidia-", "cuda-")) or n == "triton"]
+    assert extra == (cuda_runtime if image == "ray" else []), extra
+    assert image == "airflow" or "nvidia-cudnn-cu13" in cuda_runtime
+
+
+def _pep503(name: str) -> str:
+    """A distribution name as indexes compare it: runs of -, _ and . are one -."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 def test_the_cluster_and_the_store_grant_each_service_only_its_role():
