@@ -132,7 +132,7 @@ def suite_parameters(
     return params, notes
 
 
-def _partition_dates(lake: Lake, source: str) -> list[date]:
+def partition_dates(lake: Lake, source: str) -> list[date]:
     names = lake.ls(lake.bronze_root(source))
     return sorted(parse_date(n.split("=", 1)[1]) for n in names if n.startswith("date="))
 
@@ -159,7 +159,7 @@ def held_warehouse_ids(lake: Lake, day: date) -> tuple[list[str], date | None]:
 
 def _snapshot_date(lake: Lake, day: date) -> date | None:
     """The date of the latest warehouses snapshot with a bronze partition on or before ``day``."""
-    for snap in reversed([d for d in _partition_dates(lake, WAREHOUSES.name) if d <= day]):
+    for snap in reversed([d for d in partition_dates(lake, WAREHOUSES.name) if d <= day]):
         if lake.exists(lake.bronze_file(WAREHOUSES.name, snap)):
             return snap
     return None
@@ -167,7 +167,7 @@ def _snapshot_date(lake: Lake, day: date) -> date | None:
 
 def known_warehouse_ids(lake: Lake, day: date) -> list[str] | None:
     """Warehouse ids of the latest validated snapshot dated on or before ``day``."""
-    for snap in reversed([d for d in _partition_dates(lake, WAREHOUSES.name) if d <= day]):
+    for snap in reversed([d for d in partition_dates(lake, WAREHOUSES.name) if d <= day]):
         uri = lake.bronze_file(WAREHOUSES.name, snap)
         if lake.exists(uri):
             ids = lake.read_parquet(uri)[WAREHOUSE_ID].dropna()
@@ -193,7 +193,7 @@ def earlier_counts(lake: Lake, contract: Contract, day: date, window: int) -> li
     """Row counts (Parquet footers) of the last ``window`` bronze partitions before ``day``;
     a day with no partition (missing, or rejected) has no count, a quiet day counts 0."""
     counts = []
-    for d in _partition_dates(lake, contract.name)[::-1]:
+    for d in partition_dates(lake, contract.name)[::-1]:
         if len(counts) == window:
             break
         uri = lake.bronze_file(contract.name, d)
