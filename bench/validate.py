@@ -75,7 +75,8 @@ def make_reports(n: int, seed: int = 0) -> pd.DataFrame:
     return df
 
 
-PARAMS = {"known_warehouse_ids": SITES, "max_timestamp": END, "min_timestamp": None, "min_rows": 1, "max_rows": 10**8}
+PARAMS = {"known_warehouse_ids": SITES, "max_timestamp": END, "min_timestamp": None, "min_day_rows": 1, "min_rows": 1,
+          "max_rows": 10**8}
 
 
 def pandas_checks(df: pd.DataFrame) -> dict[str, np.ndarray]:

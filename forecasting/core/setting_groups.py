@@ -91,11 +91,24 @@ class ValidationSettings(BaseModel):
     """Great Expectations run options."""
 
     max_bad_row_share: float = Field(0.2, ge=0, le=1)
-    volume_window_days: int = Field(14, ge=1)
-    volume_max_factor: float = Field(5.0, gt=1)
-    volume_min_factor: float = Field(
-        0.25, ge=0, description="a day with fewer rows than this x the median of recent days "
-        "is rejected (a lost file or a cut-off export); 0 turns the lower bound off"
+    volume_window_days: int = Field(
+        28, ge=1, description="earlier days (with a count) the volume band of a daily source is "
+        "read from (validation.volume.count_band)"
+    )
+    volume_tail: float = Field(
+        1e-6, gt=0, lt=0.5, description="a day's row count is out of bounds when a count as low "
+        "(or as high) has a smaller chance than this under the law of the earlier days' counts "
+        "(negative binomial); 1e-6: about one false alarm per 1,400 years of days and side"
+    )
+    silence_days: int = Field(
+        7, ge=1, description="a site is judged silent from this many days without a row on"
+    )
+    silence_tail: float = Field(
+        1e-4, gt=0, lt=1, description="a site's silence is alerted (warning) once a run that "
+        "long has a smaller chance than this given its earlier days (validation.volume.silent_sites)"
+    )
+    silence_history_days: int = Field(
+        28, ge=2, description="earlier days of a site (before its silence) its rate is read from"
     )
     max_row_age_days: int | None = Field(
         30, ge=0, description="rows dated (reported_at, count_date) more than this many days "

@@ -4,6 +4,7 @@ A drop has arrived (``settings.drops.<source>``, ``core.drops.DropSettings``):
 
 - with ``success_marker``: once ``_SUCCESS`` is in the day folder (the source says so);
 - else once no file was added or changed for ``settle_minutes`` (newest modification time);
+  a folder holding only ``_SUCCESS`` has arrived too: the source says its day has no row;
 - with ``per_site_files`` also only once every site open on the day (latest warehouses
   snapshot) has its file ``<warehouse_id>[.<part>].<ext>``.
 
@@ -58,7 +59,7 @@ class DropState:
     def arrived(self, drop: DropSettings, now: float) -> bool:
         if drop.success_marker:
             return self.marker
-        if not self.files or self.missing_sites:
+        if not (self.files or self.marker) or self.missing_sites:  # a marker alone: a day of no rows
             return False
         return self.settled(drop, now)
 
@@ -66,7 +67,7 @@ class DropState:
         """The day as ingest records it. Without a marker or per-site files, files there
         are a complete day (whether they were still changing cannot be told from the files:
         a later change is a restatement, ``validation.sweep``)."""
-        if not self.files:
+        if not self.files and not self.marker:
             return MISSING
         if (drop.success_marker and not self.marker) or self.missing_sites:
             return INCOMPLETE
@@ -125,7 +126,8 @@ def expected_sites(lake: Lake, day: date) -> list[str]:
 def describe(state: DropState, drop: DropSettings) -> str:
     """What arrived, in words, for the overdue alert."""
     if not state.files:
-        return "nothing arrived (no data file in the day folder)"
+        return "only the _SUCCESS marker arrived (no data file)" if state.marker else (
+            "nothing arrived (no data file in the day folder)")
     size = sum(int(f.get("size") or 0) for f in state.files.values())
     parts = [f"{len(state.files)} file(s), {size:,} bytes: {', '.join(sorted(state.files)[:10])}"]
     if drop.success_marker:

@@ -33,7 +33,7 @@ from forecasting.core.schema import (
 from forecasting.ingest.coercion import ARROW_TYPES, coerce_table, raw_strings
 from forecasting.ingest.parquet_stream import ROW_GROUP
 from forecasting.ingest.pii import pseudonymise_array
-from forecasting.ingest.raw import RawFile
+from forecasting.ingest.raw import RawFile, flag_blank
 
 _PANDAS_DTYPES = {
     pa.string(): "string",
@@ -309,8 +309,9 @@ def account_rows(raws: list[RawFile], split: Split) -> dict[str, dict[str, int]]
     Every row read must land in exactly one of bronze and quarantine. A mismatch is a bug
     that would lose or invent data silently, so it fails the source-day (critical).
     """
-    return reconcile({raw.name: raw.read for raw in raws}, file_counts(split.bronze),
+    rows = reconcile({raw.name: raw.read for raw in raws}, file_counts(split.bronze),
                      file_counts(split.quarantine))  # fmt: skip
+    return flag_blank(rows, {raw.name for raw in raws if raw.blank})
 
 
 def reconcile(

@@ -27,6 +27,9 @@ Duplicates are found within one source and day only.
 File-level problems (not the claimed format, a required column missing, unreadable) fail
 the source for that day: InputError naming the file and column; nothing is staged and the
 day's earlier bronze, if any, stays as it was.
+
+A day folder holding only the ``_SUCCESS`` marker is a day that arrived with no row: an
+empty bronze partition (the contract's columns) is staged, like a header-only file's.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ import pyarrow as pa
 
 from forecasting.core.config import Settings
 from forecasting.core.errors import ConfigError, RiskcastError, StorageError
-from forecasting.core.lake import Lake
+from forecasting.core.lake import Lake, join
+from forecasting.core.layout import SUCCESS_MARKER
 from forecasting.core.progress import progress_task
 from forecasting.core.schema import CONTRACTS, DAILY_SOURCES, Contract
 from forecasting.ingest import arrival, partition
@@ -123,8 +127,8 @@ def _stage(settings: Settings, contract: Contract, live: Lake, lake: Lake, resul
         if contract.daily and not landing.exists(landing.landing_day(source, day)):
             return _absent(settings, live, lake, result, overdue)
         files, result.warnings = _landing_files(landing, contract, day)
-        if contract.daily and not files:  # an empty day folder: nothing arrived
-            return _absent(settings, live, lake, result, overdue)
+        if contract.daily and not files and not landing.exists(join(landing.landing_day(source, day), SUCCESS_MARKER)):
+            return _absent(settings, live, lake, result, overdue)  # an empty day folder: nothing arrived
         result.files = [name for name, _ in files]
         arrived = _arrival(settings, landing, live, contract, day)
         prints = fingerprint(landing, files)

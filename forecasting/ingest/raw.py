@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -51,6 +52,7 @@ class RawFile:
     Parquet: the file's own types; absent optional columns: all null); ``rows`` (int64,
     one per table row) is each row's 1-based data row in the file. ``marker`` is the
     character standing in for undecodable bytes (None when the file is valid UTF-8).
+    ``blank``: the file held no byte but whitespace (a header-only file is not blank).
     """
 
     name: str
@@ -59,6 +61,7 @@ class RawFile:
     rejects: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     marker: str | None = None
+    blank: bool = False  # nothing but whitespace: no header, no row (not a quiet day's file)
 
     @property
     def read(self) -> int:
@@ -137,3 +140,11 @@ def refuse_binary(name: str, data: bytes, fmt: str) -> None:
 
 def first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def flag_blank(rows: dict[str, dict[str, Any]], blank: set[str]) -> dict[str, dict[str, Any]]:
+    """Mark the files that held nothing but whitespace (``"blank": true``): a day of such
+    files vouches for no quiet day (validation's ``min_day_rows``)."""
+    for name in blank:
+        rows[name]["blank"] = True
+    return rows

@@ -46,11 +46,12 @@ def read_file(name: str, data: bytes, contract: Contract, caps: Caps = DEFAULT_C
             empty_table(contract),
             np.zeros(0, np.int64),
             warnings=[f"{name}: empty file, 0 rows"],
+            blank=True,
         )
     stored = len(data)
     fmt, data, notes = unpack(name, data, caps)
     if not data.strip():
-        raw = RawFile(name, empty_table(contract), np.zeros(0, np.int64))
+        raw = RawFile(name, empty_table(contract), np.zeros(0, np.int64), blank=True)
         raw.warnings = [f"{name}: empty file, 0 rows"]
     elif fmt == "parquet":
         raw = _read_parquet(name, data, contract, caps, stored)

@@ -55,6 +55,7 @@ from forecasting.ingest.bronze import (
     typed_rows,
 )
 from forecasting.ingest.parquet_stream import RowGroupWriter
+from forecasting.ingest.raw import flag_blank
 from forecasting.ingest.unpack import DEFAULT_CAPS, Caps
 
 SAMPLE_PER_BLOCK = 4096  # key values sampled per block for the range boundaries
@@ -97,6 +98,7 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
            key: bytes | None, day: date, block_bytes: int, caps: Caps) -> Streamed:  # fmt: skip
     out = Streamed(os.path.join(work, "bronze.parquet"))
     reads: dict[str, int] = {}
+    blank: set[str] = set()
     parts: list[pa.Table] = []
     runs: list[_Run] = []
     for name, uri in files:
@@ -105,6 +107,7 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
             good, _, held = typed_rows(raw, contract)
             parts.extend(held)
             reads[name] += raw.read
+            blank.update([name] if raw.blank else [])
             out.warnings.extend(raw.warnings)
             if good.num_rows:
                 runs.append(_Run.spill(os.path.join(work, f"run-{len(runs):06d}.arrow"), good, contract))
@@ -129,7 +132,7 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
     parts.extend(_landed(landing, [f for f in files if f[0] in dups], contract, block_bytes, dups, caps))
     out.quarantine = quarantine_table(parts, contract, key, day)
     out.read = sum(reads.values())
-    out.file_rows = reconcile(reads, accepted, file_counts(out.quarantine))
+    out.file_rows = flag_blank(reconcile(reads, accepted, file_counts(out.quarantine)), blank)
     return out
 
 

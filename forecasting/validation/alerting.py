@@ -148,6 +148,10 @@ def source_alert(
         )
     elif checked is not None and status == "critical":
         summary = checked.message
+    elif checked is not None and not checked.quarantined_rows and not held_at_ingest:
+        # a finding about the day, not its rows (a site fell silent): say what it is
+        found = [f["note"] for f in failed if f.get("note")]
+        summary = f"{source} {day}: " + ("; ".join(found) or checked.message) + "; every row is in bronze."
     else:
         summary = (
             f"{source} {day}: {counts.get('validation quarantined', 0)} rows held back by validation and "

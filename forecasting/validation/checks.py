@@ -13,7 +13,9 @@ Per source and logical date D (reference snapshots first, then the daily sources
 - batch-level (``critical``) failures or a bad-row share above
   ``settings.validation.max_bad_row_share``: every row goes to quarantine (reason names the
   batch failure) and the bronze partition is removed: nothing of that source and date is
-  left for later stages.
+  left for later stages;
+- a site silent for longer than its history makes plausible is a warning
+  (``validation.silence``): the day's rows stay, the alert names the site.
 
 Input rows = bronze rows + quarantined rows, always. Reruns give byte-identical files.
 All of it happens on the day's staged copy (``validation.staging``), swapped in at the end:
@@ -59,6 +61,7 @@ from forecasting.validation.results import (
     DayValidation,
     SourceValidation,
 )
+from forecasting.validation.silence import rows_per_site, with_silence
 from forecasting.validation.staging import conclude, missing_day, prepare
 from forecasting.validation.stream import bronze_rows, check_streamed, splittable
 from forecasting.validation.verdict import judge, record, row_reasons, rows_of_held_sites
@@ -143,6 +146,7 @@ def settle(
     """Act on a suite result for the day's input ``frame``: write bronze / quarantine /
     manifest and say what happened (``notes``: the input's and the parameters' notes)."""
     notes, param_notes = notes[0].copy(), notes[1]
+    result = with_silence(settings, lake, contract, day, rows_per_site(frame), result, notes)
     bad = result.bad_rows()
     reasons = row_reasons(result, frame.index)
     site_held = rows_of_held_sites(lake, contract, day, frame, reasons, notes)

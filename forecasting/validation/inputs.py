@@ -3,19 +3,18 @@
 ``input_frame`` rebuilds the day's input from bronze, joining back the rows an earlier
 validation quarantined when ``validation.json`` shows bronze is still the file that run
 left (its sha256); after a fresh ingest only bronze counts. ``suite_parameters`` gives
-the end of the logical date, known warehouse ids (latest snapshot on or before the date)
-and volume bounds (median row count of recent partitions x ``settings.validation`` factors).
+the end of the logical date, known warehouse ids (latest snapshot on or before the date),
+the floor of the ``non_empty`` expectation (``min_day_rows``: 0 for a quiet day the drop
+vouches for) and the volume band (``volume.count_band`` over recent partitions' row counts).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import math
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -30,8 +29,10 @@ from forecasting.core.schema import (
     WAREHOUSES,
     Contract,
 )
+from forecasting.ingest.arrival import COMPLETE
+from forecasting.ingest.manifest import read_manifest
+from forecasting.validation.volume import MIN_VOLUME_HISTORY, count_band
 
-MIN_VOLUME_HISTORY = 3  # fewer earlier partitions than this: the volume check is skipped
 _BRONZE_DTYPES = {
     "str": "string[pyarrow]",
     "int": "Int64",
@@ -111,7 +112,8 @@ def suite_parameters(
     if ids is None and contract.name != WAREHOUSES.name:
         notes.append(f"no warehouses snapshot on or before {day}: referential check skipped")
     low, high, note = _volume_bounds(settings, lake, contract, day)
-    notes += [note] if note else []
+    floor, why = min_day_rows(settings, lake, contract, day)
+    notes += [n for n in (note, why) if n]
     end_of_day = pd.Timestamp(day + timedelta(days=1), tz="UTC")
     age = settings.validation.max_row_age_days
     oldest = None if age is None else day - timedelta(days=age)
@@ -121,6 +123,7 @@ def suite_parameters(
         "min_timestamp": None if oldest is None else pd.Timestamp(oldest, tz="UTC"),
         "min_date": None if oldest is None else pd.Timestamp(oldest),
         "known_warehouse_ids": ids,
+        "min_day_rows": floor,
         "min_rows": low,
         "max_rows": high,
         "sqft_min": settings.validation.sqft_min,
@@ -129,7 +132,7 @@ def suite_parameters(
     return params, notes
 
 
-def _partition_dates(lake: Lake, source: str) -> list[date]:
+def partition_dates(lake: Lake, source: str) -> list[date]:
     names = lake.ls(lake.bronze_root(source))
     return sorted(parse_date(n.split("=", 1)[1]) for n in names if n.startswith("date="))
 
@@ -156,7 +159,7 @@ def held_warehouse_ids(lake: Lake, day: date) -> tuple[list[str], date | None]:
 
 def _snapshot_date(lake: Lake, day: date) -> date | None:
     """The date of the latest warehouses snapshot with a bronze partition on or before ``day``."""
-    for snap in reversed([d for d in _partition_dates(lake, WAREHOUSES.name) if d <= day]):
+    for snap in reversed([d for d in partition_dates(lake, WAREHOUSES.name) if d <= day]):
         if lake.exists(lake.bronze_file(WAREHOUSES.name, snap)):
             return snap
     return None
@@ -164,7 +167,7 @@ def _snapshot_date(lake: Lake, day: date) -> date | None:
 
 def known_warehouse_ids(lake: Lake, day: date) -> list[str] | None:
     """Warehouse ids of the latest validated snapshot dated on or before ``day``."""
-    for snap in reversed([d for d in _partition_dates(lake, WAREHOUSES.name) if d <= day]):
+    for snap in reversed([d for d in partition_dates(lake, WAREHOUSES.name) if d <= day]):
         uri = lake.bronze_file(WAREHOUSES.name, snap)
         if lake.exists(uri):
             ids = lake.read_parquet(uri)[WAREHOUSE_ID].dropna()
@@ -175,29 +178,43 @@ def known_warehouse_ids(lake: Lake, day: date) -> list[str] | None:
 def _volume_bounds(
     settings: Settings, lake: Lake, contract: Contract, day: date
 ) -> tuple[int | None, int | None, str | None]:
-    """Row-count bounds from the median of the previous partitions (None, None: no history)."""
+    """The volume band (``volume.count_band``) from the earlier partitions' row counts
+    (None, None: no history yet)."""
     if not contract.daily:
         return None, None, None
+    counts = earlier_counts(lake, contract, day, settings.validation.volume_window_days)
+    band = count_band(counts, settings.validation.volume_tail)
+    if band is None:
+        return None, None, f"volume check skipped: {len(counts)} earlier partitions (< {MIN_VOLUME_HISTORY})"
+    return band.low, band.high, band.note
 
-    window = settings.validation.volume_window_days
-    earlier = [d for d in _partition_dates(lake, contract.name) if d < day][-window:]
+
+def earlier_counts(lake: Lake, contract: Contract, day: date, window: int) -> list[int]:
+    """Row counts (Parquet footers) of the last ``window`` bronze partitions before ``day``;
+    a day with no partition (missing, or rejected) has no count, a quiet day counts 0."""
     counts = []
-    for d in earlier:
+    for d in partition_dates(lake, contract.name)[::-1]:
+        if len(counts) == window:
+            break
         uri = lake.bronze_file(contract.name, d)
-        if lake.exists(uri):
+        if d < day and lake.exists(uri):
             with lake.fs.open(uri, "rb") as fh:
                 counts.append(pq.ParquetFile(fh).metadata.num_rows)
-    if len(counts) < MIN_VOLUME_HISTORY:
-        return (
-            None,
-            None,
-            f"volume check skipped: {len(counts)} earlier partitions (< {MIN_VOLUME_HISTORY})",
-        )
-    median = float(np.median(counts))
-    low = math.floor(median * settings.validation.volume_min_factor)
-    high = math.ceil(max(median, 1.0) * settings.validation.volume_max_factor)
-    return (
-        low,
-        high,
-        f"volume bounds [{low}, {high}] rows from the median {median:g} of {len(counts)} earlier days",
-    )
+    return counts[::-1]
+
+
+def min_day_rows(settings: Settings, lake: Lake, contract: Contract, day: date) -> tuple[int, str | None]:
+    """The ``non_empty`` expectation's floor: 0 when a day without rows is a quiet day (the
+    drop arrived complete, every file held a header or only the marker came, and the source's
+    ``drops.<source>.zero_rows_ok``), else 1; and a note when a zero is not vouched for."""
+    if not contract.daily or not settings.drop(contract.name).zero_rows_ok:
+        return 1, None
+    manifest = read_manifest(lake, contract.name, day)
+    if manifest is None:
+        return 1, "no ingest manifest for the day: a day without rows is not taken as a quiet day"
+    if manifest["arrival"]["status"] != COMPLETE:
+        return 1, f"the drop is {manifest['arrival']['status']}: a day without rows is not a quiet day"
+    blank = sorted(name for name, f in manifest["files"].items() if f.get("blank"))
+    if blank:
+        return 1, f"{', '.join(blank)}: no header (blank): a day without rows is not a quiet day"
+    return 0, None

@@ -50,6 +50,7 @@ from forecasting.validation.gx.suite_results import ExpectationResult, SuiteResu
 from forecasting.validation.gx.suites import expectation_name, load_suite, validate_frame
 from forecasting.validation.inputs import lake_sha256, suite_parameters, validated_bronze
 from forecasting.validation.results import CRITICAL, SourceValidation
+from forecasting.validation.silence import rows_per_site, with_silence
 from forecasting.validation.verdict import judge, record, row_reasons, rows_of_held_sites
 
 ROW_COUNT_TYPES = frozenset({"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"})
@@ -99,6 +100,7 @@ def check_streamed(settings: Settings, lake: Lake, contract: Contract,
     params, param_notes = suite_parameters(settings, lake, contract, day)
     notes: list[str] = []
     site: list[np.ndarray] = []
+    per_site: list[pd.Series] = []
     work = tempfile.mkdtemp(prefix=f"riskcast-validate-{source}-{day}-")
     try:
         out = [os.path.join(work, name) for name in ("bronze.parquet", "held.parquet")]
@@ -108,10 +110,13 @@ def check_streamed(settings: Settings, lake: Lake, contract: Contract,
                 """Pass 1 settles every block as if no batch failure were to come."""
                 reasons = row_reasons(res, frame.index)
                 site.append(rows_of_held_sites(lake, contract, day, frame, reasons, notes))
+                per_site.append(rows_per_site(frame))
                 _write_block(frame, reasons, good, bad)
 
             result = run_suite(input_blocks(lake, contract, day, rows, held), source, params, settle_block)
         site_held = np.concatenate(site) if site else np.zeros(0, dtype=bool)
+        today = pd.concat(per_site).groupby(level=0).sum() if per_site else pd.Series(dtype="float64")
+        result = with_silence(settings, lake, contract, day, today, result, notes)
         sv, _, batch = judge(settings, source, day, result, result.bad_rows() | site_held, site_held,
                              (notes, param_notes))  # fmt: skip
         if batch:  # pass 2: every row is held back, naming the batch failure

@@ -151,6 +151,10 @@ def test_damaged_landing(settings_factory, tmp_path, monkeypatch, case: Case, bl
         assert rows["read"] == rows["accepted"] + rows["quarantined"]
     if case.warning:
         assert any(case.warning in w for w in result.warnings), result.warnings
+    # a blank file (no header) is flagged in the manifest: it vouches for no quiet day; a
+    # header-only file is a day of zero rows (validation's min_day_rows)
+    blank = {n for n, rows in result.file_rows.items() if rows.get("blank")}
+    assert (blank == set(result.files)) == (case.warning == "empty file"), (case.kind, blank)
     bronze = _parquet(settings, "bronze", case.source)
     held = _parquet(settings, "quarantine", case.source)
     for name, rows in result.file_rows.items():  # rule 2: every data row, once

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from forecasting.core.errors import DataContractError
+from forecasting.core.lake import Lake
 from forecasting.validation.runner import (
     ingest_reference_days,
     ingest_source_days,
@@ -90,7 +91,9 @@ def test_the_runs_own_date_failing_fails_the_task(faulty_landing, settings_facto
 
 
 @pytest.mark.slow
-def test_validation_backfill_rejects_empty_day_and_quarantines_row_faults(faulty_landing, settings_factory):
+def test_validation_backfill_takes_a_header_only_day_as_quiet_and_quarantines_row_faults(
+    faulty_landing, settings_factory, tmp_path
+):
     # a 6-site network has few rows a day: let a few bad rows stay a row-level problem
     settings = settings_factory(landing_uri=str(faulty_landing), validation={"max_bad_row_share": 0.9})
     empty, source = _fault(faulty_landing, "empty_day")
@@ -100,10 +103,21 @@ def test_validation_backfill_rejects_empty_day_and_quarantines_row_faults(faulty
     ingest_reference_days(settings, days)
     ingest_source_days(settings, source, days)
     out = validate_source_days(settings, source, days)
-    assert empty.isoformat() in out["rejected_days"]
+    # a header-only drop on 6 sites (about 5 reports a day) is a plausible day of zero
+    # incidents: kept as an empty partition, not rejected, not alerted
+    assert empty.isoformat() not in out["rejected_days"]
+    lake = Lake.from_settings(settings)
+    assert len(lake.read_parquet(lake.bronze_file(source, empty))) == 0
     assert negative.isoformat() not in out["rejected_days"]
     assert out["quarantined_rows"] >= 1 and out["warning_days"] >= 1
     assert out["input_rows"] == out["validated_rows"] + out["quarantined_rows"]
+    # where the contract says a day without rows is no day (zero_rows_ok off), it is rejected
+    strict = settings_factory(landing_uri=str(faulty_landing), lake_uri=str(tmp_path / "strict"),
+                              validation={"max_bad_row_share": 0.9},
+                              drops={source: {"zero_rows_ok": False}})  # fmt: skip
+    ingest_reference_days(strict, days)
+    ingest_source_days(strict, source, days)
+    assert empty.isoformat() in validate_source_days(strict, source, days)["rejected_days"]
 
 
 def test_reference_data_is_snapshotted_on_the_first_and_last_day_of_a_backfill(faulty_landing, settings_factory):

@@ -67,12 +67,13 @@ def test_a_rejected_rerun_keeps_the_good_copy_dag_path(ingested):
 
 
 def test_a_revalidation_that_now_fails_keeps_the_live_files(ingested):
-    settings, good = ingested
-    strict = settings.model_copy(update={"validation": settings.validation.model_copy(update={"volume_min_factor": 2.0})})
-    checked = validate_date(strict, DAY)  # 4 rows against at least 2 x the median 4: rejected
-    bad = next(v for v in checked.sources if v.source == REPORTS)
+    settings, _ = ingested
+    sites = partition_bytes(settings.lake_uri, "warehouses", DAY)
+    strict = settings.model_copy(update={"validation": settings.validation.model_copy(update={"sqft_min": 10**6})})
+    checked = validate_date(strict, DAY)  # every site is now below the sqft floor: rejected
+    bad = next(v for v in checked.sources if v.source == "warehouses")
     assert bad.status == "critical" and bad.kept
-    assert partition_bytes(settings.lake_uri, REPORTS, DAY) == good
+    assert partition_bytes(settings.lake_uri, "warehouses", DAY) == sites
 
 
 def test_a_good_rerun_replaces_the_day_whole(ingested):
