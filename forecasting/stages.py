@@ -25,7 +25,13 @@ from typing import Any
 from forecasting.audit.stage import run_audit
 from forecasting.backtest.run import backtest_lake
 from forecasting.core.config import Settings
-from forecasting.core.errors import ConfigError, DataContractError, InputError, RiskcastError, StorageError
+from forecasting.core.errors import (
+    ConfigError,
+    DataContractError,
+    InputError,
+    RiskcastError,
+    StorageError,
+)
 from forecasting.core.lake import Lake, check_storage, parse_date
 from forecasting.core.schema import DAILY_SOURCES, REFERENCE_SOURCES
 from forecasting.explain.stage import explain_lake
