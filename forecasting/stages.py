@@ -215,8 +215,10 @@ def run_ingest(settings: Settings, days: Sequence[date], validate: bool = True, 
     before any source runs (``core.lake.check_storage``).
 
     A stage that raises is recorded for its source and days (exit code 2, alerted once, as
-    the DAG alerts a failed task) and the next stage goes on; a source's validation runs
-    even after its ingest failed on the last day (it validates only what is staged). Without
+    the DAG alerts a failed task) and the next stage goes on, so one run reports every
+    source's problems (the DAG skips the tasks after a failed one: the daily sources after
+    ``ingest_reference``, a source's ``validate`` after its ``ingest``); validation only
+    validates what this run staged. Without
     ``validate`` only the ingest stages run and the days stay staged, as in the DAG until
     validation swaps them in. Unlike the DAG nothing waits for a drop (one not due yet is an
     error), and ``purge_landing`` is its own command. One summary per day
@@ -236,7 +238,7 @@ def run_ingest(settings: Settings, days: Sequence[date], validate: bool = True, 
         elif failed is not None:  # the source the stage stopped at
             (validated if "ingest" in done else ingested)[source] = _failed(settings, failed, days, source)
             break
-    for source in () if failed else DAILY_SOURCES:  # the DAG's daily tasks wait for the reference task
+    for source in DAILY_SOURCES:
         ingest, failed_ingest = _attempt(settings, "ingest", days, source)
         ingested[source] = {**_failed(settings, failed_ingest, days, source), **ingest.get("by_day", {})}
         if validate:

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from forecasting.core import schema as s
 from forecasting.core.errors import DataContractError
 from forecasting.core.lake import Lake, join
-from forecasting.validation.checks import validate_source
 from forecasting.stages import run_ingest, run_validate
+from forecasting.validation.checks import validate_source
 from tests.support.landing import DAY as LANDED_DAY
 from tests.support.landing import csv_text, land, recon
 from tests.support.landing import report as landed_report
