@@ -46,16 +46,17 @@ def ingest_source_days(settings: Settings, source: str, days: Sequence[date]) ->
     """Ingest ``source`` for each day; alert rows held back at ingest and rejected files.
     Each day stays staged: its validation swaps it in (``validation.staging``)."""
 
-    totals = dict.fromkeys(COUNTS, 0)
-    ingest = _ingest_lookup(settings, source, days, swap=False)  # in process, or every day first on Ray
-    backfill = _backfill(settings, f"ingest {source}", days)
     arrival: dict[str, Any] = {}
     by_day: dict[str, dict[str, Any]] = {}
+    out = {"source": source, "days": len(days), **dict.fromkeys(COUNTS, 0), "not_complete": arrival,
+                    "by_day": by_day}  # fmt: skip
+    ingest = _ingest_lookup(settings, source, days, swap=False)  # in process, or every day first on Ray
+    backfill = _backfill(settings, f"ingest {source}", days)
 
     def one(day: date) -> None:
         result = ingest(day)
         for k in COUNTS:
-            totals[k] += getattr(result, k)
+            out[k] += getattr(result, k)
         if result.arrival != "complete" or result.kept:
             arrival[day.isoformat()] = result.kept or result.arrival
         sent: tuple[dict, list] = ({}, [])
@@ -65,7 +66,6 @@ def ingest_source_days(settings: Settings, source: str, days: Sequence[date]) ->
         by_day[day.isoformat()] = {**{k: v for k, v in result.to_dict().items() if k not in _BULKY},
                                    "alerts": sent[0], "alert_errors": sent[1], "exit_code": 1 if warned else 0}
 
-    out = {"source": source, "days": len(days), **totals, "not_complete": arrival, "by_day": by_day}
     with _partial(out):
         try:
             out["rejected_days"] = _each_day(settings, source, days, "ingest", one, set(), backfill, by_day)
@@ -86,12 +86,13 @@ def validate_source_days(
     ``only_staged`` (the DAG): validate the days this run ingested anew; False (``riskcast
     validate``): a day already live is validated again on a staged copy of it."""
 
-    totals = {"input_rows": 0, "validated_rows": 0, "quarantined_rows": 0, "warning_days": 0}
+    by_day: dict[str, dict[str, Any]] = {}
+    out = {"source": source, "days": len(days), "input_rows": 0, "validated_rows": 0, "quarantined_rows": 0,
+                    "warning_days": 0, "by_day": by_day}  # fmt: skip
     docs: dict[str, Any] = {}
     alerted: set[date] = set()  # rejected batches already alerted with their rows
     walk = validate_days(settings, source, days, docs_day=days[-1], only_staged=only_staged)  # many days per GX run
     backfill = _backfill(settings, f"validate {source}", days)
-    by_day: dict[str, dict[str, Any]] = {}
 
     def one(day: date) -> None:
         walked, checked = next(walk)
@@ -99,11 +100,11 @@ def validate_source_days(
         if isinstance(checked, Exception):
             raise checked
         for k in ("input_rows", "validated_rows", "quarantined_rows"):
-            totals[k] += getattr(checked, k)
+            out[k] += getattr(checked, k)
         docs.update(checked.data_docs or {})
         sent: tuple[dict, list] = ({}, [])
         if checked.exit_code:
-            totals["warning_days"] += checked.exit_code == 1
+            out["warning_days"] += checked.exit_code == 1
             alerted.add(day)
             if day.isoformat() not in (ingest_rejected or ()):  # one alert per problem
                 sent = alert_day(settings, day, [], [checked], send=backfill.send)
@@ -113,7 +114,6 @@ def validate_source_days(
         if checked.exit_code == 2:
             raise DataContractError(checked.message)
 
-    out = {"source": source, "days": len(days), **totals, "by_day": by_day}
     with _partial(out):
         try:
             out["rejected_days"] = _each_day(settings, source, days, "validate", one, alerted, backfill, by_day)
