@@ -42,7 +42,7 @@ def ingest(
     date: Annotated[str | None, typer.Option("--date", metavar="DATE", help="one day YYYY-MM-DD")] = None,
     from_: Annotated[str | None, typer.Option("--from", metavar="DATE", help="first day of a backfill YYYY-MM-DD")] = None,
     to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="last day of a backfill YYYY-MM-DD (inclusive)")] = None,
-    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="validate with GX after ingest")] = True,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="validate with GX after ingest (without: the days stay staged, not yet bronze)")] = True,
     sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="re-ingest earlier days (lookback_days) "
                                         "whose landing files changed since (restatements)")] = True,
     workers: Annotated[int | None, typer.Option(
