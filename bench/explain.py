@@ -98,11 +98,11 @@ def _prepare(settings, start: date, end: date, published: date, args, seed: int)
     from forecasting.core.lake import Lake
     from forecasting.demo.generate import generate_network
     from forecasting.forecast import forecast_panel
+    from forecasting.ingest.drop import ingest_date
     from forecasting.panel.build import build_panel
     from forecasting.reserves.compute import compute_reserves
     from forecasting.reserves.publish import publish_reserves
     from forecasting.train import train_model
-    from forecasting.ingest.drop import ingest_date
 
     t0 = time.perf_counter()
     if not Lake.from_settings(settings).exists(Lake.from_settings(settings).bronze(schema.RECONCILIATION_LOGS.name, end)):

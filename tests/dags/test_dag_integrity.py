@@ -175,10 +175,10 @@ def test_riskcast_ingest_runs_the_dag_tasks_stage_functions_in_the_dag_order(dag
     settings = settings_factory(lookback_days=2)
     landing = Path(settings.landing_uri)
     land_reference(landing)
-    land(landing, "security_reports", "part-000.csv", csv_text([report(i) for i in range(3)]))
+    land(landing, "security_reports", "part-000.csv", csv_text([report(i) for i in (0, 1, 3, 4)]))  # known sites
     land(landing, "reconciliation_logs", "part-000.csv", csv_text([recon(0)]))
     (summary,) = stages.run_ingest(settings, [DAY])
-    assert summary["exit_code"] == 0 and summary["sweep"]["days_checked"] == 2 * 2, summary
+    assert summary["exit_code"] == 0 and summary["sweep"]["days_checked"] == 2 * 2, (summary["errors"], summary["sweep"])
     assert all(task_runs[task] is run for task, run in calls)  # the DAG task's own function
     order = [task for task, _ in calls]
     assert sorted(order) == sorted(set(task_runs) - {"purge_landing"})  # every stage task once (purge: its own command)
