@@ -56,7 +56,6 @@ from forecasting.validation.results import (
     CRITICAL,
     SKIPPED,
     WARNINGS,
-    DayValidation,
     SourceValidation,
 )
 from forecasting.validation.staging import conclude, missing_day, prepare
@@ -64,7 +63,6 @@ from forecasting.validation.stream import bronze_rows, check_streamed, splittabl
 from forecasting.validation.verdict import judge, record, row_reasons, rows_of_held_sites
 
 __all__ = [
-    "DayValidation",
     "ExpectationResult",
     "SourceValidation",
     "SuiteResult",
