@@ -1,7 +1,8 @@
 """Audit and panel benchmark on the sample network: accuracy against ``_truth/`` and timings.
 
 Generates the sample network (``forecasting.demo.generate.generate_network``), ingests it
-(``forecasting.validation.runner.ingest_dates``), then runs the real stages and compares with truth:
+(``forecasting.ingest.drop.ingest_date`` day by day, or with ``--validate`` the ingest DAG's
+stages, ``forecasting.stages.run_ingest``), then runs the real stages and compares with truth:
 
 - audit: share of sites whose true reporting rate lies inside the stated 95% interval
   (empirical Bayes, as published; and plain Jeffreys for comparison), mean absolute error of
@@ -66,13 +67,19 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
     timings: dict[str, float] = {}
     if not (args.reuse and (lake_dir / "bronze").exists()):
         from forecasting.demo.generate import generate_network
-        from forecasting.validation.runner import ingest_dates
+        from forecasting.ingest.drop import ingest_date
+        from forecasting.stages import run_ingest
 
         t = time.perf_counter()
         generate_network(str(landing), args.warehouses, start, args.days, seed, False)
         timings["generate"] = time.perf_counter() - t
         t = time.perf_counter()
-        ingest_dates(settings, [start + timedelta(days=i) for i in range(args.days)], args.validate)
+        days = [start + timedelta(days=i) for i in range(args.days)]
+        if args.validate:
+            run_ingest(settings, days, sweep=False)
+        else:  # ingest only, live at once
+            for day in days:
+                ingest_date(settings, day)
         timings["ingest"] = time.perf_counter() - t
     lake = Lake.from_settings(settings)
     for source in s.DAILY_SOURCES:

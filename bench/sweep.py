@@ -5,7 +5,7 @@
 Generates the demo network (no faults), ingests and validates every day but the last
 (setup, not timed), then, side by side on the same lake:
 
-- ``day``: what an ingest run does for its own day (``runner.ingest_dates([D], validate=True)``:
+- ``day``: what an ingest run does for its own day (``stages.run_ingest([D], sweep=False)``: the ingest DAG's stages,
   every source's ingest and GX validation, staged and swapped in), rerun ``--repeat`` times;
 - ``sweep``: what the run adds (``validation.sweep.sweep_after``: the ``lookback_days`` (14)
   days before D of both daily sources, nothing changed: a listing, a manifest read and a
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecasting.core.config import load_settings  # noqa: E402
 from forecasting.demo.generate import generate_network  # noqa: E402
-from forecasting.validation.runner import ingest_dates  # noqa: E402
+from forecasting.stages import run_ingest  # noqa: E402
 from forecasting.validation.sweep import sweep_after  # noqa: E402
 
 START = date(2023, 1, 2)
@@ -61,10 +61,10 @@ def main() -> None:
                              reserves_url=f"sqlite:///{out / 'reserves.db'}", pii_key=PII_KEY,
                              alerts={"routes": ["file"]})  # fmt: skip
     days = [START + timedelta(days=k) for k in range(args.days)]
-    ingest_dates(settings, days[:-1], validate=True)
+    run_ingest(settings, days[:-1], sweep=False)
     last = days[-1]
     landing = sum(p.stat().st_size for p in (out / "landing").rglob("*") if p.is_file() and "date=" in str(p))
-    day_s, _ = timed(lambda: ingest_dates(settings, [last], validate=True), args.repeat)
+    day_s, _ = timed(lambda: run_ingest(settings, [last], sweep=False), args.repeat)
     sweep_s, swept = timed(lambda: sweep_after(settings, [last]), args.repeat)
     amended = out / "landing" / "reconciliation_logs" / f"date={last - timedelta(days=5)}" / "part-000.csv"
     text = amended.read_text().splitlines(keepends=True)

@@ -17,14 +17,26 @@ broke its contract; ``gate``; ``infrastructure``: the platform owner).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from forecasting.audit.stage import run_audit
 from forecasting.backtest.run import backtest_lake
+from forecasting.core.config import Settings
+from forecasting.core.errors import (
+    ConfigError,
+    DataContractError,
+    InputError,
+    RiskcastError,
+    StorageError,
+)
+from forecasting.core.lake import Lake, check_storage, parse_date
+from forecasting.core.schema import DAILY_SOURCES, REFERENCE_SOURCES
 from forecasting.explain.stage import explain_lake
 from forecasting.forecast import forecast_panel
+from forecasting.ingest.drop import CONTRACT, INFRASTRUCTURE, IngestResult
 from forecasting.ingest.retention import purge_landing
 from forecasting.panel.build import build_panel, validate_lake_panel
 from forecasting.reserves.compute import compute_reserves
@@ -34,7 +46,10 @@ from forecasting.reserves.report import write_reserves_report
 from forecasting.reserves.restatements import sweep_and_record
 from forecasting.reserves.track.stage import track_record
 from forecasting.train import train_model
+from forecasting.validation.alerting import alert_day
+from forecasting.validation.checks import SOURCE_ORDER
 from forecasting.validation.runner import (
+    day_summaries,
     ingest_reference_days,
     ingest_source_days,
     validate_source_days,
@@ -188,3 +203,109 @@ def markdown_table() -> str:
             f"| {', '.join(s.writes) or '-'} |"
         )
     return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- riskcast ingest
+def run_ingest(settings: Settings, days: Sequence[date], validate: bool = True, sweep: bool = True) -> list[dict[str, Any]]:
+    """What ``riskcast ingest`` runs: the ingest DAG's stages over ``days``, in the DAG's order,
+    each through its ``Stage.run`` of this table: ``ingest_reference``; per daily source
+    ``ingest`` then ``validate`` (given the days ingest refused); then ``sweep`` (with
+    ``validate`` and ``lookback_days``). A bad lake or landing URI, or a range no daily source
+    has a landing folder for (a wrong date or ``landing_uri``), stops it with one error
+    before any source runs (``core.lake.check_storage``).
+
+    A stage that raises is recorded for its source and days (exit code 2, alerted once, as
+    the DAG alerts a failed task) and the next stage goes on, so one run reports every
+    source's problems (the DAG skips the tasks after a failed one: the daily sources after
+    ``ingest_reference``, a source's ``validate`` after its ``ingest``); validation only
+    validates what this run staged. Without
+    ``validate`` only the ingest stages run and the days stay staged, as in the DAG until
+    validation swaps them in. Unlike the DAG nothing waits for a drop (one not due yet is an
+    error), and ``purge_landing`` is its own command. One summary per day
+    (``validation.runner.day_summaries``); the sweep's is the last day's ``sweep``."""
+    days = [parse_date(d) for d in days]
+    check_storage(settings)
+    _check_landed(settings, days)
+    ingested: dict[str, dict[str, Any]] = {}
+    validated: dict[str, dict[str, Any]] = {}
+    reference, failed = _attempt(settings, "ingest_reference", days)
+    for source in REFERENCE_SOURCES:
+        done = reference.get(source, {})
+        if "ingest" in done:
+            ingested[source] = done["ingest"]["by_day"]
+        if "validate" in done:
+            validated[source] = done["validate"]["by_day"]
+        elif failed is not None:  # the source the stage stopped at
+            (validated if "ingest" in done else ingested)[source] = _failed(settings, failed, days, source)
+            break
+    for source in DAILY_SOURCES:
+        ingest, failed_ingest = _attempt(settings, "ingest", days, source)
+        ingested[source] = {**_failed(settings, failed_ingest, days, source), **ingest.get("by_day", {})}
+        if validate:
+            rejected = {d for d, e in ingested[source].items() if e["exit_code"] == 2}
+            checked, failed_check = _attempt(settings, "validate", days, source, rejected)
+            validated[source] = {**_failed(settings, failed_check, days, source), **checked.get("by_day", {})}
+    out = day_summaries(days, ingested, validated if validate else None)
+    if sweep and validate and settings.lookback_days:
+        swept, failed = _attempt(settings, "sweep", days)
+        out[-1]["sweep"] = swept if failed is None else {"error": str(failed), "exit_code": failed.exit_code}
+        out[-1]["exit_code"] = max(out[-1]["exit_code"], out[-1]["sweep"]["exit_code"])
+    return out
+
+
+def run_validate(settings: Settings, day: date) -> dict[str, Any]:
+    """What ``riskcast validate --date D`` runs: the ``validate`` stage for every source of
+    ``day`` (reference snapshots first), each on a staged copy of its live partition
+    (``only_staged=False``), swapped in or kept (``validation.staging``). Returns ``date``,
+    ``sources`` (the stage's entries), ``data_docs``, ``alerts``, ``alert_errors``,
+    ``errors`` and ``exit_code``."""
+    day = parse_date(day)
+    check_storage(settings)
+    validated = {}
+    for source in SOURCE_ORDER:
+        checked, failed = _attempt(settings, "validate", [day], source, (), only_staged=False)
+        validated[source] = {**_failed(settings, failed, [day], source), **checked.get("by_day", {})}
+    summary = day_summaries([day], {}, validated)[0]
+    keep = ("date", "exit_code", "errors", "alerts", "alert_errors")
+    return {**{k: summary[k] for k in keep}, **summary["validation"]}
+
+
+def _check_landed(settings: Settings, days: list[date]) -> None:
+    """StorageError when no daily source has a landing folder for any of ``days`` and none of
+    them was ingested before: one error, not a missing drop per source and day."""
+    landing, lake = Lake.landing_from_settings(settings), Lake.from_settings(settings)
+    if any(landing.exists(landing.landing_day(s, d)) or lake.exists(lake.ingest_manifest(s, d))
+           for d in days for s in DAILY_SOURCES):  # fmt: skip
+        return
+    span = str(days[0]) if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+    raise StorageError(
+        f"no landing drop for {span}: no daily source has a folder for it under setting 'landing_uri' "
+        "(RISKCAST_LANDING_URI); check the dates and the setting, or wait for the drop to arrive"
+    )
+
+
+def _attempt(settings: Settings, name: str, days: list[date], *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """Run stage ``name`` (a per-source stage: ``args[0]`` is the source): (its summary,
+    None), or (what it did before it failed, the RiskcastError)."""
+    s = stage(name)
+    source, rest = (args[:1], args[1:]) if s.scope == SOURCE_DAYS else ((), args)
+    try:
+        return s.run(settings, *source, days, *rest, **kwargs), None
+    except RiskcastError as exc:
+        return getattr(exc, "partial", {}), exc
+
+
+def _failed(settings: Settings, exc: RiskcastError | None, days: list[date], source: str) -> dict[str, Any]:
+    """The ``by_day`` entries of ``source``'s stage that failed with ``exc``: the days it
+    left, each with the error. An error the stage did not alert itself (a setting, the
+    storage: contract failures are alerted per day) is alerted once, on the last day."""
+    if exc is None:
+        return {}
+    kind = INFRASTRUCTURE if isinstance(exc, ConfigError) else CONTRACT
+    sent: tuple[dict, list] = ({}, [])
+    if not isinstance(exc, DataContractError | InputError):
+        sent = alert_day(settings, days[-1], [IngestResult(source, days[-1], error=str(exc), error_kind=kind)], [])
+    entries = {d.isoformat(): {"error": str(exc), "error_kind": kind, "exit_code": exc.exit_code,
+                               "alerts": {}, "alert_errors": []} for d in days}  # fmt: skip
+    entries[days[-1].isoformat()].update(alerts=sent[0], alert_errors=sent[1])
+    return entries

@@ -10,9 +10,16 @@ import typer
 from forecasting.cli.common import ConfigOpt, app, emit, run, settings_from
 from forecasting.core.lake import day_range, parse_date
 from forecasting.demo.generate import generate_network
-from forecasting.ingest.retention import purge_landing
-from forecasting.reserves.restatements import sweep_and_record
-from forecasting.validation.runner import ingest_dates, validate_date
+from forecasting.stages import run_ingest, run_validate, stage
+
+INGEST_STAGES = ("ingest_reference", "ingest", "validate", "sweep")
+INGEST_HELP = (
+    "Run the ingest DAG's stages over a day or a range of days, in its order, each the "
+    "function its task runs: " + " ".join(f"{n}: {stage(n).help}" for n in INGEST_STAGES)
+    + " The sweep covers the lookback_days before the last day. Without --validate only the "
+    "ingest stages run and the days stay staged (not yet bronze for later stages) until a "
+    "validated run. Nothing waits for a drop not yet due; purge-landing is its own command."
+)
 
 
 @app.command("demo-data")
@@ -30,12 +37,12 @@ def demo_data(
     emit(run(lambda: generate_network(str(out_dir), warehouses, parse_date(start), days, seed, faults, anomalies)))
 
 
-@app.command()
+@app.command(help=INGEST_HELP)
 def ingest(
     date: Annotated[str | None, typer.Option("--date", metavar="DATE", help="one day YYYY-MM-DD")] = None,
     from_: Annotated[str | None, typer.Option("--from", metavar="DATE", help="first day of a backfill YYYY-MM-DD")] = None,
     to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="last day of a backfill YYYY-MM-DD (inclusive)")] = None,
-    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="validate with GX after ingest")] = True,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="validate with GX after ingest (without: the days stay staged, not yet bronze)")] = True,
     sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="re-ingest earlier days (lookback_days) "
                                         "whose landing files changed since (restatements)")] = True,
     workers: Annotated[int | None, typer.Option(
@@ -43,44 +50,36 @@ def ingest(
         "cluster; same files as 1); default: the intake_workers setting")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Ingest (and by default validate) the landing drop of a day or a range of days, then
-    sweep the days before it for late, amended or removed files (the last day's ``sweep``)."""
 
     settings = settings_from(config, **({} if workers is None else {"intake_workers": workers}))
     days = _days(date, from_, to, settings.max_backfill_days)
-    results = run(lambda: ingest_dates(settings, days, validate=validate))
-    if sweep and validate and settings.lookback_days:
-        results[-1]["sweep"] = run(lambda: sweep_and_record(settings, days))
-        results[-1]["exit_code"] = max(results[-1].get("exit_code", 0), results[-1]["sweep"]["exit_code"])
+    results = run(lambda: run_ingest(settings, days, validate=validate, sweep=sweep))
     emit(results)
-    raise typer.Exit(max((r.get("exit_code", 0) for r in results), default=0))
+    raise typer.Exit(max((r["exit_code"] for r in results), default=0))
 
 
-@app.command("purge-landing")
+@app.command("purge-landing", help=stage("purge_landing").help + " A day with files not yet ingested is kept and listed.")
 def purge_landing_cmd(
     as_of: Annotated[str, typer.Option("--as-of", metavar="DATE", help="the run's date: days more than "
                                        "landing_retention_days before it are purged")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be deleted, delete nothing")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Delete raw landing files past landing_retention_days once their day is ingested and
-    validated (bronze is never touched); a day with files not yet ingested is kept and listed."""
-
     settings = settings_from(config)
-    emit(run(lambda: purge_landing(settings, parse_date(as_of, "--as-of"), dry_run=dry_run)))
+    emit(run(lambda: stage("purge_landing").run(settings, parse_date(as_of, "--as-of"), dry_run=dry_run)))
 
 
-@app.command()
+@app.command(help=stage("validate").help + " Here: every source of the day (reference snapshots first), "
+             "its live partition validated again and kept when it no longer passes (exit 0 / 1 warnings / 2).")
 def validate(
     date: Annotated[str, typer.Option("--date", metavar="DATE", help="day YYYY-MM-DD")],
     config: ConfigOpt = None,
 ) -> None:
-    """Validate the day's bronze partitions with Great Expectations (exit 0 / 1 warnings / 2)."""
 
     settings = settings_from(config)
-    summary = run(lambda: validate_date(settings, parse_date(date, "--date"), alert=True))
+    summary = run(lambda: run_validate(settings, parse_date(date, "--date")))
     emit(summary)
-    raise typer.Exit(summary.exit_code)
+    raise typer.Exit(summary["exit_code"])
 
 
 def _days(date: str | None, start: str | None, end: str | None, max_days: int) -> list:

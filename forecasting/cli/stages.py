@@ -1,4 +1,4 @@
-"""Commands of the model stages (audit, panel, train, forecast, backtest) and ``stages``."""
+"""Commands of the model stages (audit, panel, validate-panel, train, forecast, backtest) and ``stages``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def panel(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
 
     settings = settings_from(config)
     emit(run(lambda: stage("panel").run(settings, parse_date(as_of, "--as-of"))))
+
+
+@app.command("validate-panel", help=stage("validate_panel").help)
+def validate_panel(as_of: AsOfOpt, config: ConfigOpt = None) -> None:
+
+    settings = settings_from(config)
+    emit(run(lambda: stage("validate_panel").run(settings, parse_date(as_of, "--as-of"))))
 
 
 @app.command(help=stage("train").help)

@@ -21,7 +21,7 @@ from fsspec.core import strip_protocol
 from forecasting.core.errors import ConfigError, StorageError
 from forecasting.core.layout import Layout, join, validate_identifier
 
-__all__ = ["Lake", "filesystem", "join", "parse_date", "storage_options", "validate_identifier"]
+__all__ = ["Lake", "check_storage", "filesystem", "join", "parse_date", "storage_options", "validate_identifier"]
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 MIN_YEAR, MAX_YEAR = 1900, 2999
@@ -249,6 +249,37 @@ def filesystem(uri: str, aws_conn_id: str = "aws_default") -> fsspec.AbstractFil
         raise ConfigError(
             f"unknown storage protocol '{protocol}' in {uri!r}: use a local folder, file:// or s3://"
         ) from exc
+
+
+STORAGE_SETTINGS = {"lake_uri": "RISKCAST_LAKE_URI", "landing_uri": "RISKCAST_LANDING_URI"}
+
+
+def check_storage(settings: Any) -> None:
+    """Raise one ConfigError (one line: the setting, its variable, the fix) when ``lake_uri``
+    or ``landing_uri`` is no location riskcast can open: empty, a scheme other than
+    ``file://`` and ``s3://`` (``ftp://x``), ``s3://`` without a bucket, a path that is a
+    file. Called before any source runs (``stages.run_ingest``, each DAG task of the stage
+    table), so a bad URI is one error, not one per source. The value is never shown (a URI
+    may hold a credential), only its scheme."""
+    problems = []
+    for name, variable in STORAGE_SETTINGS.items():
+        why = _unusable(str(getattr(settings, name) or ""))
+        if why:
+            problems.append(f"setting '{name}' ({variable}) {why}")
+    if problems:
+        raise ConfigError("; ".join(problems) + ": set it to a local folder, file:///path or s3://bucket/prefix")
+
+
+def _unusable(uri: str) -> str | None:
+    """Why ``uri`` is no lake or landing location, or None."""
+    if not uri.strip():
+        return "is empty"
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else "file"
+    if scheme == "s3":
+        return None if uri[len("s3://"):].split("/", 1)[0] else "names no bucket (s3://<bucket>/...)"
+    if scheme == "file":
+        return "points at a file, not a folder" if os.path.isfile(_local(uri)) else None
+    return f"uses the scheme '{scheme}://', which riskcast does not read or write"
 
 
 def _mtime(info: dict[str, Any]) -> float | None:

@@ -58,7 +58,6 @@ from forecasting.validation.results import (
     CRITICAL,
     SKIPPED,
     WARNINGS,
-    DayValidation,
     SourceValidation,
 )
 from forecasting.validation.silence import rows_per_site, with_silence
@@ -67,7 +66,6 @@ from forecasting.validation.stream import bronze_rows, check_streamed, splittabl
 from forecasting.validation.verdict import judge, record, row_reasons, rows_of_held_sites
 
 __all__ = [
-    "DayValidation",
     "ExpectationResult",
     "SourceValidation",
     "SuiteResult",

@@ -1,6 +1,6 @@
-"""What the validation stage returns: one ``SourceValidation`` per source and day, and a
-``DayValidation`` for all sources of a day (``exit_code`` 0 clean / 1 warnings / 2 a batch
-rejected). Both are JSON-able with ``to_dict()`` (XCom, CLI)."""
+"""What the validation stage returns: one ``SourceValidation`` per source and day
+(``exit_code`` 0 clean / 1 warnings / 2 a batch rejected), JSON-able with ``to_dict()``
+(XCom, CLI; ``validation.runner`` keeps them per day as ``by_day``)."""
 
 from __future__ import annotations
 
@@ -59,34 +59,3 @@ class SourceValidation:
         data["date"] = self.date.isoformat()
         data["exit_code"] = self.exit_code
         return data
-
-
-@dataclass
-class DayValidation:
-    """Every source of one day; ``exit_code`` is the worst of them."""
-
-    date: date
-    sources: list[SourceValidation]
-    data_docs_index: str | None = None
-    alerts: dict[str, list[str]] = field(default_factory=dict)
-    alert_errors: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        worst = max((s.exit_code for s in self.sources), default=0)
-        return max(worst, 1 if self.alert_errors else 0)
-
-    @property
-    def errors(self) -> list[str]:
-        return [s.message for s in self.sources if s.status == CRITICAL]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "date": self.date.isoformat(),
-            "exit_code": self.exit_code,
-            "sources": {s.source: s.to_dict() for s in self.sources},
-            "errors": self.errors,
-            "data_docs": self.data_docs_index,
-            "alerts": self.alerts,
-            "alert_errors": self.alert_errors,
-        }

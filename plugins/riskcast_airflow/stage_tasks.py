@@ -1,5 +1,6 @@
 """Airflow tasks made from the stage table (``forecasting.stages``): one factory, so a task
-runs exactly the function its ``riskcast`` command runs, under the stage's name.
+runs exactly the function its ``riskcast`` command runs, under the stage's name, after
+checking the lake and landing URIs (``core.lake.check_storage``: one line for a bad one).
 
 A task built here takes its date from ``runtime.as_of`` (its days from ``runtime.days``),
 its settings from ``runtime.settings``, alerts on failure as its stage says
@@ -15,6 +16,7 @@ from typing import Any
 
 from airflow.sdk import task
 
+from forecasting.core.lake import check_storage
 from forecasting.stages import DAY, DAYS, SOURCE_DAYS, stage
 from riskcast_airflow import runtime
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
@@ -32,6 +34,7 @@ def stage_task(name: str, *, source: str | None = None, **task_kwargs: Any):
     @task(task_id=task_id, **kwargs)
     def run_stage(*upstream: dict, **context: Any) -> dict:
         settings = runtime.settings(context)
+        check_storage(settings)  # a bad lake or landing URI: one line, before the stage starts
         taken = [upstream[0].get(s.takes)] if s.takes else []
         if s.scope == DAY:
             return runtime.summary(s.run(settings, runtime.as_of(context), *taken))

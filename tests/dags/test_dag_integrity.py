@@ -147,3 +147,46 @@ def test_every_task_runs_a_stage_of_the_table_and_every_stage_has_its_task(dagba
         # operators that wait are wiring, not stages: the drop sensors
         waits = {t.task_id for t in dag.tasks if t.task_id.startswith("wait_")}
         assert set(dag.task_ids) - waits == expected, dag_id
+
+
+def test_riskcast_ingest_runs_the_dag_tasks_stage_functions_in_the_dag_order(dagbag, settings_factory, monkeypatch):
+    """``riskcast ingest`` (``stages.run_ingest``) calls the very ``Stage.run`` objects the
+    ingest DAG's tasks run, each stage task once, never before its upstream tasks. The calls
+    are recorded by wrapping the real functions of the stage table: the work itself runs."""
+    import dataclasses
+    import inspect
+
+    from forecasting import stages
+    from tests.support.landing import DAY, csv_text, land, land_reference, recon, report
+
+    dag = dagbag.get_dag("riskcast_ingest")
+    task_runs = {t.task_id: inspect.getclosurevars(t.python_callable).nonlocals["s"].run
+                 for t in dag.tasks if not t.task_id.startswith("wait_")}  # fmt: skip
+    calls: list[tuple[str, object]] = []
+    for name in ("ingest_reference", "ingest", "validate", "sweep", "purge_landing"):
+        s = stages.BY_NAME[name]
+
+        def record(settings, *args, _s=s, **kwargs):
+            task = f"{_s.task}_{args[0]}" if _s.scope == stages.SOURCE_DAYS else _s.task
+            calls.append((task, _s.run))
+            return _s.run(settings, *args, **kwargs)
+
+        monkeypatch.setitem(stages.BY_NAME, name, dataclasses.replace(s, run=record))
+    settings = settings_factory(lookback_days=2)
+    landing = Path(settings.landing_uri)
+    land_reference(landing)
+    land(landing, "security_reports", "part-000.csv", csv_text([report(i) for i in (0, 1, 3, 4)]))  # known sites
+    land(landing, "reconciliation_logs", "part-000.csv", csv_text([recon(0)]))
+    (summary,) = stages.run_ingest(settings, [DAY])
+    assert summary["exit_code"] == 0 and summary["sweep"]["days_checked"] == 2 * 2, (summary["errors"], summary["sweep"])
+    assert all(task_runs[task] is run for task, run in calls)  # the DAG task's own function
+    order = [task for task, _ in calls]
+    assert sorted(order) == sorted(set(task_runs) - {"purge_landing"})  # every stage task once (purge: its own command)
+
+    def upstream(task_id: str) -> set[str]:  # stage tasks before it (through the drop sensors)
+        found = set()
+        for up in dag.get_task(task_id).upstream_task_ids:
+            found |= upstream(up) | ({up} if up in task_runs else set())
+        return found
+
+    assert all(upstream(task) <= set(order[:i]) for i, task in enumerate(order)), order

@@ -82,12 +82,13 @@ def scenario():
            "AWS_ENDPOINT_URL": env["STACK_S3"], "AWS_DEFAULT_REGION": "us-east-1"}
     put = "import fsspec, sys; fsspec.filesystem('s3').put(sys.argv[1], sys.argv[2], recursive=True)"
     run(env, "python", "-c", put, f"{landing}/", env["RISKCAST_LANDING_URI"] + "/", extra=aws)
-    # the history before yesterday: a one-off bulk load (CLI, local, clean data, no GX: the
-    # scheduled runs validate), then copied into the S3 lake; no Airflow run, no assets
+    # the history before yesterday: a one-off bulk load (CLI, local, clean data: the ingest
+    # DAG's stages, validated in batches of days, since only validation makes a day bronze),
+    # then copied into the S3 lake; no Airflow run, no assets
     history = Path(env["STACK"]) / "history-lake"
     pii = (Path(env["STACK"]) / "pii.key").read_text().strip()
     run(env, "riskcast", "ingest", "--from", start.isoformat(), "--to", (yesterday - timedelta(days=1)).isoformat(),
-        "--no-validate", timeout=900,
+        "--no-sweep", timeout=900,
         extra={"RISKCAST_PII_KEY": pii, "RISKCAST_LANDING_URI": str(landing), "RISKCAST_LAKE_URI": str(history)})
     run(env, "python", "-c", put, f"{history}/", env["RISKCAST_LAKE_URI"] + "/", extra=aws)
     engine = metadata(env)

@@ -18,7 +18,7 @@ from forecasting.core.html import render_report
 from forecasting.core.lake import Lake
 from forecasting.core.layout import TOTALS_FILE
 from forecasting.reserves.report import write_reserves_report
-from forecasting.validation.runner import validate_date
+from forecasting.stages import run_validate
 from tests.support.audit_table import audit_summary, audit_table
 from tests.support.backtest_toys import FAST, SPEC, toy_fit, toy_panel
 from tests.support.reserves_frames import AS_OF, reserve_frames, write_stage
@@ -44,6 +44,6 @@ def build_served_lake(root: Path) -> Lake:
     md = render_markdown(table, audit_summary(), pd.Series([1.0, 2.0, 4.0]))
     lake.write_text(lake.audit_report(AS_OF), render_html(md, f"riskcast audit {AS_OF}", table))
     write_day(lake, DAY)
-    validate_date(settings, DAY)
+    run_validate(settings, DAY)
     write_reserves_report(settings, AS_OF)  # after the pages it links to
     return lake

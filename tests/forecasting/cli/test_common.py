@@ -54,7 +54,7 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, args, expected):
     ("env", "expected"),
     [
         ({"RISKCAST_HORIZON": "zero"}, "'horizon'"),
-        ({"RISKCAST_LANDING_URI": "ftp2://x/landing"}, "unknown storage protocol 'ftp2'"),
+        ({"RISKCAST_LANDING_URI": "ftp2://x/landing"}, "setting 'landing_uri' (RISKCAST_LANDING_URI) uses the scheme 'ftp2://'"),
         ({"RISKCAST_ALERTS__ROUTES": "smtp", "RISKCAST_ALERTS__SMTP_PASSWORD": SECRET}, "JSON"),
         ({"RISKCAST_ALERTS__SMTP_PORT": "x", "RISKCAST_ALERTS__SMTP_PASSWORD": SECRET}, "smtp_port"),
     ],
@@ -79,3 +79,25 @@ def test_bad_config_files_are_one_line_without_secrets(tmp_path, yaml_text, expe
     cfg.write_text(yaml_text)
     line = _one_line_exit_2(_invoke(["ingest", "--date", "2024-01-01", "--config", str(cfg)]))
     assert expected in line and SECRET not in line
+
+
+@pytest.mark.parametrize(
+    ("setting", "uri", "expected"),
+    [
+        ("RISKCAST_LAKE_URI", f"ftp://user:{SECRET}@x/lake", "setting 'lake_uri' (RISKCAST_LAKE_URI) uses the scheme 'ftp://'"),
+        ("RISKCAST_LANDING_URI", "ftp://x", "setting 'landing_uri' (RISKCAST_LANDING_URI) uses the scheme 'ftp://'"),
+        ("RISKCAST_LAKE_URI", "s3://", "setting 'lake_uri' (RISKCAST_LAKE_URI) names no bucket"),
+    ],
+)
+def test_a_bad_lake_or_landing_uri_is_one_line_before_any_source_runs(tmp_path, setting, uri, expected):
+    from tests.support.landing import DAY, csv_text, land, land_reference, recon, report
+
+    landing = tmp_path / "landing"
+    land_reference(landing)  # drops of every source are there: none of them is tried
+    land(landing, "security_reports", "part-000.csv", csv_text([report(0)]))
+    land(landing, "reconciliation_logs", "part-000.csv", csv_text([recon(0)]))
+    for command in (["ingest", "--date", str(DAY)], ["validate", "--date", str(DAY)]):
+        line = _one_line_exit_2(_invoke(command, {setting: uri}, tmp_path))
+        assert expected in line and "set it to a local folder, file:///path or s3://bucket/prefix" in line
+        assert SECRET not in line
+    assert not (tmp_path / "lake").exists()  # nothing was ingested, validated or alerted

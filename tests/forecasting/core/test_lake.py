@@ -198,3 +198,19 @@ def test_day_range_is_inclusive_bounded_and_ordered():
         day_range(date(2024, 1, 1), date(2024, 1, 4), 3, "--from/--to")
     with pytest.raises(ConfigError, match="before"):
         day_range(date(2024, 1, 2), date(2024, 1, 1))
+
+
+def test_check_storage_names_each_bad_setting_once_and_never_its_value(settings_factory, tmp_path):
+    from forecasting.core.errors import ConfigError
+    from forecasting.core.lake import check_storage
+
+    check_storage(settings_factory())  # local folders: fine
+    check_storage(settings_factory(lake_uri="s3://bucket/lake", landing_uri="file:///srv/landing"))
+    (tmp_path / "a-file").write_text("x")
+    bad = settings_factory(lake_uri="ftp://user:pw-secret@host/lake", landing_uri=str(tmp_path / "a-file"))
+    with pytest.raises(ConfigError) as err:
+        check_storage(bad)
+    text = str(err.value)
+    assert text.count("setting 'lake_uri'") == 1 and text.count("setting 'landing_uri'") == 1
+    assert "scheme 'ftp://'" in text and "points at a file" in text and "pw-secret" not in text
+    assert "\n" not in text

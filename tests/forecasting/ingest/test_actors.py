@@ -12,9 +12,9 @@ import pytest
 from forecasting.core.schema import DAILY_SOURCES
 from forecasting.core.worker_settings import for_workers
 from forecasting.ingest import actors
+from forecasting.stages import run_ingest
 from forecasting.validation import batch, runner
 from forecasting.validation.runner import (
-    ingest_dates,
     ingest_reference_days,
     ingest_source_days,
     validate_source_days,
@@ -71,7 +71,7 @@ def test_cli_backfill_on_ray_actors_matches_in_process(ray_local, faulty_landing
         settings = settings_factory(landing_uri=str(faulty_landing), lake_uri=str(tmp_path / lake),
                                     intake_workers=workers,
                                     validation={"max_bad_row_share": 0.5, "batch_days": 10})
-        out = ingest_dates(settings, days, validate=True)
+        out = run_ingest(settings, days, sweep=False)
         summaries.append(json.dumps(out, sort_keys=True).replace(settings.lake_uri, "LAKE"))
     assert summaries[0] == summaries[1]
     assert any(d["exit_code"] == 2 for d in json.loads(summaries[0]))

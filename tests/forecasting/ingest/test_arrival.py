@@ -15,7 +15,7 @@ from forecasting.core.errors import StorageError
 from forecasting.core.lake import Lake
 from forecasting.ingest import arrival
 from forecasting.ingest.drop import ingest_source
-from forecasting.validation.runner import ingest_dates
+from forecasting.stages import run_ingest
 from tests.support.landing import csv_text, land, land_reference
 from tests.support.operations import FIRST, RECON, REPORTS, day_recons, day_reports
 
@@ -74,8 +74,8 @@ def test_a_missing_day_past_its_deadline_is_recorded_missing_and_alerted_once(se
     land(landing, REPORTS, "part-000.csv", csv_text(day_reports(DAY)))
     with pytest.raises(StorageError, match="it is due by 2024-03-02 12:00 UTC"):
         ingest_source(settings, RECON, DAY, overdue=False)
-    first = ingest_dates(settings, [DAY], validate=True)[0]  # long past the deadline
-    second = ingest_dates(settings, [DAY], validate=True)[0]
+    first = run_ingest(settings, [DAY], sweep=False)[0]  # long past the deadline
+    second = run_ingest(settings, [DAY], sweep=False)[0]
     lake = Lake.from_settings(settings)
     assert first["sources"][RECON]["arrival"] == "missing" and first["exit_code"] == 1  # a warning
     assert not lake.exists(lake.bronze(RECON, DAY))  # a missing day is no day of zero rows
@@ -96,7 +96,7 @@ def test_an_incomplete_day_lists_its_missing_sites(settings_factory):
     ingest_source(settings, "warehouses", DAY)
     land(landing, REPORTS, "part-000.csv", csv_text(day_reports(DAY)))
     land(landing, RECON, "WH-DE-001.csv", csv_text(day_recons(DAY)))
-    out = ingest_dates(settings, [DAY], validate=True)[0]
+    out = run_ingest(settings, [DAY], sweep=False)[0]
     assert out["sources"][RECON]["arrival"] == "incomplete"
     assert out["sources"][RECON]["missing_sites"] == ["WH-DE-000"]
     lake = Lake.from_settings(settings)
@@ -112,6 +112,6 @@ def test_a_drop_not_due_yet_is_not_alerted(settings_factory, monkeypatch):
     land(Path(settings.landing_uri), REPORTS, "part-000.csv", csv_text(day_reports(DAY)))
     land(Path(settings.landing_uri), RECON, "part-000.csv", csv_text(day_recons(DAY)))
     monkeypatch.setattr(arrival, "now", lambda: datetime(2024, 3, 2, 1, tzinfo=UTC).timestamp())
-    out = ingest_dates(settings, [DAY], validate=True)[0]
+    out = run_ingest(settings, [DAY], sweep=False)[0]
     assert out["sources"][REPORTS]["arrival"] == "incomplete" and not out["alerts"]
     assert not os.path.exists(Lake.from_settings(settings).outbox)

@@ -50,7 +50,7 @@ from forecasting.core.errors import InputError, RiskcastError
 from forecasting.core.lake import Lake
 from forecasting.core.layout import BRONZE_FILE, INGEST_QUARANTINE_FILE, SUCCESS_MARKER
 from forecasting.ingest.drop import ingest_source
-from forecasting.validation.runner import ingest_and_validate
+from forecasting.stages import run_ingest
 from tests.support.damaged_landing import (
     FOLDER,
     LINK_IN,
@@ -184,7 +184,7 @@ def test_one_bad_file_fails_only_its_own_source_day(settings_factory):
     land(landing, REPORTS, "part-000.csv", csv_text([report(i) for i in range(4)]))
     land(landing, REPORTS, "part-001.csv", "\ufeffx".encode("utf-16"))
     land(landing, s.RECONCILIATION_LOGS.name, "part-000.csv", csv_text([recon(i) for i in range(4)]))
-    summary = ingest_and_validate(settings, DAY)
+    summary = run_ingest(settings, [DAY], sweep=False)[0]
     assert summary["exit_code"] == 2
     assert "UTF-16" in summary["sources"][REPORTS]["error"]
     assert summary["sources"][s.RECONCILIATION_LOGS.name]["accepted"] == 4
@@ -201,7 +201,7 @@ def test_a_missing_pii_key_is_an_infrastructure_alert_for_the_platform_owner(
     land_reference(landing)
     land(landing, REPORTS, "part-000.csv", csv_text([report(i) for i in range(2)]))
     land(landing, s.RECONCILIATION_LOGS.name, "part-000.csv", csv_text([recon(0)]))
-    summary = ingest_and_validate(settings, DAY)
+    summary = run_ingest(settings, [DAY], sweep=False)[0]
     assert summary["sources"][REPORTS]["error_kind"] == "infrastructure"
     titles = list(summary["alerts"])
     assert "infrastructure: security_reports 2024-03-01 not ingested" in titles

@@ -12,7 +12,7 @@ from forecasting.core.errors import ConfigError, InputError, StorageError
 from forecasting.core.lake import Lake
 from forecasting.ingest import partition
 from forecasting.ingest.drop import ingest_source
-from forecasting.validation.runner import ingest_dates
+from forecasting.stages import run_ingest
 from tests.support.landing import csv_text, land
 from tests.support.operations import (
     FIRST,
@@ -32,7 +32,7 @@ DAY = DAYS[-1]
 def ingested(settings_factory):
     settings = settings_factory()
     land_days(Path(settings.landing_uri), DAYS)
-    ingest_dates(settings, DAYS, validate=True)
+    run_ingest(settings, DAYS, sweep=False)
     return settings, partition_bytes(settings.lake_uri, REPORTS, DAY)
 
 
@@ -46,7 +46,7 @@ def test_a_rerun_with_the_landing_moved_away_keeps_bronze(ingested, tmp_path):
     shutil.move(folder, tmp_path / "moved")  # the repro
     with pytest.raises(StorageError, match="bronze of the day is kept unchanged"):
         ingest_source(settings, REPORTS, DAY)
-    out = ingest_dates(settings, [DAY], validate=True)[0]
+    out = run_ingest(settings, [DAY], sweep=False)[0]
     assert out["exit_code"] == 2 and "restore the landing folder" in out["errors"][0]
     assert partition_bytes(settings.lake_uri, REPORTS, DAY) == good
     assert _no_leftovers(settings)
@@ -58,7 +58,7 @@ def test_a_rerun_without_the_pii_key_keeps_bronze(ingested, monkeypatch):
     keyless = settings.model_copy(update={"pii_key": None})
     with pytest.raises(ConfigError):
         ingest_source(keyless, REPORTS, DAY)
-    out = ingest_dates(keyless, [DAY], validate=True)[0]
+    out = run_ingest(keyless, [DAY], sweep=False)[0]
     assert out["sources"][REPORTS]["error_kind"] == "infrastructure"
     assert partition_bytes(settings.lake_uri, REPORTS, DAY) == good
     assert _no_leftovers(settings)

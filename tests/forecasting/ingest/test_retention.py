@@ -12,7 +12,7 @@ from forecasting.cli import app
 from forecasting.core.lake import Lake
 from forecasting.ingest.drop import ingest_source
 from forecasting.ingest.retention import purge_landing
-from forecasting.validation.runner import ingest_dates
+from forecasting.stages import run_ingest
 from tests.support.landing import csv_text, land
 from tests.support.operations import FIRST, RECON, REPORTS, day_recons, days_from, land_days
 
@@ -28,7 +28,7 @@ def test_purge_deletes_only_safe_old_days_and_never_bronze(settings_factory, mon
     settings = settings_factory(landing_retention_days=3)
     landing = Path(settings.landing_uri)
     land_days(landing, DAYS)
-    ingest_dates(settings, DAYS[:4], validate=True)
+    run_ingest(settings, DAYS[:4], sweep=False)
     ingest_source(settings, RECON, DAYS[4])  # ingested, not validated (and not old enough anyway)
     land(landing, RECON, "part-001.csv", csv_text(day_recons(DAYS[1], 2, start=50)), DAYS[1])  # not ingested yet
     bronze = _bronze(settings)

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from forecasting.core import schema as s
 from forecasting.core.errors import DataContractError
 from forecasting.core.lake import Lake, join
+from forecasting.stages import run_ingest, run_validate
 from forecasting.validation.checks import validate_source
-from forecasting.validation.runner import ingest_and_validate, validate_date
 from tests.support.landing import DAY as LANDED_DAY
 from tests.support.landing import csv_text, land, recon
 from tests.support.landing import report as landed_report
@@ -105,19 +105,19 @@ def test_too_many_bad_rows_escalate_to_a_batch_failure(settings_factory):
     assert held["SR-000000"] == "max_bad_row_share"
 
 
-def test_validate_date_exit_codes_and_alerts(lake_settings):
+def test_validate_exit_codes_and_alerts(lake_settings):
     settings, lake = lake_settings
     write_day(lake)
-    clean = validate_date(settings, DAY, alert=True)
-    assert clean.exit_code == 0 and not clean.alerts
-    assert {v.source: v.status for v in clean.sources} == dict.fromkeys(
+    clean = run_validate(settings, DAY)
+    assert clean["exit_code"] == 0 and not clean["alerts"]
+    assert {source: v["status"] for source, v in clean["sources"].items()} == dict.fromkeys(
         (s.WAREHOUSES.name, s.EVENTS.name, REPORTS, RECON), "passed"
     )
     write_day(lake, DAY + timedelta(days=1))
     write_bronze(lake, REPORTS, DAY + timedelta(days=1), _faulty_reports())
-    warned = validate_date(settings, DAY + timedelta(days=1), alert=True)
-    assert warned.exit_code == 1
-    assert list(warned.alerts) == ["data quality warning: security_reports 2024-03-05"]
+    warned = run_validate(settings, DAY + timedelta(days=1))
+    assert warned["exit_code"] == 1
+    assert list(warned["alerts"]) == ["data quality warning: security_reports 2024-03-05"]
     outbox = [json.loads(line) for line in Path(lake.outbox).read_text().splitlines()]
     assert len(outbox) == 1 and outbox[0]["severity"] == "warning"
     assert {r[s.REPORT_ID] for r in outbox[0]["rows"]} == {"SR-000002", "SR-000005"}
@@ -127,10 +127,10 @@ def test_validate_date_exit_codes_and_alerts(lake_settings):
 def test_an_empty_day_stops_the_source_with_exit_2_and_an_alert(lake_settings):
     settings, lake = lake_settings
     write_day(lake, n_reports=0)
-    checked = validate_date(settings, DAY, alert=True)
-    assert checked.exit_code == 2
-    bad = next(v for v in checked.sources if v.source == REPORTS)
-    assert bad.blocking == ["expect_table_row_count_to_be_between(non_empty)"]
+    checked = run_validate(settings, DAY)
+    assert checked["exit_code"] == 2
+    bad = checked["sources"][REPORTS]
+    assert bad["blocking"] == ["expect_table_row_count_to_be_between(non_empty)"]
     assert not lake.exists(lake.bronze(REPORTS, DAY))  # nothing of the source and date in bronze
     assert _bronze(lake, RECON) is not None  # the other source goes on
     alert = json.loads(Path(lake.outbox).read_text().splitlines()[0])
@@ -144,9 +144,9 @@ def test_missing_bronze_of_a_daily_source_is_critical(lake_settings):
     settings, lake = lake_settings
     write_day(lake)
     lake.remove(lake.bronze(RECON, DAY))  # ingest stopped the source (missing column)
-    checked = validate_date(settings, DAY)
-    bad = next(v for v in checked.sources if v.source == RECON)
-    assert bad.status == "critical" and any("ingest wrote none" in n for n in bad.notes)
+    checked = run_validate(settings, DAY)
+    bad = checked["sources"][RECON]
+    assert bad["status"] == "critical" and any("ingest wrote none" in n for n in bad["notes"])
 
 
 def test_missing_column_in_bronze_is_a_batch_failure(lake_settings):
@@ -216,17 +216,17 @@ def test_reruns_are_byte_identical_and_recover_quarantined_rows(lake_settings, t
     write_day(lake)
     write_bronze(lake, REPORTS, DAY, _faulty_reports())
     write_bronze(lake, RECON, DAY, recons(0))
-    first = validate_date(settings, DAY)
+    first = run_validate(settings, DAY)
     before = _digests(tmp_path / "lake")
-    again = validate_date(settings, DAY)
+    again = run_validate(settings, DAY)
     assert _digests(tmp_path / "lake") == before
-    assert again.to_dict() == first.to_dict()
-    reports_run = next(v for v in again.sources if v.source == REPORTS)
-    assert reports_run.input_rows == 12  # bronze (10) + quarantine (2) joined back
+    assert again == first
+    reports_run = again["sources"][REPORTS]
+    assert reports_run["input_rows"] == 12  # bronze (10) + quarantine (2) joined back
     # a re-ingest rewrites bronze and clears the quarantine partition: same outcome again
     write_bronze(lake, REPORTS, DAY, _faulty_reports())
     lake.remove(lake.quarantine(REPORTS, DAY))
-    validate_date(settings, DAY)
+    run_validate(settings, DAY)
     assert _digests(tmp_path / "lake") == before
 
 
@@ -266,8 +266,8 @@ def test_data_docs_index_lists_suites_and_runs(lake_settings, tmp_path):
     settings, lake = lake_settings
     write_day(lake)
     write_bronze(lake, REPORTS, DAY, _faulty_reports())
-    checked = validate_date(settings, DAY)
-    index = Path(checked.data_docs_index)
+    checked = run_validate(settings, DAY)
+    index = Path(checked["data_docs"])
     assert index == tmp_path / "lake" / "data_docs" / "index.html"
     page = _Page()
     page.feed(index.read_text())
@@ -280,9 +280,9 @@ def test_data_docs_index_lists_suites_and_runs(lake_settings, tmp_path):
         assert (index.parent / run_page).is_file() and (
             index.parent / f"expectations/{suite}.html"
         ).is_file()
-    run = next(v for v in checked.sources if v.source == REPORTS)
+    run = checked["sources"][REPORTS]
     own = _Page()
-    own.feed(Path(run.data_docs["page"]).read_text())
+    own.feed(Path(run["data_docs"]["page"]).read_text())
     body = " ".join(own.text)
     assert "expect_column_values_to_be_in_set" in body or "values must belong to this set" in body
     assert "SEV9" in body  # the offending value is shown
@@ -301,7 +301,7 @@ def test_data_docs_render_in_a_headless_browser(lake_settings, tmp_path):
         pytest.skip("no Chromium on PATH: Data Docs are checked with html.parser only")
     settings, lake = lake_settings
     write_day(lake)
-    index = validate_date(settings, DAY).data_docs_index
+    index = run_validate(settings, DAY)["data_docs"]
     out = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", f"file://{index}"],
         capture_output=True, text=True, timeout=120, check=True,
@@ -353,8 +353,6 @@ def test_faulty_demo_days_end_to_end(settings_factory, tmp_path):
     from datetime import date
 
     from forecasting.demo.generate import generate_network
-    from forecasting.validation.runner import ingest_and_validate
-
     landing = tmp_path / "landing"
     generate_network(str(landing), 40, date(2024, 1, 1), 40, 3, True)
     faults = json.loads((landing / "_truth" / "faults.json").read_text())
@@ -366,7 +364,8 @@ def test_faulty_demo_days_end_to_end(settings_factory, tmp_path):
     settings = settings_factory()
     lake = Lake.from_settings(settings)
     days = {d.isoformat(): d for d in history + fault_days}
-    summaries = {r["date"]: r for r in ingest_and_validate(settings, list(days.values()))}
+    # day by day, as the daily DAG runs: each day's alerts on their own (a backfill digests them)
+    summaries = {d.isoformat(): run_ingest(settings, [d], sweep=False)[0] for d in days.values()}
     outbox = [json.loads(x) for x in Path(lake.outbox).read_text().splitlines()]
 
     for name, expectation in ROW_FAULTS.items():
@@ -440,7 +439,7 @@ def test_a_site_held_back_in_the_snapshot_rejects_only_its_own_rows(settings_fac
     rows = [landed_report(i) for i in range(9)]  # warehouse WH-DE-{i % 3}: a third at WH-DE-001
     land(landing, s.SECURITY_REPORTS.name, "part-000.csv", csv_text(rows))
     land(landing, s.RECONCILIATION_LOGS.name, "part-000.csv", csv_text([recon(0)]))
-    summary = ingest_and_validate(settings, LANDED_DAY)
+    (summary,) = run_ingest(settings, [LANDED_DAY], sweep=False)
     checked = summary["validation"]["sources"][s.SECURITY_REPORTS.name]
     assert checked["status"] == "warnings" and not checked["blocking"], checked
     assert checked["validated_rows"] == 6 and checked["quarantined_rows"] == 3

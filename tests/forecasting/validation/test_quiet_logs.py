@@ -14,12 +14,12 @@ import logging, sys
 logging.basicConfig(stream=sys.stdout, level=logging.INFO, force=True)
 from forecasting.core.config import load_settings
 from forecasting.core.lake import Lake
-from forecasting.validation.runner import validate_date
+from forecasting.stages import run_validate
 from tests.support.validation_frames import DAY, write_day
 root = sys.argv[1]
 settings = load_settings(None, lake_uri=root + "/lake", landing_uri=root + "/landing")
 write_day(Lake.from_settings(settings), DAY)
-validate_date(settings, DAY)
+run_validate(settings, DAY)
 print("validated")
 """
 

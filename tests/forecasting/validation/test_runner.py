@@ -131,7 +131,8 @@ def test_reference_data_is_snapshotted_on_the_first_and_last_day_of_a_backfill(f
 
 @pytest.mark.slow
 def test_a_cli_backfill_validates_in_batches_and_leaves_the_files_of_day_by_day(faulty_landing, settings_factory, tmp_path):
-    from forecasting.validation.runner import ingest_and_validate, ingest_dates
+    from forecasting.core.schema import DAILY_SOURCES
+    from forecasting.stages import run_ingest
 
     days = _days(date(2024, 2, 14), date(2024, 3, 5))  # empty, truncated, wrong-type and order faults
     lakes = {name: tmp_path / name for name in ("day_by_day", "batched")}
@@ -139,20 +140,22 @@ def test_a_cli_backfill_validates_in_batches_and_leaves_the_files_of_day_by_day(
         name: settings_factory(landing_uri=str(faulty_landing), lake_uri=str(lake), validation={"max_bad_row_share": 0.5})
         for name, lake in lakes.items()
     }
-    old = ingest_and_validate(settings["day_by_day"], days)  # one day after the other, all sources
-    new = ingest_dates(settings["batched"], days, validate=True)
+    old = [run_ingest(settings["day_by_day"], [d], sweep=False)[0] for d in days]  # one day after the other
+    new = run_ingest(settings["batched"], days, sweep=False)
 
-    def outcome(summary: dict) -> tuple:
-        checked = summary["validation"]["sources"]
+    def outcome(summary: dict) -> tuple:  # the daily sources (a backfill snapshots reference data twice)
+        checked = {s: v for s, v in summary["validation"]["sources"].items() if s in DAILY_SOURCES}
+        ingested = [summary["sources"][s] for s in DAILY_SOURCES]
         return (
-            summary["date"], summary["exit_code"], summary["read"], summary["quarantined"],
+            summary["date"], summary["exit_code"], sum(r["read"] for r in ingested), sum(r["quarantined"] for r in ingested),
             sorted((s, v["status"], v["input_rows"], v["validated_rows"], v["quarantined_rows"]) for s, v in checked.items()),
         )
 
     assert [outcome(s) for s in old] == [outcome(s) for s in new]
     assert any(s["exit_code"] for s in new)  # the faults were hit
     files = {
-        name: {str(p.relative_to(lake)): p.read_bytes() for part in ("bronze", "quarantine") for p in sorted((lake / part).rglob("*")) if p.is_file()}
+        name: {str(p.relative_to(lake)): p.read_bytes() for part in ("bronze", "quarantine") for source in DAILY_SOURCES
+               for p in sorted((lake / part / source).rglob("*")) if p.is_file()}
         for name, lake in lakes.items()
     }
     assert sorted(files["day_by_day"]) == sorted(files["batched"])

@@ -10,12 +10,8 @@ import pytest
 
 from forecasting.core.errors import DataContractError
 from forecasting.core.lake import Lake
-from forecasting.validation.runner import (
-    ingest_dates,
-    ingest_source_days,
-    validate_date,
-    validate_source_days,
-)
+from forecasting.stages import run_ingest, run_validate
+from forecasting.validation.runner import ingest_source_days, validate_source_days
 from tests.support.landing import csv_text, land
 from tests.support.operations import (
     FIRST,
@@ -34,7 +30,7 @@ DAY = DAYS[-1]
 def ingested(settings_factory):
     settings = settings_factory()
     land_days(Path(settings.landing_uri), DAYS)
-    ingest_dates(settings, DAYS, validate=True)
+    run_ingest(settings, DAYS, sweep=False)
     return settings, partition_bytes(settings.lake_uri, REPORTS, DAY)
 
 
@@ -46,7 +42,7 @@ def _break_reports(settings) -> None:
 def test_a_rejected_rerun_keeps_the_good_copy_cli_path(ingested):
     settings, good = ingested
     _break_reports(settings)
-    out = ingest_dates(settings, [DAY], validate=True)[0]
+    out = run_ingest(settings, [DAY], sweep=False)[0]
     assert out["exit_code"] == 2
     assert any("previous bronze is kept unchanged" in e for e in out["errors"])
     assert partition_bytes(settings.lake_uri, REPORTS, DAY) == good
@@ -70,16 +66,16 @@ def test_a_revalidation_that_now_fails_keeps_the_live_files(ingested):
     settings, _ = ingested
     sites = partition_bytes(settings.lake_uri, "warehouses", DAY)
     strict = settings.model_copy(update={"validation": settings.validation.model_copy(update={"sqft_min": 10**6})})
-    checked = validate_date(strict, DAY)  # every site is now below the sqft floor: rejected
-    bad = next(v for v in checked.sources if v.source == "warehouses")
-    assert bad.status == "critical" and bad.kept
+    checked = run_validate(strict, DAY)  # every site is now below the sqft floor: rejected
+    bad = checked["sources"]["warehouses"]
+    assert bad["status"] == "critical" and bad["kept"]
     assert partition_bytes(settings.lake_uri, "warehouses", DAY) == sites
 
 
 def test_a_good_rerun_replaces_the_day_whole(ingested):
     settings, _ = ingested
     land(Path(settings.landing_uri), REPORTS, "part-000.csv", csv_text(day_reports(DAY, 5)), DAY)
-    out = ingest_dates(settings, [DAY], validate=True)[0]
+    out = run_ingest(settings, [DAY], sweep=False)[0]
     assert out["exit_code"] == 0
     lake = Lake.from_settings(settings)
     assert len(lake.read_parquet(lake.bronze_file(REPORTS, DAY))) == 5

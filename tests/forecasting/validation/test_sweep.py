@@ -12,7 +12,7 @@ import pytest
 
 from forecasting.core.lake import Lake
 from forecasting.ingest.retention import purge_landing
-from forecasting.validation.runner import ingest_dates
+from forecasting.stages import run_ingest
 from forecasting.validation.sweep import sweep_after
 from tests.support.landing import csv_text, land
 from tests.support.operations import (
@@ -43,7 +43,7 @@ def _outbox(settings) -> list[dict]:
 
 
 def _ingest(settings, days):
-    return ingest_dates(settings, days, validate=True)
+    return run_ingest(settings, days, sweep=False)
 
 
 def test_a_late_file_restates_its_day_byte_identical_to_an_on_time_ingest(lake_of):
@@ -127,7 +127,7 @@ def test_a_purged_day_is_not_an_amendment_and_a_rerun_keeps_its_bronze(lake_of):
     assert not (landing / REPORTS / f"date={DAYS[0]}").exists()
     swept = sweep_after(settings, DAYS[-1:])
     assert not swept["restated"] and not swept["vanished"] and not swept["refused"]
-    rerun = ingest_dates(settings, [DAYS[0]], validate=True)[0]
+    rerun = run_ingest(settings, [DAYS[0]], sweep=False)[0]
     assert rerun["exit_code"] == 0, rerun
     assert "deleted by retention" in " ".join(rerun["sources"][REPORTS]["warnings"])
     assert partition_bytes(settings.lake_uri, REPORTS, DAYS[0]) == kept

@@ -14,9 +14,9 @@ import pytest
 from forecasting.alerts.alert import Alert
 from forecasting.core import schema as s
 from forecasting.core.lake import Lake, join
+from forecasting.stages import run_ingest, run_validate
 from forecasting.validation.gx.datadocs import INDEX_LIMIT
 from forecasting.validation.gx.store import deterministic_html
-from forecasting.validation.runner import ingest_and_validate, validate_date
 from tests.support.landing import DAY as DAY_LANDED
 from tests.support.landing import csv_text, land, recon, report
 from tests.support.validation_frames import DAY, reports, write_bronze, write_day
@@ -40,7 +40,7 @@ def test_index_keeps_earlier_days(settings_factory, tmp_path):
     lake = Lake.from_settings(settings)
     for k in range(2):
         write_day(lake, DAY + timedelta(days=k))
-        validate_date(settings, DAY + timedelta(days=k))
+        run_validate(settings, DAY + timedelta(days=k))
     index = (tmp_path / "lake" / "data_docs" / "index.html").read_text()
     for day in ("2024-03-04", "2024-03-05"):
         assert f"validations/security_reports/{day}/" in index
@@ -86,11 +86,11 @@ def test_validation_and_data_docs_on_an_s3_lake(settings_factory, s3_lake):
     faulty = reports(12)
     faulty.loc[3, s.SEVERITY] = "SEV9"
     write_bronze(lake, s.SECURITY_REPORTS.name, DAY, faulty)
-    checked = validate_date(settings, DAY, alert=True)
-    assert checked.exit_code == 1
+    checked = run_validate(settings, DAY)
+    assert checked["exit_code"] == 1
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket, MaxKeys=1000)["Contents"]}
     assert "riskcast/data_docs/index.html" in keys
-    page = next(v for v in checked.sources if v.source == "security_reports").data_docs["page"]
+    page = checked["sources"]["security_reports"]["data_docs"]["page"]
     assert page.startswith(f"s3://{bucket}/riskcast/data_docs/validations/security_reports/")
     assert "SEV9" in lake.read_text(page)
     held = lake.read_parquet(join(lake.quarantine("security_reports", DAY), "validation.parquet"))
@@ -124,7 +124,7 @@ def test_landing_values_never_reach_a_page_unescaped(settings_factory, tmp_path)
         "date,scope,scope_id,event_type,name\n2024-03-01,all,,peak,Spring sale\n"
         f"2024-03-01,\"{XSS.replace(chr(34), chr(39))}\",x,peak,\"{XSS.replace(chr(34), chr(39))}\"\n"
     )
-    summary = ingest_and_validate(settings, DAY_LANDED)
+    summary = run_ingest(settings, [DAY_LANDED], sweep=False)[0]
     assert summary["quarantined"] > 0
     pages = list((tmp_path / "lake" / "data_docs").rglob("*.html"))
     assert pages

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from forecasting.core.lake import Lake
+from forecasting.stages import run_validate
 from forecasting.validation.gx.offline import (
     ASSETS,
     VENDOR_DIR,
@@ -12,7 +13,6 @@ from forecasting.validation.gx.offline import (
     page_depth,
     vendor_files,
 )
-from forecasting.validation.runner import validate_date
 from tests.support.validation_frames import DAY, write_day
 
 _FETCHES = re.compile(r"<(?:link|script|img)\b[^>]*\b(?:href|src)=\"(https?://[^\"]+)\"", re.I)
@@ -49,7 +49,7 @@ def test_built_data_docs_fetch_nothing_from_the_network(settings_factory, tmp_pa
     settings = settings_factory()
     lake = Lake.from_settings(settings)
     write_day(lake, DAY)
-    validate_date(settings, DAY)
+    run_validate(settings, DAY)
     docs = tmp_path / "lake" / "data_docs"
     pages = sorted(p for p in docs.rglob("*.html") if "vendor" not in p.parts)
     assert any(p.parent == docs for p in pages) and any("validations" in p.parts for p in pages)
