@@ -47,7 +47,7 @@ from forecasting.core.progress import progress_task
 from forecasting.core.schema import CONTRACTS, DAILY_SOURCES, Contract
 from forecasting.ingest import arrival, partition
 from forecasting.ingest.bronze import account_rows, parquet_bytes, split_rows
-from forecasting.ingest.landing import day_files, read_landing, reference_files
+from forecasting.ingest.landing import day_files, read_landing, reference_files, refuse_not_folder
 from forecasting.ingest.manifest import fingerprint, write_manifest
 from forecasting.ingest.pii import resolve_pii_key
 from forecasting.ingest.raw import RawFile
@@ -120,6 +120,8 @@ def _stage(settings: Settings, contract: Contract, live: Lake, lake: Lake, resul
     source, day = contract.name, result.date
     landing = Lake.landing_from_settings(settings)
     try:
+        if contract.daily:  # a source or day "folder" that is a file: one line, not a traceback
+            refuse_not_folder(landing, landing.landing_day(source, day), f"{source}/date={day}")
         if contract.daily and not landing.exists(landing.landing_day(source, day)):
             return _absent(settings, live, lake, result, overdue)
         files, result.warnings = _landing_files(landing, contract, day)

@@ -198,3 +198,12 @@ def test_day_range_is_inclusive_bounded_and_ordered():
         day_range(date(2024, 1, 1), date(2024, 1, 4), 3, "--from/--to")
     with pytest.raises(ConfigError, match="before"):
         day_range(date(2024, 1, 2), date(2024, 1, 1))
+
+
+def test_files_under_a_path_that_is_a_file_are_none(tmp_path):
+    """A day "folder" that is a plain file holds no files (the sweep and the drop sensor
+    list it): not one file with an empty name."""
+    lake = Lake(str(tmp_path))
+    (tmp_path / "date=2024-03-01").write_text("x\n")
+    assert lake.files(str(tmp_path / "date=2024-03-01")) == {}
+    assert list(lake.files(str(tmp_path))) == ["date=2024-03-01"]
