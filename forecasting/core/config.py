@@ -31,6 +31,7 @@ from forecasting.core.setting_groups import (  # noqa: F401 - importable from he
     AlertSettings,
     EscalationSettings,
     ModelSettings,
+    PiiScreenSettings,
     RaySettings,
     ReservesSettings,
     ValidationSettings,
@@ -132,6 +133,7 @@ class Settings(BaseSettings):
     landing_retention_days: int = Field(30, ge=1, description="landing files of older days are "
                                         "deleted once ingested and validated; bronze never")
     pii_key: SecretStr | None = None
+    pii_screen: PiiScreenSettings = PiiScreenSettings()
     drops: DropsSettings = DropsSettings()
     ray: RaySettings = RaySettings()
     model: ModelSettings = ModelSettings()

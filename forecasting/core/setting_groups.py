@@ -1,13 +1,16 @@
 """The nested groups of riskcast's settings (``Settings.ray``, ``.model``, ``.alerts``,
-``.validation``, ``.reserves``, ``.escalation``): plain pydantic models, each with its defaults
-and bounds. ``forecasting.core.config`` holds ``Settings`` and how settings are loaded.
+``.validation``, ``.reserves``, ``.escalation``, ``.pii_screen``): plain pydantic models,
+each with its defaults and bounds. ``forecasting.core.config`` holds ``Settings`` and how
+settings are loaded.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from forecasting.core.layout import ALERTS, OUTBOX_FILE
 
@@ -132,3 +135,39 @@ class EscalationSettings(BaseModel):
     )
     severe_factor: float = Field(2.0, gt=1, description="P95 above factor x threshold: severe")
     min_history_periods: int = Field(8, ge=1, description="fewer: no history default")
+
+
+# kind of personal data -> RE2 pattern searched anywhere in a text value (ingest.screen). Tuned
+# to miss the contract's own values: SKU-00123, WH-DE-001, dates, decimals, ISO timestamps.
+PII_PATTERNS = {
+    "e-mail address": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    # +49 170 1234567, 0049 (0)30 123456, +33.1.23.45.67.89; local 030 1234567, 0170-123 4567
+    "phone number": r"(?:\+|\b00)[1-9]\d{0,2}[ ./-]?(?:\(0\)[ ./-]?)?\(?\d{1,4}\)?(?:[ ./-]?\d{2,8}){1,4}"
+                    r"|\b0\d{2,4}[ /-]\d{3,4}[ -]?\d{2,5}\b",
+    "employee id": r"\bEMP-\d{4,6}\b",  # the reporter ids the contract pseudonymises
+    "IBAN": r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b",
+    # a name after a title or after the words the reports' notes use before one
+    "person's name": r"\b(?:Mr|Mrs|Ms|Dr|Herr|Frau|Mme)\.? \p{Lu}\p{Ll}+"
+                     r"|\b(?:Witness|Reported by|Seen by|Called|Contact|Attn)[:.]? \p{Lu}\p{Ll}+ \p{Lu}\p{Ll}+",
+}
+
+
+class PiiScreenSettings(BaseModel):
+    """The PII screen of ingest (``forecasting.ingest.screen``): personal data in a column
+    not meant for it is hashed or held back, never stored raw."""
+
+    enabled: bool = Field(True, description="screen every text value of every source at ingest")
+    patterns: dict[str, str] = Field(
+        default_factory=lambda: dict(PII_PATTERNS),
+        description="kind of personal data -> RE2 pattern (searched anywhere in a value)",
+    )
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, v: dict[str, str]) -> dict[str, str]:
+        for kind, pattern in v.items():
+            try:
+                pc.match_substring_regex(pa.array([""]), pattern)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise ValueError(f"pattern {kind!r} is not a valid RE2 regular expression") from None
+        return v

@@ -1,0 +1,145 @@
+"""The PII screen: personal data in a column not meant for it never reaches the lake raw.
+
+The contract pseudonymises the columns it names (``Contract.pii``) and drops free text; a
+provider can still put an e-mail address, a phone number, an employee id, an IBAN or a
+person's name into any other column (a SKU, a site name, a unit count). Every text value of
+every source is screened for those shapes (``settings.pii_screen.patterns``, RE2 syntax,
+searched anywhere in a value) before bronze and quarantine are written:
+
+- a plain text column (a site name, a category, a status) keeps the row and stores the
+  value's keyed hash (``ingest.pii``: the same pseudonym as a PII column's);
+- an identifier (business key, warehouse id, SKU, scope id) or a typed column (a count, an
+  amount, a date), where a hash would be a wrong value, or any column when no PII key is
+  configured: the row is quarantined with the reason ``personal data in column 'X' (a
+  phone number): value withheld`` and the value removed (stored empty);
+- a row that could not be split into fields keeps its raw line only when the line shows
+  no personal data (else its hash, or nothing without a key).
+
+Typed columns are screened where their values fail to parse (``coercion.coerce_table``),
+the only values of theirs that are ever quoted or kept as text. So rejection reasons quote
+a value only after the screen. Cost: a column is joined into one string and searched once
+(one RE2 pass, no per-cell call); only a column with a match is searched cell by cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from forecasting.core.schema import RECON_ID, REPORT_ID, SCOPE_ID, SKU, WAREHOUSE_ID, Contract
+from forecasting.ingest.pii import pseudonymise_array
+from forecasting.ingest.raw import RawFile
+
+# identifiers: a hash would join nothing and break the id rules, so their rows are held back
+IDENTIFIERS = (REPORT_ID, RECON_ID, WAREHOUSE_ID, SKU, SCOPE_ID)
+_SEP = pa.scalar("\n", pa.large_string())
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Compiled screen: ``patterns`` kind -> RE2 pattern; ``key`` the PII hashing key (None:
+    nothing is hashed, every hit is held back)."""
+
+    patterns: dict[str, str]
+    key: bytes | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, key: bytes | None) -> Screen | None:
+        """The screen ``settings.pii_screen`` describes; None when it is off."""
+        cfg = settings.pii_screen
+        return cls(dict(cfg.patterns), key) if cfg.enabled and cfg.patterns else None
+
+    @property
+    def combined(self) -> str:
+        return "(?m)" + "|".join(f"(?:{p})" for p in self.patterns.values())
+
+    def find(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Bool per cell: the value holds a personal-data shape (null: False)."""
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if not len(arr) or arr.null_count == len(arr):
+            return np.zeros(len(arr), dtype=bool)
+        # one search over the column joined by newlines (a superset of the cells' matches)
+        joined = pc.binary_join(
+            pa.LargeListArray.from_arrays(pa.array([0, len(arr)], pa.int64()),
+                                          pc.fill_null(arr, "").cast(pa.large_string())), _SEP)  # fmt: skip
+        if not pc.count_substring_regex(joined, self.combined)[0].as_py():
+            return np.zeros(len(arr), dtype=bool)
+        return _mask(pc.match_substring_regex(arr, self.combined))
+
+    def kind(self, value: str) -> str:
+        """Which shape ``value`` holds, in words (``phone number``)."""
+        one = pa.array([value], pa.string())
+        for kind, pattern in self.patterns.items():
+            if pc.match_substring_regex(one, pattern)[0].as_py():
+                return kind.replace("_", " ")
+        return "personal data"
+
+    def hide(self, arr: pa.Array, mask: np.ndarray, hashed: bool) -> pa.Array:
+        """``arr`` with the cells of ``mask`` replaced: by their pseudonym (``hashed`` and a
+        key) or emptied."""
+        if hashed and self.key is not None:
+            return pc.if_else(pa.array(mask), pseudonymise_array(arr, self.key), arr)
+        return pc.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
+
+    def scrub(self, raw: RawFile, contract: Contract) -> dict[int, list[str]]:
+        """Screen ``raw``'s text columns and unsplittable rows in place (see the module doc):
+        hits in plain text columns become pseudonyms; hits in identifiers (all, without a key)
+        are emptied, and their rows returned as ``{row index: [reason, ...]}``, to hold back."""
+        held: dict[int, list[str]] = {}
+        table = raw.table
+        for col in screened_columns(contract):
+            arr = table[col].combine_chunks()
+            if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+                continue
+            hits = self.find(arr)
+            if not hits.any():
+                continue
+            hashed = hashable(contract, col) and self.key is not None
+            if not hashed:
+                idx = np.flatnonzero(hits)
+                for i, value in zip(idx.tolist(), arr.take(pa.array(idx)).to_pylist(), strict=True):
+                    held.setdefault(i, []).append(reason(col, self.kind(value)))
+            table = table.set_column(table.column_names.index(col), col, self.hide(arr, hits, hashed))
+        raw.table = table
+        self._scrub_rejects(raw, contract)
+        return held
+
+    def _scrub_rejects(self, raw: RawFile, contract: Contract) -> None:
+        private = set(contract.pii) | set(contract.free_text)
+        for reject in raw.rejects:
+            for col, value in list(reject.values.items()):
+                if col not in private and value and self.find(pa.array([value], pa.string()))[0]:
+                    reject.values[col] = self._hidden(value, hashable(contract, col))
+                    reject.reason += f"; personal data in column {col!r}: value withheld"
+            # PII sources store every raw line hashed (bronze._protect_line) already
+            if reject.line and not private and self.find(pa.array([reject.line], pa.string()))[0]:
+                reject.line = self._hidden(reject.line, True)
+                reject.reason += "; personal data in the raw line: line withheld"
+
+    def _hidden(self, value: str, hashed: bool) -> str | None:
+        return self.hide(pa.array([value], pa.string()), np.array([True]), hashed)[0].as_py()
+
+
+def screened_columns(contract: Contract) -> list[str]:
+    """The text columns the screen reads before typing (not PII, not free text)."""
+    private = set(contract.pii) | set(contract.free_text)
+    return [c for c, kind in contract.columns.items() if kind == "str" and c not in private]
+
+
+def hashable(contract: Contract, col: str) -> bool:
+    """Whether a hit in ``col`` may be stored as its pseudonym (a plain text column)."""
+    return contract.columns[col] == "str" and col not in (*IDENTIFIERS, *contract.key)
+
+
+def reason(col: str, kind: str) -> str:
+    """The quarantine reason of a value held back by the screen."""
+    return f"personal data in column {col!r} ({kind}): value withheld"
+
+
+def _mask(arr: pa.Array) -> np.ndarray:
+    return pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
