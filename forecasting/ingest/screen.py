@@ -36,7 +36,6 @@ from forecasting.ingest.raw import RawFile
 
 # identifiers: a hash would join nothing and break the id rules, so their rows are held back
 IDENTIFIERS = (REPORT_ID, RECON_ID, WAREHOUSE_ID, SKU, SCOPE_ID)
-_SEP = pa.scalar("\n", pa.large_string())
 
 
 @dataclass(frozen=True)
@@ -55,21 +54,33 @@ class Screen:
 
     @property
     def combined(self) -> str:
-        return "(?m)" + "|".join(f"(?:{p})" for p in self.patterns.values())
+        """All patterns in one; ``^``/``$`` match at each value of a joined column ((?m), only
+        where a pattern needs it: it makes the compile, done at every search, slower)."""
+        anchored = any("^" in p or "$" in p for p in self.patterns.values())
+        return ("(?m)" if anchored else "") + "|".join(f"(?:{p})" for p in self.patterns.values())
 
     def find(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Bool per cell: the value holds a personal-data shape (null: False)."""
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if not len(arr) or arr.null_count == len(arr):
-            return np.zeros(len(arr), dtype=bool)
-        # one search over the column joined by newlines (a superset of the cells' matches)
-        joined = pc.binary_join(
-            pa.LargeListArray.from_arrays(pa.array([0, len(arr)], pa.int64()),
-                                          pc.fill_null(arr, "").cast(pa.large_string())), _SEP)  # fmt: skip
-        if not pc.count_substring_regex(joined, self.combined)[0].as_py():
+        if not self.any_in([arr]):
             return np.zeros(len(arr), dtype=bool)
         return _mask(pc.match_substring_regex(arr, self.combined))
+
+    def any_in(self, arrays: list[pa.Array | pa.ChunkedArray]) -> bool:
+        """Whether any value of ``arrays`` may hold a personal-data shape: one search of them
+        all joined by newlines (a superset of the cells' matches; one regex compile, which
+        costs more than the search on a small day)."""
+        chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
+        values = pa.chunked_array(chunks, pa.string()).combine_chunks() if chunks else pa.array([], pa.string())
+        if values.null_count == len(values):
+            return False
+        values = pc.fill_null(values, "") if values.null_count else values  # a null joins to null
+        if len(values.buffers()[2] or b"") >= 2**30:  # the joined string's 32-bit offsets: go wide
+            values = values.cast(pa.large_string())
+        list_type = pa.LargeListArray if pa.types.is_large_string(values.type) else pa.ListArray
+        index = pa.int64() if list_type is pa.LargeListArray else pa.int32()
+        sep = pa.scalar("\n", values.type)
+        joined = pc.binary_join(list_type.from_arrays(pa.array([0, len(values)], index), values), sep)
+        return bool(pc.count_substring_regex(joined, self.combined)[0].as_py())
 
     def kind(self, value: str) -> str:
         """Which shape ``value`` holds, in words (``phone number``)."""
@@ -92,11 +103,10 @@ class Screen:
         are emptied, and their rows returned as ``{row index: [reason, ...]}``, to hold back."""
         held: dict[int, list[str]] = {}
         table = raw.table
-        for col in screened_columns(contract):
+        text = [c for c in screened_columns(contract) if pa.types.is_string(table[c].type)]
+        for col in text if self.any_in([table[c] for c in text]) else []:
             arr = table[col].combine_chunks()
-            if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-                continue
-            hits = self.find(arr)
+            hits = _mask(pc.match_substring_regex(arr, self.combined))
             if not hits.any():
                 continue
             hashed = hashable(contract, col) and self.key is not None
