@@ -29,6 +29,7 @@ REPORTS, RECON = s.SECURITY_REPORTS.name, s.RECONCILIATION_LOGS.name
 SITES, EVENTS = s.WAREHOUSES.name, s.EVENTS.name
 LINK_OUT, LINK_IN, FOLDER, UNREADABLE = "<link-out>", "<link-in>", "<folder>", "<unreadable>"
 FIFO = "<fifo>"
+PHONE, EMAIL, IBAN = "+44 20 7946 0958", "jane.roe@example.com", "DE89 3704 0044 0532 0130 00"
 ROOT = "<root>"  # a file name prefix: the file lies at the landing root, not in the day folder
 
 
@@ -245,4 +246,15 @@ def corpus() -> list[Case]:
              {"a.csv": c6.replace("UNEXPLAINED", "<script>alert(1)</script>", 2)}, 6, 0),
         Case("header line" + " repeated mid-file", REPORTS, {"a.csv": r6 + header_r + reports_csv(2)[len(header_r):]},
              6, 3, aligned=False),
+        # --- personal data outside the PII columns (ingest.screen): hashed, or the row held back
+        Case("phone number in the SKU column", REPORTS,
+             {"a.csv": csv_text([report(i, **({s.SKU: PHONE} if i == 2 else {})) for i in range(6)])}, 5, 1),
+        Case("e-mail address in a unit count", RECON,
+             {"a.csv": csv_text([recon(i, **({s.COUNTED_UNITS: EMAIL} if i == 3 else {})) for i in range(6)])}, 5, 1),
+        Case("e-mail address as a business key", RECON, {"a.csv": c6.replace("RC-00001", EMAIL, 1)}, 5, 1,
+             aligned=False),
+        Case("IBAN in a site name", SITES, {"a.csv": w4.replace("Site 1", f"Site {IBAN}", 1)}, 4, 0),
+        Case("employee id in an event name", EVENTS, {"a.csv": e3.replace("Sale 1", "Sale by EMP-70001", 1)}, 3, 0),
+        Case("phone number in an unsplittable line", RECON,
+             {"a.csv": c6.replace("RC-00003,", f"RC-00003,{PHONE},", 1)}, 5, 1),
     ]

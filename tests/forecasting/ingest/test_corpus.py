@@ -7,10 +7,11 @@ Rules checked for every case:
    refused with an error naming the file, the reason and a fix, and nothing in bronze;
 2. no row lost: the data rows of each file (bronze + quarantine ``source_row``) are
    exactly 1..read, and each kept row sits at its own row number (ids encode the row);
-3. no raw PII anywhere in bronze or quarantine (reporter ids and notes of the reports);
+3. no raw PII anywhere in bronze or quarantine (reporter ids and notes of the reports, and
+   phone numbers, e-mail addresses, IBANs and employee ids in columns not meant for them);
 4. no crash: only riskcast's own errors, never a traceback-worthy exception.
 
-Kinds covered (66), by group:
+Kinds covered (72), by group:
 - quoting and field counts: unterminated quote mid-file; unterminated quote in an
   18-line file; unterminated quote on the last row; two stray quotes that pair up; a
   row missing a field (values shift); a row with an extra field; a row missing a field
@@ -35,7 +36,10 @@ Kinds covered (66), by group:
   blank header column;
 - JSON Lines: invalid line; nested value; last line cut; a line that is an array;
 - values: re-delivered file (exact duplicates); unsafe identifier; HTML payload in text
-  columns; header line repeated mid-file.
+  columns; header line repeated mid-file;
+- personal data (``ingest.screen``): a phone number in the SKU column; an e-mail address in a
+  unit count; an e-mail address as a business key; an IBAN in a site name; an employee id in
+  an event name; a phone number in an unsplittable line.
 Run-level kinds (one bad file among good sources; missing PII key) are at the end.
 """
 
@@ -70,7 +74,7 @@ from tests.support.landing import DAY, csv_text, land, land_reference, recon, re
 
 CASES = corpus()
 FIX_WORDS = ("fix", "re-export", "deliver", "rename", "copy", "move", "make", "remove", "replace")
-PII = re.compile(r"EMP-7\d{4}|Jane Roe|badge 4711")
+PII = re.compile(r"EMP-7\d{4}|Jane Roe|badge 4711|7946 0958|jane\.roe@|DE89 3704")
 ROW_OF_ID = re.compile(r"^(?:SR-|RC-|WH-DE-)(\d+)$")
 
 
