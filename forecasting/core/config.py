@@ -204,7 +204,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             "RISKCAST_* env vars or an Airflow connection instead"
         )
     if unknown := unknown_keys(data, Settings):
-        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; fix the key")
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)} (values hidden); fix the key")
     if with_password := urls_with_passwords(data):
         raise ConfigError(
             f"config file {path}: {with_password} hold(s) a URL with a credential (a password in "

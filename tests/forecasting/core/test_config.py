@@ -253,9 +253,15 @@ def test_an_invalid_yaml_or_override_value_is_never_echoed(tmp_path):
     assert SECRET not in msg and "'intake_workers' (from a command-line flag or override)" in msg
 
 
-def test_an_unknown_override_names_the_closest_setting_without_its_value():
+def test_an_unknown_setting_names_the_closest_one_without_its_value(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_settings(max_backfil_days=SECRET)
     msg = str(err.value)
     assert "setting 'max_backfil_days'" in msg and "did you mean 'max_backfill_days'?" in msg
     assert SECRET not in msg and "value hidden" in msg
+    cfg = tmp_path / "typo.yaml"
+    cfg.write_text(f"max_backfil_days: {SECRET}\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert "did you mean 'max_backfill_days'?" in str(err.value) and "(values hidden)" in str(err.value)
+    assert SECRET not in str(err.value)
