@@ -110,9 +110,11 @@ def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None,
                 arr = pc.if_else(pa.array(mangled), pa.scalar(None, arr.type), arr)
         typed, failed = _cast(arr, kind)
         if failed is not None and failed.any() and screen is not None and col not in private:
-            personal = _screened(screen, arr, failed)
-            if personal.any():  # never quoted: the screen's reason instead
-                _note(reasons, bad, personal, lambda v, c=col: screen_reason(c, screen.kind(str(v))), arr)
+            personal, kinds = _screened(screen, arr, failed)
+            for i, found in zip(np.flatnonzero(personal).tolist(), kinds, strict=True):
+                bad[i] = True  # never quoted: the screen's reason instead
+                reasons[i].append(screen_reason(col, found))
+            if personal.any():
                 withheld[col], failed = personal, failed & ~personal
         if failed is not None and failed.any():
             what = _EXPECTED[kind]
@@ -137,14 +139,17 @@ def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None,
     return Coerced(out, bad, {i: "; ".join(r) for i, r in reasons.items()}, nulled, withheld)
 
 
-def _screened(screen: Screen, arr: pa.Array | pa.ChunkedArray, failed: np.ndarray) -> np.ndarray:
-    """Bool per row: a cell that failed to parse holds personal data (only those are read)."""
+def _screened(screen: Screen, arr: pa.Array | pa.ChunkedArray, failed: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(bool per row: a cell that failed to parse holds personal data, the kind of each such
+    cell); only the failed cells are read."""
     idx = np.flatnonzero(failed)
     values = arr.take(pa.array(idx))
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = values if pa.types.is_string(values.type) else _to_string(values)
+    found = screen.find(values)
     out = np.zeros(len(failed), dtype=bool)
-    out[idx] = screen.find(values if pa.types.is_string(values.type) else _to_string(values))
-    return out
+    out[idx[found]] = True
+    return out, screen.kinds(values.filter(pa.array(found))) if found.any() else []
 
 
 def raw_strings(table: pa.Table, columns: list[str], marker: str | None = None) -> pa.Table:

@@ -82,13 +82,17 @@ class Screen:
         joined = pc.binary_join(list_type.from_arrays(pa.array([0, len(values)], index), values), sep)
         return bool(pc.count_substring_regex(joined, self.combined)[0].as_py())
 
-    def kind(self, value: str) -> str:
-        """Which shape ``value`` holds, in words (``phone number``)."""
-        one = pa.array([value], pa.string())
+    def kinds(self, values: pa.Array) -> list[str]:
+        """Which shape each of ``values`` holds, in words (``phone number``): one search per
+        pattern, whatever the number of values."""
+        out = ["personal data"] * len(values)
+        todo = np.ones(len(values), dtype=bool)
         for kind, pattern in self.patterns.items():
-            if pc.match_substring_regex(one, pattern)[0].as_py():
-                return kind.replace("_", " ")
-        return "personal data"
+            hit = todo & _mask(pc.match_substring_regex(values, pattern))
+            for i in np.flatnonzero(hit).tolist():
+                out[i] = kind.replace("_", " ")
+            todo &= ~hit
+        return out
 
     def hide(self, arr: pa.Array, mask: np.ndarray, hashed: bool) -> pa.Array:
         """``arr`` with the cells of ``mask`` replaced: by their pseudonym (``hashed`` and a
@@ -112,24 +116,28 @@ class Screen:
             hashed = hashable(contract, col) and self.key is not None
             if not hashed:
                 idx = np.flatnonzero(hits)
-                for i, value in zip(idx.tolist(), arr.take(pa.array(idx)).to_pylist(), strict=True):
-                    held.setdefault(i, []).append(reason(col, self.kind(value)))
+                for i, kind in zip(idx.tolist(), self.kinds(arr.take(pa.array(idx))), strict=True):
+                    held.setdefault(i, []).append(reason(col, kind))
             table = table.set_column(table.column_names.index(col), col, self.hide(arr, hits, hashed))
         raw.table = table
         self._scrub_rejects(raw, contract)
         return held
 
     def _scrub_rejects(self, raw: RawFile, contract: Contract) -> None:
+        """Values and raw lines of the unsplittable rows, all searched at once. A PII source
+        stores every raw line hashed already (``bronze._protect_line``)."""
         private = set(contract.pii) | set(contract.free_text)
-        for reject in raw.rejects:
-            for col, value in list(reject.values.items()):
-                if col not in private and value and self.find(pa.array([value], pa.string()))[0]:
-                    reject.values[col] = self._hidden(value, hashable(contract, col))
-                    reject.reason += f"; personal data in column {col!r}: value withheld"
-            # PII sources store every raw line hashed (bronze._protect_line) already
-            if reject.line and not private and self.find(pa.array([reject.line], pa.string()))[0]:
+        cells = [(r, col) for r in raw.rejects for col, v in r.values.items() if v and col not in private]
+        cells += [(r, None) for r in raw.rejects if r.line and not private]
+        texts = pa.array([r.line if col is None else r.values[col] for r, col in cells], pa.string())
+        for j in np.flatnonzero(self.find(texts)).tolist() if cells else []:
+            reject, col = cells[j]
+            if col is None:
                 reject.line = self._hidden(reject.line, True)
                 reject.reason += "; personal data in the raw line: line withheld"
+            else:
+                reject.values[col] = self._hidden(reject.values[col], hashable(contract, col))
+                reject.reason += f"; personal data in column {col!r}: value withheld"
 
     def _hidden(self, value: str, hashed: bool) -> str | None:
         return self.hide(pa.array([value], pa.string()), np.array([True]), hashed)[0].as_py()

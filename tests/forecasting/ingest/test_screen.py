@@ -49,7 +49,7 @@ CLEAN = ["SKU-00123", "SKU-0000", "WH-DE-001", "SR-000000123", "RC-00002", "2024
 @pytest.mark.parametrize("value", list(PERSONAL))
 def test_each_shape_of_personal_data_is_found_and_named(value):
     assert SCREEN.find(pa.array([value, "SKU-0001"])).tolist() == [True, False]
-    assert SCREEN.kind(value) == PERSONAL[value]
+    assert SCREEN.kinds(pa.array([value])) == [PERSONAL[value]]
 
 
 def test_the_contracts_own_values_are_not_personal_data():
@@ -165,3 +165,21 @@ def test_alerts_and_data_docs_quote_screened_values_only(settings_factory):
     docs = "".join(p.read_text(errors="replace") for p in Path(lake.data_docs).rglob("*.html"))
     for text in (outbox, docs, _lake_text(settings), json.dumps(summary, default=str)):
         assert "jane.roe" not in text and "1234567" not in text
+
+
+def test_many_hits_each_get_their_own_kind(settings_factory):
+    """Hits are named in bulk (one search per pattern): each row its own kind, in order."""
+    settings = settings_factory()
+    rows = [recon(i, **{s.COUNTED_UNITS: "jane.roe@example.com" if i % 2 else "+49 170 1234567",
+                        s.SKU: "EMP-04711" if i % 3 == 0 else f"SKU-{i:04d}"}) for i in range(40)]  # fmt: skip
+    land(Path(settings.landing_uri), s.RECONCILIATION_LOGS.name, "a.csv", csv_text(rows))
+    assert ingest_source(settings, s.RECONCILIATION_LOGS.name, DAY).quarantined == 40
+    lake = Lake.from_settings(settings)
+    held = lake.read_parquet(lake.ingest_quarantine(s.RECONCILIATION_LOGS.name, DAY))
+    for row, why in zip(held[s.SOURCE_ROW], held[s.REASON], strict=True):
+        i = row - 1
+        count = "e-mail address" if i % 2 else "phone number"
+        expected = [f"personal data in column 'counted_units' ({count}): value withheld"]
+        if i % 3 == 0:
+            expected.insert(0, "personal data in column 'sku' (employee id): value withheld")
+        assert why == "; ".join(expected), (row, why)
