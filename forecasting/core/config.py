@@ -3,7 +3,9 @@
 Nested fields use ``__`` in env names, e.g. ``RISKCAST_RAY__NUM_WORKERS=2``.
 Secrets (the PII hashing key, SMTP password, webhook URL, a URL with a credential in it:
 a password in its userinfo or a ``password=``/``token=``-style query parameter) come from env
-or Airflow connections only; a YAML file that holds one is rejected. An
+or Airflow connections only; a YAML file that holds one is rejected. An invalid value is
+never quoted, whatever the setting ("value hidden"): the error names the setting, where it
+came from and the type it expects. An
 unknown key in the YAML file is an error naming the closest setting; an unknown
 ``RISKCAST_*`` env var is a warning. Error messages never quote a secret.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +31,7 @@ from forecasting.core.setting_groups import (  # noqa: F401 - importable from he
     AlertSettings,
     EscalationSettings,
     ModelSettings,
+    PiiScreenSettings,
     RaySettings,
     ReservesSettings,
     ValidationSettings,
@@ -129,6 +133,7 @@ class Settings(BaseSettings):
     landing_retention_days: int = Field(30, ge=1, description="landing files of older days are "
                                         "deleted once ingested and validated; bronze never")
     pii_key: SecretStr | None = None
+    pii_screen: PiiScreenSettings = PiiScreenSettings()
     drops: DropsSettings = DropsSettings()
     ray: RaySettings = RaySettings()
     model: ModelSettings = ModelSettings()
@@ -199,7 +204,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             "RISKCAST_* env vars or an Airflow connection instead"
         )
     if unknown := unknown_keys(data, Settings):
-        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; fix the key")
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)} (values hidden); fix the key")
     if with_password := urls_with_passwords(data):
         raise ConfigError(
             f"config file {path}: {with_password} hold(s) a URL with a credential (a password in "
@@ -232,11 +237,12 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     token = _YAML_VALUES.set(_read_yaml(Path(path)) if path else {})
     for warning in unknown_env(dict(os.environ), Settings, ENV_PREFIX):
         log.warning("%s", warning)
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**given)
     except ValidationError as exc:
         # from None: the chained pydantic error would print every input, secrets included
-        raise ConfigError(describe(exc, SECRET_PATHS)) from None
+        raise ConfigError(describe(exc, Settings, partial(_origin, given, path))) from None
     except SettingsError as exc:  # an env value that is not JSON where a list/mapping is due
         raise ConfigError(
             f"invalid settings: {exc}; list and mapping settings in env vars are JSON, e.g. "
@@ -244,6 +250,18 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         ) from None
     finally:
         _YAML_VALUES.reset(token)
+
+
+def _origin(overrides: dict[str, Any], config: str | Path | None, field: str) -> str:
+    """Where the value of setting ``field`` (dotted) came from, first source first."""
+    parts = field.split(".")
+    if parts[0] in overrides:
+        return "a command-line flag or override"
+    for depth in range(len(parts), 0, -1):  # RISKCAST_RAY__NUM_WORKERS, then RISKCAST_RAY
+        name = ENV_PREFIX + "__".join(parts[:depth]).upper()
+        if name in os.environ:
+            return f"env {name}"
+    return f"config file {config}" if config else ""
 
 
 def with_ray_overrides(settings: Settings, workers: int | None = None, use_gpu: bool | None = None) -> Settings:

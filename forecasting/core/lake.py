@@ -188,13 +188,14 @@ class Lake(Layout):
     def files(self, uri: str) -> dict[str, dict[str, Any]]:
         """Every file under ``uri`` (recursive): path relative to ``uri`` (``/``-separated, in
         sorted order) -> ``{"size", "mtime"}`` (epoch seconds, None where the store gives none);
-        {} if it does not exist."""
+        {} if it does not exist or is itself a file."""
         if not self.exists(uri):
             return {}
         base = strip_protocol(uri).rstrip("/")
         found = _guard(uri, self.aws_conn_id, lambda: self.fs.find(uri, detail=True))
         return {path[len(base) + 1:]: {"size": int(info.get("size") or 0), "mtime": _mtime(info)}
-                for path, info in sorted(found.items()) if info.get("type", "file") == "file"}
+                for path, info in sorted(found.items())
+                if info.get("type", "file") == "file" and len(path) > len(base)}  # uri itself: a file
 
     def size(self, uri: str) -> int:
         """Bytes stored at ``uri``."""

@@ -10,12 +10,15 @@
   (``postgresql://svc@db/r?password=pw``, ``...?token=...``, ``X-Amz-Signature``: libpq,
   SQLAlchemy and pre-signed URLs accept them). Refused in a config file, masked wherever
   settings are shown (``mask_url``), stripped from what leaves the process (``strip_url``).
-- Validation errors never quote a secret, a URL with a password or a whole section.
+- Validation errors never quote the value, of any setting: they name the setting, where it
+  came from, the type it expects and, for a setting that does not exist, the closest one.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -31,7 +34,6 @@ OTHER_ENV = (
     "RISKCAST_TEST_POSTGRES_URL",
 )
 MASK = "***"
-_MAX_SHOWN = 60
 
 
 def setting_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -157,22 +159,38 @@ def urls_with_passwords(data: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def describe(exc: ValidationError, secrets: tuple[str, ...]) -> str:
-    """One line per error naming the setting; the input only when it is safe to show."""
+def describe(exc: ValidationError, model: type[BaseModel], origin: Callable[[str], str] | None = None) -> str:
+    """One clause per error: the setting, where it came from (``origin(path)``, e.g. ``env
+    RISKCAST_HORIZON``), the type it expects and why the value fails, or the closest valid name
+    of a setting that does not exist. Never the value: "value hidden" for every field, since
+    a secret pasted into the wrong setting is still a secret."""
+    paths = setting_paths(model)
     lines = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "settings"
-        given = err.get("input")
+        where = f" (from {origin(field)})" if origin is not None and origin(field) else ""
         if err["type"] == "extra_forbidden":
-            lines.append(f"setting '{field}' does not exist")
+            close = difflib.get_close_matches(field, paths, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            lines.append(f"setting '{field}'{where} does not exist{hint} (value hidden)")
             continue
-        shown = ""
-        safe = isinstance(given, str | int | float | bool) and field not in secrets
-        if safe and not url_password(given):
-            text = repr(given)
-            shown = f" (got {text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + '...'})"
-        lines.append(f"setting '{field}': {err['msg']}{shown}")
+        why = err["msg"].replace("Input should be", "should be").replace("Value error, ", "")
+        lines.append(f"setting '{field}'{where}: expects {expected_type(model, err['loc'])}, {why} (value hidden)")
     return "invalid settings: " + "; ".join(lines)
+
+
+def expected_type(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """The declared type of the setting at ``loc`` in words (``int``, ``list[str]``, ...)."""
+    kind: Any = model
+    for part in loc:
+        fields = getattr(kind, "model_fields", None)
+        if not isinstance(fields, dict) or str(part) not in fields:
+            break  # an item of a list or mapping: the declared type of the container is shown
+        kind = fields[str(part)].annotation
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return f"a {kind.__name__} section (a mapping)"
+    text = kind.__name__ if isinstance(kind, type) else str(kind)
+    return re.sub(r"\b(?:typing|pydantic(?:\.types)?)\.", "", text)
 
 
 def _closest(key: str, names: list[str], prefix: str) -> str:

@@ -13,7 +13,8 @@ variables, which the Ray dashboard shows to whoever can open it. So what goes th
 - every URL in what is shipped loses its credentials (a password in its userinfo,
   ``password=``/``token=`` parameters: ``settings_checks.strip_url``).
 
-The PII key is HELD: the intake actors that hash get it as a separate argument
+The PII key is HELD: the intake actors that hash (PII columns, or what the PII screen
+finds) get it as a separate argument
 (``ingest.actors``), never in an environment. A setting added to ``Settings`` must be put
 in one list or the other (tests/forecasting/core/test_worker_settings.py says so).
 """
@@ -59,6 +60,7 @@ SHIPPED: dict[str, str] = {
     "backtest_baselines": "baselines a window fits", "ensemble_members": "the ensemble of a window",
     "ensemble_max_p": "ensemble rule", "ensemble_shrinkage": "ensemble rule",
     "ensemble_combination": "how member paths combine",
+    "pii_screen": "intake actors screen text values for personal data (patterns, no secret)",
 }  # fmt: skip
 
 

@@ -35,7 +35,7 @@ from forecasting.core.errors import ClusterError
 from forecasting.core.progress import progress_task
 from forecasting.core.schema import CONTRACTS
 from forecasting.core.worker_settings import for_workers
-from forecasting.ingest.pii import resolve_pii_key
+from forecasting.ingest.pii import optional_pii_key, resolve_pii_key
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,6 @@ def _resolved_key(settings: Settings, sources: Sequence[str]) -> bytes | None:
     cannot read this process's Airflow connection); None for work without PII columns.
     It travels as the actor's argument only: the actor's settings are ``for_workers``'
     allow-list, and no environment variable ever holds it."""
-    if not any(CONTRACTS[s].pii for s in sources):
-        return None
+    if not any(CONTRACTS[s].pii for s in sources):  # the PII screen hashes with it where there is one
+        return optional_pii_key(settings) if settings.pii_screen.enabled and sources else None
     return resolve_pii_key(settings)

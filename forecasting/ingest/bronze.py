@@ -34,6 +34,7 @@ from forecasting.ingest.coercion import ARROW_TYPES, coerce_table, raw_strings
 from forecasting.ingest.parquet_stream import ROW_GROUP
 from forecasting.ingest.pii import pseudonymise_array
 from forecasting.ingest.raw import RawFile, flag_blank
+from forecasting.ingest.screen import Screen
 
 _PANDAS_DTYPES = {
     pa.string(): "string",
@@ -56,15 +57,17 @@ class Split:
     duplicates: int
 
 
-def split_rows(raws: list[RawFile], contract: Contract, key: bytes | None, day: date) -> Split:
-    """Type every file's rows, quarantine bad rows and exact duplicates, protect PII.
+def split_rows(raws: list[RawFile], contract: Contract, key: bytes | None, day: date,
+               screen: Screen | None = None) -> Split:  # fmt: skip
+    """Type every file's rows, quarantine bad rows and exact duplicates, protect PII (the
+    contract's PII columns, and what the ``screen`` finds in any other).
 
     ``raws`` must be in file-name order: rows are then already in (file, row) order and a
     stable sort on the business key alone gives key, file, row order.
     """
     goods, parts = [], []
     for raw in raws:
-        good, _, held = typed_rows(raw, contract)
+        good, _, held = typed_rows(raw, contract, screen)
         goods.append(good)
         parts.extend(held)
     good = sort_by_key(pa.concat_tables(goods) if goods else empty_typed(contract), contract)
@@ -75,10 +78,14 @@ def split_rows(raws: list[RawFile], contract: Contract, key: bytes | None, day: 
     return Split(bronze_rows(good, contract, key, day), quarantine_table(parts, contract, key, day), int(dup.sum()))
 
 
-def typed_rows(raw: RawFile, contract: Contract) -> tuple[pa.Table, np.ndarray, list[pa.Table]]:
+def typed_rows(raw: RawFile, contract: Contract, screen: Screen | None = None) -> tuple[pa.Table, np.ndarray, list[pa.Table]]:
     """One file's (or block's) rows typed: (good rows with lineage, bool mask of the raw
-    table's bad rows, quarantine parts for the bad and the unsplittable rows)."""
-    co = coerce_table(raw.table, contract, raw.marker)
+    table's bad rows, quarantine parts for the bad and the unsplittable rows). The ``screen``
+    first hides personal data in ``raw`` itself: what is held or quoted from it is screened."""
+    held = screen.scrub(raw, contract) if screen is not None else None
+    co = coerce_table(raw.table, contract, raw.marker, screen, held)
+    for col, cells in co.withheld.items():  # typed cells holding personal data: stored empty
+        raw.table = raw.table.set_column(raw.table.column_names.index(col), col, screen.hide(raw.table[col], cells, False))
     raw.warnings += [
         f"{raw.name}: {n} {col} value(s) held undecodable (non-UTF-8) bytes and were emptied; "
         "the rows were kept (an optional field): fix the export's encoding"

@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forecasting.core.schema import RECON_ID, REPORT_ID, WAREHOUSE_ID, Contract
+from forecasting.ingest.screen import Screen
+from forecasting.ingest.screen import reason as screen_reason
 
 ARROW_TYPES = {
     "str": pa.string(),
@@ -68,20 +70,29 @@ class Coerced:
     bad: np.ndarray
     reasons: dict[int, str]
     nulled: dict[str, int] = field(default_factory=dict)
+    withheld: dict[str, np.ndarray] = field(default_factory=dict)  # column -> cells to store empty
 
 
-def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None) -> Coerced:
+def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None,
+                 screen: Screen | None = None, held: dict[int, list[str]] | None = None) -> Coerced:  # fmt: skip
     """Cast every contract column of ``table`` (raw strings or typed Parquet columns).
 
     ``marker`` is the reader's stand-in for undecodable bytes: cells holding it are bad,
     except in optional plain columns outside the key (a site's display name), where the cell
     is emptied and counted in ``nulled``: a damaged optional field never costs the row.
     (PII and free text stay strict: emptying them would misstate ``has_notes``.)
-    Reasons quote the raw value, except in PII and free-text columns.
+    Reasons quote the raw value, except in PII and free-text columns, and except a value the
+    PII ``screen`` (``ingest.screen.Screen``) finds personal data in: its reason says so, and
+    ``withheld`` names the cell (stored empty). ``held``: row index -> reasons the screen
+    already gave (those rows are bad).
     """
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
     reasons: dict[int, list[str]] = defaultdict(list)
+    withheld: dict[str, np.ndarray] = {}
+    for i, why in (held or {}).items():
+        bad[i] = True
+        reasons[i].extend(why)
     private = set(contract.pii) | set(contract.free_text)
     columns = []
     nulled: dict[str, int] = {}
@@ -98,6 +109,13 @@ def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None)
             if mangled.any():
                 arr = pc.if_else(pa.array(mangled), pa.scalar(None, arr.type), arr)
         typed, failed = _cast(arr, kind)
+        if failed is not None and failed.any() and screen is not None and col not in private:
+            personal, kinds = _screened(screen, arr, failed)
+            for i, found in zip(np.flatnonzero(personal).tolist(), kinds, strict=True):
+                bad[i] = True  # never quoted: the screen's reason instead
+                reasons[i].append(screen_reason(col, found))
+            if personal.any():
+                withheld[col], failed = personal, failed & ~personal
         if failed is not None and failed.any():
             what = _EXPECTED[kind]
             msg = (
@@ -118,7 +136,20 @@ def coerce_table(table: pa.Table, contract: Contract, marker: str | None = None)
                 )
         columns.append(typed)
     out = pa.table(columns, names=list(contract.columns))
-    return Coerced(out, bad, {i: "; ".join(r) for i, r in reasons.items()}, nulled)
+    return Coerced(out, bad, {i: "; ".join(r) for i, r in reasons.items()}, nulled, withheld)
+
+
+def _screened(screen: Screen, arr: pa.Array | pa.ChunkedArray, failed: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(bool per row: a cell that failed to parse holds personal data, the kind of each such
+    cell); only the failed cells are read."""
+    idx = np.flatnonzero(failed)
+    values = arr.take(pa.array(idx))
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = values if pa.types.is_string(values.type) else _to_string(values)
+    found = screen.find(values)
+    out = np.zeros(len(failed), dtype=bool)
+    out[idx[found]] = True
+    return out, screen.kinds(values.filter(pa.array(found))) if found.any() else []
 
 
 def raw_strings(table: pa.Table, columns: list[str], marker: str | None = None) -> pa.Table:

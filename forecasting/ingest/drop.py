@@ -51,11 +51,12 @@ from forecasting.core.progress import progress_task
 from forecasting.core.schema import CONTRACTS, DAILY_SOURCES, Contract
 from forecasting.ingest import arrival, partition
 from forecasting.ingest.bronze import account_rows, parquet_bytes, split_rows
-from forecasting.ingest.landing import day_files, read_landing, reference_files
+from forecasting.ingest.landing import day_files, read_landing, reference_files, refuse_not_folder
 from forecasting.ingest.manifest import fingerprint, write_manifest
-from forecasting.ingest.pii import resolve_pii_key
+from forecasting.ingest.pii import optional_pii_key, resolve_pii_key
 from forecasting.ingest.raw import RawFile
 from forecasting.ingest.reader import read_file
+from forecasting.ingest.screen import Screen
 from forecasting.ingest.stream import streamed_split
 from forecasting.ingest.unpack import Caps
 
@@ -124,6 +125,8 @@ def _stage(settings: Settings, contract: Contract, live: Lake, lake: Lake, resul
     source, day = contract.name, result.date
     landing = Lake.landing_from_settings(settings)
     try:
+        if contract.daily:  # a source or day "folder" that is a file: one line, not a traceback
+            refuse_not_folder(landing, landing.landing_day(source, day), f"{source}/date={day}")
         if contract.daily and not landing.exists(landing.landing_day(source, day)):
             return _absent(settings, live, lake, result, overdue)
         files, result.warnings = _landing_files(landing, contract, day)
@@ -132,11 +135,12 @@ def _stage(settings: Settings, contract: Contract, live: Lake, lake: Lake, resul
         result.files = [name for name, _ in files]
         arrived = _arrival(settings, landing, live, contract, day)
         prints = fingerprint(landing, files)
-        key = resolve_pii_key(settings) if contract.pii else None
+        key = resolve_pii_key(settings) if contract.pii else optional_pii_key(settings)
+        screen = Screen.from_settings(settings, key)
         if _landed_bytes(landing, files) > settings.intake_block_bytes:
-            return _ingest_streamed(landing, lake, files, contract, key, result, settings, (prints, arrived))
+            return _ingest_streamed(landing, lake, files, (contract, key, screen), result, settings, (prints, arrived))
         raws = _read_all(landing, files, contract, source, day, Caps.from_settings(settings))
-        split = split_rows(raws, contract, key, day)
+        split = split_rows(raws, contract, key, day, screen)
         for raw in raws:
             result.warnings.extend(raw.warnings)
         result.read = sum(raw.read for raw in raws)
@@ -200,13 +204,14 @@ def _totals(result: IngestResult) -> dict[str, int]:
     return {k: getattr(result, k) for k in ("read", "accepted", "quarantined", "duplicates")}
 
 
-def _ingest_streamed(landing: Lake, lake: Lake, files: list[tuple[str, str]], contract: Contract,
-                     key: bytes | None, result: IngestResult, settings: Settings,
-                     record: tuple[dict, dict]) -> IngestResult:  # fmt: skip
-    """``ingest_source`` for a day larger than ``intake_block_bytes``: ``stream.streamed_split``."""
-    day = result.date
+def _ingest_streamed(landing: Lake, lake: Lake, files: list[tuple[str, str]],
+                     how: tuple[Contract, bytes | None, Screen | None], result: IngestResult,
+                     settings: Settings, record: tuple[dict, dict]) -> IngestResult:  # fmt: skip
+    """``ingest_source`` for a day larger than ``intake_block_bytes``: ``stream.streamed_split``
+    (``how``: the contract, the PII key and the PII screen)."""
+    day, (contract, key, screen) = result.date, how
     caps = Caps.from_settings(settings)
-    with streamed_split(landing, files, contract, key, day, settings.intake_block_bytes, caps) as split:
+    with streamed_split(landing, files, contract, key, day, settings.intake_block_bytes, caps, screen) as split:
         result.warnings.extend(split.warnings)
         result.read, result.accepted = split.read, split.accepted
         result.quarantined, result.duplicates = split.quarantine.num_rows, split.duplicates

@@ -45,6 +45,16 @@ def resolve_pii_key(settings: Settings) -> bytes:
     )
 
 
+def optional_pii_key(settings: Settings) -> bytes | None:
+    """The hashing key where one is configured, else None: a source without PII columns
+    needs it only to pseudonymise what the PII screen finds (``ingest.screen``); without it
+    those rows are held back instead."""
+    try:
+        return resolve_pii_key(settings)
+    except ConfigError:
+        return None
+
+
 def pseudonym(value: str, key: bytes) -> str:
     """The pseudonym of one value: first 16 hex chars of HMAC-SHA256(key, value)."""
     digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -56,6 +56,7 @@ from forecasting.ingest.bronze import (
 )
 from forecasting.ingest.parquet_stream import RowGroupWriter
 from forecasting.ingest.raw import flag_blank
+from forecasting.ingest.screen import Screen
 from forecasting.ingest.unpack import DEFAULT_CAPS, Caps
 
 SAMPLE_PER_BLOCK = 4096  # key values sampled per block for the range boundaries
@@ -84,18 +85,19 @@ def streamed_split(
     day: date,
     block_bytes: int,
     caps: Caps = DEFAULT_CAPS,
+    screen: Screen | None = None,
 ) -> Iterator[Streamed]:
     """Split the day's ``files`` [(name, uri)] into bronze + quarantine (see the module doc);
-    ``caps``: how far a file may expand (``unpack.Caps``)."""
+    ``caps``: how far a file may expand (``unpack.Caps``); ``screen``: the PII screen."""
     work = tempfile.mkdtemp(prefix=f"riskcast-{contract.name}-{day}-")
     try:
-        yield _split(work, landing, files, contract, key, day, block_bytes, caps)
+        yield _split(work, landing, files, contract, key, day, block_bytes, caps, screen)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Contract,
-           key: bytes | None, day: date, block_bytes: int, caps: Caps) -> Streamed:  # fmt: skip
+           key: bytes | None, day: date, block_bytes: int, caps: Caps, screen: Screen | None) -> Streamed:  # fmt: skip
     out = Streamed(os.path.join(work, "bronze.parquet"))
     reads: dict[str, int] = {}
     blank: set[str] = set()
@@ -104,7 +106,7 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
     for name, uri in files:
         reads[name] = 0
         for raw in file_blocks(landing, name, uri, contract, block_bytes, caps):
-            good, _, held = typed_rows(raw, contract)
+            good, _, held = typed_rows(raw, contract, screen)
             parts.extend(held)
             reads[name] += raw.read
             blank.update([name] if raw.blank else [])
@@ -129,7 +131,7 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
         if not writer.rows:
             writer.write(bronze_rows(empty_typed(contract), contract, key, day))
         out.accepted = writer.rows
-    parts.extend(_landed(landing, [f for f in files if f[0] in dups], contract, block_bytes, dups, caps))
+    parts.extend(_landed(landing, [f for f in files if f[0] in dups], contract, block_bytes, dups, caps, screen))
     out.quarantine = quarantine_table(parts, contract, key, day)
     out.read = sum(reads.values())
     out.file_rows = flag_blank(reconcile(reads, accepted, file_counts(out.quarantine)), blank)
@@ -137,9 +139,10 @@ def _split(work: str, landing: Lake, files: list[tuple[str, str]], contract: Con
 
 
 def _landed(landing: Lake, files: list[tuple[str, str]], contract: Contract, block_bytes: int,
-            wanted: dict[str, list[tuple[int, str]]], caps: Caps) -> list[pa.Table]:  # fmt: skip
-    """Quarantine rows for duplicates, with their values as they landed: the files read again
-    (only those holding a duplicate; duplicates are rare and the runs keep typed values only)."""
+            wanted: dict[str, list[tuple[int, str]]], caps: Caps, screen: Screen | None) -> list[pa.Table]:  # fmt: skip
+    """Quarantine rows for duplicates, with their values as they landed (screened): the files
+    read again (only those holding a duplicate; duplicates are rare and the runs keep typed
+    values only)."""
     parts = []
     for name, uri in files:
         rows_, reasons = zip(*sorted(wanted[name]), strict=True)
@@ -147,6 +150,8 @@ def _landed(landing: Lake, files: list[tuple[str, str]], contract: Contract, blo
         for raw in file_blocks(landing, name, uri, contract, block_bytes, caps):
             sel = np.flatnonzero(np.isin(rows, raw.rows))
             if len(sel):
+                if screen is not None:
+                    screen.scrub(raw, contract)
                 local = np.searchsorted(raw.rows, rows[sel])  # raw.rows is ascending
                 parts.append(raw_part(raw, local, [reasons[j] for j in sel], contract))
     return parts

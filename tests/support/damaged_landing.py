@@ -7,7 +7,9 @@ data row ``i + 1`` of its file, so a test can check that every ``source_row`` is
 
 A file's content is bytes, or a special entry: ``LINK_OUT`` (a symbolic link to a file
 outside the landing area), ``LINK_IN`` (a link to a file inside it), ``FOLDER`` (a folder
-named like a data file), ``UNREADABLE`` (valid bytes that raise PermissionError on read).
+named like a data file), ``UNREADABLE`` (valid bytes that raise PermissionError on read),
+``FIFO`` (a named pipe: reading it would block). ``Case.not_folder`` makes the day folder
+(``"day"``) or the source's folder (``"source"``) a plain file instead.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from tests.support.landing import csv_text, recon, report
 REPORTS, RECON = s.SECURITY_REPORTS.name, s.RECONCILIATION_LOGS.name
 SITES, EVENTS = s.WAREHOUSES.name, s.EVENTS.name
 LINK_OUT, LINK_IN, FOLDER, UNREADABLE = "<link-out>", "<link-in>", "<folder>", "<unreadable>"
+FIFO = "<fifo>"
+PHONE, EMAIL, IBAN = "+44 20 7946 0958", "jane.roe@example.com", "DE89 3704 0044 0532 0130 00"
 ROOT = "<root>"  # a file name prefix: the file lies at the landing root, not in the day folder
 
 
@@ -43,6 +47,7 @@ class Case:
     warning: str | None = None  # a warning that must name the damage
     day_link: bool = False  # the day folder itself is a link to a folder outside the landing
     aligned: bool = True  # row ids encode the data row (see the module docstring)
+    not_folder: str | None = None  # "day" / "source": that folder is a plain file (``files`` its text)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -213,6 +218,12 @@ def corpus() -> list[Case]:
         Case("unreadable file", RECON, {"a.csv": UNREADABLE}, error="cannot be read"),
         Case("day folder linked outside the landing area", REPORTS, {"a.csv": r6}, day_link=True,
              error="resolves outside the landing area"),
+        Case("day folder that is a plain file", REPORTS, {"a.csv": r6}, not_folder="day",
+             error="is a file, not a folder"),
+        Case("source folder that is a plain file", RECON, {"a.csv": c6}, not_folder="source",
+             error="is a file, not a folder"),
+        Case("named pipe in the day folder", RECON, {"a.csv": c6, "b.csv": FIFO}, error="named pipe"),
+        Case("folder named like a data file, alone", EVENTS, {"part-000.csv": FOLDER}, error="is a folder"),
         # --- headers and columns
         Case("no header row", RECON, {"a.csv": "".join(lines(c6)[1:])}, error="no header row"),
         Case("required column missing", REPORTS,
@@ -235,4 +246,15 @@ def corpus() -> list[Case]:
              {"a.csv": c6.replace("UNEXPLAINED", "<script>alert(1)</script>", 2)}, 6, 0),
         Case("header line" + " repeated mid-file", REPORTS, {"a.csv": r6 + header_r + reports_csv(2)[len(header_r):]},
              6, 3, aligned=False),
+        # --- personal data outside the PII columns (ingest.screen): hashed, or the row held back
+        Case("phone number in the SKU column", REPORTS,
+             {"a.csv": csv_text([report(i, **({s.SKU: PHONE} if i == 2 else {})) for i in range(6)])}, 5, 1),
+        Case("e-mail address in a unit count", RECON,
+             {"a.csv": csv_text([recon(i, **({s.COUNTED_UNITS: EMAIL} if i == 3 else {})) for i in range(6)])}, 5, 1),
+        Case("e-mail address as a business key", RECON, {"a.csv": c6.replace("RC-00001", EMAIL, 1)}, 5, 1,
+             aligned=False),
+        Case("IBAN in a site name", SITES, {"a.csv": w4.replace("Site 1", f"Site {IBAN}", 1)}, 4, 0),
+        Case("employee id in an event name", EVENTS, {"a.csv": e3.replace("Sale 1", "Sale by EMP-70001", 1)}, 3, 0),
+        Case("phone number in an unsplittable line", RECON,
+             {"a.csv": c6.replace("RC-00003,", f"RC-00003,{PHONE},", 1)}, 5, 1),
     ]

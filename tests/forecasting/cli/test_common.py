@@ -57,6 +57,8 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, args, expected):
         ({"RISKCAST_LANDING_URI": "ftp2://x/landing"}, "setting 'landing_uri' (RISKCAST_LANDING_URI) uses the scheme 'ftp2://'"),
         ({"RISKCAST_ALERTS__ROUTES": "smtp", "RISKCAST_ALERTS__SMTP_PASSWORD": SECRET}, "JSON"),
         ({"RISKCAST_ALERTS__SMTP_PORT": "x", "RISKCAST_ALERTS__SMTP_PASSWORD": SECRET}, "smtp_port"),
+        ({"RISKCAST_MAX_BACKFILL_DAYS": SECRET}, "(from env RISKCAST_MAX_BACKFILL_DAYS): expects int"),
+        ({"RISKCAST_ALERTS__ROUTES": f'"{SECRET}"'}, "'alerts.routes' (from env RISKCAST_ALERTS__ROUTES)"),
     ],
 )
 def test_bad_settings_are_one_line_without_secrets(tmp_path, env, expected):

@@ -214,3 +214,54 @@ def test_every_daily_source_has_drop_settings_from_yaml_and_env(tmp_path, monkey
     cfg.write_text("drops:\n  security_reports:\n    sucess_marker: true\n")
     with pytest.raises(ConfigError, match="drops.security_reports.success_marker"):
         load_settings(cfg)
+
+
+# ---------------------------------------------------------------------------- issue 32: value hidden
+@pytest.mark.parametrize(
+    ("env", "field", "expects"),
+    [
+        ("RISKCAST_MAX_BACKFILL_DAYS", "max_backfill_days", "expects int"),
+        ("RISKCAST_HORIZON", "horizon", "expects int"),
+        ("RISKCAST_ALERTS__ROUTES", "alerts.routes", "expects list["),
+        ("RISKCAST_FREQ", "freq", "expects Literal['D', 'W']"),
+        ("RISKCAST_RAY__NUM_WORKERS", "ray.num_workers", "expects int"),
+        ("RISKCAST_INTAKE_MAX_EXPANSION", "intake_max_expansion", "expects float"),
+    ],
+)
+def test_an_invalid_env_value_is_never_echoed_for_any_setting(monkeypatch, env, field, expects):
+    """A secret pasted into the wrong setting (an integer, a list, a choice) stays hidden."""
+    monkeypatch.setenv(env, f'"{SECRET}"' if field == "alerts.routes" else SECRET)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    msg = str(err.value)
+    assert SECRET not in msg and "hunter2" not in msg and err.value.__cause__ is None
+    assert f"setting '{field}' (from env {env})" in msg and expects in msg
+    assert "value hidden" in msg and "\n" not in msg
+
+
+def test_an_invalid_yaml_or_override_value_is_never_echoed(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(f"horizon: {SECRET}\nlookback_days: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    msg = str(err.value)
+    assert SECRET not in msg and f"setting 'horizon' (from config file {cfg}): expects int" in msg
+    assert "value hidden" in msg
+    with pytest.raises(ConfigError) as err:
+        load_settings(intake_workers=SECRET, public_base_url=None)
+    msg = str(err.value)
+    assert SECRET not in msg and "'intake_workers' (from a command-line flag or override)" in msg
+
+
+def test_an_unknown_setting_names_the_closest_one_without_its_value(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(max_backfil_days=SECRET)
+    msg = str(err.value)
+    assert "setting 'max_backfil_days'" in msg and "did you mean 'max_backfill_days'?" in msg
+    assert SECRET not in msg and "value hidden" in msg
+    cfg = tmp_path / "typo.yaml"
+    cfg.write_text(f"max_backfil_days: {SECRET}\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert "did you mean 'max_backfill_days'?" in str(err.value) and "(values hidden)" in str(err.value)
+    assert SECRET not in str(err.value)

@@ -214,3 +214,12 @@ def test_check_storage_names_each_bad_setting_once_and_never_its_value(settings_
     assert text.count("setting 'lake_uri'") == 1 and text.count("setting 'landing_uri'") == 1
     assert "scheme 'ftp://'" in text and "points at a file" in text and "pw-secret" not in text
     assert "\n" not in text
+
+
+def test_files_under_a_path_that_is_a_file_are_none(tmp_path):
+    """A day "folder" that is a plain file holds no files (the sweep and the drop sensor
+    list it): not one file with an empty name."""
+    lake = Lake(str(tmp_path))
+    (tmp_path / "date=2024-03-01").write_text("x\n")
+    assert lake.files(str(tmp_path / "date=2024-03-01")) == {}
+    assert list(lake.files(str(tmp_path))) == ["date=2024-03-01"]

@@ -79,5 +79,10 @@ def test_ray_tasks_and_actors_receive_the_allow_list(ray_local, secret_settings)
     hashing = run_on_actors(settings, _actor_view, [[1], [2]], "check", sources=["security_reports"])
     assert [key for _, key in hashing] == [TEST_PII_KEY, TEST_PII_KEY]  # the hashing actors have it
     assert all(_secrets_in(blob) == [] for blob, _ in hashing)  # ... and nothing else secret
+    # no PII columns, but the PII screen may hash what it finds in any source: the key; off, none
     screening = run_on_actors(settings, _actor_view, [[1], [2]], "check", sources=["events"])
-    assert [key for _, key in screening] == [None, None]  # no PII columns: no key at all
+    assert [key for _, key in screening] == [TEST_PII_KEY, TEST_PII_KEY]
+    off = settings.model_copy(update={"pii_screen": settings.pii_screen.model_copy(update={"enabled": False})})
+    plain = run_on_actors(off, _actor_view, [[1], [2]], "check", sources=["events"])
+    assert [key for _, key in plain] == [None, None]
+    assert all(_secrets_in(blob) == [] for blob, _ in screening + plain)

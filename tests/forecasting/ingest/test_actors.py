@@ -86,7 +86,10 @@ def test_short_ranges_and_one_worker_stay_in_process(settings_factory):
 
 def test_actors_get_the_resolved_pii_key_only_where_rows_carry_pii(settings_factory):
     settings = settings_factory(pii_key="k" * 32)
-    assert actors._resolved_key(settings, ["warehouses"]) is None
+    # any source's rows may carry PII the screen hashes (ingest.screen); with it off, none
+    assert actors._resolved_key(settings, ["warehouses"]) == b"k" * 32
+    assert actors._resolved_key(settings_factory(pii_key="k" * 32, pii_screen={"enabled": False}),
+                                ["warehouses"]) is None  # fmt: skip
     assert actors._resolved_key(settings, ()) is None  # GX screens read pseudonymised bronze
     assert actors._resolved_key(settings, ["warehouses", "security_reports"]) == b"k" * 32
     # the actor holds it in its own settings; what is shipped to it has none (worker_settings)

@@ -7,10 +7,11 @@ Rules checked for every case:
    refused with an error naming the file, the reason and a fix, and nothing in bronze;
 2. no row lost: the data rows of each file (bronze + quarantine ``source_row``) are
    exactly 1..read, and each kept row sits at its own row number (ids encode the row);
-3. no raw PII anywhere in bronze or quarantine (reporter ids and notes of the reports);
+3. no raw PII anywhere in bronze or quarantine (reporter ids and notes of the reports, and
+   phone numbers, e-mail addresses, IBANs and employee ids in columns not meant for them);
 4. no crash: only riskcast's own errors, never a traceback-worthy exception.
 
-Kinds covered (63), by group:
+Kinds covered (72), by group:
 - quoting and field counts: unterminated quote mid-file; unterminated quote in an
   18-line file; unterminated quote on the last row; two stray quotes that pair up; a
   row missing a field (values shift); a row with an extra field; a row missing a field
@@ -28,17 +29,23 @@ Kinds covered (63), by group:
   file; empty marker file beside data; empty data file; whitespace-only file;
 - paths: symlink out of the landing area; symlink inside it; folder named like a data
   file; reference file that is a folder; reference file that is a symlink; unreadable
-  file (PermissionError); day folder linked outside the landing area;
+  file (PermissionError); day folder linked outside the landing area; day folder that is a
+  plain file; source folder that is a plain file; named pipe in the day folder; a lone folder
+  named like a data file;
 - headers: no header row; required column missing; duplicate header column; trailing
   blank header column;
 - JSON Lines: invalid line; nested value; last line cut; a line that is an array;
 - values: re-delivered file (exact duplicates); unsafe identifier; HTML payload in text
-  columns; header line repeated mid-file.
+  columns; header line repeated mid-file;
+- personal data (``ingest.screen``): a phone number in the SKU column; an e-mail address in a
+  unit count; an e-mail address as a business key; an IBAN in a site name; an employee id in
+  an event name; a phone number in an unsplittable line.
 Run-level kinds (one bad file among good sources; missing PII key) are at the end.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -52,6 +59,7 @@ from forecasting.core.layout import BRONZE_FILE, INGEST_QUARANTINE_FILE, SUCCESS
 from forecasting.ingest.drop import ingest_source
 from forecasting.stages import run_ingest
 from tests.support.damaged_landing import (
+    FIFO,
     FOLDER,
     LINK_IN,
     LINK_OUT,
@@ -66,7 +74,7 @@ from tests.support.landing import DAY, csv_text, land, land_reference, recon, re
 
 CASES = corpus()
 FIX_WORDS = ("fix", "re-export", "deliver", "rename", "copy", "move", "make", "remove", "replace")
-PII = re.compile(r"EMP-7\d{4}|Jane Roe|badge 4711")
+PII = re.compile(r"EMP-7\d{4}|Jane Roe|badge 4711|7946 0958|jane\.roe@|DE89 3704")
 ROW_OF_ID = re.compile(r"^(?:SR-|RC-|WH-DE-)(\d+)$")
 
 
@@ -82,6 +90,11 @@ def _write(landing: Path, case: Case, tmp_path: Path, monkeypatch) -> None:
         outside.mkdir()
         folder.parent.mkdir(parents=True)
         folder.symlink_to(outside, target_is_directory=True)
+    if case.not_folder:  # the day (or source) "folder" is a plain file holding the data
+        entry = folder if case.not_folder == "day" else folder.parent
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.write_text("".join(str(d) for d in case.files.values()))
+        return
     for name, data in case.files.items():
         path = landing / name[len(ROOT) :] if name.startswith(ROOT) else folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +107,8 @@ def _write(landing: Path, case: Case, tmp_path: Path, monkeypatch) -> None:
         elif data == FOLDER:
             path.mkdir()
             (path / "part.csv").write_text(reports_csv())
+        elif data == FIFO:
+            os.mkfifo(path)
         elif data == UNREADABLE:
             path.write_text(reports_csv())
             _refuse_reading(monkeypatch, str(path))
@@ -207,3 +222,22 @@ def test_a_missing_pii_key_is_an_infrastructure_alert_for_the_platform_owner(
     assert "infrastructure: security_reports 2024-03-01 not ingested" in titles
     assert not any(t.startswith("contract broken: security_reports") for t in titles)
     assert summary["sources"][s.RECONCILIATION_LOGS.name]["accepted"] == 1
+
+
+def test_a_day_that_is_a_file_fails_only_its_own_source_day_in_one_line(settings_factory):
+    """``<source>/date=D`` delivered as a plain file: one line naming the path and the fix,
+    exit 2 for that source-day, the other sources ingested and validated."""
+    settings = settings_factory()
+    landing = Path(settings.landing_uri)
+    land_reference(landing)
+    land(landing, s.RECONCILIATION_LOGS.name, "part-000.csv", csv_text([recon(i) for i in range(4)]))
+    day = landing / REPORTS / f"date={DAY}"
+    day.parent.mkdir(parents=True)
+    day.write_text(csv_text([report(i) for i in range(4)]))
+    summary = run_ingest(settings, [DAY], sweep=False)[0]
+    assert summary["exit_code"] == 2
+    error = summary["sources"][REPORTS]["error"]
+    assert error.startswith(f"{REPORTS}/date={DAY}: is a file, not a folder") and "\n" not in error
+    assert "make security_reports/date=2024-03-01 a folder" in error and not PII.search(error)
+    assert summary["sources"][s.RECONCILIATION_LOGS.name]["accepted"] == 4
+    assert summary["validation"]["sources"][s.RECONCILIATION_LOGS.name]["status"] != "skipped"
