@@ -19,7 +19,7 @@ from forecasting.demo.generate import generate_network
 from forecasting.ingest.drop import ingest_source
 from forecasting.ingest.pii import pseudonym
 from forecasting.ingest.screen import Screen
-from forecasting.validation.runner import ingest_and_validate
+from forecasting.stages import run_ingest
 from tests.support.demo_landing import read_source
 from tests.support.keys import TEST_PII_KEY
 from tests.support.landing import DAY, csv_text, land, land_reference, recon, report
@@ -157,7 +157,7 @@ def test_alerts_and_data_docs_quote_screened_values_only(settings_factory):
     rows[2][s.SKU] = "jane.roe@example.com"
     land(landing, s.RECONCILIATION_LOGS.name, "a.csv", csv_text(rows))
     land(landing, s.SECURITY_REPORTS.name, "a.csv", csv_text([report(i) for i in range(3)]))
-    summary = ingest_and_validate(settings, DAY)
+    summary = run_ingest(settings, [DAY], sweep=False)[0]
     assert summary["sources"][s.RECONCILIATION_LOGS.name]["quarantined"] == 1
     lake = Lake.from_settings(settings)
     outbox = Path(lake.outbox).read_text() if Path(lake.outbox).exists() else ""
