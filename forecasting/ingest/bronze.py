@@ -22,14 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from forecasting.core.errors import DataContractError
-from forecasting.core.schema import (
-    INGEST_DATE,
-    RAW_LINE,
-    REASON,
-    SOURCE_FILE,
-    SOURCE_ROW,
-    Contract,
-)
+from forecasting.core.schema import INGEST_DATE, RAW_LINE, REASON, SOURCE_FILE, SOURCE_ROW, Contract
 from forecasting.ingest.coercion import ARROW_TYPES, coerce_table, raw_strings
 from forecasting.ingest.parquet_stream import ROW_GROUP
 from forecasting.ingest.pii import pseudonymise_array

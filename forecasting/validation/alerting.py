@@ -152,6 +152,9 @@ def source_alert(
         # a finding about the day, not its rows (a site fell silent): say what it is
         found = [f["note"] for f in failed if f.get("note")]
         summary = f"{source} {day}: " + ("; ".join(found) or checked.message) + "; every row is in bronze."
+    elif checked is None:  # the ingest stage's alert: its rows wait, staged, for validation
+        summary = (f"{source} {day}: {held_at_ingest} rows held back at ingest; the other rows go on "
+                   "to validation. Review the quarantine partition.")
     else:
         summary = (
             f"{source} {day}: {counts.get('validation quarantined', 0)} rows held back by validation and "
@@ -159,7 +162,9 @@ def source_alert(
         )
     blocking = checked.blocking if checked is not None else []
     kept = checked is not None and bool(checked.kept)
-    rows = quarantined_rows(settings, source, day, failed, blocking, staged=kept)
+    staging = _lake(settings, source, day, True)
+    staged = kept or (checked is None and staging.exists(staging.ingest_quarantine(source, day)))
+    rows = quarantined_rows(settings, source, day, failed, blocking, staged=staged)
     return data_quality_alert(
         source,
         day,
