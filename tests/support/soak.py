@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import fsspec
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from forecasting.core import schema as s
@@ -99,13 +102,38 @@ def _csv(header: list[str], rows: list[dict[str, str]]) -> str:
     return out.getvalue()
 
 
+def _split_by_site(folder: Path, sites: list[str]) -> None:
+    """A day's files -> one file per site, ``<site>.csv`` (header only on a quiet day), and
+    ``<site>.1.<ext>`` for the rows of a second part (``part-001.jsonl`` / ``.parquet``)."""
+    for path in sorted(folder.iterdir()):
+        suffix = "" if path.name.startswith("part-000") else ".1"
+        if path.suffix == ".csv":
+            text = path.read_text()
+            header, rows = text.splitlines()[0].split(","), _rows(text)
+            for site in sites:
+                (folder / f"{site}{suffix}.csv").write_text(_csv(header, [r for r in rows if r[s.WAREHOUSE_ID] == site]))
+        elif path.suffix == ".jsonl":
+            lines = path.read_text().splitlines()
+            for site in sites:
+                mine = [line for line in lines if json.loads(line)[s.WAREHOUSE_ID] == site]
+                if mine:
+                    (folder / f"{site}{suffix}.jsonl").write_text("\n".join(mine) + "\n")
+        else:
+            table = pq.read_table(path)
+            for site in sites:
+                mine = table.filter(pc.equal(table[s.WAREHOUSE_ID], site))
+                if mine.num_rows:
+                    pq.write_table(mine, folder / f"{site}{suffix}.parquet")
+        path.unlink()
+
+
 class SoakLanding:
     """The landing of the soak under ``root`` (local) and in the stack's S3; the held-back files."""
 
     def __init__(self, env: dict[str, str], tl: Timeline, root: Path) -> None:
         self.env, self.tl, self.root, self.fs = env, tl, root, s3(env)
         self.landing, self.lake = Lake(env["RISKCAST_LANDING_URI"]), Lake(env["RISKCAST_LAKE_URI"])
-        self.held: dict[str, dict[str, str]] = {}  # event -> {landing relative path: text}
+        self.held: dict[str, dict[str, bytes]] = {}  # event -> {landing relative path: bytes}
         self.site = ""  # the site whose file of ``tl.missing`` never comes
 
     def make(self) -> None:
@@ -117,23 +145,16 @@ class SoakLanding:
         sites = sorted(r[s.WAREHOUSE_ID] for r in _rows((self.root / "warehouses.csv").read_text()))
         self.site = sites[0]
         for day in self.tl.days:
-            folder = self.root / RECON / f"date={day}"
-            files = sorted(folder.glob("part-*"))
-            assert [f.name for f in files] == ["part-000.csv"], f"{folder}: {files}"
-            text = files[0].read_text()
-            header, rows = text.splitlines()[0].split(","), _rows(text)
-            files[0].unlink()
-            for site in sites:  # every open site delivers its file, header only on a quiet day
-                (folder / f"{site}.csv").write_text(_csv(header, [r for r in rows if r[s.WAREHOUSE_ID] == site]))
+            _split_by_site(self.root / RECON / f"date={day}", sites)
         (self.root / RECON / f"date={self.tl.missing}" / f"{self.site}.csv").unlink()
         late = self.root / RECON / f"date={self.tl.late}"
-        self.held["late"] = {str(p.relative_to(self.root)): p.read_text() for p in sorted(late.iterdir())}
+        self.held["late"] = {str(p.relative_to(self.root)): p.read_bytes() for p in sorted(late.iterdir())}
         shutil.rmtree(late)
         report = self.root / REPORTS / f"date={self.tl.amended}" / "part-000.csv"
         text = report.read_text()
         rows = _rows(text)
         extra = {**rows[0], s.REPORT_ID: AMENDED_REPORT, "notes": "confirmed after investigation"}
-        self.held["amended"] = {str(report.relative_to(self.root)): _csv(text.splitlines()[0].split(","), [*rows, extra])}
+        self.held["amended"] = {str(report.relative_to(self.root)): _csv(text.splitlines()[0].split(","), [*rows, extra]).encode()}
 
     def upload(self) -> None:
         """The landing to S3, then the history before the first day as a bulk load into the lake
@@ -151,10 +172,10 @@ class SoakLanding:
 
     def deliver(self, event: str) -> None:
         """Put the held-back files of ``event`` into the S3 landing (and the local copy)."""
-        for rel, text in self.held[event].items():
+        for rel, data in self.held[event].items():
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (self.root / rel).write_text(text)
-            self.fs.pipe(f"{self.landing.uri}/{rel}", text.encode())
+            (self.root / rel).write_bytes(data)
+            self.fs.pipe(f"{self.landing.uri}/{rel}", data)
 
     def partition(self, source: str, day: date) -> dict[str, bytes]:
         """Every file of the live bronze and quarantine of a source-day, by path."""
