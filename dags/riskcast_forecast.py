@@ -12,7 +12,9 @@ the data interval's end, or before ``run_after`` for asset-triggered runs, which
 logical date): a run triggered by the bronze of D works on D, and when D is not a Sunday its
 first forecast week is the one under way (the page and summaries say so). Training runs in-process on local Ray
 (embedded default) or as a Ray Job on the cluster named by ``RISKCAST_RAY__JOBS_ADDRESS``.
-A miscalibrated model fails the gate, so nothing is published.
+A miscalibrated model fails the gate, so nothing is published. A scheduled run first waits
+(``wait_ingest``, on the triggerer) for the ingest run of its as-of day; a manual or
+asset-triggered run does not (``riskcast_airflow.schedule``).
 """
 
 from __future__ import annotations

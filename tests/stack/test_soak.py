@@ -127,7 +127,7 @@ def test_the_missing_site_day_was_alerted_and_is_missing_not_zero(soak):
     incomplete = [a for a in outbox if str(tl.missing) in a["title"] and RECON in a["title"]]
     assert len(incomplete) == 1 and landing.site in json.dumps(incomplete[0]), titles
     assert sum(str(tl.late) in t and RECON in t and "missing" in t for t in titles) == 1, titles
-    week = pd.Timestamp(tl.first)
+    week = pd.Timestamp(tl.missing_week)
     for as_of in tl.sundays:
         panel = _parquet(soak, landing.lake.panel_file(as_of))
         rows = panel[panel[s.DS] == week]
@@ -164,7 +164,7 @@ def test_the_track_record_holds_every_week_whose_outcome_is_known(soak):
     assert known <= scored, sorted(known - scored)
     sites = {r["id"] for r in rows if r["level"] == "warehouse"}
     for r in rows:
-        if r["level"] == "warehouse" and not (r["id"] == soak["landing"].site and r["period_start"] == tl.first):
+        if r["level"] == "warehouse" and not (r["id"] == soak["landing"].site and r["period_start"] == tl.missing_week):
             assert r["incidents_actual"] is not None, r
     print(f"track record: {len(rows)} rows, {len(known)} publication-weeks known, {len(sites)} sites")
     cov = _query(soak, "SELECT AVG(CASE WHEN incidents_within_p95 THEN 1.0 ELSE 0.0 END) AS p95, COUNT(*) AS n "
@@ -199,5 +199,5 @@ def test_each_as_of_panel_equals_one_computed_on_a_lake_truncated_to_its_days(so
         mine = pd.read_parquet(root / landing.lake.panel_file(as_of)[len(landing.lake.uri) + 1:])
         theirs = _parquet(soak, landing.lake.panel_file(as_of))
         pd.testing.assert_frame_equal(mine, theirs)
-        assert np.isnan(mine.loc[(mine[s.UNIQUE_ID] == landing.site) & (mine[s.DS] == pd.Timestamp(tl.first)),
+        assert np.isnan(mine.loc[(mine[s.UNIQUE_ID] == landing.site) & (mine[s.DS] == pd.Timestamp(tl.missing_week)),
                                  s.ESTIMATED_THEFTS]).all()  # fmt: skip

@@ -34,26 +34,40 @@ from forecasting.core.panel_spec import weekly_schedule
 from tests.support.stack import run, runs
 
 WAREHOUSES, HISTORY_DAYS = 5, 182
-RETENTION_DAYS = 9  # the first day is purged by the run of day first+10, the amended day's after it
 REPORTS, RECON = s.SECURITY_REPORTS.name, s.RECONCILIATION_LOGS.name
 AMENDED_REPORT = "SR-SOAK-AMENDED"
 
 
 @dataclass(frozen=True)
 class Timeline:
+    """The soak's days. ``weeks`` >= 3: the events fall in the first full week (Monday purged
+    and rerun, Wednesday's report amended 7 days later, Thursday a site missing, Friday's
+    reconciliation 3 days late), retention 9 days. ``weeks`` == 2 (CI) compresses them into
+    the two days before the first Sunday: Friday purged and rerun, Saturday a site missing,
+    Sunday's reconciliation 3 days late and its report amended 3 days later, retention 5 days."""
+
     weeks: int
-    first: date  # a Monday: the first day the scheduler ingests
+    first_sunday: date  # the first forecast run's as-of
 
     @classmethod
     def before(cls, today: date, weeks: int) -> Timeline:
-        """``weeks`` weeks whose last Sunday is at least two days before ``today``."""
+        """``weeks`` weekly runs, the last one's Sunday at least two days before ``today``."""
+        assert weeks >= 2, "the soak needs a publication before the restatements and one after"
         last_sunday = today - timedelta(days=2)
         last_sunday -= timedelta(days=(last_sunday.weekday() + 1) % 7)
-        return cls(weeks, last_sunday - timedelta(days=7 * weeks - 1))
+        return cls(weeks, last_sunday - timedelta(days=7 * (weeks - 1)))
+
+    @property
+    def compressed(self) -> bool:
+        return self.weeks < 3
+
+    @property
+    def first(self) -> date:  # the first day the scheduler ingests
+        return self.first_sunday - timedelta(days=2 if self.compressed else 6)
 
     @property
     def end(self) -> date:  # the last day ingested: the Monday after the last Sunday
-        return self.first + timedelta(days=7 * self.weeks)
+        return self.sundays[-1] + timedelta(days=1)
 
     @property
     def days(self) -> list[date]:
@@ -61,12 +75,21 @@ class Timeline:
 
     @property
     def sundays(self) -> list[date]:  # the forecast runs' as-of days
-        return [self.first + timedelta(days=7 * k + 6) for k in range(self.weeks)]
+        return [self.first_sunday + timedelta(days=7 * k) for k in range(self.weeks)]
 
-    purged = property(lambda self: self.first)  # Monday: purged by retention, then rerun
-    amended = property(lambda self: self.first + timedelta(days=2))  # Wednesday: amended a week later
-    missing = property(lambda self: self.first + timedelta(days=3))  # Thursday: one site's file never comes
-    late = property(lambda self: self.first + timedelta(days=4))  # Friday: reconciliation 3 days late
+    def _day(self, full: int, compressed: int) -> date:
+        return self.first + timedelta(days=compressed if self.compressed else full)
+
+    purged = property(lambda self: self._day(0, 0))  # purged by retention, then its run cleared
+    missing = property(lambda self: self._day(3, 1))  # one site's file never comes
+    amended = property(lambda self: self._day(2, 2))  # its security report amended later
+    late = property(lambda self: self._day(4, 2))  # its reconciliation logs come 3 days late
+    amend_delay = property(lambda self: 3 if self.compressed else 7)
+    retention_days = property(lambda self: 5 if self.compressed else 9)
+
+    @property
+    def missing_week(self) -> date:  # the Monday of the week with the missing site-day
+        return self.missing - timedelta(days=self.missing.weekday())
 
     def env(self) -> dict[str, str]:
         """The soak's settings for Airflow (docker/stack/soak.sh)."""
@@ -75,7 +98,7 @@ class Timeline:
             "RISKCAST_SCHEDULE_END": self.end.isoformat(),
             "AIRFLOW__SCHEDULER__CATCHUP_BY_DEFAULT": "True",
             "RISKCAST_FORECAST_SCHEDULE": weekly_schedule(),
-            "RISKCAST_LANDING_RETENTION_DAYS": str(RETENTION_DAYS),
+            "RISKCAST_LANDING_RETENTION_DAYS": str(self.retention_days),
             "RISKCAST_DROPS__RECONCILIATION_LOGS__PER_SITE_FILES": "true",
             # tiny model settings: the soak shows operation over weeks, not accuracy
             "RISKCAST_BACKTEST_WINDOWS": "1",
@@ -201,7 +224,7 @@ def drive(env: dict[str, str], engine: sa.Engine, tl: Timeline, landing: SoakLan
         if "late" not in log and tl.late + timedelta(days=3) in done:
             landing.deliver("late")
             log["late"] = time.monotonic() - t0
-        if "amended" not in log and tl.amended + timedelta(days=7) in done:
+        if "amended" not in log and tl.amended + timedelta(days=tl.amend_delay) in done:
             landing.deliver("amended")
             log["amended"] = time.monotonic() - t0
         if "cleared" not in log and tl.purged in done and landing.fs.exists(purge_record):
