@@ -122,7 +122,7 @@ def test_the_late_and_amended_rows_are_in_bronze(soak):
 
 def test_the_missing_site_day_was_alerted_and_is_missing_not_zero(soak):
     tl, landing = soak["tl"], soak["landing"]
-    outbox = [json.loads(line) for line in landing.fs.cat_file(landing.lake.outbox()).decode().splitlines()]
+    outbox = [json.loads(line) for line in landing.fs.cat_file(landing.lake.outbox).decode().splitlines()]
     titles = [a["title"] for a in outbox]
     incomplete = [a for a in outbox if str(tl.missing) in a["title"] and RECON in a["title"]]
     assert len(incomplete) == 1 and landing.site in json.dumps(incomplete[0]), titles
