@@ -12,13 +12,14 @@ the data interval's end, or before ``run_after`` for asset-triggered runs, which
 logical date): a run triggered by the bronze of D works on D, and when D is not a Sunday its
 first forecast week is the one under way (the page and summaries say so). Training runs in-process on local Ray
 (embedded default) or as a Ray Job on the cluster named by ``RISKCAST_RAY__JOBS_ADDRESS``.
-A miscalibrated model fails the gate, so nothing is published.
+A miscalibrated model fails the gate, so nothing is published. A scheduled run first waits
+(``wait_ingest``, on the triggerer) for the ingest run of its as-of day; a manual or
+asset-triggered run does not (``riskcast_airflow.schedule``).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime
 
 from airflow.sdk import Param, dag
 
@@ -27,6 +28,7 @@ from riskcast_airflow.assets import RESERVES, all_bronze
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.ray_launcher import RayTrainOperator
 from riskcast_airflow.runtime import DEFAULT_ARGS
+from riskcast_airflow.schedule import IngestedSensor, end_date, start_date
 from riskcast_airflow.stage_tasks import stage_task
 
 
@@ -39,8 +41,9 @@ def _schedule():
     dag_id="riskcast_forecast",
     description="Audit, panel, DeepAR (NB) on Ray, backtest gate, reserves published for finance",
     schedule=_schedule(),
-    start_date=datetime(2023, 1, 1),
-    catchup=False,
+    # a day after RISKCAST_SCHEDULE_START: the first run works on a day the ingest ran for
+    start_date=start_date(days_after=1),
+    end_date=end_date(),
     max_active_runs=1,
     # tasks alert the platform owner unless they override it with a data-quality route
     default_args={**DEFAULT_ARGS, "on_failure_callback": RiskcastAlertNotifier(kind="infrastructure")},
@@ -56,7 +59,10 @@ def _schedule():
 def riskcast_forecast():
     # every task but train runs its stage from the stage table (forecasting.stages) by name:
     # the function its `riskcast` command runs, alerting whom the stage names on failure
-    checked = stage_task("validate_panel")(stage_task("panel")(stage_task("audit")()))
+    # a scheduled run first waits for the ingest run of its day (Sunday's drop, its sweep)
+    audited = stage_task("audit")()
+    IngestedSensor(task_id="wait_ingest") >> audited
+    checked = stage_task("validate_panel")(stage_task("panel")(audited))
     train = RayTrainOperator(task_id="train")
     checked >> train
     gate = stage_task("backtest")(train.output)

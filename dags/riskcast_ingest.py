@@ -23,14 +23,13 @@ Heavy libraries are imported inside the task callables only.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
 from riskcast_airflow.assets import BRONZE as BRONZE_ASSETS
 from riskcast_airflow.drop_sensor import DropSensor
 from riskcast_airflow.notifiers import RiskcastAlertNotifier
 from riskcast_airflow.runtime import DEFAULT_ARGS
+from riskcast_airflow.schedule import end_date, start_date
 from riskcast_airflow.stage_tasks import stage_task
 
 
@@ -38,8 +37,9 @@ from riskcast_airflow.stage_tasks import stage_task
     dag_id="riskcast_ingest",
     description="Landing drop -> bronze + quarantine, validated with Great Expectations",
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=datetime(2023, 1, 1),
-    catchup=False,
+    # start/end: RISKCAST_SCHEDULE_START/END; catchup: Airflow's catchup_by_default (off)
+    start_date=start_date(),
+    end_date=end_date(),
     max_active_runs=1,
     # tasks alert the platform owner unless they override it with a data-quality route
     default_args={**DEFAULT_ARGS, "on_failure_callback": RiskcastAlertNotifier(kind="infrastructure")},

@@ -2,9 +2,12 @@
 # `make stack-down`: stop every process `up.sh` started, by its pid file's process group
 # (each part runs in its own session), Airflow first, then Ray, SMTP, S3. PostgreSQL, which
 # was on the machine before, keeps running; its two stack databases stay until the next up.
+# `down.sh NAME...` stops only those parts (soak.sh: the Airflow ones).
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
-for name in airflow-scheduler airflow-triggerer airflow-dag-processor airflow-apiserver ray-worker ray-head smtp s3; do
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(airflow-scheduler airflow-triggerer airflow-dag-processor airflow-apiserver ray-worker ray-head smtp s3)
+for name in "${parts[@]}"; do
   f="$STACK/pids/$name.pid"
   [ -f "$f" ] || continue
   pid=$(cat "$f")

@@ -21,25 +21,7 @@ fi
 rm -rf "$STACK"
 mkdir -p "$STACK"/{logs,pids,run,plugins,wheel,airflow} "$STACK"/mail/{cur,new,tmp}
 
-step() { echo "== $*"; }
-wait_for() {  # wait_for WHAT SECONDS CMD...: poll until CMD succeeds (fails fast if LAST died)
-  local what=$1 secs=$2; shift 2
-  for _ in $(seq 1 "$secs"); do
-    "$@" > /dev/null 2>&1 && return 0
-    if [ -n "${LAST:-}" ] && ! kill -0 "$(cat "$STACK/pids/$LAST.pid")" 2>/dev/null; then
-      echo "$LAST exited:"; tail -n 20 "$STACK/logs/$LAST.log"; exit 1
-    fi
-    sleep 1
-  done
-  echo "$what did not come up in ${secs}s; logs in $STACK/logs"; exit 1
-}
-start() {  # start NAME CMD...: own session (process group), log + pid file, cwd outside the checkout
-  local name=$1; shift
-  (cd "$STACK/run" && exec setsid "$@" > "$STACK/logs/$name.log" 2>&1 < /dev/null) &
-  echo $! > "$STACK/pids/$name.pid"
-  LAST=$name
-}
-http_ok() { "$STACK_VENV/bin/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)" "$1"; }
+source "$(dirname "$0")/lib.sh"
 ray_ok() {  # the Jobs API answers a caller with the token
   "$STACK_VENV/bin/python" -c "
 import pathlib, sys, urllib.request
@@ -122,19 +104,4 @@ import sys; sys.exit(0 if sum(n.state == 'ALIVE' for n in list_nodes(address='$R
   fi
 done
 
-step "Airflow 3 (metadata in PostgreSQL, LocalExecutor, parallelism $AIRFLOW__CORE__PARALLELISM)"
-openssl rand -hex 32 > "$STACK/pii.key" 2>/dev/null || python -c "import secrets; print(secrets.token_hex(32))" > "$STACK/pii.key"
-chmod 600 "$STACK/pii.key"
-LAST=; python -m airflow db migrate > "$STACK/logs/airflow-migrate.log" 2>&1 || { tail -n 30 "$STACK/logs/airflow-migrate.log"; exit 1; }
-# the PII key reaches Airflow only (ingest tasks), as the connection riskcast_pii; Ray never sees it
-export AIRFLOW_CONN_RISKCAST_PII="{\"conn_type\": \"generic\", \"password\": \"$(cat "$STACK/pii.key")\"}"
-# the API server reads reports with the api role; the DAG processor and the triggerer need no S3
-start airflow-apiserver env AIRFLOW_CONN_AWS_DEFAULT="$(stack_s3_conn "$STACK_S3_API_KEY" "$STACK_S3_API_SECRET")" \
-  python -m airflow api-server --port "$STACK_API_PORT"
-wait_for "the Airflow API server" 180 http_ok "http://127.0.0.1:$STACK_API_PORT/api/v2/version"
-start airflow-scheduler python -m airflow scheduler
-start airflow-dag-processor env -u AIRFLOW_CONN_AWS_DEFAULT python -m airflow dag-processor
-start airflow-triggerer env -u AIRFLOW_CONN_AWS_DEFAULT python -m airflow triggerer
-echo "stack up: Airflow UI http://127.0.0.1:$STACK_API_PORT, Ray dashboard $RISKCAST_RAY__JOBS_ADDRESS,"
-echo "          S3 $STACK_S3 (keys per role: $STACK/s3-keys.sh), Ray token $RAY_AUTH_TOKEN_PATH,"
-echo "          SMTP maildir $STACK/mail; logs in $STACK/logs; stop with make stack-down"
+bash "$(dirname "$0")/airflow_up.sh"

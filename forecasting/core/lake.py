@@ -144,8 +144,15 @@ class Lake(Layout):
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(uri, detail=False))
 
     def remove(self, uri: str) -> None:
+        """Delete ``uri`` (recursively). An object store reports a denied delete per key and
+        s3fs does not raise for it: what is still there after the delete is an error."""
         if self.exists(uri):
             self.fs.rm(uri, recursive=True)
+            self.fs.invalidate_cache(uri)
+            left = self.fs.find(uri) if self.fs.isdir(uri) else ([uri] if self.fs.exists(uri) else [])
+            if left:
+                raise StorageError(f"{uri}: {len(left)} file(s) could not be deleted (first {left[0]}): "
+                                   "the store refused the delete; check the role's DeleteObject right")
 
     def write_bytes(self, uri: str, data: bytes) -> str:
         """Write atomically where the filesystem allows it (local: temp file + rename)."""

@@ -5,9 +5,12 @@ The ingest runs' sweep (``validation.sweep``) records each restated day in the l
 records the database lacks into table ``restatements`` (the ingest DAG's
 ``record_restatements`` task, ``riskcast ingest``; ``publish_reserves`` too, so none is ever
 missed). When a new run is published, every restatement of a day on or before its as-of
-date that no publication carried yet becomes its ``publications.reason``
+date, detected on or before it, that no publication carried yet becomes its ``publications.reason``
 (``restated: reconciliation_logs 2025-03-04, +12 rows``) and is linked to it in
-``publication_restatements``: carried once, by the next new publication.
+``publication_restatements``: carried once, by the next new publication. Detected on or
+before: a scheduled run waits for the ingest run of its as-of date, so it read what that run's
+sweep and the ones before found, and nothing a later ingest run found while it was running
+(catchup, a slow run); those are carried by the next publication.
 """
 
 from __future__ import annotations
@@ -89,13 +92,13 @@ def sync(conn: Connection, lake: Lake) -> list[str]:
 
 
 def pending(conn: Connection, as_of: date) -> tuple[str | None, list[tuple]]:
-    """(reason, keys) of the restatements of days on or before ``as_of`` no publication
-    carried yet; (None, []) when there is none."""
+    """(reason, keys) of the restatements of days on or before ``as_of``, detected on or
+    before it, that no publication carried yet; (None, []) when there is none."""
     r, link = db.restatements.c, db.publication_restatements.c
     carried = exists().where(and_(*(link[k] == r[k] for k in _KEY)))
     rows = conn.execute(
         select(*(r[k] for k in _KEY), r[s.RESTATEMENT_REASON])
-        .where(r[s.RESTATED_DAY] <= as_of, ~carried)
+        .where(r[s.RESTATED_DAY] <= as_of, r[s.DETECTED_ON] <= as_of, ~carried)
         .order_by(r[s.RESTATED_DAY], r[s.RESTATED_SOURCE], r[s.DETECTED_ON], r[s.LANDING_DIGEST])
     ).all()
     if not rows:

@@ -108,7 +108,11 @@ def test_ingest_structure(dagbag):
 def test_forecast_structure(dagbag):
     dag = dagbag.get_dag("riskcast_forecast")
     chain = ["audit", "panel", "validate_panel", "train", "backtest_gate", "forecast", "reserves", "publish", "explain", "escalate"]
-    assert set(chain) | {"track", "report"} == set(dag.task_ids)
+    assert set(chain) | {"wait_ingest", "track", "report"} == set(dag.task_ids)
+    # a scheduled run waits for the ingest run of its day (on the triggerer)
+    wait = dag.get_task("wait_ingest")
+    assert wait.deferrable and wait.external_dag_id == "riskcast_ingest"
+    assert dag.get_task("audit").upstream_task_ids == {"wait_ingest"}
     # the track record scores earlier publications on the checked panel; the page of D shows it
     assert dag.get_task("track").upstream_task_ids == {"validate_panel"}
     for up, down in zip(chain, chain[1:], strict=False):

@@ -171,3 +171,29 @@ def test_a_forecast_on_another_day_names_the_week_under_way(monkeypatch):
     assert first == date(2025, 12, 29), "the week under way is forecast whole, its 4 days unused"
     period = FirstPeriod(day, first, first + timedelta(days=6))
     assert period.label == "This week" and "4 of its 7 days had passed" in period.note()
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_window_from_the_env_starts_both_timetables_and_the_forecast_waits_for_its_days_ingest(monkeypatch):
+    """The soak's catchup window (docs/operations.md): RISKCAST_SCHEDULE_START/END bound both
+    timetables; the first weekly run works on a day the ingest ran for, and its wait_ingest
+    looks for the ingest run of exactly that day; a manual run does not wait."""
+    from airflow.timetables.base import TimeRestriction
+
+    monkeypatch.delenv("RISKCAST_FORECAST_SCHEDULE", raising=False)
+    monkeypatch.setenv("RISKCAST_SCHEDULE_START", "2026-11-16")  # a Monday
+    monkeypatch.setenv("RISKCAST_SCHEDULE_END", "2026-11-30")
+    ingest, forecast = _dag("riskcast_ingest"), _dag("riskcast_forecast")
+    first_runs = {}
+    for dag in (ingest, forecast):
+        assert dag.end_date == datetime(2026, 11, 30, tzinfo=UTC)
+        restriction = TimeRestriction(earliest=dag.start_date, latest=dag.end_date, catchup=True)
+        info = _core(dag).next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+        first_runs[dag.dag_id] = _context(info.run_after, info.logical_date, info.data_interval)
+    assert first_runs["riskcast_ingest"]["logical_date"] == datetime(2026, 11, 16, tzinfo=UTC)
+    ctx = first_runs["riskcast_forecast"]
+    assert runtime.as_of(ctx) == date(2026, 11, 22), "not the Sunday before the window's first day"
+    wait = forecast.get_task("wait_ingest")
+    assert wait._get_dttm_filter(ctx) == [datetime(2026, 11, 22, tzinfo=UTC)], "the ingest run of that Sunday"
+    manual = {**ctx, "dag_run": SimpleNamespace(run_type="manual", run_after=ctx["dag_run"].run_after)}
+    assert wait.execute(manual) is None, "a manual run goes on at once (it would defer otherwise)"

@@ -126,6 +126,10 @@ def test_each_role_holds_only_its_rights(probes):
     ingest = _client(env, "INGEST")
     assert _can(lambda: ingest.put_object(Bucket=lake, Key="lake/bronze/probe", Body=b"x"))
     assert not _can(lambda: ingest.put_object(Bucket=landing, Key="landing/x.csv", Body=b"x"))
+    # retention (purge_landing) deletes landing files past their time; it never writes one
+    admin.put_object(Bucket=landing, Key="landing/security_reports/date=2000-01-02/old.csv", Body=b"x")
+    assert _can(lambda: ingest.delete_object(Bucket=landing, Key="landing/security_reports/date=2000-01-02/old.csv"))
+    assert not _can(lambda: api.delete_object(Bucket=landing, Key=LANDING_KEY))
     bogus = {**env, "STACK_S3_BOGUS_KEY": "AKIANOTAUSER00000000", "STACK_S3_BOGUS_SECRET": "x"}
     with pytest.raises(Exception, match="InvalidAccessKeyId|AccessDenied|403"):
         _client(bogus, "BOGUS").get_object(Bucket=lake, Key=PANEL_KEY)

@@ -39,7 +39,7 @@ def runs(engine: sa.Engine, dag_id: str) -> list[dict]:
     """The DAG's runs, oldest first, each with its task instances' states."""
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            "SELECT run_id, run_type, state, logical_date, run_after FROM dag_run WHERE dag_id = :d ORDER BY id"
+            "SELECT run_id, run_type, state, logical_date, run_after, end_date FROM dag_run WHERE dag_id = :d ORDER BY id"
         ), {"d": dag_id}).mappings().all()
         out = []
         for r in rows:

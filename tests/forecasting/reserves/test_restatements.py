@@ -34,10 +34,11 @@ def db_url(request, tmp_path):
     admin.dispose()
 
 
-def _restated(lake: Lake, day: date, digest: str, before: int, after: int, status: str = "restated") -> None:
+def _restated(lake: Lake, day: date, digest: str, before: int, after: int, status: str = "restated",
+              detected_on: str = "2024-05-30") -> None:
     """A record as ``validation.sweep.restate`` writes it."""
     lake.write_json(lake.restatement(RECON, day, digest), {
-        "source": RECON, "date": day.isoformat(), "detected_on": "2024-05-30", "landing_digest": digest,
+        "source": RECON, "date": day.isoformat(), "detected_on": detected_on, "landing_digest": digest,
         "added": [f"{RECON}/date={day}/part-001.csv"], "changed": [], "removed": [], "marker_arrived": False,
         "rows_before": before, "rows_after": after, "status": status,
         "reason": f"{RECON} {day}, {after - before:+d} rows",
@@ -80,6 +81,18 @@ def test_restatements_are_recorded_once_and_carried_by_the_next_new_publication(
     assert second.status == "published" and second.run_id != first.run_id and second.reason is None
     reasons = _rows(db_url, "SELECT run_id, reason FROM publications ORDER BY published_at, run_id")
     assert dict(reasons)[first.run_id] == first.reason and dict(reasons)[second.run_id] is None
+
+
+def test_a_restatement_found_after_the_as_of_is_carried_by_the_next_publication(settings_factory, tmp_path):
+    """Catchup or a slow run: the ingest run of a later day restates a day before the as-of
+    while the run of that as-of is under way. Its panel was read before: it does not carry it."""
+    settings = settings_factory(reserves_url=f"sqlite:///{tmp_path / 'r.db'}")
+    lake = write_inputs(settings.lake_uri, reserves_url=settings.reserves_url)
+    compute_reserves(settings, AS_OF)
+    _restated(lake, date(2024, 5, 31), "ffff", 3, 5, detected_on="2024-06-04")
+    summary = publish_reserves(settings, AS_OF)
+    assert summary.status == "published" and summary.reason is None
+    assert _rows(f"sqlite:///{tmp_path / 'r.db'}", "SELECT count(*) FROM publication_restatements") == [(0,)]
 
 
 def test_publish_records_what_the_ingest_side_could_not(settings_factory, tmp_path):
