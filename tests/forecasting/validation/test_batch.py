@@ -28,6 +28,7 @@ def test_batches_leave_the_files_and_counts_of_day_by_day(faulty_landing, settin
             landing_uri=str(faulty_landing),
             lake_uri=str(tmp_path / lake),
             validation={"max_bad_row_share": 0.5, "batch_days": batch_days},
+            drops={"security_reports": {"zero_rows_ok": False}},  # the empty-day fault stays a rejection
         )
 
     one = settings("one", 1)
