@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from forecasting.core import schema as s
 from forecasting.core.lake import Lake
+from forecasting.core.layout import ALERTS
 from forecasting.core.panel_spec import weekly_schedule
 from tests.support.stack import run, runs
 
@@ -181,16 +182,18 @@ class SoakLanding:
 
     def upload(self) -> None:
         """The landing to S3, then the history before the first day as a bulk load into the lake
-        (CLI, no validation: the scheduled runs validate their days), as tests/stack does."""
+        (CLI, validated as tests/stack does: an unvalidated day stays staged, not bronze; no
+        sweep), its alerts left out: the soak's outbox holds what the scheduled runs raised."""
         self.fs.put(f"{self.root}/", self.landing.uri + "/", recursive=True)
         history = self.root.parent / "soak-history-lake"
         shutil.rmtree(history, ignore_errors=True)
         pii = (Path(self.env["STACK"]) / "pii.key").read_text().strip()
         start = self.tl.first - timedelta(days=HISTORY_DAYS)
         run(self.env, "riskcast", "ingest", "--from", start.isoformat(), "--to",
-            (self.tl.first - timedelta(days=1)).isoformat(), "--no-validate", timeout=900,
+            (self.tl.first - timedelta(days=1)).isoformat(), "--no-sweep", timeout=900,
             extra={"RISKCAST_PII_KEY": pii, "RISKCAST_LANDING_URI": str(self.root), "RISKCAST_LAKE_URI": str(history),
                    "RISKCAST_DROPS__RECONCILIATION_LOGS__PER_SITE_FILES": "false"})  # fmt: skip
+        shutil.rmtree(history / ALERTS, ignore_errors=True)
         self.fs.put(f"{history}/", self.lake.uri + "/", recursive=True)
 
     def deliver(self, event: str) -> None:
