@@ -21,7 +21,7 @@ from forecasting.core.jsonable import plain
 # details shown only in the technical block (for engineers): names and ids, not findings
 TECHNICAL = frozenset({"failed expectations", "dag_id", "task_id", "run_id", "try_number", "summary", "levels"})
 FAILED = "failed expectations"
-_CHECK = re.compile(r"\b(expect_[a-z_]+|max_bad_row_share|pass_through)(?:\(([^)]*)\))?")
+_CHECK = re.compile(r"\b(expect_[a-z_]+|max_bad_row_share|pass_through|site_silence)(?:\(([^)]*)\))?")
 _FAILED_ITEM = re.compile(r"^(?P<name>\S+?(?:\([^)]*\))?)(?: \[(?P<sev>\w+)\])?(?:: (?P<n>\d+) rows)?$")
 _CHECKS = {  # expectation type -> sentence; {0}, {1}: its columns (or its label)
     "expect_column_values_to_not_be_null": "{0} is empty",
@@ -36,6 +36,7 @@ _CHECKS = {  # expectation type -> sentence; {0}, {1}: its columns (or its label
     "expect_table_columns_to_match_set": "columns are missing",
     "expect_table_row_count_to_equal": "the number of rows is not the one expected",
     "max_bad_row_share": "too many rows failed their checks, so the whole day was held back",
+    "site_silence": "a site sent no rows for an implausibly long run of days",
 }
 _ROW_COUNT = {"volume": "the day's number of rows is far from its usual volume",
               "non_empty": "the day has no rows at all"}  # fmt: skip
@@ -73,7 +74,8 @@ def failed_checks(items: list[str]) -> list[str]:
         if not m:
             out.append(plain_words(str(item)))
             continue
-        rows = f": {int(m['n']):,} row{'s' if int(m['n']) != 1 else ''}" if m["n"] else ""
+        unit = "site" if m["name"].startswith("site_silence") else "row"  # a silence counts sites
+        rows = f": {int(m['n']):,} {unit}{'s' if int(m['n']) != 1 else ''}" if m["n"] else ""
         out.append(f"{check_text(m['name'])}{rows}" + (f" ({m['sev']})" if m["sev"] else ""))
     return out
 

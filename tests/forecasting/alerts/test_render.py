@@ -44,6 +44,8 @@ def test_checks_read_as_plain_words():
     assert check_text("expect_something_new(x)") == "something new (x)"
     assert failed_checks(["expect_column_values_to_be_in_set(severity) [warning]: 2 rows"]) == [
         "severity holds a value that is not allowed: 2 rows (warning)"]
+    assert failed_checks(["site_silence(warehouse_id) [warning]: 1 rows"]) == [  # a silence counts sites
+        "a site sent no rows for an implausibly long run of days: 1 site (warning)"]
     text = plain_words("batch rejected by expect_table_row_count_to_be_between(volume); all 644 rows moved")
     assert "expect_" not in text and "usual volume" in text
 
