@@ -46,3 +46,13 @@ def partition_bytes(lake_root: str | Path, source: str, day: date) -> dict[str, 
 
 def days_from(first: date, n: int) -> list[date]:
     return [first + timedelta(days=k) for k in range(n)]
+
+
+def ingested_days(settings, days: list[date]) -> dict[str, bytes]:
+    """Land ``days`` and ingest them with the stage table (validated, no sweep); the bytes of
+    the last day's security-report partition (what a later rerun must keep or replace)."""
+    from forecasting.stages import run_ingest
+
+    land_days(Path(settings.landing_uri), days)
+    run_ingest(settings, days, sweep=False)
+    return partition_bytes(settings.lake_uri, REPORTS, days[-1])

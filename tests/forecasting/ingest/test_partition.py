@@ -20,7 +20,7 @@ from tests.support.operations import (
     REPORTS,
     day_recons,
     days_from,
-    land_days,
+    ingested_days,
     partition_bytes,
 )
 
@@ -31,9 +31,7 @@ DAY = DAYS[-1]
 @pytest.fixture
 def ingested(settings_factory):
     settings = settings_factory()
-    land_days(Path(settings.landing_uri), DAYS)
-    run_ingest(settings, DAYS, sweep=False)
-    return settings, partition_bytes(settings.lake_uri, REPORTS, DAY)
+    return settings, ingested_days(settings, DAYS)
 
 
 def _no_leftovers(settings) -> bool:

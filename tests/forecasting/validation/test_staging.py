@@ -18,7 +18,7 @@ from tests.support.operations import (
     REPORTS,
     day_reports,
     days_from,
-    land_days,
+    ingested_days,
     partition_bytes,
 )
 
@@ -29,9 +29,7 @@ DAY = DAYS[-1]
 @pytest.fixture
 def ingested(settings_factory):
     settings = settings_factory()
-    land_days(Path(settings.landing_uri), DAYS)
-    run_ingest(settings, DAYS, sweep=False)
-    return settings, partition_bytes(settings.lake_uri, REPORTS, DAY)
+    return settings, ingested_days(settings, DAYS)
 
 
 def _break_reports(settings) -> None:
