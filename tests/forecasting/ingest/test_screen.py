@@ -32,6 +32,8 @@ PERSONAL = {
     "+49 170 1234567": "phone number",
     "+33.1.23.45.67.89": "phone number",
     "0049 (0)30 123456": "phone number",
+    "tel. 0049 30 1234567": "phone number",
+    "(0033 1 23 45 67 89)": "phone number",
     "030 1234567": "phone number",
     "0170-123 4567": "phone number",
     "EMP-04711": "employee id",
@@ -40,7 +42,8 @@ PERSONAL = {
     "Witness: Łukasz Nowak": "person's name",
     "Dr. Müller": "person's name",
 }
-CLEAN = ["SKU-00123", "SKU-0000", "WH-DE-001", "SR-000000123", "RC-00002", "2024-03-01", "12.5",
+CLEAN = ["SKU-00123", "SKU-0000", "WH-DE-001", "SR-000000123", "RC-00002", "RC-00100083", "SR-00123456",
+         "RC-0012345678", "SKU-0049301234", "2024-03-01", "12.5",
          "100.25", "2024-02-29T22:15:00Z", "2024-02-29T22:15:00+01:00", "2024-02-29 22:15:00.000+0000",
          "1.5e+10", "-0.25", "0", "UNEXPLAINED", "Fulfilment Centre Nürnberg", "DACH", "SEV3",
          "Black Friday", "true", "450", "0.05", "00123", "+1", "W007"]  # fmt: skip
