@@ -156,16 +156,16 @@ def test_the_purged_day_rerun_kept_its_bronze_and_no_bronze_was_lost(soak):
 
 def test_the_track_record_holds_every_week_whose_outcome_is_known(soak):
     tl = soak["tl"]
-    rows = _query(soak, "SELECT as_of_date, level, id, period_start, period_end, incidents_actual "
-                        "FROM reserves_track_record")  # fmt: skip
+    rows = _query(soak, "SELECT as_of_date, level, id, period_start, period_end, incidents_actual, scored_as_of "
+                        "FROM reserves_track_record ORDER BY as_of_date, level, id, period_start")  # fmt: skip
     scored = {(r["as_of_date"], r["period_start"]) for r in rows if r["level"] == "network"}
     known = {(sunday, sunday + timedelta(days=1 + 7 * k)) for sunday in tl.sundays
              for k in range(int(soak["env"]["RISKCAST_HORIZON"])) if sunday + timedelta(days=7 * (k + 1)) <= tl.sundays[-1]}
     assert known <= scored, sorted(known - scored)
     sites = {r["id"] for r in rows if r["level"] == "warehouse"}
-    for r in rows:
-        if r["level"] == "warehouse" and not (r["id"] == soak["landing"].site and r["period_start"] == tl.missing_week):
-            assert r["incidents_actual"] is not None, r
+    unmeasured = [r for r in rows if r["level"] == "warehouse" and r["incidents_actual"] is None
+                  and not (r["id"] == soak["landing"].site and r["period_start"] == tl.missing_week)]
+    assert not unmeasured, unmeasured
     print(f"track record: {len(rows)} rows, {len(known)} publication-weeks known, {len(sites)} sites")
     cov = _query(soak, "SELECT AVG(CASE WHEN incidents_within_p95 THEN 1.0 ELSE 0.0 END) AS p95, COUNT(*) AS n "
                        "FROM reserves_track_record WHERE level = 'warehouse' AND in_force AND incidents_actual IS NOT NULL")

@@ -3,7 +3,12 @@
 - ``realised(panel, severity)``: per warehouse and period, the realised incidents (the
   panel's target ``y``, what the model forecast) and loss in EUR (the sum of the period's
   ``severity.parquet`` losses, the incidents the reserves compound), from the panel of the
-  scoring day: the same definitions as the published figures, restated data included.
+  scoring day: the same definitions as the published figures, restated data included. A
+  period before a site's first panel period (it was not open the whole period: the forecast
+  published zero for it, ``model.dataset.prediction_entries``) is realised as zero and
+  marked ``SITE_CLOSED``: measured, so the region and network totals of a week in which a
+  site opens are scored, but left out of the warehouse-level coverage (a zero forecast of a
+  site that did not exist says nothing about calibration).
 - ``score(published, actuals, as_of)``: every published row (warehouse, region, network)
   whose period had ended by ``as_of``, with its realised values and hit flags (``TRACK_COLUMNS``).
   Totals are realised as the sum of the publication's own warehouses (unknown when one of
@@ -52,6 +57,7 @@ TRACK_COLUMNS = [
     *PUBLISHED_COLUMNS, schema.INCIDENTS_ACTUAL, schema.LOSS_EUR_ACTUAL, *WITHIN_COLUMNS,
     schema.IN_FORCE, schema.SETTLED, schema.SCORED_AS_OF,
 ]  # fmt: skip
+SITE_CLOSED = "_site_closed"  # internal column (never stored): the site was not open that period
 _PUB = [schema.AS_OF_DATE, schema.RUN_ID]
 _ACTUALS = [schema.INCIDENTS_ACTUAL, schema.LOSS_EUR_ACTUAL]
 
@@ -78,14 +84,34 @@ def realised(panel: pd.DataFrame, severity: pd.DataFrame) -> pd.DataFrame:
     out = out.merge(loss, on=[schema.WAREHOUSE_ID, schema.PERIOD_START], how="left")
     measured = out[schema.INCIDENTS_ACTUAL].notna()
     out[schema.LOSS_EUR_ACTUAL] = out[schema.LOSS_EUR_ACTUAL].fillna(0.0).round(2).where(measured)
-    return out[ACTUAL_COLUMNS].sort_values(ACTUAL_COLUMNS[:2], kind="stable").reset_index(drop=True)
+    out[SITE_CLOSED] = False
+    out = pd.concat([out, _closed_periods(panel)], ignore_index=True)
+    columns = [*ACTUAL_COLUMNS, SITE_CLOSED]
+    return out[columns].sort_values(ACTUAL_COLUMNS[:2], kind="stable").reset_index(drop=True)
+
+
+def _closed_periods(panel: pd.DataFrame) -> pd.DataFrame:
+    """Zero rows for each site's periods of the panel's grid before its first row (history or
+    future: a site opening inside the horizon has only future rows)."""
+    ids = panel[schema.UNIQUE_ID].astype(str)
+    ds = pd.to_datetime(panel[schema.DS])
+    grid = np.sort(ds.unique())
+    first = ds.groupby(ids).min()
+    parts = [(wid, grid[grid < start]) for wid, start in first.items() if start > grid[0]]
+    wids = [wid for wid, periods in parts for _ in periods]
+    starts = np.concatenate([periods for _, periods in parts]) if parts else np.array([], "datetime64[ns]")
+    return pd.DataFrame({
+        schema.WAREHOUSE_ID: pd.Series(wids, dtype=object), schema.PERIOD_START: pd.to_datetime(starts),
+        schema.INCIDENTS_ACTUAL: 0.0, schema.LOSS_EUR_ACTUAL: 0.0, SITE_CLOSED: True,
+    })  # fmt: skip
 
 
 def score(published: pd.DataFrame, actuals: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Every published row whose period ended by ``as_of``, scored (``TRACK_COLUMNS``).
 
     ``published``: ``PUBLISHED_COLUMNS`` (current runs of earlier as-of dates);
-    ``actuals``: ``realised`` output. Sorted by publication, level, id, period.
+    ``actuals``: ``realised`` output. Sorted by publication, level, id, period; with the
+    internal ``SITE_CLOSED`` column after ``TRACK_COLUMNS`` (for ``coverage``, never stored).
     """
     day = pd.Timestamp(as_of)
     pub = published.assign(**{c: pd.to_datetime(published[c]) for c in
@@ -96,11 +122,13 @@ def score(published: pd.DataFrame, actuals: pd.DataFrame, as_of: date) -> pd.Dat
         on=[schema.TRACK_ID, schema.PERIOD_START], how="left",
     )
     sites[_ACTUALS] = sites[_ACTUALS].astype(float)
+    sites[SITE_CLOSED] = sites[SITE_CLOSED].astype("boolean").fillna(False) if SITE_CLOSED in sites else False
     totals = pub.loc[pub[schema.TRACK_LEVEL] != LEVELS[0]].merge(
         _total_actuals(sites), on=[*_PUB, schema.TRACK_LEVEL, schema.TRACK_ID, schema.PERIOD_START],
         how="left",
     )
     out = pd.concat([sites, totals], ignore_index=True)
+    out[SITE_CLOSED] = out[SITE_CLOSED].astype("boolean").fillna(False).astype(bool)
     for measure_actual, quantiles in MEASURES.values():
         actual = out[measure_actual].astype(float)
         for published_col, within in quantiles.values():
@@ -111,7 +139,7 @@ def score(published: pd.DataFrame, actuals: pd.DataFrame, as_of: date) -> pd.Dat
     out[schema.SCORED_AS_OF] = pd.Series(day, index=out.index, dtype="datetime64[ns]")
     order = out[schema.TRACK_LEVEL].map({lvl: i for i, lvl in enumerate(LEVELS)})
     out = out.assign(_o=order).sort_values([*_PUB, "_o", schema.TRACK_ID, schema.PERIOD_START], kind="stable")
-    return out[TRACK_COLUMNS].reset_index(drop=True)
+    return out[[*TRACK_COLUMNS, SITE_CLOSED]].reset_index(drop=True)
 
 
 def _total_actuals(sites: pd.DataFrame) -> pd.DataFrame:
@@ -143,11 +171,14 @@ def coverage(scored: pd.DataFrame, as_of: date) -> dict[str, Any]:
     """Live coverage per window (13, 52 weeks), level and measure (JSON-able).
 
     Only ``in_force`` rows of settled periods that were measured count: the publication
-    finance had when each period began, judged once its late lines are in. Per quantile
+    finance had when each period began, judged once its late lines are in; a site's periods
+    before it opened (``SITE_CLOSED``) count in the totals only. Per quantile
     ``coverage`` (share at or below it) and ``coverage_strict`` (below it: counts tie).
     """
     through = as_of - timedelta(days=SETTLE_DAYS)
     live = scored.loc[scored[schema.IN_FORCE].astype(bool) & scored[schema.SETTLED].astype(bool)]
+    if SITE_CLOSED in live:
+        live = live.loc[~(live[SITE_CLOSED].astype(bool) & (live[schema.TRACK_LEVEL] == LEVELS[0]))]
     out: dict[str, Any] = {"settled_through": str(through), "windows": {}}
     for weeks in WINDOWS_WEEKS:
         start = pd.Timestamp(through - timedelta(weeks=weeks))

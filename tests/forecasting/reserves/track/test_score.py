@@ -12,6 +12,7 @@ import pytest
 from forecasting.core import schema
 from forecasting.reserves.track.score import (
     PUBLISHED_COLUMNS,
+    SITE_CLOSED,
     TRACK_COLUMNS,
     coverage,
     coverage_state,
@@ -21,6 +22,8 @@ from forecasting.reserves.track.score import (
 )
 
 SUNDAY = date(2024, 3, 3)
+QUANTILES = [schema.INCIDENTS_P50, schema.INCIDENTS_P90, schema.INCIDENTS_P95,
+             schema.LOSS_EUR_P50, schema.LOSS_EUR_P90, schema.LOSS_EUR_P95]
 SITES = {"WH-A": "north", "WH-B": "north", "WH-C": "south"}
 
 
@@ -61,6 +64,7 @@ def test_realised_takes_the_panel_target_and_the_severity_losses_and_keeps_missi
         schema.SEVERITY_LOSS_EUR: [100.004, 250.0, 75.0],
     })  # fmt: skip
     got = realised(panel, severity).set_index([schema.WAREHOUSE_ID, schema.PERIOD_START])
+    assert not got.pop(SITE_CLOSED).any(), "both sites were open from the first week"
     assert got.loc[("WH-A", pd.Timestamp("2024-03-04"))].tolist() == [2.0, 350.0]
     assert got.loc[("WH-B", pd.Timestamp("2024-03-04"))].tolist() == [0.0, 0.0], "a quiet week is zero"
     missing = got.loc[("WH-A", pd.Timestamp("2024-03-11"))]
@@ -68,12 +72,41 @@ def test_realised_takes_the_panel_target_and_the_severity_losses_and_keeps_missi
     assert ("WH-B", pd.Timestamp("2024-03-11")) not in got.index, "the horizon is not realised"
 
 
+def test_a_site_opening_inside_the_horizon_is_realised_zero_before_it_opened():
+    """The forecast publishes zero for the weeks before a site's first panel week (it opens
+    inside the horizon): those weeks are realised as zero, so the totals are measured, and
+    left out of the warehouse-level coverage (a site that did not exist calibrates nothing)."""
+    w1, w2, w3 = (pd.Timestamp(SUNDAY + timedelta(days=1 + 7 * i)) for i in range(3))
+    panel = pd.DataFrame({
+        schema.UNIQUE_ID: ["WH-A", "WH-A", "WH-A", "WH-B", "WH-C", "WH-C", "WH-C"],
+        schema.DS: [w1, w2, w3, w3, w1, w2, w3],
+        schema.Y: [1.0, 2.0, np.nan, np.nan, 0.0, 1.0, np.nan],
+        schema.IS_FUTURE: [False, False, True, True, False, False, True],  # WH-B opens in w3
+    })  # fmt: skip
+    severity = pd.DataFrame({schema.WAREHOUSE_ID: ["WH-A"], schema.DS: [w1], schema.SEVERITY_LOSS_EUR: [80.0]})
+    actuals = realised(panel, severity)
+    b = actuals.loc[actuals[schema.WAREHOUSE_ID] == "WH-B"]
+    assert b[schema.PERIOD_START].tolist() == [w1, w2] and b[SITE_CLOSED].all()
+    assert b[[schema.INCIDENTS_ACTUAL, schema.LOSS_EUR_ACTUAL]].eq(0.0).all().all()
+    assert not actuals.loc[actuals[schema.WAREHOUSE_ID] != "WH-B", SITE_CLOSED].any()
+    published = _published(SUNDAY, weeks=2)
+    published.loc[published[schema.TRACK_ID] == "WH-B", QUANTILES] = 0.0  # what the forecast publishes
+    out = score(published, actuals, SUNDAY + timedelta(days=14))
+    net = out.loc[out[schema.TRACK_LEVEL] == "network"]
+    assert net[schema.INCIDENTS_ACTUAL].tolist() == [1.0, 3.0], "the network total is measured"
+    assert out.loc[out[schema.TRACK_ID] == "WH-B", SITE_CLOSED].all()
+    out[schema.SETTLED] = True
+    fig = coverage(out, SUNDAY + timedelta(days=28))["windows"]["13"]
+    assert fig["warehouse"]["incidents"]["n"] == 4, "WH-A and WH-C, two weeks each: WH-B's closed weeks left out"
+    assert fig["network"]["incidents"]["n"] == 2
+
+
 def test_score_sums_totals_over_the_publications_sites_and_marks_hits():
     published = _published(SUNDAY)
     week = SUNDAY + timedelta(days=1)
     actuals = _actuals({("WH-A", week): (6, 7000.0), ("WH-B", week): (1, 100.0), ("WH-C", week): (0, 0.0)})
     out = score(published, actuals, SUNDAY + timedelta(days=7)).set_index([schema.TRACK_LEVEL, schema.TRACK_ID])
-    assert list(out.columns) == [c for c in TRACK_COLUMNS if c not in (schema.TRACK_LEVEL, schema.TRACK_ID)]
+    assert list(out.columns) == [c for c in [*TRACK_COLUMNS, SITE_CLOSED] if c not in (schema.TRACK_LEVEL, schema.TRACK_ID)]
     assert len(out) == 6, "only the week that has ended: 3 sites, 2 regions, the network"
     a = out.loc[("warehouse", "WH-A")]
     assert (a[schema.INCIDENTS_WITHIN_P95], a[schema.LOSS_EUR_WITHIN_P95], a[schema.INCIDENTS_WITHIN_P50]) == (False, False, False)
