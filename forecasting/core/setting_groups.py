@@ -159,9 +159,10 @@ PII_PATTERNS = {
     "e-mail address": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z][A-Za-z]+",
     "IBAN": r"\b[A-Z][A-Z]\d\d(?: ?[A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9]){2,}(?: ?[A-Z0-9]+)?\b",
     # +49 170 1234567, 0049 (0)30 123456, +33.1.23.45.67.89; local 030 1234567, 0170-123 4567
-    # an international 00 prefix only after a space, a bracket, a colon...: never inside an id
+    # an international 00 prefix only first or after a space, bracket or punctuation (no ^: the
+    # screen adds (?m) for anchors): never inside an id
     # (RC-00100083, SR-00123456: a hyphen or a letter before the 00)
-    "phone number": r"(?:\+|(?:\A|[^\w-])00)[1-9]\d*[ ./-]?(?:\(0\)[ ./-]?)?\(?\d+\)?(?:[ ./-]?\d\d+)+"
+    "phone number": r"(?:\+|(?:\A|[\s(\[:;,.=/])00)[1-9]\d*[ ./-]?(?:\(0\)[ ./-]?)?\(?\d+\)?(?:[ ./-]?\d\d+)+"
                     r"|\b0\d\d+[ /-]\d\d\d+[ -]?\d\d+\b",
     "employee id": r"\bEMP-\d\d\d\d+\b",  # the reporter ids the contract pseudonymises
     # a name after a title, or after the words the reports' notes put before one (Łukasz Nowak)

@@ -122,13 +122,13 @@ def score(published: pd.DataFrame, actuals: pd.DataFrame, as_of: date) -> pd.Dat
         on=[schema.TRACK_ID, schema.PERIOD_START], how="left",
     )
     sites[_ACTUALS] = sites[_ACTUALS].astype(float)
-    sites[SITE_CLOSED] = sites[SITE_CLOSED].astype("boolean").fillna(False) if SITE_CLOSED in sites else False
     totals = pub.loc[pub[schema.TRACK_LEVEL] != LEVELS[0]].merge(
         _total_actuals(sites), on=[*_PUB, schema.TRACK_LEVEL, schema.TRACK_ID, schema.PERIOD_START],
         how="left",
     )
     out = pd.concat([sites, totals], ignore_index=True)
-    out[SITE_CLOSED] = out[SITE_CLOSED].astype("boolean").fillna(False).astype(bool)
+    closed = out[SITE_CLOSED] if SITE_CLOSED in out else pd.Series(False, index=out.index)
+    out[SITE_CLOSED] = closed.astype("boolean").fillna(False).astype(bool)  # totals: never closed
     for measure_actual, quantiles in MEASURES.values():
         actual = out[measure_actual].astype(float)
         for published_col, within in quantiles.values():
